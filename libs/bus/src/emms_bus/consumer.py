@@ -1,0 +1,192 @@
+"""At-least-once consumer: decode, handle the batch durably, then commit offsets.
+
+The loop, per batch from ``getmany``:
+
+1. decode each record into its topic's envelope model; undecodable records go
+   to ``<topic>.dlq`` at once (they can never succeed);
+2. call the handler with the decoded batch; the handler makes its effect
+   durable (a committed DB transaction) and must be idempotent, since a crash
+   after step 2 and before step 3 redelivers the batch;
+3. on a handler error, retry the batch with exponential back-off up to
+   ``handler_retries`` times, then handle message by message so one poison
+   message goes to the DLQ and the rest still apply;
+4. commit the offsets (``CommitPolicy.AFTER_EFFECT``). With
+   ``CommitPolicy.BEFORE_EFFECT`` the offsets are committed before step 2: at
+   most once, for signals that are cheaper to lose than to repeat.
+
+Stopping: set the ``stop`` event; the loop finishes the batch in hand, commits,
+and leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+
+from emms_bus.errors import PermanentHandlerError
+from emms_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, HANDLER_RETRIES, LAG
+from emms_bus.producer import BusProducer
+from emms_bus.settings import KafkaSettings
+from emms_messages.envelope import Envelope, Payload
+from emms_messages.topics import TOPICS
+
+log = structlog.get_logger("emms.bus")
+
+
+class CommitPolicy(StrEnum):
+    AFTER_EFFECT = "after_effect"  # at-least-once: effect durable, then commit
+    BEFORE_EFFECT = "before_effect"  # at-most-once: commit, then effect
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    envelope: Envelope[Any]
+
+    @property
+    def payload(self) -> Any:
+        return self.envelope.payload
+
+
+Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
+
+
+class BusConsumer:
+    def __init__(self, settings: KafkaSettings, *, group: str, topics: Sequence[str], handler: Handler,
+                 dlq_producer: BusProducer, policy: CommitPolicy = CommitPolicy.AFTER_EFFECT,
+                 max_batch: int | None = None, from_beginning: bool = True) -> None:
+        unknown = [t for t in topics if t not in TOPICS]
+        if unknown:
+            raise ValueError(f"not in the topic table: {unknown}")
+        self._settings = settings
+        self.group = group
+        self._topics = list(topics)
+        self._handler = handler
+        self._dlq = dlq_producer
+        self.policy = policy
+        self._max_batch = max_batch or settings.max_batch
+        self._models = {t: Envelope[TOPICS[t].payload] for t in topics}  # type: ignore[name-defined]
+        self._consumer = AIOKafkaConsumer(
+            *[settings.topic(t) for t in topics],
+            bootstrap_servers=settings.bootstrap,
+            group_id=settings.topic(group),
+            client_id=f"{settings.client_id}-{group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_records=self._max_batch,
+        )
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is finished and committed."""
+        await self._consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+                records = [r for recs in batch.values() for r in recs]
+                if records:
+                    await self._process(records)
+        finally:
+            await self._consumer.stop()
+
+    async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        started = time.perf_counter()
+        offsets = _next_offsets(records)
+        if self.policy is CommitPolicy.BEFORE_EFFECT:
+            await self._commit(offsets)
+        deliveries = [d for d in [await self._decode(r) for r in records] if d is not None]
+        if deliveries:
+            await self._handle(deliveries)
+        if self.policy is CommitPolicy.AFTER_EFFECT:
+            await self._commit(offsets)
+        for d in deliveries:
+            CONSUMED.labels(self.group, d.topic).inc()
+        self.handled += len(deliveries)
+        self._record_lag(offsets)
+        BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
+
+    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Delivery | None:
+        topic = self._settings.logical(record.topic)
+        try:
+            if record.value is None:
+                raise ValueError("empty message")
+            envelope = self._models[topic].model_validate_json(record.value)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, topic, "decode", str(exc)[:2000])
+            return None
+        return Delivery(topic, record.partition, record.offset, record.key, envelope)
+
+    async def _handle(self, deliveries: list[Delivery]) -> None:
+        delay = self._settings.retry_backoff_s
+        for attempt in range(self._settings.handler_retries + 1):
+            try:
+                await self._handler(deliveries)
+                return
+            except PermanentHandlerError:
+                break
+            except Exception as exc:
+                log.warning("batch handler failed", group=self.group, attempt=attempt, error=repr(exc))
+                if attempt < self._settings.handler_retries:
+                    HANDLER_RETRIES.labels(self.group).inc()
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        await self._handle_one_by_one(deliveries)
+
+    async def _handle_one_by_one(self, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            try:
+                await self._handler([d])
+            except Exception as exc:
+                await self._dead_letter_delivery(d, "handler", repr(exc)[:2000])
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], topic: str, reason: str,
+                           error: str) -> None:
+        headers = [("dlq.reason", reason.encode()), ("dlq.error", error.encode()),
+                   ("dlq.topic", topic.encode()), ("dlq.partition", str(record.partition).encode()),
+                   ("dlq.offset", str(record.offset).encode()), ("dlq.group", self.group.encode())]
+        await self._dlq.publish_raw(f"{topic}.dlq", record.value or b"", key=record.key, headers=headers)
+        DEAD_LETTERED.labels(self.group, topic, reason).inc()
+        self.dead_lettered += 1
+        log.error("message dead-lettered", group=self.group, topic=topic, partition=record.partition,
+                  offset=record.offset, reason=reason, error=error[:300])
+
+    async def _dead_letter_delivery(self, d: Delivery, reason: str, error: str) -> None:
+        rec = ConsumerRecord(self._settings.topic(d.topic), d.partition, d.offset, 0, 0, d.key,
+                             d.envelope.to_bytes(), None, 0, 0, [])
+        await self._dead_letter(rec, d.topic, reason, error)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions away: the new owner redelivers; effects are idempotent.
+            log.warning("offset commit failed; batch will be redelivered", group=self.group, error=repr(exc))
+
+    def _record_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        for tp, position in offsets.items():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                LAG.labels(self.group, self._settings.logical(tp.topic), str(tp.partition)).set(high - position)
+
+
+def _next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+    return offsets

@@ -1,0 +1,40 @@
+"""Kafka settings shared by every service."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+
+def _bootstrap_from_env() -> str:
+    return os.environ.get("EMMS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+
+
+def _prefix_from_env() -> str:
+    return os.environ.get("EMMS_TOPIC_PREFIX", "")
+
+
+class KafkaSettings(BaseModel):
+    """Nested in each service's settings (``EMMS_<SERVICE>_KAFKA__BOOTSTRAP``); falls back
+    to the project-wide ``EMMS_KAFKA_BOOTSTRAP`` and ``EMMS_TOPIC_PREFIX``."""
+
+    bootstrap: str = Field(default_factory=_bootstrap_from_env)
+    topic_prefix: str = Field(default_factory=_prefix_from_env)
+    client_id: str = "emms"
+    linger_ms: int = Field(default=5, ge=0)
+    request_timeout_ms: int = Field(default=30_000, ge=1000)
+    max_batch: int = Field(default=500, ge=1, le=100_000)
+    handler_retries: int = Field(default=3, ge=0, le=20)
+    retry_backoff_s: float = Field(default=0.2, gt=0)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100)
+
+    def topic(self, name: str) -> str:
+        """The broker-side name of a logical topic (prefix isolates test sessions)."""
+        return f"{self.topic_prefix}{name}"
+
+    def logical(self, broker_name: str) -> str:
+        """The logical topic name of a broker-side one."""
+        p = self.topic_prefix
+        return broker_name[len(p):] if p and broker_name.startswith(p) else broker_name

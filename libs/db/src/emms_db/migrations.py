@@ -1,0 +1,145 @@
+"""Ordered SQL migrations per service schema, applied once under an advisory lock.
+
+Files are named ``NNNN_description.sql`` and applied in order. A file may start
+with header lines that say when and how it runs::
+
+    -- emms: mode=timescaledb        (only when TimescaleDB is active)
+    -- emms: mode=postgresql         (only on plain PostgreSQL: native partitioning)
+    -- emms: transactional=false     (run outside a transaction, e.g. continuous aggregates)
+
+``{schema}`` in a file is replaced by the service's schema name. Applied files
+are recorded with their checksum in ``<schema>.schema_migrations``; a changed
+file that was already applied is an error, never silently re-run. Files skipped
+for the other storage mode are recorded as skipped, so a later mode change is
+visible rather than half-applied. The advisory lock makes concurrent runs from
+several replicas safe: one applies, the others wait and then find nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from emms_db.storage_mode import StorageMode, detect_storage_mode
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_HEADER = re.compile(r"^--\s*emms:\s*(\w+)\s*=\s*(\w+)\s*$")
+
+
+class MigrationError(RuntimeError):
+    """A migration could not be applied, or an applied one was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+    checksum: str
+    mode: StorageMode | None
+    transactional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    schema: str
+    mode: StorageMode
+    applied: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    """Read and order the migration files of one directory."""
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+        sql = path.read_text(encoding="utf-8")
+        headers = {}
+        for line in sql.splitlines():
+            head = _HEADER.match(line.strip())
+            if not head:
+                break
+            headers[head.group(1)] = head.group(2)
+        mode = StorageMode(headers["mode"]) if "mode" in headers else None
+        found.append(Migration(
+            version=int(match.group(1)), name=path.name, sql=sql,
+            checksum=hashlib.sha256(sql.encode()).hexdigest(), mode=mode,
+            transactional=headers.get("transactional", "true") != "false",
+        ))
+    versions = [m.version for m in found]
+    if len(versions) != len(set(versions)):
+        raise MigrationError(f"{directory}: two migration files share a version number")
+    return found
+
+
+def _lock_key(schema: str) -> int:
+    digest = hashlib.sha256(f"emms.migrate.{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def migrate(conn: asyncpg.Connection, schema: str, directory: Path) -> MigrationReport:
+    """Apply the pending migrations of ``directory`` to ``schema``."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+        raise MigrationError(f"bad schema name {schema!r}")
+    migrations = load_migrations(directory)
+    key = _lock_key(schema)
+    await conn.execute("SELECT pg_advisory_lock($1)", key)
+    try:
+        mode = await detect_storage_mode(conn)
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " status text NOT NULL, storage_mode text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        rows = await conn.fetch(f"SELECT version, name, checksum FROM {schema}.schema_migrations")
+        done = {r["version"]: r for r in rows}
+        applied: list[str] = []
+        skipped: list[str] = []
+        for m in migrations:
+            if m.version in done:
+                if done[m.version]["checksum"] != m.checksum:
+                    raise MigrationError(f"{schema}/{m.name} changed after it was applied")
+                continue
+            status = await _apply_one(conn, schema, m, mode)
+            (applied if status == "applied" else skipped).append(m.name)
+        return MigrationReport(schema, mode, tuple(applied), tuple(skipped))
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+async def _apply_one(conn: asyncpg.Connection, schema: str, m: Migration, mode: StorageMode) -> str:
+    status = "applied" if m.mode in (None, mode) else "skipped"
+    record = (
+        f"INSERT INTO {schema}.schema_migrations (version, name, checksum, status, storage_mode)"
+        " VALUES ($1, $2, $3, $4, $5)"
+    )
+    sql = m.sql.replace("{schema}", schema)
+    try:
+        if m.transactional or status == "skipped":
+            async with conn.transaction():
+                if status == "applied":
+                    await conn.execute(sql)
+                await conn.execute(record, m.version, m.name, m.checksum, status, mode.value)
+        else:
+            await conn.execute(sql)
+            await conn.execute(record, m.version, m.name, m.checksum, status, mode.value)
+    except asyncpg.PostgresError as exc:
+        raise MigrationError(f"{schema}/{m.name}: {exc}") from exc
+    return status
+
+
+async def migrate_url(url: str, schema: str, directory: Path) -> MigrationReport:
+    """Open one connection to ``url`` and migrate (used by the CLI and ``make up``)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await migrate(conn, schema, directory)
+    finally:
+        await conn.close()

@@ -1,0 +1,133 @@
+"""``create_service_app``: a FastAPI app whose lifespan builds the service runtime.
+
+Start-up: open the pool (creating the database if allowed), migrate the
+service's schema under an advisory lock, detect the storage mode, create the
+bus topics, start the producer, run the service's ``setup`` hook, start every
+worker (consumers, servers, schedulers) as its own task.
+
+Shutdown (SIGTERM or SIGINT through uvicorn): set the stop event so workers
+stop taking work, wait up to ``shutdown_grace_s`` for them to finish what is in
+flight and commit, cancel what is left, run ``teardown``, flush the producer,
+close the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from prometheus_client import Info
+from starlette.requests import Request
+
+from emms_bus import BusProducer, ensure_topics
+from emms_db import create_pool, detect_storage_mode, migrate
+from emms_runtime.health import router as health_router
+from emms_runtime.routes_service import router as service_router
+from emms_runtime.http_metrics import http_metrics_middleware
+from emms_runtime.service import ServiceRuntime, ServiceSpec
+from emms_runtime.settings import ServiceSettings
+
+log = structlog.get_logger("emms.runtime")
+SERVICE_INFO = Info("emms_service", "Service identity and storage mode")
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+async def _start_storage(rt: ServiceRuntime, spec: ServiceSpec) -> None:
+    rt.pool = await create_pool(rt.settings.database)
+    async with rt.pool.acquire() as conn:
+        if spec.schema and spec.migrations and rt.settings.migrate_on_start:
+            rt.migration = await migrate(conn, spec.schema, spec.migrations)
+            rt.storage_mode = rt.migration.mode
+            log.info("migrated", schema=spec.schema, applied=rt.migration.applied, mode=rt.storage_mode)
+        else:
+            rt.storage_mode = await detect_storage_mode(conn, enable=False)
+
+
+async def _start_bus(rt: ServiceRuntime) -> None:
+    await ensure_topics(rt.settings.kafka)
+    rt.producer = BusProducer(rt.settings.kafka, source=f"emms-{rt.name}")
+    await rt.producer.start()
+
+
+async def _run_worker(rt: ServiceRuntime, name: str) -> None:
+    try:
+        await rt.workers[name](rt.stop)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("worker died", worker=name)
+        raise
+
+
+async def _stop_workers(rt: ServiceRuntime) -> None:
+    rt.stop.set()
+    tasks = list(rt.tasks.values())
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=rt.settings.shutdown_grace_s)
+    for task in pending:
+        log.warning("worker did not stop in time; cancelling", worker=task.get_name())
+        task.cancel()
+    with suppress(asyncio.CancelledError):
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def build_lifespan(spec: ServiceSpec, settings: ServiceSettings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = ServiceRuntime(name=spec.name, settings=settings, stop=asyncio.Event())
+        app.state.runtime = rt
+        try:
+            if spec.uses_database:
+                await _start_storage(rt, spec)
+            if spec.uses_bus:
+                await _start_bus(rt)
+            if spec.setup:
+                await spec.setup(rt)
+            for name in rt.workers:
+                rt.tasks[name] = asyncio.create_task(_run_worker(rt, name), name=name)
+            SERVICE_INFO.info({"service": spec.name, "instance": settings.instance_id,
+                               "storage_mode": rt.storage_mode.value if rt.storage_mode else "none"})
+            log.info("service started", service=spec.name, workers=list(rt.workers))
+            yield
+        finally:
+            await _stop_workers(rt)
+            if spec.teardown:
+                await spec.teardown(rt)
+            if rt.producer:
+                await rt.producer.stop()
+            if rt.pool:
+                await rt.pool.close()
+            log.info("service stopped", service=spec.name)
+
+    return lifespan
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+              for e in exc.errors()]
+    return JSONResponse({"detail": "request validation failed", "errors": errors}, status_code=422)
+
+
+def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
+    app = FastAPI(title=spec.title, description=spec.description, version=spec.version,
+                  lifespan=build_lifespan(spec, settings), generate_unique_id_function=_operation_id)
+    app.state.auth_settings = settings.auth
+    app.middleware("http")(http_metrics_middleware(spec.name))
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(health_router)
+    app.include_router(service_router)
+    for router in spec.routers:
+        app.include_router(router)
+    return app

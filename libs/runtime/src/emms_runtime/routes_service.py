@@ -1,0 +1,47 @@
+"""``/api/v1/service``: identity, migrations, workers and consumer figures of this instance.
+
+Read by viewers; the effective settings (secrets redacted) by admins only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+
+from emms_runtime.auth import Principal, require_role
+from emms_runtime.service import ServiceRuntime
+
+router = APIRouter(prefix="/api/v1/service", tags=["service"])
+
+Viewer = Annotated[Principal, require_role("viewer", "operator", "integrator")]
+Admin = Annotated[Principal, require_role()]
+
+
+def _rt(request: Request) -> ServiceRuntime:
+    rt: ServiceRuntime = request.app.state.runtime
+    return rt
+
+
+@router.get("", summary="This instance: identity, storage mode, migrations, workers, consumers")
+async def service_info(request: Request, principal: Viewer) -> dict[str, Any]:
+    rt = _rt(request)
+    migration = rt.migration
+    return {
+        "service": rt.name,
+        "instance": rt.settings.instance_id,
+        "storage_mode": rt.storage_mode.value if rt.storage_mode else None,
+        "migrations": {"schema": migration.schema, "applied": list(migration.applied),
+                       "skipped": list(migration.skipped)} if migration else None,
+        "workers": {name: ("running" if not t.done() else "stopped") for name, t in rt.tasks.items()},
+        "consumers": [{"group": c.group, "policy": c.policy.value, "handled": c.handled,
+                       "dead_lettered": c.dead_lettered} for c in rt.consumers],
+        "caller": {"subject": principal.subject, "role": principal.role},
+    }
+
+
+@router.get("/settings", summary="Effective settings of this instance, secrets redacted (admin)")
+async def service_settings(request: Request, principal: Admin) -> dict[str, Any]:
+    data = _rt(request).settings.model_dump(mode="json")
+    data["auth"]["secret"] = "***"
+    return data

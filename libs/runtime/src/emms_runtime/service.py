@@ -1,0 +1,75 @@
+"""What a service is made of, and the runtime object its lifespan builds.
+
+A service declares a :class:`ServiceSpec` (name, DB schema and migrations,
+routers, a ``setup`` hook that builds its domain state and registers workers);
+:func:`emms_runtime.app.create_service_app` turns it into a FastAPI app whose
+lifespan builds one :class:`ServiceRuntime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter
+
+from emms_bus import BusConsumer, BusProducer, CommitPolicy
+from emms_bus.consumer import Handler
+from emms_db import MigrationReport, StorageMode
+from emms_runtime.settings import ServiceSettings
+
+Worker = Callable[[asyncio.Event], Awaitable[None]]
+"""A long-running task: runs until the stop event is set, then finishes what is in flight."""
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: ServiceSettings
+    stop: asyncio.Event
+    pool: asyncpg.Pool | None = None
+    producer: BusProducer | None = None
+    storage_mode: StorageMode | None = None
+    migration: MigrationReport | None = None
+    state: Any = None
+    workers: dict[str, Worker] = field(default_factory=dict)
+    consumers: list[BusConsumer] = field(default_factory=list)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def add_worker(self, name: str, worker: Worker) -> None:
+        if name in self.workers:
+            raise ValueError(f"worker {name!r} registered twice")
+        self.workers[name] = worker
+
+    def add_consumer(self, group: str, topics: Sequence[str], handler: Handler,
+                     policy: CommitPolicy = CommitPolicy.AFTER_EFFECT, max_batch: int | None = None) -> BusConsumer:
+        """Register an at-least-once consumer; it starts with the other workers."""
+        if self.producer is None:
+            raise RuntimeError("consumers need the producer (for the dead-letter topic)")
+        consumer = BusConsumer(self.settings.kafka, group=group, topics=topics, handler=handler,
+                               dlq_producer=self.producer, policy=policy, max_batch=max_batch)
+        self.consumers.append(consumer)
+        self.add_worker(f"consumer:{group}", consumer.run)
+        return consumer
+
+    def dead_workers(self) -> list[str]:
+        return [n for n, t in self.tasks.items() if t.done() and not self.stop.is_set()]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    schema: str | None = None
+    migrations: Path | None = None
+    routers: Sequence[APIRouter] = ()
+    uses_database: bool = True
+    uses_bus: bool = True
+    setup: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    teardown: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    version: str = "0.1.0"

@@ -1,0 +1,1 @@
+"""emms_control."""

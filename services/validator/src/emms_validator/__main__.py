@@ -1,0 +1,16 @@
+"""``python -m emms_validator``: run the validator service alone."""
+
+from __future__ import annotations
+
+from emms_validator.app import create_app
+from emms_validator.settings import ValidatorSettings
+from emms_runtime import serve
+
+
+def main() -> None:
+    settings = ValidatorSettings()
+    serve(create_app(settings), settings, service="validator")
+
+
+if __name__ == "__main__":
+    main()

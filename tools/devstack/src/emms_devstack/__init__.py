@@ -1,0 +1,1 @@
+"""Local infrastructure: the Tansu Kafka-compatible broker, PostgreSQL, and the dev stack."""
