@@ -55,10 +55,10 @@ class ServiceSettings(BaseSettings):
     instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     log_level: str = "INFO"
     log_json: bool | None = None
-    http: HttpSettings = HttpSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    kafka: KafkaSettings = KafkaSettings()
-    auth: AuthSettings = AuthSettings()
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     shutdown_grace_s: float = Field(default=15.0, gt=0, le=300)
     migrate_on_start: bool = True
 

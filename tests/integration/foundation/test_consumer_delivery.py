@@ -1,0 +1,126 @@
+"""At-least-once delivery on the real broker and database.
+
+* A consumer SIGKILLed between its (committed) effect and its offset commit
+  gets the batch again on restart, and the inbox makes the effect apply once.
+* A poison message lands in the dead-letter topic and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
+from emms_messages.masterdata import ChangeKind, MasterDataChange
+
+pytestmark = pytest.mark.integration
+HERE = Path(__file__).parent
+TOPIC = "emms.masterdata.change.v1"
+
+
+def _change(i: int, run: str) -> MasterDataChange:
+    return MasterDataChange(change_id=f"{run}-{i}", entity="meter", entity_id=f"M{i:05d}",
+                            kind=ChangeKind.CREATED, changed_at=datetime(2026, 1, 1, tzinfo=UTC),
+                            changed_by="test")
+
+
+async def _prepare_counter(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE SCHEMA IF NOT EXISTS fx")
+        await conn.execute("CREATE TABLE IF NOT EXISTS fx.inbox (consumer text, message_id uuid,"
+                           " received_at timestamptz DEFAULT now(), PRIMARY KEY (consumer, message_id))")
+        await conn.execute("CREATE TABLE IF NOT EXISTS fx.counter (id int PRIMARY KEY, n int)")
+        await conn.execute("INSERT INTO fx.counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET n = 0")
+    finally:
+        await conn.close()
+
+
+def _run_consumer(url: str, ks: KafkaSettings, group: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(HERE / "effect_consumer.py"), url, ks.bootstrap, ks.topic_prefix, group, *extra],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+async def test_sigkill_between_effect_and_commit_redelivers_and_applies_once(
+        database_url: str, kafka_settings: KafkaSettings) -> None:
+    await _prepare_counter(database_url)
+    run, group = secrets.token_hex(3), f"fx-{secrets.token_hex(3)}"
+    producer = BusProducer(kafka_settings, "test")
+    await producer.start()
+    try:
+        await producer.publish_many([_change(i, run) for i in range(20)])
+    finally:
+        await producer.stop()
+
+    killed = await asyncio.to_thread(_run_consumer, database_url, kafka_settings, group, "--kill-after-effect")
+    assert killed.returncode == -9, killed.stderr
+    conn = await asyncpg.connect(database_url)
+    try:
+        applied_before = await conn.fetchval("SELECT n FROM fx.counter WHERE id = 1")
+        assert applied_before > 0  # the effect was durable before the kill
+
+        again = await asyncio.to_thread(_run_consumer, database_url, kafka_settings, group)
+        assert again.returncode == 0, again.stderr
+        seen = int(again.stdout.strip().splitlines()[-1].split()[-1])
+        assert seen == 20  # nothing was committed: every message came again
+        assert await conn.fetchval("SELECT n FROM fx.counter WHERE id = 1") == 20  # each applied once
+        assert await conn.fetchval("SELECT count(*) FROM fx.inbox WHERE consumer = $1", group) == 20
+    finally:
+        await conn.close()
+
+
+async def _read_dlq(ks: KafkaSettings) -> list[tuple[bytes, dict[str, bytes]]]:
+    reader = AIOKafkaConsumer(ks.topic(f"{TOPIC}.dlq"), bootstrap_servers=ks.bootstrap,
+                              auto_offset_reset="earliest", enable_auto_commit=False)
+    await reader.start()
+    try:
+        batches = await reader.getmany(timeout_ms=3000)
+        return [(r.value or b"", dict(r.headers)) for recs in batches.values() for r in recs]
+    finally:
+        await reader.stop()
+
+
+async def test_poison_message_goes_to_dead_letter_and_consumer_goes_on(kafka_settings: KafkaSettings) -> None:
+    run = secrets.token_hex(3)
+    producer = BusProducer(kafka_settings, "test")
+    await producer.start()
+    handled: list[str] = []
+
+    async def handler(batch: list[Delivery]) -> None:  # type: ignore[type-arg]
+        # all or nothing, like a DB transaction: a failing batch leaves no effect
+        if any(d.payload.entity_id == "M00002" and d.payload.change_id.startswith(run) for d in batch):
+            raise ValueError("this meter cannot be handled")
+        handled.extend(d.payload.change_id for d in batch if d.payload.change_id.startswith(run))
+
+    stop = asyncio.Event()
+    consumer = BusConsumer(kafka_settings, group=f"poison-{run}", topics=[TOPIC], handler=handler,
+                           dlq_producer=producer)
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await producer.publish_raw(TOPIC, b"\x68 this is not json", key=b"T1")
+        await producer.publish_many([_change(i, run) for i in range(1, 5)])
+        for _ in range(100):
+            if len(handled) == 3 and consumer.dead_lettered == 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+    assert sorted(handled) == [f"{run}-1", f"{run}-3", f"{run}-4"]
+    dead = await _read_dlq(kafka_settings)
+    reasons = {h["dlq.reason"] for v, h in dead if v == b"\x68 this is not json" or run.encode() in v}
+    assert reasons == {b"decode", b"handler"}
+    handler_failure = [json.loads(v) for v, h in dead if h["dlq.reason"] == b"handler" and run.encode() in v]
+    assert handler_failure[0]["payload"]["entity_id"] == "M00002"

@@ -1,0 +1,40 @@
+"""Settings: one class per service, env prefix per service, project-wide fallbacks, safe defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from emms_collector.settings import CollectorSettings
+from emms_fep.settings import FepSettings
+from emms_runtime.settings import DEV_SECRET
+
+
+def test_service_prefix_and_nested_delimiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMMS_FEP_HTTP__PORT", "18001")
+    monkeypatch.setenv("EMMS_COLLECTOR_HTTP__PORT", "18002")
+    assert FepSettings().http.port == 18001
+    assert CollectorSettings().http.port == 18002
+
+
+def test_project_wide_fallbacks_are_read_at_build_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMMS_DATABASE_URL", "postgresql://u@db:5432/x")
+    monkeypatch.setenv("EMMS_KAFKA_BOOTSTRAP", "kafka:9092")
+    s = FepSettings()
+    assert s.database.url == "postgresql://u@db:5432/x" and s.kafka.bootstrap == "kafka:9092"
+    monkeypatch.setenv("EMMS_FEP_KAFKA__BOOTSTRAP", "other:9092")
+    assert FepSettings().kafka.bootstrap == "other:9092"
+
+
+def test_unknown_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError):
+        FepSettings(no_such_setting=1)  # type: ignore[call-arg]
+
+
+def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMMS_ENVIRONMENT", "production")
+    monkeypatch.delenv("EMMS_JWT_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="development JWT secret"):
+        FepSettings()
+    monkeypatch.setenv("EMMS_JWT_SECRET", "a-real-secret-from-the-vault-123")
+    assert FepSettings().auth.secret != DEV_SECRET

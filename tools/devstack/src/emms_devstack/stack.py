@@ -1,0 +1,186 @@
+"""``make up``: broker, database schema, every service as its own process, a simulated fleet.
+
+Runs in the foreground; Ctrl-C (or ``make down``, which signals the pid in
+``.cache/devstack/stack.pid``) stops everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emms_bus import KafkaSettings, ensure_topics
+from emms_db import ensure_database, migrate_url
+from emms_devstack.fleet import FleetPlan, start_fleet
+from emms_devstack.local_broker import LocalBroker
+from emms_devstack.ports import free_port
+from emms_devstack.postgres import ensure_server
+from emms_devstack.services import SERVICES, ServiceDef
+
+STATE = Path(".cache/devstack")
+
+
+def _port_or_free(preferred: int) -> int:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+@dataclass
+class Stack:
+    database_url: str
+    fleet: FleetPlan
+    broker: LocalBroker = field(default_factory=LocalBroker)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "EMMS_DATABASE_URL": self.database_url,
+                "EMMS_KAFKA_BOOTSTRAP": self.broker.bootstrap, "EMMS_LOG_JSON": "true"}
+
+    def start_infra(self) -> None:
+        print(f"postgres : {ensure_server(self.database_url)} ({self.database_url})")
+        asyncio.run(ensure_database(self.database_url))
+        self.broker.port = _port_or_free(9092)
+        self.broker.log_path = STATE / "broker.log"
+        self.broker.start()
+        created = asyncio.run(ensure_topics(KafkaSettings(bootstrap=self.broker.bootstrap)))
+        print(f"broker   : Tansu at {self.broker.bootstrap} ({len(created)} topics created)")
+
+    def migrate(self) -> None:
+        for svc in SERVICES:
+            report = asyncio.run(migrate_url(self.database_url, svc.short, svc.migrations()))
+            print(f"migrate  : {svc.short:<10} applied {len(report.applied)}, skipped {len(report.skipped)}"
+                  f" (storage mode {report.mode.value})")
+
+    def start_service(self, svc: ServiceDef) -> None:
+        port = _port_or_free(svc.port)
+        self.ports[svc.short] = port
+        env = {**self.env(), f"EMMS_{svc.prefix}_HTTP__PORT": str(port)}
+        if svc.short == "fep":
+            self.ports["terminals"] = _port_or_free(self.fleet.fep_port)
+            env["EMMS_FEP_TERMINALS__PORT"] = str(self.ports["terminals"])
+        log = open(STATE / f"{svc.short}.log", "ab")  # noqa: SIM115
+        self.procs[svc.short] = subprocess.Popen([sys.executable, "-m", svc.module], env=env,
+                                                 stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout_s: float = 90) -> dict[str, dict[str, object]]:
+        ready: dict[str, dict[str, object]] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(ready) < len(SERVICES) and time.monotonic() < deadline:
+            for svc in SERVICES:
+                proc = self.procs[svc.short]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{svc.short} exited ({proc.returncode}); see {STATE / svc.short}.log")
+                if svc.short not in ready:
+                    body = _ready(self.ports[svc.short])
+                    if body:
+                        ready[svc.short] = body
+            time.sleep(0.3)
+        missing = {s.short for s in SERVICES} - set(ready)
+        if missing:
+            raise RuntimeError(f"not ready after {timeout_s}s: {sorted(missing)}")
+        return ready
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in 30 s; killing")
+                proc.kill()
+        self.broker.stop()
+
+
+def _ready(port: int) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3) as resp:
+            body: dict[str, object] = json.loads(resp.read())
+            return body if resp.status == 200 else None
+    except OSError:
+        return None
+
+
+def _print_summary(stack: Stack, ready: dict[str, dict[str, object]]) -> None:
+    print("\nEMMS is up. Services (HTTP API, OpenAPI at /docs, metrics at /metrics):")
+    for svc in SERVICES:
+        port = stack.ports[svc.short]
+        print(f"  {svc.short:<10} http://127.0.0.1:{port}  readyz: {ready[svc.short]['status']},"
+              f" storage {ready[svc.short]['storage_mode']}")
+    print(f"  terminals  tcp://127.0.0.1:{stack.ports['terminals']}  (concentrators connect here)")
+    print(f"  broker     {stack.broker.bootstrap}")
+    print(f"  logs       {STATE}/*.log")
+    print("  token      .venv/bin/emms-token --role admin   (send as 'Authorization: Bearer …')")
+
+
+def run(database_url: str, fleet: FleetPlan) -> int:
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / "stack.pid").write_text(str(os.getpid()))
+    stack = Stack(database_url=database_url, fleet=fleet)
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    fleet_proc: subprocess.Popen[bytes] | None = None
+    try:
+        stack.start_infra()
+        stack.migrate()
+        for svc in SERVICES:
+            stack.start_service(svc)
+        ready = stack.wait_ready()
+        fleet_proc = start_fleet(stack, fleet, STATE)
+        _print_summary(stack, ready)
+        print("\nCtrl-C or `make down` stops everything.")
+        while not stopping:
+            time.sleep(0.5)
+    finally:
+        print("\nstopping …")
+        if fleet_proc and fleet_proc.poll() is None:
+            fleet_proc.send_signal(signal.SIGTERM)
+            fleet_proc.wait(timeout=30)
+        stack.stop()
+        (STATE / "stack.pid").unlink(missing_ok=True)
+        print("stopped.")
+    return 0
+
+
+def down() -> int:
+    pid_file = STATE / "stack.pid"
+    if not pid_file.exists():
+        print("no running stack (.cache/devstack/stack.pid is absent)")
+        return 0
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        print("stale pid file removed")
+        return 0
+    for _ in range(120):
+        if not pid_file.exists():
+            print("stopped.")
+            return 0
+        time.sleep(0.5)
+    print("the stack did not stop within 60 s")
+    return 1
