@@ -67,7 +67,7 @@ async def test_a_failing_migration_leaves_nothing_half_applied(database_url: str
     schema = f"mig_{secrets.token_hex(3)}"
     conn = await asyncpg.connect(database_url)
     try:
-        with pytest.raises(MigrationError, match="0002_bad.sql"):
+        with pytest.raises(MigrationError, match=r"0002_bad\.sql"):
             await migrate(conn, schema, tmp_path)
         assert await conn.fetchval(f"SELECT count(*) FROM {schema}.log") == 0
         versions = await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")

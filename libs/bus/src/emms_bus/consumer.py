@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -36,7 +36,7 @@ from emms_bus.errors import PermanentHandlerError
 from emms_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, HANDLER_RETRIES, LAG
 from emms_bus.producer import BusProducer
 from emms_bus.settings import KafkaSettings
-from emms_messages.envelope import Envelope, Payload
+from emms_messages.envelope import Envelope
 from emms_messages.topics import TOPICS
 
 log = structlog.get_logger("emms.bus")
@@ -77,7 +77,7 @@ class BusConsumer:
         self._dlq = dlq_producer
         self.policy = policy
         self._max_batch = max_batch or settings.max_batch
-        self._models = {t: Envelope[TOPICS[t].payload] for t in topics}  # type: ignore[name-defined]
+        self._models: dict[str, type[Envelope[Any]]] = {t: cast(Any, Envelope)[TOPICS[t].payload] for t in topics}
         self._consumer = AIOKafkaConsumer(
             *[settings.topic(t) for t in topics],
             bootstrap_servers=settings.bootstrap,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-import asyncpg
+from emms_db.connection import Connection
 
 
 def inbox_ddl(schema: str) -> str:
@@ -27,7 +27,7 @@ def inbox_ddl(schema: str) -> str:
     )
 
 
-async def claim(conn: asyncpg.Connection, schema: str, consumer: str,
+async def claim(conn: Connection, schema: str, consumer: str,
                 message_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Record ``message_ids`` for ``consumer``; return those not seen before."""
     if not message_ids:
@@ -40,7 +40,7 @@ async def claim(conn: asyncpg.Connection, schema: str, consumer: str,
     return {r["message_id"] for r in rows}
 
 
-async def purge(conn: asyncpg.Connection, schema: str, older_than_days: int) -> int:
+async def purge(conn: Connection, schema: str, older_than_days: int) -> int:
     """Drop inbox rows older than the topics' retention (nothing can redeliver them)."""
     result = await conn.execute(
         f"DELETE FROM {schema}.inbox WHERE received_at < now() - make_interval(days => $1)",

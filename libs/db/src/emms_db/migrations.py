@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
+from emms_db.connection import Connection
 from emms_db.storage_mode import StorageMode, detect_storage_mode
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -83,7 +84,7 @@ def _lock_key(schema: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, directory: Path) -> MigrationReport:
+async def migrate(conn: Connection, schema: str, directory: Path) -> MigrationReport:
     """Apply the pending migrations of ``directory`` to ``schema``."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise MigrationError(f"bad schema name {schema!r}")
@@ -115,7 +116,7 @@ async def migrate(conn: asyncpg.Connection, schema: str, directory: Path) -> Mig
         await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
 
-async def _apply_one(conn: asyncpg.Connection, schema: str, m: Migration, mode: StorageMode) -> str:
+async def _apply_one(conn: Connection, schema: str, m: Migration, mode: StorageMode) -> str:
     status = "applied" if m.mode in (None, mode) else "skipped"
     record = (
         f"INSERT INTO {schema}.schema_migrations (version, name, checksum, status, storage_mode)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import asyncpg
+from emms_db.connection import Connection
 
 
 class StorageMode(StrEnum):
@@ -18,7 +18,7 @@ class StorageMode(StrEnum):
     POSTGRESQL = "postgresql"
 
 
-async def detect_storage_mode(conn: asyncpg.Connection, *, enable: bool = True) -> StorageMode:
+async def detect_storage_mode(conn: Connection, *, enable: bool = True) -> StorageMode:
     """Return the active mode, creating the extension when it can be used."""
     installed = await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
     if installed:

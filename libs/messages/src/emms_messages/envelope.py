@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,7 +60,8 @@ class Envelope(BaseModel, Generic[P]):
 def wrap(payload: P, source: str, *, trace_id: str | None = None,
          produced_at: datetime | None = None) -> Envelope[P]:
     """Put ``payload`` in an envelope whose id is derived from its natural key."""
-    return Envelope[type(payload)](  # type: ignore[misc]
+    model = cast(Any, Envelope)[type(payload)]
+    return cast("Envelope[P]", model(
         schema_name=payload.SCHEMA_NAME,
         version=payload.SCHEMA_VERSION,
         message_id=payload.stable_id(),
@@ -68,7 +69,7 @@ def wrap(payload: P, source: str, *, trace_id: str | None = None,
         source=source,
         trace_id=trace_id,
         payload=payload,
-    )
+    ))
 
 
 def header_of(raw: bytes) -> dict[str, Any]:

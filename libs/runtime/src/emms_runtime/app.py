@@ -28,8 +28,8 @@ from starlette.requests import Request
 from emms_bus import BusProducer, ensure_topics
 from emms_db import create_pool, detect_storage_mode, migrate
 from emms_runtime.health import router as health_router
-from emms_runtime.routes_service import router as service_router
 from emms_runtime.http_metrics import http_metrics_middleware
+from emms_runtime.routes_service import router as service_router
 from emms_runtime.service import ServiceRuntime, ServiceSpec
 from emms_runtime.settings import ServiceSettings
 

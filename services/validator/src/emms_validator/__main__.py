@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from emms_runtime import serve
 from emms_validator.app import create_app
 from emms_validator.settings import ValidatorSettings
-from emms_runtime import serve
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from emms_validator.settings import ValidatorSettings
 from emms_runtime import ServiceSpec, create_service_app
+from emms_validator.settings import ValidatorSettings
 
 SPEC = ServiceSpec(
     name="validator",
