@@ -1,0 +1,267 @@
+"""The Kubernetes manifests render, validate offline, and follow the deployment rules.
+
+Every overlay is rendered with ``kubectl kustomize``; built-in kinds are checked
+with kubernetes-validate (bundled schemas, strict), custom resources against the
+vendored schemas in ``deploy/k8s/schemas/``. Without kubectl the overlay tests
+skip and the base's YAML files are validated directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from deploy_harness import K8S, OVERLAYS, by_kind, render_overlay
+from pydantic import BaseModel
+
+from emms_runtime.settings import ServiceSettings
+
+K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
+SCHEMAS = K8S / "schemas"
+SERVICES = {  # short name -> (settings class, HTTP port)
+    "fep": ("emms_fep.settings:FepSettings", 8001),
+    "collector": ("emms_collector.settings:CollectorSettings", 8002),
+    "validator": ("emms_validator.settings:ValidatorSettings", 8003),
+    "control": ("emms_control.settings:ControlSettings", 8004),
+    "analytics": ("emms_analytics.settings:AnalyticsSettings", 8005),
+    "archive": ("emms_archive.settings:ArchiveSettings", 8006),
+}
+SHUTDOWN_GRACE_S = ServiceSettings.model_fields["shutdown_grace_s"].default
+
+
+@cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for path in SCHEMAS.glob("*.json"):
+        schema = json.loads(path.read_text())
+        props = schema["properties"]
+        out[(props["apiVersion"]["const"], props["kind"]["const"])] = schema
+    return out
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Raise when a manifest does not validate; every kind must have a schema."""
+    key = (doc["apiVersion"], doc["kind"])
+    if key in crd_schemas():
+        jsonschema.Draft202012Validator(crd_schemas()[key]).validate(doc)
+        return
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def workloads(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    return by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+
+
+def short_name(workload: dict[str, Any]) -> str:
+    return str(workload["metadata"]["name"]).removeprefix("emms-")
+
+
+def container(workload: dict[str, Any]) -> dict[str, Any]:
+    containers = workload["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def ports(c: dict[str, Any]) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+
+
+# --- rendering and schema validation -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_and_every_object_validates(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    assert len(docs) > 50
+    errors = []
+    for doc in docs:
+        try:
+            validate(doc)
+        except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as exc:
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {'.'.join(map(str, exc.path))}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError:
+            errors.append(f"{doc['kind']} ({doc['apiVersion']}): no schema (vendor one in deploy/k8s/schemas)")
+    assert errors == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_holds_every_piece(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "StatefulSet", "Service", "ServiceMonitor", "PodDisruptionBudget", "ConfigMap",
+            "KafkaTopic", "Cluster", "PrometheusRule"} <= kinds
+    assert {short_name(w) for w in workloads(docs)} == set(SERVICES)
+    assert {d["metadata"].get("namespace") for d in docs} == {f"emms-{overlay}" if overlay != "prod" else "emms"}
+
+
+def test_validation_is_not_vacuous() -> None:
+    docs = render_overlay(OVERLAYS[0])
+    deployment = copy.deepcopy(by_kind(docs, "Deployment")[0])
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessprobe"] = {}  # typo of livenessProbe
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(deployment)
+    topic = copy.deepcopy(by_kind(docs, "KafkaTopic")[0])
+    topic["spec"]["partitions"] = "48"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(topic)
+    del topic["metadata"]["labels"]["strimzi.io/cluster"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(topic)
+
+
+def test_base_and_component_files_validate() -> None:
+    """Every plain manifest file of the base and the components (all that is checked when kubectl is missing)."""
+    files = [p for p in (K8S / "base").rglob("*.yaml") if p.name != "kustomization.yaml"]
+    files += [p for p in (K8S / "components").rglob("*.yaml") if p.name != "kustomization.yaml"]
+    assert len(files) >= 30
+    for path in files:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                validate(doc)
+
+
+# --- deployment rules ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_workloads_follow_the_deployment_rules(overlay: str) -> None:
+    for w in workloads(render_overlay(overlay)):
+        name, pod, c = w["metadata"]["name"], w["spec"]["template"]["spec"], container(w)
+        assert "http-metrics" in ports(c), name
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}, name
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}, name
+        assert c["startupProbe"]["httpGet"]["path"] == "/healthz", name
+        sleep = c["lifecycle"]["preStop"]["exec"]["command"]
+        assert sleep[0] == "sleep", name
+        assert pod["terminationGracePeriodSeconds"] > SHUTDOWN_GRACE_S + int(sleep[1]), name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False, name
+        assert pod["enableServiceLinks"] is False, f"{name}: service links would inject EMMS_<SVC>_PORT variables"
+        assert {"requests", "limits"} <= set(c["resources"]), name
+        env = {e["name"]: e.get("valueFrom", {}) for e in c["env"]}
+        assert env["EMMS_DATABASE_URL"]["secretKeyRef"]["key"] == "uri", name
+        assert env["EMMS_JWT_SECRET"]["secretKeyRef"]["key"] == "secret", name
+        upper = short_name(w).upper()
+        assert env[f"EMMS_{upper}_INSTANCE_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}, name
+
+
+PROJECT_WIDE = {"EMMS_ENVIRONMENT", "EMMS_KAFKA_BOOTSTRAP", "EMMS_TOPIC_PREFIX", "EMMS_DATABASE_URL", "EMMS_JWT_SECRET"}
+
+
+def names_a_setting(model: type[BaseModel], path: list[str]) -> bool:
+    """True when EMMS_<SVC>_A__B names a field (pydantic-settings ignores unknown nested keys silently)."""
+    field = model.model_fields.get(path[0].lower())
+    if field is None:
+        return False
+    if len(path) == 1:
+        return True
+    nested = field.annotation
+    return isinstance(nested, type) and issubclass(nested, BaseModel) and names_a_setting(nested, path[1:])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_map_keys_name_real_settings(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
+    for w in workloads(docs):
+        short = short_name(w)
+        module, cls = SERVICES[short][0].split(":")
+        model = getattr(importlib.import_module(module), cls)
+        prefix = f"EMMS_{short.upper()}_"
+        for ref in container(w)["envFrom"]:
+            for key in maps[ref["configMapRef"]["name"]]:
+                if key.startswith(prefix):
+                    assert names_a_setting(model, key.removeprefix(prefix).split("__")), f"{short}: {key}"
+                else:
+                    assert key in PROJECT_WIDE or key.startswith("PYTHON"), f"{short}: {key}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = render_overlay(overlay)
+    maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
+    for w in workloads(docs):
+        short, c = short_name(w), container(w)
+        with monkeypatch.context() as m:
+            for ref in c["envFrom"]:
+                for key, value in maps[ref["configMapRef"]["name"]].items():
+                    m.setenv(key, value)
+            m.setenv("EMMS_JWT_SECRET", "a-test-secret-of-sufficient-length")
+            m.setenv("EMMS_DATABASE_URL", "postgresql://emms@emms-db-rw:5432/emms")
+            module, cls = SERVICES[short][0].split(":")
+            settings = getattr(importlib.import_module(module), cls)()
+        assert settings.http.host == "0.0.0.0"
+        assert settings.http.port == SERVICES[short][1] == ports(c)["http-metrics"]
+        assert settings.database.create_if_missing is False
+        assert settings.kafka.bootstrap.endswith("-kafka-bootstrap:9092")
+        if short == "fep":
+            assert settings.terminals.port == ports(c)["terminals"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_select_pods_and_name_their_ports(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    pods = {w["metadata"]["name"]: (w["spec"]["template"]["metadata"]["labels"], ports(container(w)))
+            for w in workloads(docs)}
+    for svc in by_kind(docs, "Service"):
+        matched = [n for n, (labels, _) in pods.items() if svc["spec"]["selector"].items() <= labels.items()]
+        assert len(matched) == 1, svc["metadata"]["name"]
+        for p in svc["spec"]["ports"]:
+            assert p["targetPort"] in pods[matched[0]][1], f"{svc['metadata']['name']}: {p['targetPort']}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_monitor_scrapes_one_service_on_the_named_port(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    services = by_kind(docs, "Service")
+    for sm in by_kind(docs, "ServiceMonitor"):
+        wanted = sm["spec"]["selector"]["matchLabels"].items()
+        selected = [s for s in services if wanted <= s["metadata"]["labels"].items()]
+        assert len(selected) == 1, f"{sm['metadata']['name']} selects {[s['metadata']['name'] for s in selected]}"
+        assert [e["port"] for e in sm["spec"]["endpoints"]] == ["http-metrics"]
+        assert "http-metrics" in {p["name"] for p in selected[0]["spec"]["ports"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_fep_replicas_share_the_fleet(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    (fep,) = [w for w in by_kind(docs, "StatefulSet") if w["metadata"]["name"] == "emms-fep"]
+    services = {s["metadata"]["name"]: s["spec"] for s in by_kind(docs, "Service")}
+    assert services[fep["spec"]["serviceName"]]["clusterIP"] == "None"
+    assert services["emms-fep-terminals"]["type"] in ("LoadBalancer", "NodePort")
+    assert [p["targetPort"] for p in services["emms-fep-terminals"]["ports"]] == ["terminals"]
+    env = {e["name"]: e.get("valueFrom") for e in container(fep)["env"]}
+    assert env["EMMS_FEP_REPLICA_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_topics_and_database_point_at_the_overlay_clusters(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    common = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("emms-common"))
+    cluster = common["data"]["EMMS_KAFKA_BOOTSTRAP"].removesuffix("-kafka-bootstrap:9092")
+    assert {t["metadata"]["labels"]["strimzi.io/cluster"] for t in by_kind(docs, "KafkaTopic")} == {cluster}
+    (db,) = by_kind(docs, "Cluster")
+    assert db["spec"]["postgresql"]["shared_preload_libraries"] == ["timescaledb"]
+    assert any("timescaledb" in sql for sql in db["spec"]["bootstrap"]["initdb"]["postInitTemplateSQL"])
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for w in workloads(docs) for e in container(w)["env"]
+            if e["name"] == "EMMS_DATABASE_URL"}
+    assert refs == {f"{db['metadata']['name']}-app"}, "services must read CloudNativePG's application secret"
+    for topic in by_kind(docs, "KafkaTopic"):
+        assert topic["spec"]["config"]["min.insync.replicas"] <= topic["spec"]["replicas"]
+
+
+def test_schemas_directory_is_documented() -> None:
+    readme = (SCHEMAS / "README.md").read_text()
+    for path in SCHEMAS.glob("*.json"):
+        assert path.name in readme
+    assert Path(SCHEMAS / "README.md").exists()

@@ -1,0 +1,473 @@
+"""Generate the Grafana dashboards (committed JSON) with grafana-foundation-sdk.
+
+    .venv/bin/python tools/gen_dashboards.py           # write deploy/grafana/dashboards/<folder>/*.json
+    .venv/bin/python tools/gen_dashboards.py --check   # exit 1 when the committed files are stale
+
+Every panel queries metrics that the code declares (``Counter("…")``, ``Gauge(…)``,
+``Histogram(…)`` in ``libs/*/src`` and ``services/*/src``), metrics of the
+database's exporter queries (``deploy/k8s/base/database/monitoring-queries.yaml``)
+or the few well-known ones of Prometheus and kube-state-metrics. A panel whose
+metric nobody declares yet is rendered as a note saying which metric it waits
+for; once a service declares it, ``--check`` reports the dashboards stale and a
+re-run turns the note into the real panel. ``tests/unit/deploy`` checks both.
+
+Also writes ``deploy/grafana/kustomization.yaml``: one ConfigMap per folder for
+Grafana's dashboard sidecar (label ``grafana_dashboard``, annotation ``grafana_folder``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, table, text, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef, GridPos
+
+REPO = Path(__file__).resolve().parents[1]
+GRAFANA = REPO / "deploy" / "grafana"
+DASHBOARDS = GRAFANA / "dashboards"
+CNPG_QUERIES = REPO / "deploy" / "k8s" / "base" / "database" / "monitoring-queries.yaml"
+
+PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
+POSTGRES = DataSourceRef(type_val="grafana-postgresql-datasource", uid="emms-postgres")
+RATE = "$__rate_interval"
+SERVICES = "fep|collector|validator|control|analytics|archive"
+POD = f'pod=~"emms-({SERVICES})-.+"'
+
+# Prometheus and kube-state-metrics, present wherever kube-prometheus-stack runs.
+EXTERNAL_METRICS = frozenset({
+    "up", "kube_pod_status_ready", "kube_pod_container_status_restarts_total",
+})
+
+_DECLARED = re.compile(r"""\b(Counter|Gauge|Histogram|Summary)\(\s*["']([a-zA-Z_:][a-zA-Z0-9_:]*)["']""")
+
+
+def declared_metrics(repo: Path = REPO) -> frozenset[str]:
+    """Series names the code declares (with the _total/_bucket/_sum/_count suffixes they export)."""
+    names: set[str] = set()
+    sources = [*repo.glob("libs/*/src/**/*.py"), *repo.glob("services/*/src/**/*.py")]
+    for path in sources:
+        for kind, name in _DECLARED.findall(path.read_text()):
+            if kind == "Counter":
+                names.add(name if name.endswith("_total") else f"{name}_total")
+            elif kind == "Histogram":
+                names.update({name, f"{name}_bucket", f"{name}_sum", f"{name}_count"})
+            elif kind == "Summary":
+                names.update({name, f"{name}_sum", f"{name}_count"})
+            else:
+                names.add(name)
+    return frozenset(names | cnpg_query_metrics())
+
+
+def cnpg_query_metrics(path: Path = CNPG_QUERIES) -> set[str]:
+    """cnpg_<query>_<column> of every non-label column of the CloudNativePG custom queries."""
+    if not path.exists():
+        return set()
+    queries = yaml.safe_load(yaml.safe_load(path.read_text())["data"]["queries"])
+    out: set[str] = set()
+    for query, spec in queries.items():
+        for column in spec["metrics"]:
+            ((name, meta),) = column.items()
+            if meta["usage"] != "LABEL":
+                out.add(f"cnpg_{query}_{name}")
+    return out
+
+
+_IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_NOT_METRICS = frozenset({
+    "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and", "or", "unless",
+    "inf", "nan", "le",
+})
+
+
+def metrics_in(expr: str) -> set[str]:
+    """Metric names a PromQL expression reads (strings, label matchers, groupings and functions removed)."""
+    s = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    s = re.sub(r"\{[^}]*\}", "", s)
+    s = re.sub(r"\[[^\]]*\]", "", s)
+    s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", s)
+    s = re.sub(r"\$\w+", "", s)
+    found = set()
+    for m in _IDENT.finditer(s):
+        rest = s[m.end():].lstrip()
+        if rest.startswith("(") or m.group(0).lower() in _NOT_METRICS:
+            continue
+        if m.start() > 0 and (s[m.start() - 1].isdigit() or s[m.start() - 1] == "."):
+            continue  # the unit or exponent of a number: 5m, 1e3
+        found.add(m.group(0))
+    return found
+
+
+# --- panels ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+
+
+@dataclass
+class PanelSpec:
+    """One panel: its kind, queries and size; ``build`` turns it into an SDK builder."""
+
+    kind: str
+    title: str
+    queries: tuple[Query, ...] = ()
+    unit: str = ""
+    width: int = 12
+    height: int = 8
+    description: str = ""
+    sql: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def metrics(self) -> set[str]:
+        return {m for q in self.queries for m in metrics_in(q.expr)}
+
+
+def ts(title: str, *queries: Query, unit: str = "short", width: int = 12, description: str = "") -> PanelSpec:
+    return PanelSpec("timeseries", title, queries, unit, width, 8, description)
+
+
+def st(title: str, *queries: Query, unit: str = "short", width: int = 6, description: str = "") -> PanelSpec:
+    return PanelSpec("stat", title, queries, unit, width, 5, description)
+
+
+def sql_table(title: str, sql: str, width: int = 12, description: str = "") -> PanelSpec:
+    return PanelSpec("sqltable", title, (), "", width, 8, description, sql)
+
+
+class _SqlQuery(cogvariants.Dataquery):
+    def __init__(self, ref_id: str, sql: str) -> None:
+        self.ref_id, self.sql = ref_id, sql
+
+    def to_json(self) -> dict[str, object]:
+        return {"refId": self.ref_id, "datasource": POSTGRES, "editorMode": "code", "format": "table",
+                "rawQuery": True, "rawSql": self.sql}
+
+
+class _SqlQueryBuilder(cogbuilder.Builder[cogvariants.Dataquery]):
+    def __init__(self, sql: str) -> None:
+        self._sql = sql
+
+    def build(self) -> cogvariants.Dataquery:
+        return _SqlQuery("A", self._sql)
+
+
+def _prom_targets(spec: PanelSpec) -> list[prometheus.Dataquery]:
+    return [prometheus.Dataquery().ref_id(chr(ord("A") + i)).expr(q.expr).legend_format(q.legend or "__auto")
+            for i, q in enumerate(spec.queries)]
+
+
+def _legend() -> common.VizLegendOptions:
+    return (common.VizLegendOptions().show_legend(True).display_mode(common_models.LegendDisplayMode.LIST)
+            .placement(common_models.LegendPlacement.BOTTOM).calcs([]))
+
+
+def build_panel(spec: PanelSpec, panel_id: int, grid: GridPos, declared: frozenset[str]) -> Any:
+    missing = sorted(m for m in spec.metrics() if m not in declared and m not in EXTERNAL_METRICS)
+    if missing:
+        names = ", ".join(f"`{m}`" for m in missing)
+        note = (f"**Not instrumented yet.** This panel waits for {names}, which no service declares yet "
+                f"(proposed in `deploy/prometheus/pending/README.md`). Re-run `tools/gen_dashboards.py` "
+                f"once it exists.")
+        return text.Panel().id(panel_id).title(spec.title).grid_pos(grid).content(note)
+    if spec.kind == "sqltable":
+        return (table.Panel().id(panel_id).title(spec.title).description(spec.description).grid_pos(grid)
+                .datasource(POSTGRES).with_target(_SqlQueryBuilder(spec.sql)))
+    if spec.kind == "stat":
+        panel: Any = stat.Panel()
+    else:
+        panel = timeseries.Panel().legend(_legend()).line_width(1).fill_opacity(10)
+    panel = panel.id(panel_id).title(spec.title).grid_pos(grid).datasource(PROMETHEUS).unit(spec.unit)
+    if spec.description:
+        panel = panel.description(spec.description)
+    for target in _prom_targets(spec):
+        panel = panel.with_target(target)
+    return panel
+
+
+@dataclass
+class DashboardSpec:
+    folder: str
+    file: str
+    uid: str
+    title: str
+    description: str
+    rows: list[tuple[str, list[PanelSpec]]]
+
+    def panels(self) -> Iterable[PanelSpec]:
+        return (p for _, panels in self.rows for p in panels)
+
+
+def build_dashboard(spec: DashboardSpec, declared: frozenset[str]) -> dict[str, Any]:
+    board = (dashboard.Dashboard(spec.title).uid(spec.uid).description(spec.description)
+             .tags(["emms", spec.folder]).refresh("30s").time("now-6h", "now").timezone("browser")
+             .tooltip(DashboardCursorSync.CROSSHAIR))
+    y, panel_id = 0, 1
+    for row_title, panels in spec.rows:
+        board = board.with_row(dashboard.Row(row_title).id(panel_id).grid_pos(GridPos(h=1, w=24, x=0, y=y)))
+        panel_id, y, x, row_height = panel_id + 1, y + 1, 0, 0
+        for p in panels:
+            if x + p.width > 24:
+                x, y, row_height = 0, y + row_height, 0
+            board = board.with_panel(build_panel(p, panel_id, GridPos(h=p.height, w=p.width, x=x, y=y), declared))
+            panel_id, x, row_height = panel_id + 1, x + p.width, max(row_height, p.height)
+        y += row_height
+    data: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
+    return data
+
+
+# --- the dashboards --------------------------------------------------------------------------------
+
+
+def _lag(group_filter: str = "") -> str:
+    sel = f"{{{group_filter}}}" if group_filter else ""
+    return f"sum by (group, topic) (max by (group, topic, partition) (emms_bus_consumer_lag_messages{sel}))"
+
+
+def _published(topic: str) -> str:
+    # the label holds the broker-side name, which carries EMMS_TOPIC_PREFIX when one is set
+    return f'sum(rate(emms_bus_published_total{{topic=~".*{topic}"}}[{RATE}]))'
+
+
+def overview() -> DashboardSpec:
+    ready = (f'sum by (service) (label_replace(kube_pod_status_ready{{condition="true", {POD}}}, '
+             f'"service", "$1", "pod", "emms-([a-z]+)-.+"))')
+    return DashboardSpec("platform", "overview.json", "emms-overview", "EMMS overview",
+                         "Services up and ready, HTTP API, and the bus.", [
+        ("Services", [
+            st("Targets up", Query('sum by (service) (up{job=~"emms-.+"})', "{{service}}"), width=12,
+               description="Scraped replicas per service (Prometheus `up`)."),
+            st("Pods ready", Query(ready, "{{service}}"), width=12,
+               description="Pods whose /readyz passes (database and broker reachable), from kube-state-metrics."),
+            ts("Restarts (1 h)", Query(f"sum by (pod) (increase(kube_pod_container_status_restarts_total"
+                                       f"{{{POD}}}[1h]))", "{{pod}}"), width=24),
+        ]),
+        ("HTTP API", [
+            ts("Requests/s", Query(f"sum by (service) (rate(emms_http_requests_total[{RATE}]))", "{{service}}"),
+               unit="reqps", width=8),
+            ts("5xx ratio", Query(f'sum by (service) (rate(emms_http_requests_total{{status=~"5.."}}[{RATE}])) / '
+                                  f"sum by (service) (rate(emms_http_requests_total[{RATE}]))", "{{service}}"),
+               unit="percentunit", width=8),
+            ts("Latency p95", Query(f"histogram_quantile(0.95, sum by (service, le) "
+                                    f"(rate(emms_http_request_seconds_bucket[{RATE}])))", "{{service}}"),
+               unit="s", width=8),
+        ]),
+        ("Bus", [
+            ts("Published msg/s by topic", Query(f"sum by (topic) (rate(emms_bus_published_total[{RATE}]))",
+                                                 "{{topic}}"), unit="ops", width=8),
+            ts("Handled msg/s by group", Query(f"sum by (group) (rate(emms_bus_consumed_total[{RATE}]))", "{{group}}"),
+               unit="ops", width=8),
+            ts("Consumer lag", Query(_lag(), "{{group}} / {{topic}}"), width=8,
+               description="Messages behind, per consumer group and topic (max per partition, then summed)."),
+            ts("Dead-lettered (per 5 min)", Query("sum by (group, topic, reason) "
+                                                  "(increase(emms_bus_dead_lettered_total[5m]))",
+                                                  "{{group}} {{topic}} {{reason}}"), width=8,
+               description="Messages sent to <topic>.dlq; each one needs a look (docs/operations.md)."),
+            ts("Handler retries/s", Query(f"sum by (group) (rate(emms_bus_handler_retries_total[{RATE}]))",
+                                          "{{group}}"), unit="ops", width=8),
+            ts("Batch time p99", Query(f"histogram_quantile(0.99, sum by (group, le) "
+                                       f"(rate(emms_bus_batch_seconds_bucket[{RATE}])))", "{{group}}"),
+               unit="s", width=8, description="Handle + commit one batch; includes the database writes."),
+        ]),
+    ])
+
+
+def fep() -> DashboardSpec:
+    def r(metric: str, by: str, sel: str = "") -> str:
+        return f"sum by ({by}) (rate({metric}{sel}[{RATE}]))"
+
+    illegal_ratio = (f"sum by (port) (rate(emms_fep_illegal_frames_total[{RATE}])) / (sum by (port) "
+                     f'(rate(emms_fep_frames_total{{direction="in"}}[{RATE}])) + sum by (port) '
+                     f"(rate(emms_fep_illegal_frames_total[{RATE}])))")
+    return DashboardSpec("field", "fep.json", "emms-fep", "EMMS FEP",
+                         "Front-end processor: terminals online, frames, malformed frames, logins, downlink.", [
+        ("Terminals", [
+            st("Terminals online", Query("sum(emms_fep_sessions_online)")),
+            st("Open links", Query("sum(emms_fep_connections)")),
+            st("Live replicas", Query("max(emms_fep_replicas_live)"),
+               description="Replicas with a recent heartbeat in fep.replicas."),
+            st("Logins/min", Query(f"sum(rate(emms_fep_logins_total[{RATE}])) * 60")),
+            ts("Terminals online per replica", Query("sum by (pod) (emms_fep_sessions_online)", "{{pod}}"), width=8),
+            ts("Logins/s by port", Query(r("emms_fep_logins_total", "port"), "{{port}}"), unit="ops", width=8),
+            ts("Sessions ended/s by reason", Query(r("emms_fep_sessions_closed_total", "reason"), "{{reason}}"),
+               unit="ops", width=8),
+        ]),
+        ("Frames", [
+            ts("Frames/s", Query(r("emms_fep_frames_total", "direction"), "{{direction}}"), unit="ops", width=8),
+            ts("Bytes/s", Query(r("emms_fep_bytes_total", "direction"), "{{direction}}"), unit="Bps", width=8),
+            ts("Heartbeats/s", Query(f"sum(rate(emms_fep_heartbeats_total[{RATE}]))", "heartbeats"),
+               unit="ops", width=8),
+            ts("Malformed frames/s by reason", Query(r("emms_fep_illegal_frames_total", "reason"), "{{reason}}"),
+               unit="ops", width=8),
+            ts("Malformed ratio by port", Query(illegal_ratio, "{{port}}"), unit="percentunit", width=8),
+            ts("Links refused/s and garbage bytes/s",
+               Query(r("emms_fep_links_refused_total", "reason"), "refused: {{reason}}"),
+               Query(f"sum(rate(emms_fep_dropped_bytes_total[{RATE}]))", "garbage bytes"), width=8),
+        ]),
+        ("Downlink", [
+            ts("Requests finished/s by outcome", Query(r("emms_fep_requests_total", "outcome"), "{{outcome}}"),
+               unit="ops", width=8),
+            ts("Round trip", *[Query(f"histogram_quantile({q}, sum by (le) "
+                                     f"(rate(emms_fep_request_round_trip_seconds_bucket[{RATE}])))", f"p{int(q * 100)}")
+                               for q in (0.5, 0.95)], unit="s", width=8),
+            ts("Requests waiting", Query("sum(emms_fep_requests_in_flight)", "in flight"),
+               Query("sum(emms_fep_requests_queued)", "queued"), Query("sum(emms_fep_requests_parked)", "parked"),
+               width=8),
+            ts("Sends/s (first, retry)", Query(r("emms_fep_request_sends_total", "attempt"), "{{attempt}}"),
+               unit="ops", width=8),
+            ts("Unmatched responses/s", Query(f"sum(rate(emms_fep_unmatched_responses_total[{RATE}]))", "unmatched"),
+               unit="ops", width=8),
+            ts("Active reports/s by kind", Query(r("emms_fep_active_reports_total", "kind"), "{{kind}}"),
+               unit="ops", width=8),
+        ]),
+        ("Replica health", [
+            ts("Publish queue", Query("sum by (pod) (emms_fep_publish_queue_messages)", "{{pod}}"), width=8),
+            ts("Links paused (back-pressure)", Query("sum by (pod) (emms_fep_reading_paused_links)", "{{pod}}"),
+               width=8),
+            ts("Publish failures/s", Query(f"sum by (pod) (rate(emms_fep_publish_failures_total[{RATE}]))", "{{pod}}"),
+               unit="ops", width=8),
+            ts("Event-loop lag p99", Query(f"histogram_quantile(0.99, sum by (pod, le) "
+                                           f"(rate(emms_fep_event_loop_lag_seconds_bucket[{RATE}])))", "{{pod}}"),
+               unit="s", width=8),
+            ts("Publish batch p99", Query(f"histogram_quantile(0.99, sum by (pod, le) "
+                                          f"(rate(emms_fep_publish_batch_seconds_bucket[{RATE}])))", "{{pod}}"),
+               unit="s", width=8),
+            ts("Terminal clock deviation p95", Query(f"histogram_quantile(0.95, sum by (le) "
+                                                     f"(rate(emms_fep_terminal_clock_deviation_seconds_bucket[{RATE}])))",
+                                                     "p95"), unit="s", width=8),
+        ]),
+    ])
+
+
+def collection() -> DashboardSpec:
+    answered = (f'sum(rate(emms_fep_requests_total{{outcome="answered"}}[{RATE}])) / '
+                f"sum(rate(emms_fep_requests_total[{RATE}]))")
+    group_success = (f'sum by (terminal_group) (rate(emms_collector_tasks_total{{outcome="success"}}[{RATE}])) / '
+                     f"sum by (terminal_group) (rate(emms_collector_tasks_total[{RATE}]))")
+    return DashboardSpec("field", "collection.json", "emms-collection", "EMMS collection",
+                         "Collection success: downlink answers fleet-wide, tasks per terminal group, reading flow.", [
+        ("Communication (FEP)", [
+            st("Requests answered (range)", Query(answered.replace(RATE, "$__range")), unit="percentunit",
+               description="Share of downlink requests answered by the terminal over the selected range."),
+            ts("Requests answered ratio", Query(answered, "answered"), unit="percentunit", width=18),
+        ]),
+        ("Collection per terminal group", [
+            ts("Success rate by terminal group", Query(group_success, "{{terminal_group}}"), unit="percentunit"),
+            ts("Tasks/s by outcome", Query(f"sum by (outcome) (rate(emms_collector_tasks_total[{RATE}]))",
+                                           "{{outcome}}"), unit="ops"),
+        ]),
+        ("Flow", [
+            ts("Uplink frames published/s", Query(_published("emms.uplink.frame.v1"), "uplink frames"),
+               unit="ops", width=8),
+            ts("Reading batches published/s", Query(_published("emms.reading.raw.v1"), "reading batches"),
+               unit="ops", width=8),
+            ts("Collector lag", Query(_lag('group=~"collector.*"'), "{{group}} / {{topic}}"), width=8),
+        ]),
+    ])
+
+
+def archive() -> DashboardSpec:
+    schema_size = (
+        "SELECT n.nspname AS schema, sum(pg_total_relation_size(c.oid)) AS bytes\n"
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+        "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')\n"
+        "GROUP BY n.nspname ORDER BY bytes DESC"
+    )
+    return DashboardSpec("data", "archive.json", "emms-archive", "EMMS archive",
+                         "Archive ingest: rows written, write latency, consumer lag, database size and jobs.", [
+        ("Ingest", [
+            ts("Rows written/s by table", Query(f"sum by (table) (rate(emms_archive_rows_written_total[{RATE}]))",
+                                                "{{table}}"), unit="rowsps"),
+            ts("Write p99 by table", Query(f"histogram_quantile(0.99, sum by (table, le) "
+                                           f"(rate(emms_archive_write_seconds_bucket[{RATE}])))", "{{table}}"),
+               unit="s"),
+            ts("Messages handled/s (archive groups)",
+               Query(f'sum by (topic) (rate(emms_bus_consumed_total{{group=~"archive.*"}}[{RATE}]))', "{{topic}}"),
+               unit="ops", width=8),
+            ts("Batch time p99 (archive groups)",
+               Query(f'histogram_quantile(0.99, sum by (group, le) (rate(emms_bus_batch_seconds_bucket'
+                     f'{{group=~"archive.*"}}[{RATE}])))', "{{group}}"), unit="s", width=8),
+            ts("Lag (archive groups)", Query(_lag('group=~"archive.*"'), "{{group}} / {{topic}}"), width=8),
+        ]),
+        ("Database", [
+            sql_table("Size by schema", schema_size,
+                      description="Tables, partitions and materialized views per schema (PostgreSQL data source)."),
+            ts("TimescaleDB jobs: last run failed",
+               Query("max by (proc_name, hypertable) (cnpg_timescaledb_job_stats_last_run_failed)",
+                     "{{proc_name}} {{hypertable}}"),
+               description="Continuous-aggregate refresh, compression and retention jobs (1 = last run failed)."),
+        ]),
+    ])
+
+
+DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, archive)
+
+FOLDER_TITLES = {"platform": "EMMS platform", "field": "EMMS field", "data": "EMMS data"}
+
+
+def render(declared: frozenset[str] | None = None) -> dict[Path, str]:
+    """Path → content of every generated file."""
+    declared = declared_metrics() if declared is None else declared
+    files: dict[Path, str] = {}
+    folders: dict[str, list[str]] = {}
+    for make in DASHBOARDS_SPECS:
+        spec = make()
+        data = build_dashboard(spec, declared)
+        files[DASHBOARDS / spec.folder / spec.file] = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        folders.setdefault(spec.folder, []).append(f"dashboards/{spec.folder}/{spec.file}")
+    files[GRAFANA / "kustomization.yaml"] = _kustomization(folders)
+    return files
+
+
+def _kustomization(folders: dict[str, list[str]]) -> str:
+    body = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "generatorOptions": {"disableNameSuffixHash": True, "labels": {"grafana_dashboard": "1"}},
+        "configMapGenerator": [
+            {"name": f"emms-dashboards-{folder}", "files": sorted(paths),
+             "options": {"annotations": {"grafana_folder": FOLDER_TITLES[folder]}}}
+            for folder, paths in sorted(folders.items())
+        ],
+    }
+    return ("# GENERATED by tools/gen_dashboards.py — do not edit.\n"
+            "# Dashboards as ConfigMaps for Grafana's dashboard sidecar (kube-prometheus-stack);\n"
+            "# without the sidecar, mount deploy/grafana/provisioning and dashboards/ instead.\n"
+            + yaml.safe_dump(body, sort_keys=False))
+
+
+def main(argv: list[str]) -> int:
+    files = render()
+    if "--check" in argv:
+        existing = set(DASHBOARDS.glob("*/*.json"))
+        stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
+        stale += sorted(existing - set(files))
+        for p in stale:
+            print(f"stale: {p.relative_to(REPO)}")
+        if stale:
+            print("run .venv/bin/python tools/gen_dashboards.py")
+        return 1 if stale else 0
+    for old in DASHBOARDS.glob("*/*.json"):
+        if old not in files:
+            old.unlink()
+    for path, text_ in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text_)
+        print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
