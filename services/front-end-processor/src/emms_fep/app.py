@@ -1,4 +1,4 @@
-"""The front-end processor service: FastAPI app and lifespan."""
+"""The front-end processor service: FastAPI app, and the lifespan hooks that build the FEP runtime."""
 
 from __future__ import annotations
 
@@ -6,15 +6,56 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from emms_fep.api.routes_fep import router as fep_router
+from emms_fep.api.routes_terminals import router as terminals_router
+from emms_fep.runtime import (
+    SCHEMA,
+    FepRuntime,
+    build_runtime,
+    conclude_abandoned,
+    downlink_consumer,
+    shutdown,
+)
 from emms_fep.settings import FepSettings
-from emms_runtime import ServiceSpec, create_service_app
+from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
+
+
+async def setup(rt: ServiceRuntime) -> None:
+    assert rt.pool is not None and rt.producer is not None
+    settings = rt.settings
+    assert isinstance(settings, FepSettings)
+    fep = build_runtime(settings, rt.pool, rt.producer)
+    rt.state = fep
+    await conclude_abandoned(fep)
+    await fep.router.beat()
+    for channel in fep.channels:
+        await channel.start()
+    consumer = downlink_consumer(fep, rt.producer)
+    rt.consumers.append(consumer)
+    rt.add_worker("publisher", fep.publish.run)
+    rt.add_worker("deadlines", lambda stop: fep.gateway.sweep(stop, settings.sessions.sweep_resolution_s))
+    rt.add_worker("routing", fep.router.run)
+    rt.add_worker("stores", fep.run_store_flusher)
+    rt.add_worker("retention", fep.run_retention)
+    rt.add_worker("loop-lag", fep.lag.run)
+    rt.add_worker(f"consumer:{consumer.group}", consumer.run)
+
+
+async def teardown(rt: ServiceRuntime) -> None:
+    fep = rt.state
+    if isinstance(fep, FepRuntime):
+        await shutdown(fep)
+
 
 SPEC = ServiceSpec(
     name="fep",
     title="EMMS front-end processor",
     description="Terminal connections, sessions, SEQ correlation, uplink and downlink on the bus.",
-    schema="fep",
+    schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
+    routers=(terminals_router, fep_router),
+    setup=setup,
+    teardown=teardown,
 )
 
 

@@ -1,0 +1,176 @@
+"""The gateway between channels and the FEP's logic: admits links, routes frames, enforces limits.
+
+Protection lives here: a cap on links in total and per peer address, a
+bounded read buffer per link, a frame-size limit, a login deadline for
+sockets that never log in, and pausing of reading while the publish queue is
+full. A malformed frame is counted and logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from emms_fep import metrics
+from emms_fep.channels.base import Link, LinkHandler
+from emms_fep.connection import Connection
+from emms_fep.deadlines import DeadlineWheel
+from emms_fep.publisher import PublishQueue
+from emms_fep.sessions import SessionRegistry
+from emms_fep.settings import LimitSettings, SessionSettings
+from emms_fep.stats import PortStats, TrafficBook
+from emms_fep.uplink import UplinkHandler
+from emms_fep.wire import read_frame
+from emms_protocol import ProtocolError
+
+log = structlog.get_logger("emms.fep.gateway")
+ILLEGAL_LOG_PER_S = 5
+
+
+class Gateway:
+    def __init__(self, *, replica_id: str, limits: LimitSettings, session_settings: SessionSettings,
+                 sessions: SessionRegistry, publish: PublishQueue, uplink: UplinkHandler,
+                 traffic: TrafficBook) -> None:
+        self.replica_id = replica_id
+        self.max_buffer_bytes = limits.max_buffer_bytes
+        self._limits = limits
+        self._login_timeout = session_settings.login_timeout_s
+        self._heartbeat_timeout = session_settings.heartbeat_timeout_s
+        self._sessions = sessions
+        self._publish = publish
+        self._uplink = uplink
+        self.traffic = traffic
+        self.ports: dict[str, PortStats] = {}
+        self._peers: dict[str, int] = {}
+        self._links: set[Connection] = set()
+        self._log_window = (0.0, 0)  # (second, illegal frames logged in it): at most a few log lines a second
+        self._wheel: DeadlineWheel[Connection] = DeadlineWheel(
+            lambda c: c.deadline(self._login_timeout, self._heartbeat_timeout), session_settings.sweep_resolution_s)
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def port_stats(self, port: str) -> PortStats:
+        stats = self.ports.get(port)
+        if stats is None:
+            stats = self.ports[port] = PortStats(port)
+        return stats
+
+    # -- links ----------------------------------------------------------------------------------------------
+    def open_link(self, link: Link, bound_terminal: str | None = None) -> LinkHandler | None:
+        port = self.port_stats(link.port)
+        peers = self._peers.get(link.peer_host, 0)
+        refusal = None
+        if len(self._links) >= self._limits.max_connections:
+            refusal = "capacity"
+        elif peers >= self._limits.max_connections_per_peer:
+            refusal = "per-peer limit"
+        if refusal is not None:
+            port.refused += 1
+            metrics.LINKS_REFUSED.labels(link.port, refusal).inc()
+            log.warning("link refused", peer=link.peer, port=link.port, reason=refusal)
+            return None
+        conn = Connection(link, self, port, bound_terminal)
+        self._links.add(conn)
+        self._peers[link.peer_host] = peers + 1
+        port.links += 1
+        metrics.CONNECTIONS.labels(link.port).inc()
+        self._wheel.schedule(conn, conn.opened_at + self._login_timeout)
+        if bound_terminal:
+            self._sessions.login(conn, bound_terminal)  # a dialled or wired terminal is known in advance
+        return conn
+
+    def connection_lost(self, conn: Connection, reason: str) -> None:
+        self._links.discard(conn)
+        host = conn.link.peer_host
+        left = self._peers.get(host, 1) - 1
+        if left > 0:
+            self._peers[host] = left
+        else:
+            self._peers.pop(host, None)
+        conn.port.links -= 1
+        metrics.CONNECTIONS.labels(conn.port.port).dec()
+        self._publish.forget(conn.link)
+        if conn.session is not None:
+            self._sessions.end(conn.session, reason if reason.startswith(("logout", "heartbeat", "shutdown"))
+                               else f"link lost: {reason}")
+
+    def close_all(self, reason: str) -> None:
+        for conn in list(self._links):
+            conn.close(reason)
+
+    # -- bytes and frames -----------------------------------------------------------------------------------
+    def garbage_received(self, conn: Connection, count: int) -> None:
+        conn.port.garbage(count)
+
+    def buffer_overflow(self, conn: Connection) -> None:
+        self._illegal(conn, "buffer overflow")
+        conn.close("read buffer over its limit")
+
+    def frame_received(self, conn: Connection, raw: bytes) -> None:
+        conn.port.frame_received()
+        session = conn.session
+        if session is not None:
+            session.counters.frames_in += 1
+            self.traffic.touch(session.terminal)
+        if len(raw) > self._limits.max_frame_bytes:
+            self._illegal(conn, "oversize")
+            return
+        try:
+            frame = read_frame(raw)
+        except ProtocolError as exc:
+            self._illegal(conn, exc.kind, str(exc))
+            return
+        if not frame.uplink:
+            self._illegal(conn, "direction")
+            return
+        if frame.is_link:
+            self._uplink.link_frame(conn, frame)
+        elif session is None:
+            self._illegal(conn, "not logged in")
+            return
+        elif frame.terminal != session.terminal:
+            self._illegal(conn, "address")
+            return
+        else:
+            session.seen()
+            self._uplink.data_frame(conn, session, frame)
+        if self._publish.full:
+            self._publish.hold(conn.link)
+
+    def _illegal(self, conn: Connection, reason: str, detail: str = "") -> None:
+        conn.port.illegal(reason)
+        if conn.session is not None:
+            conn.session.counters.illegal_frames += 1
+            self.traffic.touch(conn.session.terminal)
+        second, logged = self._log_window
+        now = time.monotonic()
+        if now - second >= 1.0:
+            second, logged = now, 0
+        if logged < ILLEGAL_LOG_PER_S:
+            log.info("illegal frame", port=conn.port.port, peer=conn.link.peer, reason=reason, detail=detail[:200],
+                     note="further illegal frames this second are counted, not logged"
+                     if logged == ILLEGAL_LOG_PER_S - 1 else None)
+        self._log_window = (second, logged + 1)
+
+    def illegal(self, conn: Connection, reason: str) -> None:
+        """For the uplink handler: a frame that decoded but may not be accepted."""
+        self._illegal(conn, reason)
+
+    # -- deadlines ------------------------------------------------------------------------------------------
+    def expire_deadlines(self) -> int:
+        expired = self._wheel.expire(time.monotonic())
+        for conn in expired:
+            if conn.session is None:
+                metrics.LINKS_REFUSED.labels(conn.port.port, "login time-out").inc()
+                conn.close("login time-out")
+            else:
+                conn.close(f"heartbeat time-out after {self._heartbeat_timeout:.0f} s")
+        return len(expired)
+
+    async def sweep(self, stop: asyncio.Event, resolution_s: float) -> None:
+        while not stop.is_set():
+            self.expire_deadlines()
+            await asyncio.sleep(resolution_s)

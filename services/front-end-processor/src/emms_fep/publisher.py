@@ -1,0 +1,127 @@
+"""The bounded publish queue between the sockets and the broker, with back-pressure.
+
+Every payload the FEP publishes (uplink frames, sessions, downlink results)
+goes through one queue drained by one worker in batches, in order. When the
+queue holds ``high`` payloads, a connection that delivers another frame has
+its reading paused (the frame in hand is still queued: nothing is dropped);
+once the queue has drained below ``low``, every paused connection resumes. A
+slow or absent broker therefore slows the terminals down through TCP flow
+control instead of growing memory without bound. A failed batch is retried
+with back-off and never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Protocol
+
+import structlog
+
+from emms_bus import BusProducer
+from emms_fep import metrics
+from emms_messages.envelope import Payload
+
+log = structlog.get_logger("emms.fep.publisher")
+
+
+class Pausable(Protocol):
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class PublishQueue:
+    def __init__(self, producer: BusProducer, *, high: int, low: int, batch: int,
+                 retry_backoff_s: float = 0.2, retry_backoff_max_s: float = 5.0) -> None:
+        self._producer = producer
+        self._high = high
+        self._low = low
+        self._batch = batch
+        self._backoff = retry_backoff_s
+        self._backoff_max = retry_backoff_max_s
+        self._items: deque[Payload] = deque()
+        self._paused: set[Pausable] = set()
+        self._wake = asyncio.Event()
+        self.published = 0
+        self.failed_batches = 0
+        self._failing = 0
+        self.pauses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def full(self) -> bool:
+        return len(self._items) >= self._high
+
+    @property
+    def paused(self) -> int:
+        return len(self._paused)
+
+    def put(self, payload: Payload) -> None:
+        self._items.append(payload)
+        self._wake.set()
+
+    def hold(self, source: Pausable) -> None:
+        """Pause ``source`` until the queue has drained below the low-water mark."""
+        if source not in self._paused:
+            source.pause_reading()
+            self._paused.add(source)
+            self.pauses += 1
+            metrics.READING_PAUSED.set(len(self._paused))
+
+    def forget(self, source: Pausable) -> None:
+        """A paused source has gone away."""
+        self._paused.discard(source)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until ``stop`` is set, then flush what is left."""
+        while not stop.is_set():
+            if not self._items:
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait((waiter, stopper), return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            await self._publish_batch()
+        await self.flush()
+
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._items and time.monotonic() < deadline:
+            await self._publish_batch()
+        if self._items:
+            log.error("publish queue not flushed at shutdown", left=len(self._items))
+
+    async def _publish_batch(self) -> None:
+        count = min(self._batch, len(self._items))
+        batch = [self._items[i] for i in range(count)]
+        started = time.perf_counter()
+        try:
+            await self._producer.publish_many(batch)
+        except Exception as exc:
+            self.failed_batches += 1
+            self._failing += 1
+            metrics.PUBLISH_FAILURES.inc()
+            delay = min(self._backoff * 2 ** min(self._failing - 1, 10), self._backoff_max)
+            log.warning("publish failed; retrying the batch", size=count, error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            return
+        self._failing = 0
+        for _ in range(count):
+            self._items.popleft()
+        self.published += count
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        metrics.PUBLISH_QUEUE.set(len(self._items))
+        if self._paused and len(self._items) <= self._low:
+            self._resume_all()
+
+    def _resume_all(self) -> None:
+        paused, self._paused = self._paused, set()
+        for source in paused:
+            source.resume_reading()
+        metrics.READING_PAUSED.set(0)

@@ -1,0 +1,1 @@
+"""SQL of the FEP's schema (``fep``): sessions, replicas, request claims, daily traffic."""

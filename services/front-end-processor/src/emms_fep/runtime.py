@@ -1,0 +1,186 @@
+"""The FEP's runtime object: built once by the service's ``setup`` hook, torn down by ``teardown``.
+
+Start: requests left open by an earlier run of this replica are concluded
+(timed out), its stale session rows are marked offline, the channels start
+listening / dialling / opening, and the workers run — the publisher, the
+deadline sweep, the routing worker, the store flusher, the loop-lag probe and
+the downlink consumer (own consumer group per replica: broadcast).
+Stop: channels close, every link is closed (sessions published offline),
+the publish queue and the stores are flushed, the replica row is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from emms_bus import BusConsumer, BusProducer
+from emms_fep.channels.base import Channel
+from emms_fep.channels.serial_port import SerialChannel
+from emms_fep.channels.tcp_client import TcpClientChannel
+from emms_fep.channels.tcp_server import TcpServerChannel
+from emms_fep.downlink import DownlinkDispatcher
+from emms_fep.gateway import Gateway
+from emms_fep.loop_lag import LoopLagProbe
+from emms_fep.publisher import PublishQueue
+from emms_fep.repository.requests import RequestLedger
+from emms_fep.repository.sessions import SessionWriter, mark_replica_offline
+from emms_fep.repository.traffic import add_traffic
+from emms_fep.routing import DownlinkRouter
+from emms_fep.sessions import SessionRegistry
+from emms_fep.settings import FepSettings
+from emms_fep.stats import TrafficBook
+from emms_fep.uplink import UplinkHandler
+from emms_fep.wire import RequestEncoder
+from emms_messages.terminal import DownlinkRequest
+
+log = structlog.get_logger("emms.fep")
+SCHEMA = "fep"
+DOWNLINK_TOPIC = "emms.downlink.request.v1"
+
+
+@dataclass
+class FepRuntime:
+    settings: FepSettings
+    pool: asyncpg.Pool
+    publish: PublishQueue
+    traffic: TrafficBook
+    writer: SessionWriter
+    sessions: SessionRegistry
+    ledger: RequestLedger
+    dispatcher: DownlinkDispatcher
+    gateway: Gateway
+    router: DownlinkRouter
+    lag: LoopLagProbe
+    channels: list[Channel] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def replica(self) -> str:
+        return self.settings.replica_id
+
+    @property
+    def listen_port(self) -> int | None:
+        for channel in self.channels:
+            if isinstance(channel, TcpServerChannel):
+                return channel.bound_port
+        return None
+
+    async def flush_stores(self, *, traffic: bool = True) -> None:
+        await self.writer.flush(self.pool)
+        await self.ledger.flush()
+        if not traffic:
+            return
+        deltas = self.traffic.take_deltas()
+        try:
+            await add_traffic(self.pool, SCHEMA, deltas)
+        except BaseException:
+            self.traffic.give_back(deltas)
+            raise
+
+    async def run_store_flusher(self, stop: asyncio.Event) -> None:
+        """Sessions and request outcomes every half second; traffic every ``stats_flush_s``."""
+        next_traffic = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            due = loop.time() >= next_traffic
+            try:
+                await self.flush_stores(traffic=due)
+                if due:
+                    next_traffic = loop.time() + self.settings.stats_flush_s
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("store flush failed; will retry", error=repr(exc))
+            await _sleep_or_stop(stop, 0.5)
+
+    async def run_retention(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.ledger.forget_older_than(self.settings.replica.request_retention_h)
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("request retention failed", error=repr(exc))
+            await _sleep_or_stop(stop, 3600.0)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return
+
+
+def build_runtime(settings: FepSettings, pool: asyncpg.Pool, producer: BusProducer) -> FepRuntime:
+    replica = settings.replica_id
+    limits = settings.limits
+    publish = PublishQueue(producer, high=limits.publish_queue_high, low=limits.publish_queue_low,
+                           batch=limits.publish_batch)
+    traffic = TrafficBook()
+    writer = SessionWriter(SCHEMA)
+    sessions = SessionRegistry(replica, publish, writer, traffic,
+                               clock_publish_interval_s=settings.sessions.clock_publish_interval_s,
+                               clock_publish_delta_s=settings.sessions.clock_publish_delta_s)
+    ledger = RequestLedger(pool, SCHEMA, replica)
+    encoder = RequestEncoder(master_address=settings.sessions.master_address,
+                             password=bytes.fromhex(settings.downlink.password_hex),
+                             tp_delay_min=settings.downlink.tp_delay_min)
+    dispatcher = DownlinkDispatcher(sessions=sessions, publish=publish, ledger=ledger, encoder=encoder,
+                                    settings=settings.downlink, traffic=traffic)
+    uplink = UplinkHandler(replica=replica, sessions=sessions, publish=publish,
+                           publish_link_frames=limits.publish_link_frames)
+    uplink.responses = dispatcher
+    gateway = Gateway(replica_id=replica, limits=limits, session_settings=settings.sessions, sessions=sessions,
+                      publish=publish, uplink=uplink, traffic=traffic)
+    router = DownlinkRouter(replica=replica, pool=pool, schema=SCHEMA, sessions=sessions, dispatcher=dispatcher,
+                            ledger=ledger, downlink=settings.downlink, replicas=settings.replica,
+                            count_links=gateway.__len__)
+    sessions.on_arrival = lambda session: router.terminal_arrived(session.terminal)
+    sessions.on_departure = dispatcher.terminal_left
+    fep = FepRuntime(settings=settings, pool=pool, publish=publish, traffic=traffic, writer=writer,
+                     sessions=sessions, ledger=ledger, dispatcher=dispatcher, gateway=gateway, router=router,
+                     lag=LoopLagProbe())
+    fep.channels = _channels(settings, gateway)
+    return fep
+
+
+def _channels(settings: FepSettings, gateway: Gateway) -> list[Channel]:
+    channels: list[Channel] = []
+    if settings.terminals.enabled:
+        channels.append(TcpServerChannel(settings.terminals.host, settings.terminals.port, gateway,
+                                         backlog=settings.terminals.backlog))
+    channels += [TcpClientChannel(t.host, t.port, gateway, terminal=t.terminal) for t in settings.dial]
+    channels += [SerialChannel(s.device, gateway, baudrate=s.baudrate, terminal=s.terminal)
+                 for s in settings.serial]
+    return channels
+
+
+async def conclude_abandoned(fep: FepRuntime) -> int:
+    """Requests an earlier run of this replica claimed and never finished get their result now."""
+    abandoned = await fep.ledger.abandon_open()
+    for request_id, terminal, attempts in abandoned:
+        request = DownlinkRequest(request_id=request_id, terminal=terminal, afn=0, units=[],
+                                  requested_by="fep-recovery")
+        fep.dispatcher.conclude_unsent(request, "timed_out", f"FEP replica restarted after {attempts} attempt(s)")
+    await mark_replica_offline(fep.pool, SCHEMA, fep.replica, "FEP replica restarted")
+    return len(abandoned)
+
+
+def downlink_consumer(fep: FepRuntime, producer: BusProducer) -> BusConsumer:
+    """Every replica reads every request (its own group); it starts at the end of the topic."""
+    return BusConsumer(fep.settings.kafka, group=f"fep-downlink.{fep.replica}", topics=[DOWNLINK_TOPIC],
+                       handler=fep.router.handle, dlq_producer=producer, from_beginning=False)
+
+
+async def shutdown(fep: FepRuntime) -> None:
+    for channel in fep.channels:
+        await channel.stop()
+    fep.gateway.close_all("shutdown")
+    await fep.publish.flush()
+    try:
+        await fep.flush_stores()
+        await fep.router.leave()
+    except (asyncpg.PostgresError, OSError) as exc:
+        log.error("final store flush failed", error=repr(exc))

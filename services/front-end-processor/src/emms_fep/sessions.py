@@ -1,0 +1,151 @@
+"""Terminal sessions: login, heartbeat, logout, time-out, replacement, clock deviation.
+
+A session binds a terminal address to one connection of this replica. A
+second login of the same address replaces the old connection (the old one is
+closed and does not report the terminal offline). Every change is published
+as a ``TerminalSession`` and written to ``fep.sessions`` (through the session
+writer, batched), guarded by connection id so a replica never marks offline a
+terminal that has meanwhile logged in elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from emms_fep import metrics
+from emms_fep.stats import TerminalCounters, TrafficBook
+from emms_messages.terminal import SessionState, TerminalSession
+
+if TYPE_CHECKING:
+    from emms_fep.connection import Connection
+    from emms_fep.publisher import PublishQueue
+    from emms_fep.repository.sessions import SessionWriter
+
+log = structlog.get_logger("emms.fep.sessions")
+
+
+class Session:
+    __slots__ = ("clock_deviation_s", "clock_published_mono", "conn", "counters", "last_seen", "last_seen_mono",
+                 "since", "terminal", "terminal_clock")
+
+    def __init__(self, terminal: str, conn: Connection, counters: TerminalCounters) -> None:
+        self.terminal = terminal
+        self.conn = conn
+        self.counters = counters
+        self.since = datetime.now(UTC)
+        self.last_seen = time.time()
+        self.last_seen_mono = time.monotonic()
+        self.terminal_clock: datetime | None = None
+        self.clock_deviation_s: float | None = None
+        self.clock_published_mono = 0.0
+
+    def seen(self) -> None:
+        self.last_seen = time.time()
+        self.last_seen_mono = time.monotonic()
+
+    def payload(self, state: SessionState, replica: str, reason: str = "") -> TerminalSession:
+        return TerminalSession(
+            terminal=self.terminal, state=state, fep_instance=replica, connection_id=self.conn.connection_id,
+            peer=self.conn.link.peer, since=self.since, last_seen=datetime.fromtimestamp(self.last_seen, UTC),
+            reason=reason, terminal_clock=self.terminal_clock, clock_deviation_s=self.clock_deviation_s,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {"terminal": self.terminal, "connection_id": self.conn.connection_id, "peer": self.conn.link.peer,
+                "port": self.conn.port.port, "since": self.since.isoformat(),
+                "last_seen": datetime.fromtimestamp(self.last_seen, UTC).isoformat(),
+                "terminal_clock": self.terminal_clock.isoformat() if self.terminal_clock else None,
+                "clock_deviation_s": self.clock_deviation_s}
+
+
+class SessionRegistry:
+    """Who is logged in on this replica; the only writer of session state."""
+
+    def __init__(self, replica: str, publish: PublishQueue, writer: SessionWriter, traffic: TrafficBook, *,
+                 clock_publish_interval_s: float, clock_publish_delta_s: float) -> None:
+        self._replica = replica
+        self._publish = publish
+        self._writer = writer
+        self._traffic = traffic
+        self._clock_interval = clock_publish_interval_s
+        self._clock_delta = clock_publish_delta_s
+        self._by_terminal: dict[str, Session] = {}
+        self.on_arrival: Callable[[Session], None] = lambda session: None
+        self.on_departure: Callable[[str, str], None] = lambda terminal, reason: None
+
+    def __len__(self) -> int:
+        return len(self._by_terminal)
+
+    def get(self, terminal: str) -> Session | None:
+        return self._by_terminal.get(terminal)
+
+    def all(self) -> list[Session]:
+        return list(self._by_terminal.values())
+
+    def login(self, conn: Connection, terminal: str) -> Session:
+        """Bind ``terminal`` to ``conn``; a session on another connection is replaced."""
+        if conn.session is not None and conn.session.terminal == terminal:
+            conn.session.seen()
+            return conn.session  # a repeated login on the same link: confirm again, nothing changes
+        if conn.session is not None:
+            self.end(conn.session, "address changed on the link")
+        old = self._by_terminal.get(terminal)
+        if old is not None:
+            old.conn.session = None  # its close must not report the terminal offline
+            old.conn.port.sessions -= 1
+            old.conn.close("replaced by a new login")
+            metrics.SESSIONS_CLOSED.labels("replaced").inc()
+        session = Session(terminal, conn, self._traffic.of(terminal))
+        conn.session = session
+        self._by_terminal[terminal] = session
+        conn.port.sessions += 1
+        metrics.SESSIONS.set(len(self._by_terminal))
+        metrics.LOGINS.labels(conn.port.port).inc()
+        self._announce(session, SessionState.ONLINE, "login" if old is None else "login (replaced)")
+        self.on_arrival(session)
+        return session
+
+    def heartbeat(self, session: Session, terminal_clock: datetime | None) -> None:
+        session.seen()
+        self._writer.seen(session.terminal, session.conn.connection_id, session.last_seen)
+        if terminal_clock is None:
+            return
+        now = datetime.now(UTC)
+        deviation = round((terminal_clock - now).total_seconds(), 3)
+        metrics.CLOCK_DEVIATION.observe(abs(deviation))
+        previous = session.clock_deviation_s
+        session.terminal_clock, session.clock_deviation_s = terminal_clock, deviation
+        due = time.monotonic() - session.clock_published_mono >= self._clock_interval
+        moved = previous is None or abs(deviation - previous) >= self._clock_delta
+        if due or moved:
+            session.clock_published_mono = time.monotonic()
+            self._announce(session, SessionState.ONLINE, "clock")
+
+    def end(self, session: Session, reason: str) -> None:
+        """The session is over (logout, time-out, link lost)."""
+        if self._by_terminal.get(session.terminal) is session:
+            del self._by_terminal[session.terminal]
+        session.conn.session = None
+        session.conn.port.sessions -= 1
+        metrics.SESSIONS.set(len(self._by_terminal))
+        metrics.SESSIONS_CLOSED.labels(_reason_label(reason)).inc()
+        self._announce(session, SessionState.OFFLINE, reason)
+        self.on_departure(session.terminal, reason)
+
+    def _announce(self, session: Session, state: SessionState, reason: str) -> None:
+        payload = session.payload(state, self._replica, reason)
+        self._publish.put(payload)
+        self._writer.put(payload, session.conn.port.port)
+        log.debug("session", terminal=session.terminal, state=state.value, reason=reason)
+
+
+def _reason_label(reason: str) -> str:
+    for label in ("logout", "heartbeat time-out", "link lost", "replaced", "shutdown", "address changed"):
+        if reason.startswith(label):
+            return label
+    return "other"

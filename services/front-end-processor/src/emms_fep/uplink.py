@@ -1,0 +1,81 @@
+"""What the FEP does with each decoded uplink frame, and its publication on the bus.
+
+* link frames (AFN 02: F1 login, F2 logout, F3 heartbeat) are confirmed with
+  AFN 00 F1 echoing the terminal's sequence number, and drive the session;
+* responses (PRM=0) go to the dispatcher, which matches them to their request;
+* active reports (PRM=1: events with ACD/EC, scheduled data) are confirmed
+  when CON asks for it and published at once (R-4.2.3c, R-4.5.4.3).
+
+Every frame is published as an ``UplinkFrame`` keyed by terminal address.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from emms_fep import metrics
+from emms_fep.publisher import PublishQueue
+from emms_fep.sessions import Session, SessionRegistry
+from emms_fep.wire import LINK_HEARTBEAT, LINK_LOGIN, LINK_LOGOUT, FrameView, confirm_for
+from emms_messages.terminal import FrameKind, UplinkFrame
+
+if TYPE_CHECKING:
+    from emms_fep.connection import Connection
+
+AFN_EVENTS = 0x0E
+
+
+class ResponseSink(Protocol):
+    def on_response(self, session: Session, frame: FrameView) -> str | None: ...
+
+
+class UplinkHandler:
+    def __init__(self, *, replica: str, sessions: SessionRegistry, publish: PublishQueue,
+                 publish_link_frames: bool) -> None:
+        self._replica = replica
+        self._sessions = sessions
+        self._publish = publish
+        self._publish_link = publish_link_frames
+        self.responses: ResponseSink | None = None
+
+    def link_frame(self, conn: Connection, frame: FrameView) -> None:
+        function = frame.link_function
+        if function == LINK_LOGIN:
+            session = self._sessions.login(conn, frame.terminal)
+        else:
+            current = conn.session
+            if current is None or current.terminal != frame.terminal:
+                conn.gateway.illegal(conn, "not logged in" if current is None else "address")
+                return
+            session = current
+            if function == LINK_HEARTBEAT:
+                self._sessions.heartbeat(session, frame.terminal_clock)
+                metrics.HEARTBEATS.inc()
+            else:
+                session.seen()
+        if frame.con:
+            conn.send(confirm_for(frame))
+        if self._publish_link:
+            self._put(session, frame, FrameKind.LINK, None)
+        if function == LINK_LOGOUT:
+            self._sessions.end(session, "logout")
+            conn.close("logout")
+
+    def data_frame(self, conn: Connection, session: Session, frame: FrameView) -> None:
+        if not frame.prm:
+            request_id = self.responses.on_response(session, frame) if self.responses is not None else None
+            self._put(session, frame, FrameKind.RESPONSE, request_id)
+            return
+        if frame.con:
+            conn.send(confirm_for(frame))
+        kind = FrameKind.EVENT if frame.afn == AFN_EVENTS else FrameKind.REPORT
+        metrics.REPORTS.labels(kind.value).inc()
+        self._put(session, frame, kind, None)
+
+    def _put(self, session: Session, frame: FrameView, kind: FrameKind, request_id: str | None) -> None:
+        self._publish.put(UplinkFrame(
+            terminal=session.terminal, fep_instance=self._replica, connection_id=session.conn.connection_id,
+            received_at=datetime.now(UTC), kind=kind, afn=frame.afn, seq=frame.seq, raw_hex=frame.raw.hex(),
+            request_id=request_id, decoded=frame.as_dict(),
+        ))
