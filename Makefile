@@ -11,8 +11,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.emms-synced
 export EMMS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/emms
+# promtool (alert-rule checks) comes from Debian's `prometheus` package, unpacked, not installed.
+PROMTOOL_LOCAL := .cache/prometheus/usr/bin/promtool
+export PROMTOOL ?= $(shell command -v promtool 2>/dev/null || echo $(CURDIR)/$(PROMTOOL_LOCAL))
 
-.PHONY: install postgres up down test test-all bench lint typecheck k8s-check clean
+.PHONY: install postgres promtool up down test test-all bench lint typecheck k8s-check clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "EMMS needs Python >= 3.11"'
@@ -34,7 +37,25 @@ up: install postgres ## every service, the broker, the schema and a simulated fl
 down: ## stop a running `make up`
 	@if [ -x $(VENV)/bin/emms-devstack ]; then $(VENV)/bin/emms-devstack down; fi
 
-test: install postgres ## the whole suite on the real broker and database (slow load tests excluded)
+$(PROMTOOL_LOCAL):
+	@mkdir -p .cache/prometheus
+	@if command -v apt-get >/dev/null; then \
+	  (cd .cache/prometheus && (apt-get download prometheus >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get download prometheus >/dev/null 2>&1)) && \
+	   dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb) || echo "promtool unavailable: rule checks will skip"; \
+	fi
+
+promtool: ## unpack promtool for the alert-rule tests (skipped where apt is unavailable)
+	@test -x "$(PROMTOOL)" || $(MAKE) --no-print-directory $(PROMTOOL_LOCAL)
+
+k8s-check: install promtool ## generated manifests are current, alert rules pass promtool, deploy tests pass
+	$(PY) tools/gen_k8s_topics.py --check
+	$(PY) tools/gen_dashboards.py --check
+	$(PY) tools/gen_bus_docs.py --check
+	$(PY) deploy/prometheus/gen_prometheusrules.py --check
+	$(VENV)/bin/pytest -q tests/unit/deploy
+
+test: install postgres promtool ## the whole suite on the real broker and database (slow load tests excluded)
 	$(VENV)/bin/pytest -m "not slow" --durations=15
 
 test-all: install postgres

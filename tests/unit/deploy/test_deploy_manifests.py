@@ -155,7 +155,8 @@ def test_workloads_follow_the_deployment_rules(overlay: str) -> None:
         assert env[f"EMMS_{upper}_INSTANCE_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}, name
 
 
-PROJECT_WIDE = {"EMMS_ENVIRONMENT", "EMMS_KAFKA_BOOTSTRAP", "EMMS_TOPIC_PREFIX", "EMMS_DATABASE_URL", "EMMS_JWT_SECRET"}
+PROJECT_WIDE = {"EMMS_ENVIRONMENT", "EMMS_KAFKA_BOOTSTRAP", "EMMS_TOPIC_PREFIX", "EMMS_DATABASE_URL", "EMMS_JWT_SECRET",
+                "EMMS_KAFKA_ENSURE_TOPICS"}
 
 
 def names_a_setting(model: type[BaseModel], path: list[str]) -> bool:
@@ -201,6 +202,7 @@ def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monke
             module, cls = SERVICES[short][0].split(":")
             settings = getattr(importlib.import_module(module), cls)()
         assert settings.http.host == "0.0.0.0"
+        assert settings.kafka.ensure_topics is False, "on Kubernetes, Strimzi owns the topics"
         assert settings.http.port == SERVICES[short][1] == ports(c)["http-metrics"]
         assert settings.database.create_if_missing is False
         assert settings.kafka.bootstrap.endswith("-kafka-bootstrap:9092")

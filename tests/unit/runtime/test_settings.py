@@ -38,3 +38,23 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
         FepSettings()
     monkeypatch.setenv("EMMS_JWT_SECRET", "a-real-secret-from-the-vault-123")
     assert FepSettings().auth.secret != DEV_SECRET
+
+
+def test_one_nested_variable_keeps_the_sections_other_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emms_archive.settings import ArchiveSettings
+
+    monkeypatch.setenv("EMMS_ARCHIVE_HTTP__HOST", "0.0.0.0")
+    s = ArchiveSettings()
+    assert (s.http.host, s.http.port) == ("0.0.0.0", 8006)
+    monkeypatch.setenv("EMMS_ARCHIVE_KAFKA__MAX_BATCH", "50")
+    monkeypatch.setenv("EMMS_KAFKA_BOOTSTRAP", "kafka:9092")
+    s = ArchiveSettings()
+    assert (s.kafka.max_batch, s.kafka.bootstrap) == (50, "kafka:9092")
+
+
+def test_topic_creation_can_be_left_to_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emms_archive.settings import ArchiveSettings
+
+    assert ArchiveSettings().kafka.ensure_topics is True
+    monkeypatch.setenv("EMMS_KAFKA_ENSURE_TOPICS", "false")
+    assert ArchiveSettings().kafka.ensure_topics is False

@@ -17,8 +17,8 @@ def _new_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[NewTop
     out: list[NewTopic] = []
     for t in topics:
         config = {"retention.ms": str(t.retention_ms), "cleanup.policy": "delete"}
-        out.append(NewTopic(settings.topic(t.name), t.partitions, 1, topic_configs=config))
-        out.append(NewTopic(settings.topic(t.dlq), DLQ_PARTITIONS, 1, topic_configs={"cleanup.policy": "delete"}))
+        out.append(NewTopic(settings.topic(t.name), t.partitions, settings.replication_factor, topic_configs=config))
+        out.append(NewTopic(settings.topic(t.dlq), DLQ_PARTITIONS, settings.replication_factor, topic_configs={"cleanup.policy": "delete"}))
     return out
 
 

@@ -21,6 +21,10 @@ class KafkaSettings(BaseModel):
 
     bootstrap: str = Field(default_factory=_bootstrap_from_env)
     topic_prefix: str = Field(default_factory=_prefix_from_env)
+    ensure_topics: bool = Field(default_factory=lambda: os.environ.get("EMMS_KAFKA_ENSURE_TOPICS", "true") != "false")
+    """Create missing topics at start-up (local broker, tests). Off where an operator
+    (Strimzi ``KafkaTopic``) owns them with their real replication factor."""
+    replication_factor: int = Field(default=1, ge=1, le=7)
     client_id: str = "emms"
     linger_ms: int = Field(default=5, ge=0)
     request_timeout_ms: int = Field(default=30_000, ge=1000)

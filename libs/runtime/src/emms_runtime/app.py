@@ -54,7 +54,8 @@ async def _start_storage(rt: ServiceRuntime, spec: ServiceSpec) -> None:
 
 
 async def _start_bus(rt: ServiceRuntime) -> None:
-    await ensure_topics(rt.settings.kafka)
+    if rt.settings.kafka.ensure_topics:
+        await ensure_topics(rt.settings.kafka)
     rt.producer = BusProducer(rt.settings.kafka, source=f"emms-{rt.name}")
     await rt.producer.start()
 

@@ -62,6 +62,22 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=15.0, gt=0, le=300)
     migrate_on_start: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_partial_sections(cls, data: object) -> object:
+        """``EMMS_ARCHIVE_HTTP__HOST`` alone must keep the section's other defaults (port 8006),
+        not rebuild the section from the class defaults: merge a partial dict over the default."""
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            given = data.get(name)
+            if not isinstance(given, dict):
+                continue
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                data[name] = {**default.model_dump(), **given}
+        return data
+
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> ServiceSettings:
         if self.environment == "production" and self.auth.secret == DEV_SECRET:
