@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -67,10 +67,10 @@ def test_bad_bcd_and_bad_dates_raise_protocol_error() -> None:
 
 
 def test_times_are_written_in_the_terminal_zone() -> None:
-    utc = datetime(2024, 1, 1, 16, 30, tzinfo=timezone.utc)
+    utc = datetime(2024, 1, 1, 16, 30, tzinfo=UTC)
     assert f.enc_a15(utc, OPTS) == _h("30 00 02 01 24")  # 00:30 on 2 January in UTC+8
     other = Options(tz=timezone(timedelta(hours=0)))
-    assert f.dec_a15(_h("30 00 02 01 24"), 0, other) == datetime(2024, 1, 2, 0, 30, tzinfo=timezone.utc)
+    assert f.dec_a15(_h("30 00 02 01 24"), 0, other) == datetime(2024, 1, 2, 0, 30, tzinfo=UTC)
 
 
 @settings(max_examples=200, deadline=None)

@@ -23,7 +23,8 @@ def test_f129_and_frozen_f161() -> None:
     units = [DataUnit(3, 129, EnergyReading(TM, 1234.5678, (600.0, None, 634.5678, 0.0, 1.0)))]
     items = items_from_units(0x0C, units)
     assert items[0] == ItemValue(3, "energy.active.import.total", 1234.5678, "kWh", TM)
-    assert [i.item for i in items] == ["energy.active.import.total", *(f"energy.active.import.t{t}" for t in range(1, 5))]
+    tariffs = [f"energy.active.import.t{t}" for t in range(1, 5)]
+    assert [i.item for i in items] == ["energy.active.import.total", *tariffs]
     assert items[2].value is None
     frozen = items_from_units(0x0D, [DataUnit(3, 161, EnergyReading(TM, 10.0, (), date(2024, 5, 5)))])
     assert frozen == [ItemValue(3, "energy.active.import.total", 10.0, "kWh", date(2024, 5, 5), "day")]

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from emms_protocol import ProtocolError
 from emms_protocol.gdw1376 import DEVICE_TZ, Address, DataUnit, RawData, decode_frame, decode_units, encode_frame
 from emms_protocol.gdw1376 import builders as b
-from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
+from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest, PointEvent, PowerEvent
+from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn04_0a import (
     MasterAddress,
     MeterConfig,
@@ -26,7 +27,6 @@ from emms_protocol.gdw1376.afn04_0a import (
 )
 from emms_protocol.gdw1376.afn05 import TripCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
-from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest, PointEvent, PowerEvent
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
 from emms_protocol.gdw1376.registry import supported
@@ -48,6 +48,7 @@ MINUTE = CLOCK.map(lambda d: d.replace(second=0))
 DAY = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 MONTH = DAY.map(lambda d: d.replace(day=1))
 TEXT = st.text(alphabet=string.ascii_letters + string.digits + ".-", max_size=4)
+NONE = st.none()
 HEX12 = st.binary(min_size=6, max_size=6).map(lambda raw: raw.hex())
 
 
@@ -56,21 +57,21 @@ def register(m: int, value: st.SearchStrategy[float | None]) -> st.SearchStrateg
 
 
 @st.composite
-def forward(draw: st.DrawFn, td: st.SearchStrategy[Any] = st.none()) -> ForwardEnergies:
+def forward(draw: st.DrawFn, td: st.SearchStrategy[Any] = NONE) -> ForwardEnergies:
     m = draw(st.integers(0, 12))
     return ForwardEnergies(draw(st.one_of(st.none(), MINUTE)), draw(register(m, A14)), draw(register(m, A11)),
                            draw(register(m, A11)), draw(register(m, A11)), draw(td))
 
 
 @st.composite
-def reverse(draw: st.DrawFn, td: st.SearchStrategy[Any] = st.none()) -> ReverseEnergies:
+def reverse(draw: st.DrawFn, td: st.SearchStrategy[Any] = NONE) -> ReverseEnergies:
     f = draw(forward(td))
     return ReverseEnergies(f.read_at, f.active, f.reactive, f.q1, f.q4, f.td)
 
 
 @st.composite
 def reading(draw: st.DrawFn, value: st.SearchStrategy[float | None] = A14,
-            td: st.SearchStrategy[Any] = st.none()) -> EnergyReading:
+            td: st.SearchStrategy[Any] = NONE) -> EnergyReading:
     m = draw(st.integers(0, 12))
     return EnergyReading(draw(st.one_of(st.none(), MINUTE)), draw(value), tuple(draw(value) for _ in range(m)),
                          draw(td))
@@ -161,7 +162,7 @@ def test_every_supported_fn_has_a_strategy_or_no_data() -> None:
 def test_round_trip(key: tuple[int, int, int], data: st.DataObject) -> None:
     afn, direction, fn = key
     value = data.draw(STRATEGIES[key])
-    pn = data.draw(st.integers(1, 2040)) if afn in (0x0C, 0x0D) and fn != 2 or (afn, fn) == (4, 25) else 0
+    pn = data.draw(st.integers(1, 2040)) if (afn in (0x0C, 0x0D) and fn != 2) or (afn, fn) == (4, 25) else 0
     body = encode_units(afn, direction, [DataUnit(pn, fn, value)])
     assert decode_body(afn, direction, body) == [DataUnit(pn, fn, value)]
 
@@ -226,3 +227,20 @@ def test_simulator_answers_a_master_request_end_to_end() -> None:
                                for u in asked])
     got = decode_units(decode_frame(encode_frame(answer)))
     assert [u.value.total for u in got] == [101.0, 102.0]  # type: ignore[union-attr]
+
+
+AFNS = sorted({k[0] for k in SUPPORTED})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(AFNS), st.integers(0, 1), st.sampled_from(sorted({k[2] for k in SUPPORTED})),
+       st.integers(0, 255), st.binary(max_size=120))
+def test_random_data_after_a_known_dt_raises_only_protocol_error(afn: int, direction: int, fn: int, da2: int,
+                                                                 data: bytes) -> None:
+    dt1, dt2 = 1 << ((fn - 1) % 8), (fn - 1) // 8
+    body = bytes((0x01 if da2 else 0, da2, dt1, dt2)) + data
+    try:
+        units = decode_body(afn, direction, body)
+    except ProtocolError:
+        return
+    assert all(isinstance(u, DataUnit) for u in units)

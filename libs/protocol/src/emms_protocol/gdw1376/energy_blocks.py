@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from emms_protocol.fastinit import fast_constructor
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376 import formats as f
 from emms_protocol.gdw1376.codec import FnCodec, Options, expect, need
@@ -69,6 +70,9 @@ class ReverseEnergies:
     td: date | None = None
 
 
+_make_reading = fast_constructor(EnergyReading)
+
+
 def _rate_count(data: bytes, pos: int, what: str) -> int:
     m = data[pos]
     if m > MAX_RATES:
@@ -92,7 +96,7 @@ def decode_reading(data: bytes, pos: int, end: int, opts: Options, width: int,
         _rate_count(data, pos + 5, "energy reading")
         need(end, pos + 6, (m + 1) * width, "energy reading values")
     values = _unsigned_run(data, pos + 6, m + 1, width, 10000 if width == 5 else 100, opts)
-    return EnergyReading(_dec_a15(data, pos, opts), values[0], tuple(values[1:]), td), stop
+    return _make_reading(_dec_a15(data, pos, opts), values[0], tuple(values[1:]), td), stop
 
 
 def encode_reading(value: object, opts: Options, width: int) -> bytes:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import IntEnum
 
+from emms_protocol.fastinit import fast_constructor
 from emms_protocol.errors import ProtocolError
 from emms_protocol.framing import sum8
 from emms_protocol.gdw1376.address import Address
@@ -84,6 +85,9 @@ class Frame:
         return self.address.key
 
 
+_make_frame = fast_constructor(Frame)
+
+
 def has_pw(direction: int, afn: int) -> bool:
     return direction == 0 and afn in PW_AFNS
 
@@ -124,7 +128,7 @@ def decode_frame(raw: bytes | bytearray | memoryview, *, reference: datetime | N
         aux += EC_LEN
     if seq.tpv:
         tp = TimeLabel.from_bytes(raw[aux:aux + TP_LEN], reference, tz)
-    return Frame(control, address, afn, seq, raw[14:end], pw, ec, tp, pid)
+    return _make_frame(control, address, afn, seq, raw[14:end], pw, ec, tp, pid)
 
 
 def _check_envelope(raw: bytes, strict_protocol_id: bool) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from emms_protocol.fastinit import fast_constructor
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS, Options
 from emms_protocol.gdw1376.data_id import da_group, dt_group, fns_of, pns_of
@@ -41,6 +42,9 @@ class DataUnit:
     value: object
 
 
+_make_unit = fast_constructor(DataUnit)
+
+
 def decode_units(frame: Frame, options: Options = DEFAULT_OPTIONS) -> list[DataUnit]:
     """Decode every data unit of ``frame.body``; raises :class:`ProtocolError` on malformed known Fn."""
     return decode_body(frame.afn, frame.control.direction, frame.body, options)
@@ -64,7 +68,7 @@ def decode_body(afn: int, direction: int, body: bytes, options: Options = DEFAUL
 def _decode_body(afn: int, direction: int, body: bytes, options: Options) -> list[DataUnit]:
     out: list[DataUnit] = []
     add = out.append
-    unit = DataUnit
+    unit = _make_unit
     pos = 0
     end = len(body)
     while pos < end:
