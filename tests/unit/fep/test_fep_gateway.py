@@ -98,6 +98,6 @@ def test_garbage_and_an_overfull_buffer_are_counted_and_end_only_that_link() -> 
     assert handler is not None
     handler.data_received(b"\x00" * 100)  # no start byte: dropped at once
     assert gateway.ports["tcp-server:test"].dropped_bytes >= 100
-    handler.data_received(b"\x68\xff\xff\xff\xff\x68" + b"\x00" * 400)  # a header that claims a huge frame
+    handler.data_received(b"\x68\x82\x3e\x82\x3e\x68" + b"\x00" * 400)  # a header claiming 4,008 bytes
     assert flooded.closed and not quiet.closed
     assert gateway.ports["tcp-server:test"].counters.illegal_frames >= 1

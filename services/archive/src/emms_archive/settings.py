@@ -1,12 +1,52 @@
-"""Settings of the archive service (env prefix ``EMMS_ARCHIVE_``)."""
+"""Settings of the archive service (env prefix ``EMMS_ARCHIVE_``, nested with ``__``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
 from emms_runtime import ServiceSettings, service_config
 from emms_runtime.settings import HttpSettings
+
+
+class IngestSettings(BaseModel):
+    """Bus → database writers."""
+
+    raw_consumers: int = Field(default=2, ge=1, le=16)
+    """Consumers of raw readings in one process (same group, partitions split): DB writes overlap."""
+    max_batch: int = Field(default=100, ge=1, le=10_000)
+    """Bus messages per handler call (a raw batch message carries many readings)."""
+    reattribute_interval_s: float = Field(default=30.0, gt=0)
+    partitions_ahead_months: int = Field(default=2, ge=0, le=24)
+
+
+class RoleLimits(BaseModel):
+    """What one caller of a role may take from the data service (R-4.3.3a: frequency, volume)."""
+
+    max_rows: int = Field(ge=1)
+    per_minute: int = Field(ge=1)
+    max_export_rows: int = Field(default=1_000_000, ge=1)
+
+
+def _default_limits() -> dict[str, RoleLimits]:
+    return {
+        "admin": RoleLimits(max_rows=100_000, per_minute=6000),
+        "operator": RoleLimits(max_rows=50_000, per_minute=1200),
+        "integrator": RoleLimits(max_rows=50_000, per_minute=600),
+        "viewer": RoleLimits(max_rows=5_000, per_minute=300, max_export_rows=100_000),
+    }
+
+
+class BackupSettings(BaseModel):
+    directory: Path = Path(".cache/archive-backups")
 
 
 class ArchiveSettings(ServiceSettings):
     model_config = service_config("ARCHIVE")
 
     http: HttpSettings = HttpSettings(port=8006)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    limits: dict[str, RoleLimits] = Field(default_factory=_default_limits)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+    import_max_rows: int = Field(default=100_000, ge=1)

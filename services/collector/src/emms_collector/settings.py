@@ -1,12 +1,89 @@
-"""Settings of the collector service (env prefix ``EMMS_COLLECTOR_``)."""
+"""Settings of the collector service (env prefix ``EMMS_COLLECTOR_``).
+
+Nested groups use ``__``: ``EMMS_COLLECTOR_SCHEDULER__TICK_S=1``,
+``EMMS_COLLECTOR_DISPATCH__MAX_IN_FLIGHT_PER_TERMINAL=2``,
+``EMMS_COLLECTOR_TIMESYNC__TOLERANCE_S=5``.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
 from emms_runtime import ServiceSettings, service_config
 from emms_runtime.settings import HttpSettings
+
+
+class SchedulerSettings(BaseModel):
+    """When due runs are created and claimed (R-4.2.3a)."""
+
+    enabled: bool = True
+    tick_s: float = Field(default=2.0, gt=0, le=60, description="how often due runs are looked for")
+    lease_s: float = Field(default=60.0, ge=5, description="a run whose lease lapses is resumed by another replica")
+    max_running: int = Field(default=4, ge=1, le=64, description="runs executed at once by one replica")
+    catchup_days: float = Field(default=7.0, ge=0, description="missed slots older than this are recorded 'missed'")
+    local_tz: str = Field(default="Asia/Shanghai", description="the fleet's wall clock: periods and frozen days")
+
+
+class DispatchSettings(BaseModel):
+    """How requests go to the FEP: batching, bounds in flight, time-outs (R-4.5.1)."""
+
+    max_points_per_request: int = Field(default=32, ge=1, le=256, description="measurement points in one frame")
+    max_in_flight_per_terminal: int = Field(default=2, ge=1, le=16)
+    max_in_flight: int = Field(default=4000, ge=1, description="requests in flight from this replica in total")
+    request_timeout_s: float = Field(default=10.0, gt=0, le=600, description="the FEP's wait for one answer")
+    fep_retries: int = Field(default=1, ge=0, le=10, description="the FEP's re-sends of one frame")
+    result_slack_s: float = Field(default=20.0, ge=0, description="extra wait for a result before presuming it lost")
+    publish_batch: int = Field(default=2000, ge=1)
+
+
+class BackfillSettings(BaseModel):
+    """Automatic re-collection of gaps (R-4.2.6)."""
+
+    enabled: bool = True
+    every_s: float = Field(default=60.0, gt=0, description="how often open gaps are looked at")
+    horizon_days: float = Field(default=31.0, gt=0, description="how far back gaps are back-filled")
+    max_attempts: int = Field(default=10, ge=1, description="then the gap is abandoned (still listed)")
+    retry_after_s: float = Field(default=300.0, ge=0, description="minimum wait between attempts on one gap")
+    batch: int = Field(default=5000, ge=1, description="gaps taken per pass")
+
+
+class TimeSyncSettings(BaseModel):
+    """Terminal clock management (R-4.6.1)."""
+
+    enabled: bool = True
+    tolerance_s: float = Field(default=5.0, gt=0, description="terminal clock error tolerated")
+    meter_tolerance_s: float = Field(default=10.0, gt=0, description="meter clock error tolerated")
+    every_s: float = Field(default=30.0, gt=0, description="how often deviations are looked at")
+    poll_after_s: float = Field(default=86_400.0, gt=0, description="poll a terminal whose clock is older than this")
+    quiet_minutes: int = Field(default=5, ge=0, le=29,
+                               description="no sync within this many minutes of the hour (frozen data)")
+    min_interval_s: float = Field(default=600.0, ge=0, description="between two syncs of one terminal")
+    auto_approve_meter_sync: bool = False
+
+
+class ManualSettings(BaseModel):
+    """On-demand reading (召测, R-4.2.3b)."""
+
+    default_wait_s: float = Field(default=10.0, gt=0, le=120)
+    max_targets: int = Field(default=2000, ge=1)
+    priority: int = Field(default=0, ge=0, le=9)
+    job_retention_h: float = Field(default=72.0, gt=0)
 
 
 class CollectorSettings(ServiceSettings):
     model_config = service_config("COLLECTOR")
 
     http: HttpSettings = HttpSettings(port=8002)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    timesync: TimeSyncSettings = Field(default_factory=TimeSyncSettings)
+    manual: ManualSettings = Field(default_factory=ManualSettings)
+    manifest_path: str | None = Field(default=None, description="simulator manifest JSON imported as points")
+    manifest_poll_s: float = Field(default=10.0, gt=0)
+    install_default_templates: bool = True
+    freeze_at: Literal["start", "end"] = Field(
+        default="end", description="a daily freeze tagged D is the register at local midnight ending D ('end') "
+                                   "or starting it ('start')")

@@ -27,7 +27,7 @@ class Connection:
         self.gateway = gateway
         self.port = port
         self.bound = bound
-        self.framer = StreamFramer()
+        self.framer = StreamFramer(gateway.max_frame_bytes)
         self.opened_at = time.monotonic()
         self.session: Session | None = None
         self.closed = False
@@ -44,11 +44,12 @@ class Connection:
         if session is not None:
             session.counters.bytes_in += len(data)
             self.gateway.traffic.touch(session.terminal)
-        dropped_before = self.framer.dropped_bytes
-        frames = self.framer.feed(data)
-        dropped = self.framer.dropped_bytes - dropped_before
+        framer = self.framer
+        dropped_before, bad_before = framer.dropped_bytes, framer.bad_frames
+        frames = framer.feed(data)
+        dropped = framer.dropped_bytes - dropped_before
         if dropped:
-            self.gateway.garbage_received(self, dropped)
+            self.gateway.garbage_received(self, dropped, framer.bad_frames - bad_before)
         if self.framer.buffered > self.gateway.max_buffer_bytes:
             self.gateway.buffer_overflow(self)
             return

@@ -35,6 +35,7 @@ class Gateway:
                  traffic: TrafficBook) -> None:
         self.replica_id = replica_id
         self.max_buffer_bytes = limits.max_buffer_bytes
+        self.max_frame_bytes = limits.max_frame_bytes
         self._limits = limits
         self._login_timeout = session_settings.login_timeout_s
         self._heartbeat_timeout = session_settings.heartbeat_timeout_s
@@ -102,8 +103,12 @@ class Gateway:
             conn.close(reason)
 
     # -- bytes and frames -----------------------------------------------------------------------------------
-    def garbage_received(self, conn: Connection, count: int) -> None:
+    def garbage_received(self, conn: Connection, count: int, bad_frames: int = 0) -> None:
+        """Bytes the framer skipped; ``bad_frames`` of them started frame candidates that failed
+        (length bound, end byte or checksum): those count as illegal frames too."""
         conn.port.garbage(count)
+        if bad_frames:
+            self._illegal(conn, "framing", count=bad_frames)
 
     def buffer_overflow(self, conn: Connection) -> None:
         self._illegal(conn, "buffer overflow")
@@ -128,6 +133,9 @@ class Gateway:
             return
         if frame.is_link:
             self._uplink.link_frame(conn, frame)
+            if session is None and conn.session is not None:  # the login frame counts for its terminal
+                conn.session.counters.frames_in += 1
+                conn.session.counters.bytes_in += len(raw)
         elif session is None:
             self._illegal(conn, "not logged in")
             return
@@ -140,10 +148,10 @@ class Gateway:
         if self._publish.full:
             self._publish.hold(conn.link)
 
-    def _illegal(self, conn: Connection, reason: str, detail: str = "") -> None:
-        conn.port.illegal(reason)
+    def _illegal(self, conn: Connection, reason: str, detail: str = "", count: int = 1) -> None:
+        conn.port.illegal(reason, count)
         if conn.session is not None:
-            conn.session.counters.illegal_frames += 1
+            conn.session.counters.illegal_frames += count
             self.traffic.touch(conn.session.terminal)
         second, logged = self._log_window
         now = time.monotonic()

@@ -86,9 +86,9 @@ class PortStats:
         self._frames_out.inc()
         self._bytes_out.inc(n)
 
-    def illegal(self, reason: str) -> None:
-        self.counters.illegal_frames += 1
-        metrics.ILLEGAL.labels(self.port, reason).inc()
+    def illegal(self, reason: str, count: int = 1) -> None:
+        self.counters.illegal_frames += count
+        metrics.ILLEGAL.labels(self.port, reason).inc(count)
 
     def garbage(self, n: int) -> None:
         self.dropped_bytes += n

@@ -15,8 +15,8 @@ from emms_protocol.checksum import sum8
 from emms_protocol.cjt188 import data_ids as ids
 from emms_protocol.cjt188 import meter_types as mt
 from emms_protocol.cjt188.bodies import Body188, parse_body
-from emms_protocol.fastinit import fast_constructor
 from emms_protocol.errors import ProtocolError
+from emms_protocol.fastinit import fast_constructor
 
 START = 0x68
 END = 0x16

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from emms_protocol.cjt188.units import unit_name
-from emms_protocol.fastinit import fast_constructor
 from emms_protocol.dlt645.formats import DEVICE_TZ, Number
 from emms_protocol.errors import ProtocolError
+from emms_protocol.fastinit import fast_constructor
 
 WATER_GAS_SIZE = 19
 HEAT_SIZE = 43

@@ -20,9 +20,9 @@ from datetime import datetime
 from emms_protocol.dlt645 import control as cc
 from emms_protocol.dlt645.di_registry import DataItem645, lookup
 from emms_protocol.dlt645.dlt1997 import lookup_1997
-from emms_protocol.fastinit import fast_constructor
 from emms_protocol.dlt645.formats import Clock, Digits, Value
 from emms_protocol.errors import ProtocolError
+from emms_protocol.fastinit import fast_constructor
 
 _TIME_SYNC = Clock("smhDMY")
 _ADDRESS = Digits(6)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from emms_protocol.checksum import sum8
 from emms_protocol.dlt645.bodies import Body645, parse_body
 from emms_protocol.dlt645.control import CONTROL_INFO
-from emms_protocol.fastinit import fast_constructor
 from emms_protocol.dlt645.scramble import UNSCRAMBLE, scramble
 from emms_protocol.errors import ProtocolError
+from emms_protocol.fastinit import fast_constructor
 
 START = 0x68
 END = 0x16

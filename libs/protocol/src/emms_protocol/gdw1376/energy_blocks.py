@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from emms_protocol.fastinit import fast_constructor
 from emms_protocol.errors import ProtocolError
+from emms_protocol.fastinit import fast_constructor
 from emms_protocol.gdw1376 import formats as f
 from emms_protocol.gdw1376.codec import FnCodec, Options, expect, need
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from emms_protocol.fastinit import fast_constructor
 from emms_protocol.errors import ProtocolError
+from emms_protocol.fastinit import fast_constructor
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS, Options
 from emms_protocol.gdw1376.data_id import da_group, dt_group, fns_of, pns_of
 from emms_protocol.gdw1376.frame import Frame

@@ -53,9 +53,11 @@ class SessionWriter:
         self._rows: dict[str, _Row] = {}
         self._seen: dict[str, tuple[str, float]] = {}
         self.flushed = 0
+        self._flushing = 0
 
     def __len__(self) -> int:
-        return len(self._rows) + len(self._seen)
+        """Changes not yet committed (buffered, or in the flush under way)."""
+        return len(self._rows) + len(self._seen) + self._flushing
 
     def put(self, payload: TerminalSession, port: str) -> None:
         self._rows[payload.terminal] = _Row(payload, port)
@@ -66,6 +68,7 @@ class SessionWriter:
     async def flush(self, pool: asyncpg.Pool) -> int:
         rows, self._rows = self._rows, {}
         seen, self._seen = self._seen, {}
+        self._flushing = len(rows) + len(seen)
         try:
             async with pool.acquire() as conn, conn.transaction():
                 if rows:
@@ -79,6 +82,8 @@ class SessionWriter:
             for terminal, value in seen.items():
                 self._seen.setdefault(terminal, value)
             raise
+        finally:
+            self._flushing = 0
         self.flushed += len(rows) + len(seen)
         return len(rows) + len(seen)
 
