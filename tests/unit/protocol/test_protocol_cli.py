@@ -195,3 +195,16 @@ def test_1376_units_printed_by_decode_encode_back_to_the_same_frame() -> None:
                                         "units": [{"pn": 1, "fn": 1, "value": {"type": "NoSuchType"}}]}))
     assert unknown.returncode == 1
     assert "NoSuchType" in unknown.stderr
+
+
+def test_encode_daily_frozen_request_carries_its_date_and_refuses_unknown_keys() -> None:
+    spec = {"protocol": "1376.1", "terminal": "3701-00012", "afn": 13,
+            "units": [{"pn": 3, "fn": 161, "date": "2026-11-24"}]}
+    encoded = run("encode", json.dumps(spec))
+    assert encoded.returncode == 0, encoded.stderr
+    (frame,) = lines(run("decode", encoded.stdout.strip()))
+    units = frame["units"]
+    assert isinstance(units, list) and units[0]["value"] == "2026-11-24" and units[0]["pn"] == 3
+    spec["units"] = [{"pn": 3, "fn": 161, "dat": "2026-11-24"}]
+    refused = run("encode", json.dumps(spec))
+    assert refused.returncode == 1 and "dat" in refused.stderr and "Traceback" not in refused.stderr

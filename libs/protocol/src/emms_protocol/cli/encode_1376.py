@@ -78,12 +78,18 @@ def _value(raw: Any, annotation: str = "") -> object:
     return raw
 
 
+_UNIT_KEYS = {"pn", "fn", "value", "date", "type", "raw", "name"}
+
+
 def _unit(raw: Any, afn: int) -> Any:
     if not isinstance(raw, dict):
         raise ProtocolError("value", detail="each unit must be an object with pn and fn")
     units = _module(".units")
+    unknown = set(raw) - _UNIT_KEYS
+    if unknown:
+        raise ProtocolError("value", detail=f"unit keys {sorted(unknown)} unknown (use {sorted(_UNIT_KEYS)})")
     pn, fn = int_field(raw, "pn", 0), int_field(raw, "fn")
-    value = raw.get("value")
+    value = raw.get("value", raw.get("date"))  # AFN 0D: the freeze tag (Td_d / Td_m) as "date"
     if raw.get("type") == "RawData":  # the shape `decode` prints: {"pn", "fn", "type": "RawData", "raw"}
         value = {"raw": raw.get("raw")}
     elif "type" in raw and isinstance(value, dict) and "type" not in value:  # {"type": T, "value": {fields}}
