@@ -1,0 +1,200 @@
+"""``emms-sim``: run a concentrator fleet against the FEP, print the truth, write the manifest.
+
+    python -m emms_sim.cli run --fep 127.0.0.1:9027 --concentrators 20 --meters-per 50 --seed 1 \\
+        --http 127.0.0.1:8100 --manifest .cache/fleet.json [--heartbeat-s 60] [--source-ip 127.0.0.1-127.0.0.4]
+    python -m emms_sim.cli truth m-000000-0001 energy.active.import.total 2026-11-25T08:00:00+08:00 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emms_sim.calendar import parse_instant
+from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig
+from emms_sim.manifest import write_manifest
+from emms_sim.session import SessionConfig
+from emms_sim.truth import GroundTruth, UnknownItemError, UnknownMeterError
+from emms_sim.wire_faults import FaultRates
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from emms_sim.fleet_runner import FleetRunner
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _mix(text: str) -> tuple[tuple[str, float], ...]:
+    out = []
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in UTILITIES:
+            raise argparse.ArgumentTypeError(f"unknown utility {name!r}; use {', '.join(UTILITIES)}")
+        out.append((name.strip(), float(weight or 1)))
+    return tuple(out)
+
+
+def _fleet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--concentrators", type=int, default=1)
+    p.add_argument("--meters-per", type=int, default=50)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--mix", type=_mix, default=FleetConfig().mix, help="e.g. electricity=70,water=10,gas=10,heat=10")
+    p.add_argument("--tz-offset-min", type=int, default=480, help="terminals' local time (default UTC+8)")
+    p.add_argument("--quiet-field", action="store_true", help="no scheduled outages / replacements / leaks …")
+
+
+def _config(a: argparse.Namespace) -> FleetConfig:
+    rates = FieldRates.quiet() if a.quiet_field else FieldRates()
+    return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="emms-sim", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the fleet against a FEP")
+    run.add_argument("--fep", type=_hostport, required=True)
+    _fleet_args(run)
+    run.add_argument("--http", type=_hostport, default=None, help="serve the truth API here")
+    run.add_argument("--manifest", type=Path, default=None)
+    run.add_argument("--heartbeat-s", type=float, default=60.0)
+    run.add_argument("--source-ip", default=None, help="local address(es) to connect from: A-B or A,B (>28k links)")
+    run.add_argument("--faults", default="", help="e.g. no-answer=1%%,bad-cs=0.1%%,split=5%%")
+    run.add_argument("--fault-terminals", default="", help="terminal indexes the faults apply to (default all)")
+    run.add_argument("--late-s", type=float, default=5.0)
+    run.add_argument("--reporting", action="store_true", help="active reporting (events, daily frozen data)")
+    run.add_argument("--ramp-per-s", type=float, default=500.0, help="new connections per second at start")
+    truth = sub.add_parser("truth", help="print the true value of an item")
+    truth.add_argument("meter")
+    truth.add_argument("item", nargs="?", default=None, help="omit for every item")
+    truth.add_argument("time", nargs="?", default=None, help="ISO 8601 or epoch seconds (default now)")
+    _fleet_args(truth)
+    ser = sub.add_parser("serial", help="one concentrator on a pseudo-terminal (prints the device path)")
+    ser.add_argument("--terminal", type=int, default=0, help="terminal index in the fleet")
+    _fleet_args(ser)
+    man = sub.add_parser("manifest", help="write the fleet manifest and exit")
+    man.add_argument("path", type=Path)
+    _fleet_args(man)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        print(f"emms-sim: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "truth":
+        return _truth(GroundTruth(config), args)
+    if args.command == "manifest":
+        write_manifest(GroundTruth(config).fleet, args.path)
+        print(f"emms-sim: manifest of {config.concentrators} concentrators written to {args.path}")
+        return 0
+    if args.command == "serial":
+        return asyncio.run(_serial(GroundTruth(config), args.terminal))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        faults = FaultRates.parse(args.faults, _indexes(args.fault_terminals), args.late_s)
+    except ValueError as exc:
+        print(f"emms-sim: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(config, args, faults))
+
+
+def _indexes(text: str) -> frozenset[int] | None:
+    return frozenset(int(x) for x in text.split(",") if x.strip()) if text.strip() else None
+
+
+async def _serial(truth: GroundTruth, index: int) -> int:
+    from emms_sim.serial_link import SerialConcentrator
+    from emms_sim.terminal_state import TerminalState
+
+    link = SerialConcentrator(TerminalState(truth, index))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"emms-sim: concentrator {link.state.address.key} on {link.path}", flush=True)
+    try:
+        await link.serve(stop)
+    finally:
+        link.close()
+    print(f"emms-sim: serial link closed after {link.answered} requests", flush=True)
+    return 0
+
+
+def _truth(truth: GroundTruth, args: argparse.Namespace) -> int:
+    at = parse_instant(args.time) if args.time else truth.now()
+    try:
+        reading = truth.reading(args.meter, at)
+        value = reading if args.item is None else truth.truth(args.meter, args.item, at)
+    except (UnknownMeterError, UnknownItemError) as exc:
+        print(f"emms-sim: unknown {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"meter": args.meter, "item": args.item, "at": at.isoformat(), "value": value}))
+    return 0
+
+
+async def _run(config: FleetConfig, args: argparse.Namespace, faults: FaultRates) -> int:
+    from emms_sim.fleet_runner import FleetRunner, expand_source_ips
+
+    truth = GroundTruth(config)
+    if args.manifest is not None:
+        write_manifest(truth.fleet, args.manifest, {"fep": f"{args.fep[0]}:{args.fep[1]}"})
+    base = SessionConfig(args.fep[0], args.fep[1], faults=faults)
+    runner = FleetRunner(truth, base, heartbeat_s=args.heartbeat_s, reporting=args.reporting,
+                         source_ips=expand_source_ips(args.source_ip), ramp_per_s=args.ramp_per_s)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    http = f"http://{args.http[0]}:{args.http[1]}" if args.http else "off"
+    print(f"emms-sim: {config.concentrators} concentrators × {config.meters_per} meters (seed {config.seed}) → "
+          f"FEP {args.fep[0]}:{args.fep[1]}; truth {http}; manifest {args.manifest or 'none'}", flush=True)
+    started = time.monotonic()
+    server = _http_server(truth, runner, args.http)
+    task = asyncio.ensure_future(server.serve()) if server is not None else None
+    await runner.run(stop)
+    if server is not None and task is not None:
+        server.should_exit = True
+        await task
+    counts = runner.counts()
+    print(f"emms-sim: stopped after {time.monotonic() - started:.0f} s; " +
+          ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
+    return 0
+
+
+def _http_server(truth: GroundTruth, runner: FleetRunner, where: tuple[str, int] | None) -> uvicorn.Server | None:
+    if where is None:
+        return None
+    import uvicorn
+
+    from emms_sim.http_api import create_app
+
+    app = create_app(truth, runner.status, runner.runtime_events)
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # the fleet owns SIGTERM / SIGINT
+            yield
+
+    return _Server(uvicorn.Config(app, host=where[0], port=where[1], log_level="warning", lifespan="off"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

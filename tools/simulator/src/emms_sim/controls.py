@@ -1,0 +1,64 @@
+"""What the master changed in the field at run time: relays tripped / closed, valves, meter clocks.
+
+The seeded world is fixed; the master's commands are the one input that is not.
+They are kept here as short per-meter histories (a few entries per command),
+so the truth after a trip is still computable for any time: energy stops
+accumulating while the relay is open.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class ControlLedger:
+    """Per meter: times at which the supply (relay / valve) opened or closed, and clock syncs."""
+
+    _switches: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)  # (ts, cut_off)
+    _clock_syncs: dict[str, list[float]] = field(default_factory=dict)
+
+    def set_cut_off(self, meter_id: str, ts: float, cut_off: bool) -> bool:
+        """Record a trip (True) or a close (False) at ``ts``; returns False when nothing changes."""
+        history = self._switches.setdefault(meter_id, [])
+        if self.cut_off(meter_id, ts) == cut_off:
+            return False
+        bisect.insort(history, (ts, cut_off))
+        return True
+
+    def cut_off(self, meter_id: str, ts: float) -> bool:
+        history = self._switches.get(meter_id)
+        if not history:
+            return False
+        i = bisect.bisect_right(history, (ts, True))
+        return history[i - 1][1] if i else False
+
+    def off_intervals(self, meter_id: str, until: float) -> list[tuple[float, float]]:
+        """Closed-supply intervals [a, b) that start before ``until`` (b clipped to ``until``)."""
+        out: list[tuple[float, float]] = []
+        start: float | None = None
+        for ts, cut in self._switches.get(meter_id, ()):
+            if ts >= until:
+                break
+            if cut and start is None:
+                start = ts
+            elif not cut and start is not None:
+                out.append((start, ts))
+                start = None
+        if start is not None:
+            out.append((start, until))
+        return out
+
+    def sync_clock(self, meter_id: str, ts: float) -> None:
+        bisect.insort(self._clock_syncs.setdefault(meter_id, []), ts)
+
+    def last_clock_sync(self, meter_id: str, ts: float) -> float | None:
+        syncs = self._clock_syncs.get(meter_id)
+        if not syncs:
+            return None
+        i = bisect.bisect_right(syncs, ts)
+        return syncs[i - 1] if i else None
+
+    def touched(self) -> list[str]:
+        return sorted(set(self._switches) | set(self._clock_syncs))

@@ -1,0 +1,82 @@
+"""Run many concentrator sessions in one event loop, ramping connections, and report their status."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections import deque
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from emms_sim.session import SessionConfig, TerminalSession
+from emms_sim.terminal_state import TerminalState
+from emms_sim.truth import GroundTruth
+
+
+def expand_source_ips(text: str | None) -> list[str]:
+    """``"127.0.0.1-127.0.0.8"`` or ``"127.0.0.2,127.0.0.3"`` → addresses (one per ~28k connections)."""
+    if not text:
+        return []
+    out: list[str] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        lo = ipaddress.ip_address(first)
+        hi = ipaddress.ip_address(last) if last else lo
+        if int(hi) < int(lo) or int(hi) - int(lo) > 4096:
+            raise ValueError(f"bad source address range {part!r}")
+        out += [str(ipaddress.ip_address(int(lo) + k)) for k in range(int(hi) - int(lo) + 1)]
+    return out
+
+
+class FleetRunner:
+    def __init__(self, truth: GroundTruth, base: SessionConfig, *, heartbeat_s: float = 60.0, reporting: bool = False,
+                 indexes: range | None = None, source_ips: list[str] | None = None, ramp_per_s: float = 500.0
+                 ) -> None:
+        self.truth = truth
+        self.ramp_per_s = ramp_per_s
+        self.events: deque[dict[str, Any]] = deque(maxlen=20000)
+        indexes = indexes if indexes is not None else truth.fleet.terminals()
+        ips = source_ips or []
+        self.sessions: list[TerminalSession] = []
+        for i in indexes:
+            state = TerminalState(truth, i, heartbeat_s=heartbeat_s, reporting=reporting)
+            config = replace(base, source_ip=ips[i % len(ips)] if ips else base.source_ip)
+            self.sessions.append(TerminalSession(state, config, self.events.append))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = []
+        for n, session in enumerate(self.sessions):
+            if stop.is_set():
+                break
+            tasks.append(asyncio.create_task(session.run(stop), name=f"terminal-{session.state.index}"))
+            if self.ramp_per_s > 0 and n % 50 == 49:
+                await asyncio.sleep(50 / self.ramp_per_s)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def counts(self) -> dict[str, int]:
+        s = [x.stats for x in self.sessions]
+        return {"terminals": len(s), "connected": sum(x.connected for x in s), "logged_in": sum(x.logged_in for x in s),
+                "heartbeats": sum(x.heartbeats for x in s), "requests": sum(x.requests for x in s),
+                "reports": sum(x.reports for x in s), "retransmissions": sum(x.retransmissions for x in s),
+                "connects": sum(x.connects for x in s)}
+
+    def status(self) -> list[dict[str, Any]]:
+        import time
+
+        now = time.time()
+        out = []
+        for session in self.sessions:
+            st, state = session.stats, session.state
+            out.append({"index": state.index, "key": state.address.key, "connected": st.connected,
+                        "logged_in": st.logged_in, "heartbeat_s": state.heartbeat_s, "reporting": state.reporting,
+                        "clock_offset_s": round(state.clock_offset(now), 3), "ec": list(state.ec),
+                        "logins": st.logins, "heartbeats": st.heartbeats, "requests": st.requests,
+                        "faults_injected": dict(session.wire.injected)})
+        return out
+
+    def runtime_events(self, since: datetime, until: datetime, terminal: int | None) -> list[dict[str, Any]]:
+        lo, hi = since.isoformat(), until.isoformat()
+        return [e for e in list(self.events)
+                if (terminal is None or e.get("terminal_index") == terminal)
+                and lo <= str(datetime.fromisoformat(str(e["at"])).isoformat()) < hi]

@@ -1,0 +1,66 @@
+"""The fleet manifest: one JSON file listing every concentrator and the meters behind it.
+
+Tests, benchmarks and ``make up`` read it to know what to expect: terminal
+addresses (A1/A2), measurement points, meter ids, utilities, protocols and
+addresses, and the scheduled meter changes. Written streaming, so a fleet of
+a million meters never sits in memory as one document.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from emms_sim.fleet import Fleet, MeterSpec
+
+PORT_OF_PROTOCOL = {"dlt645-2007": 31, "cjt188-2004": 2}  # carrier / PLC port, RS-485 II (M-Bus converter)
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def meter_entry(meter: MeterSpec, meters_per: int) -> dict[str, object]:
+    replacements = []
+    if meter.replaced_at is not None:
+        replacements.append({"at": _iso(meter.replaced_at), "old_address": meter.address(0),
+                             "new_address": meter.address(1)})
+    return {
+        "pn": meter.pn, "meter_id": meter.meter_id, "utility": meter.utility, "kind": meter.kind,
+        "protocol": meter.protocol, "port": PORT_OF_PROTOCOL[meter.protocol], "address": meter.address(0),
+        "installed_at": _iso(meter.installed_at), "removed_at": _iso(meter.removed_at),
+        "added_later": meter.pn > meters_per, "replacements": replacements, "has_pv": meter.has_pv,
+        "phases": meter.phases if meter.utility == "electricity" else None,
+    }
+
+
+def terminal_entry(fleet: Fleet, index: int) -> dict[str, object]:
+    term = fleet.terminal(index)
+    return {"index": index, "key": term.key, "a1": f"{term.area:04X}", "a2": term.terminal,
+            "tz_offset_minutes": fleet.config.tz_offset_minutes,
+            "meters": [meter_entry(m, fleet.config.meters_per) for m in fleet.meters_of(index)]}
+
+
+def write_manifest(fleet: Fleet, path: Path, extra: dict[str, object] | None = None) -> None:
+    """Write the manifest atomically (temp file, then rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tmp.open("w", encoding="utf-8") as out:
+        _write(fleet, out, extra or {})
+    tmp.replace(path)
+
+
+def _write(fleet: Fleet, out: IO[str], extra: dict[str, object]) -> None:
+    cfg = fleet.config
+    head = {
+        "seed": cfg.seed, "concentrators": cfg.concentrators, "meters_per": cfg.meters_per,
+        "mix": dict(cfg.mix), "tz_offset_minutes": cfg.tz_offset_minutes,
+        "daily_freeze": "register at local 00:00 of the day after the frozen date",
+        "monthly_freeze": "register at local 00:00 on the 1st of the next month", **extra,
+    }
+    out.write(json.dumps(head)[:-1] + ', "terminals": [\n')
+    for i in fleet.terminals():
+        out.write(("," if i else "") + json.dumps(terminal_entry(fleet, i)) + "\n")
+    out.write("]}\n")
