@@ -133,10 +133,11 @@ async def wait_downlink_ready(producer: BusProducer, *replicas: Replica, timeout
     consumers = [c for r in replicas for c in r.app.state.runtime.consumers if c.group.startswith("fep-downlink.")]
     assert len(consumers) == len(replicas)
     for attempt in range(int(timeout_s)):
-        if all(c.handled > 0 for c in consumers):
-            return
         probe = DownlinkRequest(request_id=f"probe-{secrets.token_hex(4)}-{attempt}", terminal="9999-00000",
                                 afn=0x0C, units=[], requested_by="fep-test")
         await producer.publish(probe)
-        await asyncio.sleep(1.0)
+        for _ in range(10):
+            if all(c.handled > 0 for c in consumers):
+                return
+            await asyncio.sleep(0.1)
     raise TimeoutError("a FEP replica's downlink consumer never received a probe")

@@ -45,6 +45,27 @@ async def test_a_read_is_sent_answered_and_correlated(replica: Replica, bus: tup
     assert result.round_trip_ms is not None and len(result.frames) == 1
     await until(lambda: any(f.request_id == request.request_id and f.kind is FrameKind.RESPONSE
                             for f in watch.frames))
+    response = next(f for f in watch.frames if f.request_id == request.request_id)
+    assert response.decoded["address"]["key"] == terminal.address
+    assert response.decoded["units"][0]["fn"] == 2 and response.decoded["units"][0]["value"]  # the clock, ISO
+    ports = (await replica.client.get("/api/v1/fep/ports")).json()
+    assert sum(p["requests"] for p in ports) >= 1 and sum(p["answered"] for p in ports) >= 1  # success rate per port
+    detail = (await replica.client.get(f"/api/v1/terminals/{terminal.address}")).json()
+    assert detail["counters_since_start"]["answered"] == 1 and detail["counters_since_start"]["success_rate"] == 1.0
+
+    async def daily() -> dict[str, object]:
+        traffic = await replica.client.get(f"/api/v1/terminals/{terminal.address}/traffic")
+        assert traffic.status_code == 200
+        totals: dict[str, object] = traffic.json()["totals"]
+        return totals
+
+    for _ in range(50):  # per-terminal daily traffic is flushed to PostgreSQL every stats_flush_s
+        totals = await daily()
+        if totals["answered"] == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert totals["requests"] == 1 and totals["success_rate"] == 1.0
+    assert int(str(totals["frames_in"])) >= 2 and int(str(totals["bytes_out"])) > 0
     await terminal.close()
 
 
@@ -85,6 +106,12 @@ async def test_no_answer_is_retried_then_timed_out(replica: Replica, bus: tuple[
     assert len({f.number for f in sends}) == 1  # retries keep the PSEQ
     result = await watch.wait_result(request.request_id)
     assert result.outcome is RequestOutcome.TIMED_OUT and result.attempts == 3
+    await terminal.answer_clock(sends[-1])  # too late: published as a response to nothing, no second result
+    await until(lambda: any(f.terminal == terminal.address and f.kind is FrameKind.RESPONSE for f in watch.frames))
+    assert all(f.request_id is None for f in watch.frames
+               if f.terminal == terminal.address and f.kind is FrameKind.RESPONSE)
+    await asyncio.sleep(0.3)
+    assert sum(1 for r in watch.results if r.request_id == request.request_id) == 1
     await terminal.close()
 
 

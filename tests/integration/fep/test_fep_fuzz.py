@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 
@@ -109,7 +110,8 @@ async def test_fuzzing_never_crashes_the_fep_and_good_terminals_keep_their_sessi
             sent, links = sent + frames_sent, links + used
     await until(lambda: _bytes_in(replica) - bytes_before >= 0.95 * total_bytes, timeout_s=50)
     elapsed = time.monotonic() - started
-    print(f"fuzz: {sent:,} frames ({total_bytes:,} bytes) over {links} links read by the FEP in {elapsed:.1f} s")
+    logging.getLogger("fep.fuzz").warning(
+        f"fuzz: {sent:,} frames ({total_bytes:,} bytes) over {links} links read by the FEP in {elapsed:.1f} s")
     assert sent >= FRAMES
     assert elapsed < 60
     await asyncio.sleep(1.0)

@@ -101,3 +101,60 @@ def test_garbage_and_an_overfull_buffer_are_counted_and_end_only_that_link() -> 
     handler.data_received(b"\x68\x82\x3e\x82\x3e\x68" + b"\x00" * 400)  # a header claiming 4,008 bytes
     assert flooded.closed and not quiet.closed
     assert gateway.ports["tcp-server:test"].counters.illegal_frames >= 1
+
+
+def _uplink_frames(publish: object) -> list[object]:
+    from emms_messages.terminal import UplinkFrame
+
+    return [p for p in publish._items if isinstance(p, UplinkFrame)]  # type: ignore[attr-defined]
+
+
+def test_login_report_and_response_flow_through_the_gateway() -> None:
+    from datetime import UTC, datetime
+
+    from emms_fep.wire import FrameView
+    from emms_messages.terminal import FrameKind
+    from emms_protocol.gdw1376 import Address, Control, DataUnit, Frame, Seq, builders, decode_frame, encode_frame
+
+    gateway, sessions = _gateway()
+    answered: list[int] = []
+
+    class Sink:
+        def on_response(self, session: object, frame: FrameView) -> str | None:
+            answered.append(frame.number)
+            return "req-1"
+
+    gateway._uplink.responses = Sink()
+    link = FakeLink()
+    handler = gateway.open_link(link)
+    assert handler is not None
+    address = Address.parse("0171-00005")
+    handler.data_received(encode_frame(builders.login(address, 4)))
+    assert sessions.get("0171-00005") is not None
+    assert decode_frame(link.written[-1]).seq.seq == 4
+    report = Frame(Control(1, 1, 0, 0, 4), address, 0x0C, Seq(False, True, True, True, 5),
+                   b"\x00\x00\x02\x00" + bytes(6))
+    handler.data_received(encode_frame(report))
+    assert decode_frame(link.written[-1]).seq.seq == 5  # confirmed because CON=1
+    request = builders.request(address, 0x0C, [DataUnit(0, 2, None)], 6)
+    handler.data_received(encode_frame(builders.response(request, [DataUnit(0, 2, datetime.now(UTC))])))
+    assert answered == [6] and len(link.written) == 2  # a response is not confirmed
+    kinds = [(f.kind, f.request_id) for f in _uplink_frames(gateway._publish)]  # type: ignore[attr-defined]
+    assert kinds == [(FrameKind.LINK, None), (FrameKind.REPORT, None), (FrameKind.RESPONSE, "req-1")]
+    other = Address.parse("0171-00006")
+    handler.data_received(encode_frame(builders.heartbeat(other, 7)))  # another terminal's frame on this link
+    assert gateway.ports["tcp-server:test"].counters.illegal_frames == 1 and len(link.written) == 2
+
+
+def test_frames_before_login_and_downlink_frames_are_illegal() -> None:
+    from emms_protocol.gdw1376 import Address, DataUnit, builders, encode_frame
+
+    gateway, sessions = _gateway()
+    link = FakeLink()
+    handler = gateway.open_link(link)
+    assert handler is not None
+    address = Address.parse("0171-00007")
+    handler.data_received(encode_frame(builders.heartbeat(address, 1)))
+    handler.data_received(encode_frame(builders.request(address, 0x0C, [DataUnit(0, 2, None)], 1)))
+    assert gateway.ports["tcp-server:test"].counters.illegal_frames == 2
+    assert link.written == [] and sessions.get("0171-00007") is None

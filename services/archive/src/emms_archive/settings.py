@@ -15,7 +15,7 @@ class IngestSettings(BaseModel):
 
     raw_consumers: int = Field(default=2, ge=1, le=16)
     """Consumers of raw readings in one process (same group, partitions split): DB writes overlap."""
-    max_batch: int = Field(default=100, ge=1, le=10_000)
+    max_batch: int = Field(default=500, ge=1, le=10_000)
     """Bus messages per handler call (a raw batch message carries many readings)."""
     reattribute_interval_s: float = Field(default=30.0, gt=0)
     partitions_ahead_months: int = Field(default=2, ge=0, le=24)

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 
+from emms_collector.api.routes_clock import router as clock_router
+from emms_collector.api.routes_gaps import router as gaps_router
+from emms_collector.api.routes_points import router as points_router
+from emms_collector.api.routes_quality import router as quality_router
+from emms_collector.api.routes_reads import router as reads_router
 from emms_collector.api.routes_runs import router as runs_router
 from emms_collector.api.routes_tasks import router as tasks_router
 from emms_collector.api.routes_templates import router as templates_router
 from emms_collector.executor import RunExecutor
+from emms_collector.manifest import import_manifest
 from emms_collector.runtime import CollectorRuntime, build_runtime, results_consumer
 from emms_collector.scheduler import Scheduler
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import CollectorSettings
+from emms_collector.tasks import TaskType
 from emms_collector.templates import default_templates, put_template
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
+
+log = structlog.get_logger("emms.collector")
+Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 
 async def setup(rt: ServiceRuntime) -> None:
@@ -29,17 +41,29 @@ async def setup(rt: ServiceRuntime) -> None:
         async with rt.pool.acquire() as conn:
             for template in default_templates():
                 await put_template(conn, template, only_if_missing=True)
-    consumer = results_consumer(c)
-    rt.consumers.append(consumer)
-    rt.add_worker(f"consumer:{consumer.group}", consumer.run)
-    executor = RunExecutor(rt.pool, c.engine)
+    results = results_consumer(c)
+    rt.consumers.append(results)
+    rt.add_worker(f"consumer:{results.group}", results.run)
+    rt.add_consumer("collector-uplink", ["emms.uplink.frame.v1"], c.reports.handle)
+    rt.add_consumer("collector-masterdata", ["emms.masterdata.change.v1"], c.masterdata.handle)
+    rt.add_consumer("collector-backfill", ["emms.backfill.request.v1"], c.backfill.handle_requests)
+    rt.add_consumer("collector-sessions", ["emms.terminal.session.v1"], c.timesync.handle_sessions)
+    executor = RunExecutor(rt.pool, c.engine, terminal_jobs={TaskType.CLOCK: c.timesync.clock_task,
+                                                             TaskType.EVENTS: c.event_poller.events_task})
     c.scheduler = Scheduler(rt.pool, settings.scheduler, c.me, executor, freeze_at=settings.freeze_at,
                             on_finished=executor.finished)
     if settings.scheduler.enabled:
         rt.add_worker("scheduler", _gated(c, c.scheduler.run))
+    if settings.backfill.enabled:
+        rt.add_worker("backfill", _gated(c, c.backfill.run))
+    if settings.timesync.enabled:
+        rt.add_worker("timesync", _gated(c, c.timesync.run))
+    if settings.manifest_path:
+        rt.add_worker("manifest", _manifest_watcher(c))
+    rt.add_worker("housekeeping", _housekeeping(c))
 
 
-def _gated(c: CollectorRuntime, worker):  # type: ignore[no-untyped-def]
+def _gated(c: CollectorRuntime, worker: Worker) -> Worker:
     """Start a worker that sends requests only once this replica can hear the results."""
 
     async def run(stop: asyncio.Event) -> None:
@@ -50,13 +74,54 @@ def _gated(c: CollectorRuntime, worker):  # type: ignore[no-untyped-def]
     return run
 
 
+def _manifest_watcher(c: CollectorRuntime) -> Worker:
+    """Import the simulator's manifest at start and whenever the file changes (``make up``, tests)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        path = Path(str(c.settings.manifest_path))
+        seen: float | None = None
+        while not stop.is_set():
+            try:
+                mtime = (await asyncio.to_thread(path.stat)).st_mtime
+                if mtime != seen:
+                    await import_manifest(c.pool, path)
+                    seen = mtime
+                    c.poke_scheduler()
+            except FileNotFoundError:
+                pass
+            except Exception:
+                log.exception("manifest import failed", path=str(path))
+            try:
+                await asyncio.wait_for(stop.wait(), c.settings.manifest_poll_s)
+            except TimeoutError:
+                pass
+
+    return run
+
+
+def _housekeeping(c: CollectorRuntime) -> Worker:
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await c.manual.purge()
+            except Exception:
+                log.exception("housekeeping failed")
+            try:
+                await asyncio.wait_for(stop.wait(), 3600)
+            except TimeoutError:
+                pass
+
+    return run
+
+
 SPEC = ServiceSpec(
     name="collector",
     title="EMMS collector",
     description="Collection tasks, scheduled and manual reading, back-fill, execution quality, time synchronisation.",
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
-    routers=(tasks_router, runs_router, templates_router),
+    routers=(tasks_router, runs_router, reads_router, quality_router, gaps_router, clock_router, points_router,
+             templates_router),
     setup=setup,
 )
 

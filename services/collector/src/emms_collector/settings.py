@@ -31,7 +31,7 @@ class DispatchSettings(BaseModel):
 
     max_points_per_request: int = Field(default=32, ge=1, le=256, description="measurement points in one frame")
     max_in_flight_per_terminal: int = Field(default=2, ge=1, le=16)
-    max_in_flight: int = Field(default=4000, ge=1, description="requests in flight from this replica in total")
+    max_in_flight: int = Field(default=512, ge=1, description="requests in flight from this replica in total")
     request_timeout_s: float = Field(default=10.0, gt=0, le=600, description="the FEP's wait for one answer")
     fep_retries: int = Field(default=1, ge=0, le=10, description="the FEP's re-sends of one frame")
     result_slack_s: float = Field(default=20.0, ge=0, description="extra wait for a result before presuming it lost")
@@ -54,9 +54,7 @@ class TimeSyncSettings(BaseModel):
 
     enabled: bool = True
     tolerance_s: float = Field(default=5.0, gt=0, description="terminal clock error tolerated")
-    meter_tolerance_s: float = Field(default=10.0, gt=0, description="meter clock error tolerated")
     every_s: float = Field(default=30.0, gt=0, description="how often deviations are looked at")
-    poll_after_s: float = Field(default=86_400.0, gt=0, description="poll a terminal whose clock is older than this")
     quiet_minutes: int = Field(default=5, ge=0, le=29,
                                description="no sync within this many minutes of the hour (frozen data)")
     min_interval_s: float = Field(default=600.0, ge=0, description="between two syncs of one terminal")
@@ -66,7 +64,6 @@ class TimeSyncSettings(BaseModel):
 class ManualSettings(BaseModel):
     """On-demand reading (召测, R-4.2.3b)."""
 
-    default_wait_s: float = Field(default=10.0, gt=0, le=120)
     max_targets: int = Field(default=2000, ge=1)
     priority: int = Field(default=0, ge=0, le=9)
     job_retention_h: float = Field(default=72.0, gt=0)

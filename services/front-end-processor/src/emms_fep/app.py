@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from emms_fep.api.routes_fep import router as fep_router
 from emms_fep.api.routes_terminals import router as terminals_router
+from emms_fep.loop_lag import GcFreezer
 from emms_fep.runtime import (
     SCHEMA,
     FepRuntime,
@@ -26,6 +27,7 @@ async def setup(rt: ServiceRuntime) -> None:
     assert isinstance(settings, FepSettings)
     fep = build_runtime(settings, rt.pool, rt.producer)
     rt.state = fep
+    fep.gc_pauses.install()
     await conclude_abandoned(fep)
     await fep.router.beat()
     for channel in fep.channels:
@@ -38,6 +40,10 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_worker("stores", fep.run_store_flusher)
     rt.add_worker("retention", fep.run_retention)
     rt.add_worker("loop-lag", fep.lag.run)
+    if settings.gc.freeze:
+        freezer = GcFreezer(fep.gateway.__len__, interval_s=settings.gc.freeze_interval_s,
+                            growth=settings.gc.freeze_growth, full_collect_s=settings.gc.full_collect_s)
+        rt.add_worker("gc-freezer", freezer.run)
     rt.add_worker(f"consumer:{consumer.group}", consumer.run)
 
 

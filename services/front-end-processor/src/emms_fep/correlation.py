@@ -37,6 +37,7 @@ class Pending:
     frames: list[dict[str, Any]] = field(default_factory=list)
     next_rseq: int | None = None  # set while a multi-frame answer is being reassembled
     timer: asyncio.TimerHandle | None = None
+    port: Any = None  # the PortStats of the link it was sent on (communication success rate per port)
 
     @property
     def request_id(self) -> str:

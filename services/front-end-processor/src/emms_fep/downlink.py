@@ -11,6 +11,7 @@ offline or rejected.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from emms_messages.terminal import DownlinkRequest, DownlinkResult, RequestOutco
 from emms_protocol import ProtocolError
 
 log = structlog.get_logger("emms.fep.downlink")
+_debug = logging.getLogger("emms.fep.downlink")
 
 
 class DownlinkDispatcher:
@@ -96,6 +98,7 @@ class DownlinkDispatcher:
         pending.sent_at = pending.sent_at or datetime.now(UTC)
         pending.sent_mono = pending.sent_mono or time.monotonic()
         session.conn.send(frame)
+        pending.port = session.conn.port
         metrics.REQUEST_SENDS.labels("first" if pending.attempts == 1 else "retry").inc()
         self._arm(requests, pending, pending.request.timeout_s)
 
@@ -168,14 +171,19 @@ class DownlinkDispatcher:
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
         if result.round_trip_ms is not None:
             metrics.ROUND_TRIP.observe(result.round_trip_ms / 1000)
-        if pending.attempts:
+        if pending.attempts:  # communication success rate: per terminal (and per day) and per port
+            answered = outcome is RequestOutcome.ANSWERED
             counters = self._traffic.of(request.terminal)
             counters.requests += 1
-            counters.answered += outcome is RequestOutcome.ANSWERED
+            counters.answered += answered
             self._traffic.touch(request.terminal)
+            if pending.port is not None:
+                pending.port.counters.requests += 1
+                pending.port.counters.answered += answered
         self.on_result(result)
-        log.debug("request concluded", request_id=request.request_id, terminal=request.terminal,
-                  outcome=outcome.value, attempts=pending.attempts, detail=detail)
+        if _debug.isEnabledFor(logging.DEBUG):
+            log.debug("request concluded", request_id=request.request_id, terminal=request.terminal,
+                      outcome=outcome.value, attempts=pending.attempts, detail=detail)
 
     def describe(self, terminal: str) -> dict[str, Any]:
         requests = self._terminals.get(terminal)

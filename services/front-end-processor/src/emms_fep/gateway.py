@@ -26,7 +26,27 @@ from emms_fep.wire import read_frame
 from emms_protocol import ProtocolError
 
 log = structlog.get_logger("emms.fep.gateway")
-ILLEGAL_LOG_PER_S = 5
+LOG_PER_S = 5
+
+
+class LogBudget:
+    """At most ``per_s`` log lines a second for one kind of event; the last allowed line says so."""
+
+    __slots__ = ("_logged", "_per_s", "_second", "note")
+
+    def __init__(self, per_s: int) -> None:
+        self._per_s = per_s
+        self._second = 0.0
+        self._logged = 0
+        self.note: str | None = None
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self._second >= 1.0:
+            self._second, self._logged = now, 0
+        self._logged += 1
+        self.note = "further events this second are counted, not logged" if self._logged == self._per_s else None
+        return self._logged <= self._per_s
 
 
 class Gateway:
@@ -46,7 +66,8 @@ class Gateway:
         self.ports: dict[str, PortStats] = {}
         self._peers: dict[str, int] = {}
         self._links: set[Connection] = set()
-        self._log_window = (0.0, 0)  # (second, illegal frames logged in it): at most a few log lines a second
+        self._log_illegal = LogBudget(LOG_PER_S)  # a flood is counted in metrics, not written line by line
+        self._log_refused = LogBudget(LOG_PER_S)
         self._wheel: DeadlineWheel[Connection] = DeadlineWheel(
             lambda c: c.deadline(self._login_timeout, self._heartbeat_timeout), session_settings.sweep_resolution_s)
 
@@ -71,13 +92,13 @@ class Gateway:
         if refusal is not None:
             port.refused += 1
             metrics.LINKS_REFUSED.labels(link.port, refusal).inc()
-            log.warning("link refused", peer=link.peer, port=link.port, reason=refusal)
+            if self._log_refused.allow():
+                log.warning("link refused", peer=link.peer, port=link.port, reason=refusal, note=self._log_refused.note)
             return None
         conn = Connection(link, self, port, bound_terminal)
         self._links.add(conn)
         self._peers[link.peer_host] = peers + 1
-        port.links += 1
-        metrics.CONNECTIONS.labels(link.port).inc()
+        port.link_opened()
         self._wheel.schedule(conn, conn.opened_at + self._login_timeout)
         if bound_terminal:
             self._sessions.login(conn, bound_terminal)  # a dialled or wired terminal is known in advance
@@ -91,8 +112,7 @@ class Gateway:
             self._peers[host] = left
         else:
             self._peers.pop(host, None)
-        conn.port.links -= 1
-        metrics.CONNECTIONS.labels(conn.port.port).dec()
+        conn.port.link_closed()
         self._publish.forget(conn.link)
         if conn.session is not None:
             self._sessions.end(conn.session, reason if reason.startswith(("logout", "heartbeat", "shutdown"))
@@ -153,15 +173,9 @@ class Gateway:
         if conn.session is not None:
             conn.session.counters.illegal_frames += count
             self.traffic.touch(conn.session.terminal)
-        second, logged = self._log_window
-        now = time.monotonic()
-        if now - second >= 1.0:
-            second, logged = now, 0
-        if logged < ILLEGAL_LOG_PER_S:
+        if self._log_illegal.allow():
             log.info("illegal frame", port=conn.port.port, peer=conn.link.peer, reason=reason, detail=detail[:200],
-                     note="further illegal frames this second are counted, not logged"
-                     if logged == ILLEGAL_LOG_PER_S - 1 else None)
-        self._log_window = (second, logged + 1)
+                     note=self._log_illegal.note)
 
     def illegal(self, conn: Connection, reason: str) -> None:
         """For the uplink handler: a frame that decoded but may not be accepted."""

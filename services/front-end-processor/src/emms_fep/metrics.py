@@ -42,3 +42,5 @@ READING_PAUSED = Gauge("emms_fep_reading_paused_links", "Links paused by back-pr
 LOOP_LAG = Histogram("emms_fep_event_loop_lag_seconds", "Event-loop lag sampled by a periodic probe",
                      buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 REPLICAS = Gauge("emms_fep_replicas_live", "FEP replicas with a recent heartbeat in the replica table")
+GC_PAUSE = Histogram("emms_fep_gc_pause_seconds", "Cyclic garbage collections, by generation", ["generation"],
+                     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))

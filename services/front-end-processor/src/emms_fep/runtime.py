@@ -25,7 +25,7 @@ from emms_fep.channels.tcp_client import TcpClientChannel
 from emms_fep.channels.tcp_server import TcpServerChannel
 from emms_fep.downlink import DownlinkDispatcher
 from emms_fep.gateway import Gateway
-from emms_fep.loop_lag import LoopLagProbe
+from emms_fep.loop_lag import GcPauses, LoopLagProbe
 from emms_fep.publisher import PublishQueue
 from emms_fep.repository.requests import RequestLedger
 from emms_fep.repository.sessions import SessionWriter, mark_replica_offline
@@ -41,6 +41,7 @@ from emms_messages.terminal import DownlinkRequest
 log = structlog.get_logger("emms.fep")
 SCHEMA = "fep"
 DOWNLINK_TOPIC = "emms.downlink.request.v1"
+DOWNLINK_BATCH = 200  # requests decoded and handled per step: bounds the event loop's pause
 
 
 @dataclass
@@ -56,6 +57,7 @@ class FepRuntime:
     gateway: Gateway
     router: DownlinkRouter
     lag: LoopLagProbe
+    gc_pauses: GcPauses = field(default_factory=GcPauses)
     channels: list[Channel] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -171,10 +173,12 @@ async def conclude_abandoned(fep: FepRuntime) -> int:
 def downlink_consumer(fep: FepRuntime, producer: BusProducer) -> BusConsumer:
     """Every replica reads every request (its own group); it starts at the end of the topic."""
     return BusConsumer(fep.settings.kafka, group=f"fep-downlink.{fep.replica}", topics=[DOWNLINK_TOPIC],
-                       handler=fep.router.handle, dlq_producer=producer, from_beginning=False)
+                       handler=fep.router.handle, dlq_producer=producer, from_beginning=False,
+                       max_batch=DOWNLINK_BATCH)
 
 
 async def shutdown(fep: FepRuntime) -> None:
+    fep.gc_pauses.uninstall()
     for channel in fep.channels:
         await channel.stop()
     fep.gateway.close_all("shutdown")

@@ -10,6 +10,7 @@ terminal that has meanwhile logged in elsewhere.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from emms_fep.repository.sessions import SessionWriter
 
 log = structlog.get_logger("emms.fep.sessions")
+_debug = logging.getLogger("emms.fep.sessions")
 
 
 class Session:
@@ -105,7 +107,7 @@ class SessionRegistry:
         self._by_terminal[terminal] = session
         conn.port.sessions += 1
         metrics.SESSIONS.set(len(self._by_terminal))
-        metrics.LOGINS.labels(conn.port.port).inc()
+        conn.port.logged_in()
         self._announce(session, SessionState.ONLINE, "login" if old is None else "login (replaced)")
         self.on_arrival(session)
         return session
@@ -141,7 +143,8 @@ class SessionRegistry:
         payload = session.payload(state, self._replica, reason)
         self._publish.put(payload)
         self._writer.put(payload, session.conn.port.port)
-        log.debug("session", terminal=session.terminal, state=state.value, reason=reason)
+        if _debug.isEnabledFor(logging.DEBUG):  # structlog would format first and filter after: check here
+            log.debug("session", terminal=session.terminal, state=state.value, reason=reason)
 
 
 def _reason_label(reason: str) -> str:

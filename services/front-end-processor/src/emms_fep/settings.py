@@ -53,7 +53,7 @@ class LimitSettings(BaseModel):
     max_buffer_bytes: int = Field(default=32_768, ge=256)
     publish_queue_high: int = Field(default=20_000, ge=10)
     publish_queue_low: int = Field(default=5_000, ge=1)
-    publish_batch: int = Field(default=2_000, ge=1)
+    publish_batch: int = Field(default=256, ge=1, description="payloads serialised per step (blocks the loop)")
     publish_link_frames: bool = True
 
     @model_validator(mode="after")
@@ -79,6 +79,23 @@ class ReplicaSettings(BaseModel):
     request_retention_h: float = Field(default=48.0, gt=0)
 
 
+class GcSettings(BaseModel):
+    """The cyclic garbage collector with tens of thousands of long-lived link objects.
+
+    A full collection walks every tracked object — with 20,000 links a stall of
+    hundreds of milliseconds. The FEP therefore *freezes* what is alive
+    (``gc.freeze``: moved out of the collector's sight) when the link count has
+    grown and every ``freeze_interval_s``; the objects of a closed link are
+    freed by reference counting (the FEP breaks their cycles on close). Every
+    ``full_collect_s`` the frozen set is thawed and collected once.
+    """
+
+    freeze: bool = True
+    freeze_interval_s: float = Field(default=60.0, gt=0)
+    freeze_growth: int = Field(default=500, ge=1, description="links gained since the last freeze that freeze again")
+    full_collect_s: float = Field(default=3600.0, ge=0, description="0: never thaw")
+
+
 class FepSettings(ServiceSettings):
     model_config = service_config("FEP")
 
@@ -90,6 +107,7 @@ class FepSettings(ServiceSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     downlink: DownlinkSettings = Field(default_factory=DownlinkSettings)
     replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     replica_id: str = Field(default="", description="stable replica name (pod name); defaults to instance_id")
     stats_flush_s: float = Field(default=5.0, gt=0)
 

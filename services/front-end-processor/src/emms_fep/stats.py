@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge as PromGauge
 
 from emms_fep import metrics
 
@@ -62,12 +63,30 @@ class PortStats:
     _frames_out: PromCounter | None = None
     _bytes_in: PromCounter | None = None
     _bytes_out: PromCounter | None = None
+    _connections: PromGauge | None = None
+    _logins: PromCounter | None = None
 
     def __post_init__(self) -> None:
         self._frames_in = metrics.FRAMES.labels(self.port, "in")
         self._frames_out = metrics.FRAMES.labels(self.port, "out")
         self._bytes_in = metrics.BYTES.labels(self.port, "in")
         self._bytes_out = metrics.BYTES.labels(self.port, "out")
+        self._connections = metrics.CONNECTIONS.labels(self.port)
+        self._logins = metrics.LOGINS.labels(self.port)
+
+    def link_opened(self) -> None:
+        self.links += 1
+        assert self._connections is not None
+        self._connections.inc()
+
+    def link_closed(self) -> None:
+        self.links -= 1
+        assert self._connections is not None
+        self._connections.dec()
+
+    def logged_in(self) -> None:
+        assert self._logins is not None
+        self._logins.inc()
 
     def bytes_received(self, n: int) -> None:
         self.counters.bytes_in += n

@@ -75,4 +75,5 @@ class ValidatorSettings(ServiceSettings):
     http: HttpSettings = HttpSettings(port=8003)
     vee: VeeSettings = Field(default_factory=VeeSettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
-    consumer_max_batch: int = Field(default=500, ge=1, le=10_000)
+    consumer_max_batch: int = Field(default=50, ge=1, le=10_000,
+                                    description="raw batches per handler call (one transaction)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 SLOT_S = 900
 SLOTS_PER_DAY = 96
@@ -25,12 +26,12 @@ class LocalCalendar:
 
     @property
     def tz(self) -> timezone:
-        return timezone(timedelta(minutes=self.offset_minutes))
+        return _zone(self.offset_minutes)
 
     @property
     def origin_ts(self) -> float:
         """UTC epoch seconds of local midnight at the start of day 0."""
-        return datetime(ORIGIN_DATE.year, ORIGIN_DATE.month, ORIGIN_DATE.day, tzinfo=self.tz).timestamp()
+        return _origin_ts(self.offset_minutes)
 
     def position(self, at: datetime) -> tuple[int, float]:
         """(day index, seconds into that local day) of an aware instant."""
@@ -54,6 +55,17 @@ class LocalCalendar:
     def local(self, at: datetime) -> datetime:
         """The local wall-clock datetime (aware, with the fleet's offset)."""
         return require_aware(at).astimezone(self.tz)
+
+
+@lru_cache(maxsize=64)
+def _zone(offset_minutes: int) -> timezone:
+    return timezone(timedelta(minutes=offset_minutes))
+
+
+@lru_cache(maxsize=64)
+def _origin_ts(offset_minutes: int) -> float:
+    """Every tick of every session asks for the day of an instant: this must not build datetimes each time."""
+    return datetime(ORIGIN_DATE.year, ORIGIN_DATE.month, ORIGIN_DATE.day, tzinfo=_zone(offset_minutes)).timestamp()
 
 
 def weekday(day: int) -> int:

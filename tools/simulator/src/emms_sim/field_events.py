@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from emms_sim.calendar import DAY_S, SLOT_S, LocalCalendar
 from emms_sim.fleet import Fleet, MeterSpec
@@ -39,13 +40,23 @@ class FieldEvent:
         }
 
 
+@lru_cache(maxsize=4096)
+def _month_start(offset_minutes: int, day: int) -> float:
+    """Local midnight on the 1st of the month holding local ``day`` (asked at every tick: cached per day)."""
+    cal = LocalCalendar(offset_minutes)
+    first = cal.date_of(day).replace(day=1)
+    return cal.origin_ts + cal.day_of(first) * DAY_S
+
+
 class FieldSchedule:
     """The seeded schedule of a fleet's field realities."""
 
-    def __init__(self, fleet: Fleet, cal: LocalCalendar) -> None:
+    def __init__(self, fleet: Fleet, cal: LocalCalendar, days_cache_size: int = 65536) -> None:
         self.fleet = fleet
         self.cal = cal
         self._origin = cal.origin_ts
+        self._days: dict[tuple[int, int], tuple[FieldEvent, ...]] = {}
+        self._days_cache_size = days_cache_size
 
     def outage(self, terminal_index: int, day: int) -> tuple[float, float] | None:
         """(start, end) seconds into the local day when the site has no power, slot-aligned."""
@@ -95,25 +106,46 @@ class FieldSchedule:
 
     def month_start(self, ts: float) -> float:
         """UTC epoch of local midnight on the 1st of the month containing ``ts`` (monthly clock sync)."""
-        local = datetime.fromtimestamp(ts, tz=self.cal.tz)
-        return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        day, _ = self.cal.position_ts(ts)
+        return _month_start(self.cal.offset_minutes, day)
 
     def events(self, terminal_index: int, ts0: float, ts1: float) -> list[FieldEvent]:
         """Every scheduled event of one concentrator and its meters in [ts0, ts1), in time order."""
-        out: list[FieldEvent] = []
         d0, _ = self.cal.position_ts(ts0)
         d1, _ = self.cal.position_ts(ts1)
-        meters = self.fleet.meters_of(terminal_index)
+        out: list[FieldEvent] = []
         for day in range(d0, d1 + 1):
-            base = self._origin + day * DAY_S
-            window = self.outage(terminal_index, day)
-            if window is not None:
-                off, on = base + window[0], base + window[1]
-                out.append(FieldEvent(off, "power_off", terminal_index, detail={"off_at": off}))
-                out.append(FieldEvent(on, "power_on", terminal_index, detail={"off_at": off, "on_at": on}))
-            for meter in meters:
-                if not meter.present(base + DAY_S / 2):
-                    continue
+            out.extend(e for e in self.day_events(terminal_index, day) if ts0 <= e.ts < ts1)
+        return out
+
+    def day_events(self, terminal_index: int, day: int) -> tuple[FieldEvent, ...]:
+        """The scheduled events of one concentrator in one local day, in time order (kept in a bounded cache).
+
+        Every connected terminal pulls its new events each minute; walking its
+        fifty meters each time would cost a core at 20,000 terminals, so a day's
+        list is computed once and the pulls only filter it.
+        """
+        key = (terminal_index, day)
+        found = self._days.get(key)
+        if found is not None:
+            return found
+        found = self._compute_day(terminal_index, day)
+        if len(self._days) >= self._days_cache_size:
+            self._days.pop(next(iter(self._days)))
+        self._days[key] = found
+        return found
+
+    def _compute_day(self, terminal_index: int, day: int) -> tuple[FieldEvent, ...]:
+        base = self._origin + day * DAY_S
+        end = base + DAY_S
+        out: list[FieldEvent] = []
+        window = self.outage(terminal_index, day)
+        if window is not None:
+            off, on = base + window[0], base + window[1]
+            out.append(FieldEvent(off, "power_off", terminal_index, detail={"off_at": off}))
+            out.append(FieldEvent(on, "power_on", terminal_index, detail={"off_at": off, "on_at": on}))
+        for meter in self.fleet.meters_of(terminal_index):
+            if meter.present(base + DAY_S / 2):
                 cover = self.cover_open(meter, day)
                 if cover is not None:
                     out.append(FieldEvent(base + cover, "cover_open", terminal_index, meter.pn, meter.meter_id))
@@ -121,12 +153,11 @@ class FieldSchedule:
                 if leak is not None:
                     out.append(FieldEvent(base + leak[0], "valve_closed_flowing", terminal_index, meter.pn,
                                           meter.meter_id, detail={"until": base + leak[1]}))
-        for meter in meters:
-            out.extend(self._one_offs(meter, ts0, ts1))
-            out.extend(self._clock_events(meter, ts0, ts1))
-        out = [e for e in out if ts0 <= e.ts < ts1]
+            out.extend(self._one_offs(meter, base, end))
+            out.extend(self._clock_events(meter, base, end))
+        out = [e for e in out if base <= e.ts < end]
         out.sort(key=lambda e: (e.ts, e.pn, e.kind))
-        return out
+        return tuple(out)
 
     def _one_offs(self, meter: MeterSpec, ts0: float, ts1: float) -> list[FieldEvent]:
         out = []

@@ -2,17 +2,31 @@
 
 It counts what it saw per terminal (logins, heartbeats, logouts, reports) so
 a benchmark can tell how many concentrators stay connected and heartbeating.
+One process holds at most ~19,900 links (20,000 open files), so a load beyond
+that runs several master processes on one port: ``reuse_port`` (SO_REUSEPORT)
+lets the kernel spread the incoming connections over them.
+
+    python -m emms_sim.loopback_master [--port 0] [--reuse-port] [--heartbeat-s 60] [--every-s 1]
+
+prints ``{"port": P, "pid": …}`` once, then the counts as one JSON line per
+``--every-s`` until SIGTERM / SIGINT.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
+import signal
+import sys
 from dataclasses import dataclass, field
 
 from emms_protocol.errors import ProtocolError
 from emms_protocol.framing import StreamFramer
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376 import decode_frame, encode_frame
+from emms_sim.process_setup import new_event_loop, raise_open_files_limit
 
 
 @dataclass
@@ -26,6 +40,7 @@ class MasterCounts:
     bad_bytes: int = 0
     terminals: set[str] = field(default_factory=set)
     last_heartbeat: dict[str, float] = field(default_factory=dict)
+    logged_out: set[str] = field(default_factory=set)
 
 
 class LoopbackMaster:
@@ -33,8 +48,10 @@ class LoopbackMaster:
         self.counts = MasterCounts()
         self._server: asyncio.Server | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 4096) -> int:
-        self._server = await asyncio.start_server(self._serve, host, port, backlog=backlog, limit=65536)
+    async def start(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 4096, *,
+                    reuse_port: bool = False) -> int:
+        self._server = await asyncio.start_server(self._serve, host, port, backlog=backlog, limit=65536,
+                                                  reuse_port=reuse_port or None)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
@@ -63,11 +80,13 @@ class LoopbackMaster:
                         if fn == 0x01:
                             c.logins += 1
                             c.terminals.add(key)
+                            c.logged_out.discard(key)
                         elif fn == 0x04:
                             c.heartbeats += 1
                             c.last_heartbeat[key] = loop.time()
                         elif fn == 0x02:
                             c.logouts += 1
+                            c.logged_out.add(key)
                     else:
                         c.reports += 1
                     writer.write(encode_frame(b.confirm(frame)))
@@ -81,3 +100,47 @@ class LoopbackMaster:
     def heartbeating(self, within_s: float) -> int:
         now = asyncio.get_running_loop().time()
         return sum(1 for t in self.counts.last_heartbeat.values() if now - t <= within_s)
+
+    def snapshot(self, heartbeat_s: float) -> dict[str, int]:
+        """Counts as one JSON-able dict; ``beating`` = terminals heard from within 1.5 heartbeat periods."""
+        c = self.counts
+        return {"open": c.open_connections, "connections": c.connections, "logins": c.logins,
+                "terminals": len(c.terminals), "heartbeats": c.heartbeats,
+                "beating": self.heartbeating(heartbeat_s * 1.5), "logouts": c.logouts,
+                "logged_out": len(c.logged_out), "reports": c.reports}
+
+
+async def _serve_forever(args: argparse.Namespace) -> None:
+    master = LoopbackMaster()
+    port = await master.start(args.host, args.port, reuse_port=args.reuse_port)
+    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), args.every_s)
+        except TimeoutError:
+            pass
+        print(json.dumps(master.snapshot(args.heartbeat_s)), flush=True)
+    await master.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="emms-sim-master", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--reuse-port", action="store_true", help="SO_REUSEPORT: several masters share one port")
+    p.add_argument("--heartbeat-s", type=float, default=60.0, help="the fleet's period (for the 'beating' count)")
+    p.add_argument("--every-s", type=float, default=1.0)
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    args = p.parse_args(argv)
+    raise_open_files_limit()
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(args.loop)) as runner:
+        runner.run(_serve_forever(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emms_protocol.errors import ProtocolError
-from emms_protocol.framing import StreamFramer
 from emms_protocol.gdw1376 import Control, DataUnit, Frame, Seq, decode_frame, encode_frame, encode_units
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord
 from emms_sim import answer_events
 from emms_sim.answers import answer, split_units
 from emms_sim.hashing import unit
+from emms_sim.terminal_link import StopFanout, TerminalLink, open_link
 from emms_sim.terminal_state import TerminalState
 from emms_sim.wire_faults import FaultRates, FaultyWire
 
@@ -74,7 +74,7 @@ class TerminalSession:
         self.wire = FaultyWire(config.faults, state.truth.fleet.seed, state.index)
         self._pseq = 0
         self._pending: dict[int, Pending] = {}
-        self._writer: asyncio.StreamWriter | None = None
+        self._link: TerminalLink | None = None
         self._next_heartbeat = 0.0
         self._report_day = state.truth.cal.position_ts(time.time())[0]
         self._next_pull = 0.0
@@ -83,39 +83,45 @@ class TerminalSession:
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0
         schedule = self.state.truth.schedule
-        while not stop.is_set():
-            now = time.time()
-            if not schedule.powered(self.state.index, now):
-                await _sleep_or_stop(stop, schedule.power_restored_at(self.state.index, now) - now + 1.0)
-                continue
-            try:
-                reader, writer = await asyncio.wait_for(self._connect(), self.config.confirm_timeout_s)
-            except (OSError, TimeoutError):
-                failures += 1
-                await _sleep_or_stop(stop, self._backoff(failures))
-                continue
-            self.stats.connects += 1
-            clean = await self._serve(reader, writer, stop)
-            failures = 0 if clean else failures + 1
-            if not stop.is_set():
-                await _sleep_or_stop(stop, self._backoff(max(failures, 1)))
+        fanout = StopFanout.of(stop)
+        fanout.listeners.add(self._wake)
+        try:
+            while not stop.is_set():
+                now = time.time()
+                if not schedule.powered(self.state.index, now):
+                    await _sleep_or_stop(stop, schedule.power_restored_at(self.state.index, now) - now + 1.0)
+                    continue
+                try:
+                    link = await asyncio.wait_for(self._connect(), self.config.confirm_timeout_s)
+                except (OSError, TimeoutError):
+                    failures += 1
+                    await _sleep_or_stop(stop, self._backoff(failures))
+                    continue
+                self.stats.connects += 1
+                clean = await self._serve(link, stop)
+                failures = 0 if clean else failures + 1
+                if not stop.is_set():
+                    await _sleep_or_stop(stop, self._backoff(max(failures, 1)))
+        finally:
+            fanout.listeners.discard(self._wake)
+
+    def _wake(self) -> None:
+        if self._link is not None:
+            self._link.wake()
 
     def _backoff(self, failures: int) -> float:
         delay = min(self.config.backoff_cap_s, self.config.backoff_base_s * float(1 << min(failures, 10)))
         return delay * (0.5 + random.random())
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        local = (self.config.source_ip, 0) if self.config.source_ip else None
-        return await asyncio.open_connection(self.config.host, self.config.port, local_addr=local, limit=65536)
+    async def _connect(self) -> TerminalLink:
+        return await open_link(self.config.host, self.config.port, self.config.source_ip)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event) -> bool:
+    async def _serve(self, link: TerminalLink, stop: asyncio.Event) -> bool:
         """One connection; True when it ended because we were asked to stop (logout sent)."""
-        self._writer = writer
+        self._link = link
         self.stats.connected = True
         self.stats.logged_in = False
         self._pending.clear()
-        framer = StreamFramer()
-        stop_wait = asyncio.ensure_future(stop.wait())
         try:
             await self._send_con(b.login(self.state.address, self._next_seq(), ec=self.state.acd), "login")
             while not stop.is_set():
@@ -125,40 +131,32 @@ class TerminalSession:
                 deadline = await self._tick(now)
                 if deadline is None:
                     return False
-                read = asyncio.ensure_future(reader.read(4096))
-                done, _ = await asyncio.wait({read, stop_wait}, timeout=max(0.05, deadline - time.time()),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if read not in done:
-                    read.cancel()
-                    continue
-                data = read.result()
-                if not data:
-                    return False
-                for raw in framer.feed(data):
+                if stop.is_set():
+                    break
+                await link.wait(max(0.05, deadline - time.time()))
+                for raw in link.take():
                     if not await self._on_frame(raw):
                         return False
-            await self._logout(reader, framer)
+                if link.closed:
+                    return False
+            await self._logout(link)
             return True
         except (OSError, ConnectionError, ProtocolError) as exc:
             log.debug("terminal %s link error: %s", self.state.address.key, exc)
             return False
         finally:
-            stop_wait.cancel()
             self.stats.connected = self.stats.logged_in = False
-            self._writer = None
-            writer.close()
+            self._link = None
+            link.close()
 
-    async def _logout(self, reader: asyncio.StreamReader, framer: StreamFramer) -> None:
+    async def _logout(self, link: TerminalLink) -> None:
         seq = self._next_seq()
         await self._send(encode_frame(b.logout(self.state.address, seq)), answer=False)
-        try:
-            end = time.time() + 1.0
-            while time.time() < end:
-                data = await asyncio.wait_for(reader.read(4096), end - time.time())
-                if not data or any(self._is_confirm(raw, seq) for raw in framer.feed(data)):
-                    return
-        except (TimeoutError, OSError):
-            return
+        end = time.time() + 1.0
+        while not link.closed and time.time() < end:
+            await link.wait(end - time.time())
+            if any(self._is_confirm(raw, seq) for raw in link.take()):
+                return
 
     # ---- timers -----------------------------------------------------------------------------
     async def _tick(self, now: float) -> float | None:
@@ -244,12 +242,12 @@ class TerminalSession:
         return seq
 
     async def _send(self, raw: bytes, *, answer: bool) -> bool:
-        writer = self._writer
-        if writer is None:
+        link = self._link
+        if link is None or link.closed:
             return False
-        ok = await self.wire.send(writer, raw, answer=answer)
+        ok = await self.wire.send(link, raw, answer=answer)
         if ok:
-            await writer.drain()
+            await link.drain()
         return ok
 
     async def _send_con(self, frame: Frame, kind: str, attempts: int = 1) -> None:

@@ -14,8 +14,20 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from emms_sim.hashing import TAG_FAULT, chance, mix, text_key
+
+
+class FrameWriter(Protocol):
+    """What the wire writes to: an ``asyncio.StreamWriter`` or a session's ``TerminalLink``."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 KINDS = ("no-answer", "late", "bad-cs", "garbage", "split", "duplicate", "disconnect", "ignore-confirm")
 
@@ -64,7 +76,7 @@ class FaultyWire:
         self.injected[kind] = self.injected.get(kind, 0) + 1
         return True
 
-    async def send(self, writer: asyncio.StreamWriter, raw: bytes, *, answer: bool) -> bool:
+    async def send(self, writer: FrameWriter, raw: bytes, *, answer: bool) -> bool:
         """Write one frame; False when the link was dropped on purpose (``disconnect``)."""
         self.counter += 1
         if not self.active:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from emms_fep.api.deps import FepDep, Viewer
 from emms_fep.repository.replicas import all_replicas
@@ -18,7 +18,10 @@ router = APIRouter(prefix="/api/v1/fep", tags=["fep"])
 
 
 @router.get("/stats", summary="This replica's figures and the fleet's session and traffic totals")
-async def fep_stats(fep: FepDep, principal: Viewer) -> dict[str, Any]:
+async def fep_stats(
+    fep: FepDep, principal: Viewer,
+    lag_window_s: Annotated[float, Query(gt=0, le=300, description="event-loop lag over the last … seconds")] = 60.0,
+) -> dict[str, Any]:
     total = Counters()
     for port in fep.gateway.ports.values():
         for name, value in zip(("frames_in", "frames_out", "bytes_in", "bytes_out", "illegal_frames"),
@@ -40,7 +43,8 @@ async def fep_stats(fep: FepDep, principal: Viewer) -> dict[str, Any]:
                           "failed_batches": fep.publish.failed_batches},
         "requests": {"in_flight": fep.dispatcher.in_flight(), "queued": fep.dispatcher.queued(),
                      "parked": fep.router.parked, "outcomes": dict(outcomes)},
-        "event_loop_lag": fep.lag.summary(),
+        "event_loop_lag": fep.lag.summary(lag_window_s),
+        "gc": fep.gc_pauses.summary(lag_window_s),
         "fleet": {"sessions": await count_by_state(fep.pool, SCHEMA), "live_replicas": fep.router.live,
                   "traffic_today": await traffic_totals(fep.pool, SCHEMA, datetime.now(UTC).date())},
     }

@@ -38,6 +38,9 @@ WHERE s.terminal = v.terminal AND s.connection_id = v.connection_id AND s.last_s
 """
 
 
+CHUNK = 1000  # rows per statement
+
+
 @dataclass(frozen=True, slots=True)
 class _Row:
     payload: TerminalSession
@@ -71,11 +74,14 @@ class SessionWriter:
         self._flushing = len(rows) + len(seen)
         try:
             async with pool.acquire() as conn, conn.transaction():
-                if rows:
-                    await conn.execute(self._upsert, *_columns(list(rows.values())))
-                if seen:
-                    await conn.execute(self._seen_sql, list(seen), [c for c, _ in seen.values()],
-                                       [datetime.fromtimestamp(t, UTC) for _, t in seen.values()])
+                values = list(rows.values())
+                for i in range(0, len(values), CHUNK):  # bounded statements: encoding them blocks the loop
+                    await conn.execute(self._upsert, *_columns(values[i:i + CHUNK]))
+                marks = list(seen.items())
+                for i in range(0, len(marks), CHUNK):
+                    part = marks[i:i + CHUNK]
+                    await conn.execute(self._seen_sql, [t for t, _ in part], [c for _, (c, _) in part],
+                                       [datetime.fromtimestamp(at, UTC) for _, (_, at) in part])
         except BaseException:
             for terminal, row in rows.items():
                 self._rows.setdefault(terminal, row)

@@ -9,6 +9,8 @@ import asyncpg
 
 from emms_fep.stats import FIELDS, TrafficDelta
 
+CHUNK = 2000
+
 ADD = """
 INSERT INTO {schema}.traffic_daily AS t (terminal, day, {fields})
 SELECT * FROM unnest($1::text[], $2::date[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
@@ -23,11 +25,16 @@ def _sql(schema: str) -> str:
 
 
 async def add_traffic(pool: asyncpg.Pool, schema: str, deltas: list[TrafficDelta]) -> None:
+    """Add the deltas to each terminal's row of the day, in statements of at most ``CHUNK`` rows."""
     if not deltas:
         return
-    columns: list[list[Any]] = [[d.terminal for d in deltas], [d.day for d in deltas]]
-    columns += [[d.values[i] for d in deltas] for i in range(len(FIELDS))]
-    await pool.execute(_sql(schema), *columns)
+    sql = _sql(schema)
+    async with pool.acquire() as conn, conn.transaction():  # all or nothing: a failed flush is given back whole
+        for start in range(0, len(deltas), CHUNK):
+            part = deltas[start:start + CHUNK]
+            columns: list[list[Any]] = [[d.terminal for d in part], [d.day for d in part]]
+            columns += [[d.values[i] for d in part] for i in range(len(FIELDS))]
+            await conn.execute(sql, *columns)
 
 
 async def traffic_of(pool: asyncpg.Pool, schema: str, terminal: str, first: date, last: date) -> list[dict[str, Any]]:

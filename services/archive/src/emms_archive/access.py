@@ -1,0 +1,48 @@
+"""Data-service access by permission: how often and how much each role may take (R-4.3.3a).
+
+The trust level of a caller is its role (admin > operator > integrator > viewer). Each role
+has a request rate per minute and a largest page / export; going over the rate is a 429 with
+``Retry-After``, asking for more rows than allowed is a 422 that says the limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from fastapi import HTTPException, status
+
+from emms_archive.settings import RoleLimits
+from emms_runtime import Principal
+
+
+class RateLimiter:
+    """Sliding one-minute window per caller (per process; replicas each count their own)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, subject: str, per_minute: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        hits = self._hits.setdefault(subject, deque())
+        while hits and hits[0] <= now - 60.0:
+            hits.popleft()
+        if len(hits) >= per_minute:
+            return False
+        hits.append(now)
+        return True
+
+
+def admit(limiter: RateLimiter, limits: dict[str, RoleLimits], principal: Principal,
+          rows: int | None = None) -> RoleLimits:
+    """Count one request of ``principal``; refuse it if over its role's rate or row limit."""
+    role = limits.get(principal.role) or limits["viewer"]
+    if not limiter.allow(f"{principal.role}:{principal.subject}", role.per_minute):
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            detail=f"more than {role.per_minute} data requests a minute for role {principal.role!r}",
+                            headers={"Retry-After": "60"})
+    if rows is not None and rows > role.max_rows:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=f"limit {rows} is above the {role.max_rows} rows role {principal.role!r} may take "
+                                   "at once; page with the cursor")
+    return role

@@ -1,0 +1,64 @@
+"""What every archive route needs: roles, the runtime, the caller's scope, a connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request, status
+from pydantic import BaseModel, ValidationError
+
+from emms_archive.runtime import ArchiveRuntime, archive_of
+from emms_archive.scope import Scope
+from emms_runtime import Principal, require_role
+
+Reader = Annotated[Principal, require_role("viewer", "operator", "integrator")]
+"""Reads: every role."""
+Writer = Annotated[Principal, require_role("operator")]
+"""Master-data changes and meter installations: operators and admins."""
+Importer = Annotated[Principal, require_role("operator", "integrator")]
+"""Batch import and sync from source systems: operators, integrators (source systems) and admins."""
+Admin = Annotated[Principal, require_role()]
+"""Backup and restore: admins only."""
+
+Archive = Annotated[ArchiveRuntime, Depends(archive_of)]
+
+
+async def _connection(request: Request) -> AsyncIterator[Any]:
+    async with archive_of(request).pool.acquire() as conn:
+        yield conn
+
+
+Conn = Annotated[asyncpg.Connection, Depends(_connection)]
+
+
+def scope_of(principal: Principal) -> Scope:
+    return Scope.of(principal)
+
+
+def sees_held(principal: Principal) -> bool:
+    """Held (unrepaired) data is restricted (R-4.3.1): only operators and admins see it."""
+    return principal.role in ("admin", "operator")
+
+
+def unprocessable(exc: ValidationError, what: str = "query") -> HTTPException:
+    """A 422 whose detail names every bad field and why."""
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {message}" if loc else message)
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"invalid {what}: " + "; ".join(parts))
+
+
+def parse_model(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Validate ``data`` as ``model``; a 422 naming every bad field when it does not fit."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise unprocessable(exc) from None
+
+
+def bad_request(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, detail=message)

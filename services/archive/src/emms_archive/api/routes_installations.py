@@ -1,0 +1,121 @@
+"""Meters on metering points: install, replace, remove, history (R-4.6.4, R-4.6.5).
+
+Each change is audited and published as ``MasterDataChange(entity="meter_installation")``
+with the communication parameters (terminal, pn, port, meter address, protocol…), so the
+collector configures or drops reading of that point by itself. ``GET /installations`` is the
+current table of "which meter is where" for a terminal or everything in scope.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from emms_archive.api.deps import Archive, Conn, Reader, Writer
+from emms_archive.audit import Change
+from emms_archive.masterdata import meter_periods, repository
+from emms_archive.masterdata.entities import ENTITIES, ScopeKind
+from emms_archive.masterdata.meter_periods import PeriodError
+from emms_archive.masterdata.models import Installation, Removal, Replacement
+from emms_archive.schema import SCHEMA
+from emms_archive.scope import Scope
+from emms_archive.where import Where
+from emms_runtime import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["installations"])
+POINT = ENTITIES["metering_point"]
+METER = ENTITIES["meter"]
+
+
+async def _point(conn: Any, point_id: str, principal: Principal) -> dict[str, Any]:
+    row = await repository.get(conn, POINT, (point_id,), Scope.of(principal))
+    if row is None:
+        exists = await repository.get(conn, POINT, (point_id,)) is not None
+        raise HTTPException(status.HTTP_403_FORBIDDEN if exists else status.HTTP_404_NOT_FOUND,
+                            detail=f"metering point {point_id} is outside your data scope" if exists
+                            else f"no metering point {point_id}")
+    return row
+
+
+async def _meter_for(conn: Any, meter_id: str, point: dict[str, Any], principal: Principal) -> None:
+    meter = await repository.get(conn, METER, (meter_id,), Scope.of(principal))
+    if meter is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=f"no meter {meter_id} in your data scope; create it first (POST /api/v1/meters)")
+    if meter["utility"] != point["utility"]:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=f"a {meter['utility']} meter cannot measure {point['utility']} point {point['id']}")
+
+
+def _done(change: Change) -> dict[str, Any]:
+    return {"change_id": str(change.change_id), "action": change.action, "metering_point_id": change.entity_id}
+
+
+@router.get("/metering-points/{point_id}/meters", summary="Which meter was on this metering point when")
+async def meter_history(point_id: str, principal: Reader, conn: Conn) -> list[dict[str, Any]]:
+    await _point(conn, point_id, principal)
+    return await meter_periods.history(conn, point_id)
+
+
+@router.post("/metering-points/{point_id}/install-meter", status_code=201,
+             summary="Put a meter on a metering point that has none")
+async def install_meter(point_id: str, body: Installation, principal: Writer, conn: Conn,
+                        archive: Archive) -> dict[str, Any]:
+    point = await _point(conn, point_id, principal)
+    await _meter_for(conn, body.meter_id, point, principal)
+    try:
+        async with conn.transaction():
+            change = await meter_periods.install(conn, point_id, body.meter_id, body.at, body.reason,
+                                                 principal.subject)
+    except PeriodError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    archive.outbox.poke()
+    return _done(change)
+
+
+@router.post("/metering-points/{point_id}/replace-meter",
+             summary="Replace the point's meter: close its period at `at`, open one for the new meter")
+async def replace_meter(point_id: str, body: Replacement, principal: Writer, conn: Conn,
+                        archive: Archive) -> dict[str, Any]:
+    point = await _point(conn, point_id, principal)
+    await _meter_for(conn, body.new_meter_id, point, principal)
+    try:
+        async with conn.transaction():
+            change = await meter_periods.replace(conn, point_id, body.new_meter_id, body.at, body.reason,
+                                                 principal.subject)
+    except PeriodError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    archive.outbox.poke()
+    return _done(change)
+
+
+@router.post("/metering-points/{point_id}/remove-meter", summary="Take the point's meter off at `at`")
+async def remove_meter(point_id: str, body: Removal, principal: Writer, conn: Conn,
+                       archive: Archive) -> dict[str, Any]:
+    await _point(conn, point_id, principal)
+    try:
+        async with conn.transaction():
+            change = await meter_periods.remove(conn, point_id, body.at, body.reason, principal.subject)
+    except PeriodError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    archive.outbox.poke()
+    return _done(change)
+
+
+@router.get("/installations", summary="Meters on metering points at a time (default now), by terminal")
+async def installations(principal: Reader, conn: Conn,
+                        terminal_id: Annotated[str | None, Query()] = None,
+                        at: Annotated[datetime | None, Query(description="UTC time; default now")] = None,
+                        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:
+    if at is not None and at.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="at: give a UTC offset (e.g. ...Z)")
+    w = Where()
+    w.add("i.valid_from <= coalesce({}, now()) AND (i.valid_to IS NULL OR i.valid_to > coalesce({}, now()))", at, at)
+    if terminal_id:
+        w.add("i.terminal_id = {}", terminal_id)
+    Scope.of(principal).restrict(ScopeKind.CUSTOMER_OF, "i", w)
+    rows = await conn.fetch(f"SELECT i.* FROM {SCHEMA}.installation i WHERE {w.sql()}"
+                            f" ORDER BY i.terminal_id, i.pn, i.metering_point_id LIMIT {int(limit)}", *w.args)
+    return [dict(r) for r in rows]

@@ -1,0 +1,40 @@
+"""The archive's bus consumers: raw readings in one group, everything else in another.
+
+Raw readings have their own group (and by default two consumers in it) so the bulk path is
+never held up behind events. Every handler is idempotent by natural key, so the at-least-once
+consumer may redeliver a batch after a crash without changing what is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from emms_archive.runtime import ArchiveRuntime
+from emms_bus import Delivery
+from emms_bus.consumer import Handler
+from emms_messages.events import Anomaly, DeviceEvent
+from emms_messages.readings import RawReadingBatch, ValidatedReading
+
+RAW_TOPIC = "emms.reading.raw.v1"
+RECORD_TOPICS = ("emms.reading.validated.v1", "emms.device.event.v1", "emms.anomaly.v1")
+RAW_GROUP = "archive-raw"
+RECORDS_GROUP = "archive-records"
+
+
+def raw_handler(archive: ArchiveRuntime) -> Handler:
+    async def handle(deliveries: Sequence[Delivery]) -> None:
+        await archive.raw.store([d.payload for d in deliveries if isinstance(d.payload, RawReadingBatch)])
+
+    return handle
+
+
+def records_handler(archive: ArchiveRuntime) -> Handler:
+    async def handle(deliveries: Sequence[Delivery]) -> None:
+        validated = [d.payload for d in deliveries if isinstance(d.payload, ValidatedReading)]
+        events = [(d.envelope.message_id, d.payload) for d in deliveries if isinstance(d.payload, DeviceEvent)]
+        anomalies = [d.payload for d in deliveries if isinstance(d.payload, Anomaly)]
+        await archive.validated.store(validated)
+        await archive.events.store_events(events)
+        await archive.events.store_anomalies(anomalies)
+
+    return handle

@@ -1,0 +1,1 @@
+"""Events (terminal / meter records) and anomalies (VEE findings), each with its class."""

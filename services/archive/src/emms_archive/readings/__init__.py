@@ -1,0 +1,1 @@
+"""Readings storage: raw (insert-only) and validated, written in bulk from the bus."""

@@ -1,0 +1,111 @@
+"""Bulk, idempotent storage of raw readings from the bus (R-4.3.1, R-4.3.3a).
+
+Per bus batch: the readings are flattened and ``COPY``'d into a per-connection temporary
+staging table, then one ``INSERT … SELECT`` attributes each to the metering point its meter was
+on at the reading's data time (a join with the meter periods) and inserts them with
+``ON CONFLICT DO NOTHING`` on the natural key (metering point, item, data time, source). A
+redelivered batch finds every key already there and changes nothing — no inbox needed. A
+reading whose meter is on no point at that time is kept whole in ``reading_unmatched`` until
+the archive knows where it belongs (:mod:`~emms_archive.readings.unmatched`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from emms_archive.metrics import INGEST_BATCH_SECONDS, READINGS_STORED
+from emms_archive.readings.partitions import Partitions
+from emms_archive.schema import SCHEMA
+from emms_db.connection import Connection
+from emms_messages.readings import RawReadingBatch
+
+STAGE = "archive_raw_stage"
+COLUMNS = ("meter_id", "item", "data_time", "source", "value", "unit", "collected_at", "quality",
+           "terminal", "pn", "batch_id")
+STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (meter_id text, item text, data_time timestamptz,"
+             " source text, value double precision, unit text, collected_at timestamptz, quality integer,"
+             " terminal text, pn integer, batch_id text) ON COMMIT DELETE ROWS")
+
+_PERIOD = (f"{SCHEMA}.meter_period p ON p.meter_id = s.meter_id AND p.valid_from <= s.data_time"
+           " AND (p.valid_to IS NULL OR s.data_time < p.valid_to)")
+
+INSERT_SQL = f"""
+INSERT INTO {SCHEMA}.reading_raw (metering_point_id, item, data_time, source, meter_id, value, unit, collected_at,
+                                 quality, terminal, pn, batch_id)
+SELECT p.metering_point_id, s.item, s.data_time, s.source, s.meter_id, s.value, s.unit, s.collected_at, s.quality,
+       s.terminal, s.pn, s.batch_id
+FROM {STAGE} s JOIN {_PERIOD}
+ON CONFLICT DO NOTHING"""
+
+HOLD_SQL = f"""
+INSERT INTO {SCHEMA}.reading_unmatched (layer, meter_id, item, data_time, variant, payload)
+SELECT 'raw', s.meter_id, s.item, s.data_time, s.source, to_jsonb(s)
+FROM {STAGE} s LEFT JOIN {_PERIOD}
+WHERE p.id IS NULL
+ON CONFLICT DO NOTHING"""
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    total: int
+    stored: int
+    held: int
+
+    @property
+    def duplicates(self) -> int:
+        return self.total - self.stored - self.held
+
+
+def rows_of(batches: Iterable[RawReadingBatch]) -> list[Row]:
+    """Flatten bus batches into staging rows (column order :data:`COLUMNS`)."""
+    rows: list[Row] = []
+    append = rows.append
+    for b in batches:
+        for r in b.readings:
+            # r.source is a StrEnum, i.e. already the text; ``.value`` would cost a descriptor call per row
+            append((r.meter_id, r.item, r.data_time, r.source, r.value, r.unit, r.collected_at,
+                    r.quality, r.terminal or b.terminal, r.pn, b.batch_id))
+    return rows
+
+
+async def store_rows(conn: Connection, rows: Sequence[Row]) -> IngestResult:
+    """Stage and insert ``rows`` inside the caller's transaction."""
+    if not rows:
+        return IngestResult(0, 0, 0)
+    await conn.execute(STAGE_DDL)
+    await conn.copy_records_to_table(STAGE, records=rows, columns=COLUMNS)
+    stored = _count(await conn.execute(INSERT_SQL))
+    held = _count(await conn.execute(HOLD_SQL))
+    return IngestResult(len(rows), stored, held)
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command status such as ``INSERT 0 42``."""
+    return int(status.split()[-1])
+
+
+class RawIngest:
+    """Writes raw reading batches; one transaction per call, partitions made first."""
+
+    def __init__(self, pool: asyncpg.Pool, partitions: Partitions) -> None:
+        self._pool = pool
+        self._partitions = partitions
+
+    async def store(self, batches: Sequence[RawReadingBatch]) -> IngestResult:
+        started = time.perf_counter()
+        rows = rows_of(batches)
+        await self._partitions.ensure(r[2] for r in rows)
+        async with self._pool.acquire() as conn, conn.transaction():
+            result = await store_rows(conn, rows)
+        READINGS_STORED.labels("raw", "stored").inc(result.stored)
+        READINGS_STORED.labels("raw", "duplicate").inc(result.duplicates)
+        READINGS_STORED.labels("raw", "unmatched").inc(result.held)
+        INGEST_BATCH_SECONDS.labels("raw").observe(time.perf_counter() - started)
+        return result

@@ -1,0 +1,72 @@
+"""The caller's data scope: which companies and regions a token may see (R-4.3.3a, R-4.6.2).
+
+An empty list in the token means "all"; admins are never restricted. Regions include every
+region below them. Reads are filtered with :meth:`Scope.restrict`; a request that names a
+company or region outside the scope is refused with 403 by :meth:`Scope.require`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fastapi import HTTPException, status
+
+from emms_archive.masterdata.entities import ScopeKind
+from emms_archive.schema import SCHEMA
+from emms_archive.where import Where
+from emms_runtime import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    companies: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, principal: Principal) -> Scope:
+        if principal.role == "admin":
+            return cls()
+        return cls(tuple(principal.companies), tuple(principal.regions))
+
+    @property
+    def unrestricted(self) -> bool:
+        return not self.companies and not self.regions
+
+    def allows_company(self, company: str | None) -> bool:
+        return not self.companies or company in self.companies
+
+    def require(self, companies: Iterable[str] = ()) -> None:
+        """403 when the request names a company outside the caller's scope."""
+        outside = sorted({c for c in companies if not self.allows_company(c)})
+        if outside:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                detail=f"outside your data scope: companies {outside}; "
+                                       f"your token allows {list(self.companies)}")
+
+    def restrict(self, kind: ScopeKind, alias: str, where: Where, *, has_region: bool = False) -> None:
+        """Add the conditions that keep ``alias``'s rows inside the scope."""
+        if self.unrestricted:
+            return
+        if kind is ScopeKind.COMPANY:
+            if self.companies:
+                where.add(f"{alias}.id = ANY({{}}::text[])", list(self.companies))
+        elif kind is ScopeKind.REGION:
+            if self.regions:
+                where.add(f"{alias}.id IN (SELECT {SCHEMA}.region_subtree({{}}::text[]))", list(self.regions))
+        elif kind is ScopeKind.OWNED:
+            self._owned(alias, where, has_region)
+        elif kind is ScopeKind.CUSTOMER_OF:
+            inner = Where(where.args)
+            self._owned("sc", inner, True)
+            where.parts.append(f"{alias}.customer_id IN (SELECT sc.id FROM {SCHEMA}.customer sc WHERE {inner.sql()})")
+        elif kind is ScopeKind.GROUP_OF and self.companies:
+            where.add(f"{alias}.group_id IN (SELECT sg.id FROM {SCHEMA}.custom_group sg"
+                      f" WHERE sg.company_id IS NULL OR sg.company_id = ANY({{}}::text[]))", list(self.companies))
+
+    def _owned(self, alias: str, where: Where, has_region: bool) -> None:
+        if self.companies:
+            where.add(f"{alias}.company_id = ANY({{}}::text[])", list(self.companies))
+        if self.regions and has_region:
+            where.add(f"{alias}.region_id IS NULL OR {alias}.region_id IN"
+                      f" (SELECT {SCHEMA}.region_subtree({{}}::text[]))", list(self.regions))

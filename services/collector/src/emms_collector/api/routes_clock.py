@@ -1,0 +1,64 @@
+"""``/api/v1/clock``: terminal clocks, syncs and their results; meter sync approval (R-4.6.1)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.schema import SCHEMA
+
+router = APIRouter(prefix="/api/v1/clock", tags=["clock"])
+TerminalPath = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{4}-\d{5}$", description="terminal address, e.g. 3701-00012")]
+
+
+@router.get("/terminals", summary="Latest clock deviation per terminal")
+async def terminal_clocks(c: CollectorDep, principal: Viewer,
+                          out_of_tolerance: Annotated[bool, Query()] = False,
+                          limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                          offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    where = "abs(deviation_s) > $1" if out_of_tolerance else "$1::float8 IS NOT NULL"
+    async with c.pool.acquire() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock WHERE {where}",
+                                    c.settings.timesync.tolerance_s)
+        rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.terminal_clock WHERE {where} ORDER BY abs(deviation_s) DESC"
+                                f" NULLS LAST LIMIT {limit} OFFSET {offset}", c.settings.timesync.tolerance_s)
+    return {"tolerance_s": c.settings.timesync.tolerance_s, "total": total, "items": [dict(r) for r in rows]}
+
+
+@router.get("/syncs", summary="Clock measurements and syncs with their results")
+async def syncs(c: CollectorDep, principal: Viewer,
+                terminal: Annotated[str | None, Query(pattern=r"^[0-9A-Fa-f]{4}-\d{5}$")] = None,
+                level: Annotated[Literal["terminal", "meter"] | None, Query()] = None,
+                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
+    async with c.pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT * FROM {SCHEMA}.clock_sync WHERE ($1::text IS NULL OR terminal = $1)"
+            f" AND ($2::text IS NULL OR level = $2) ORDER BY requested_at DESC, id DESC LIMIT {limit}",
+            terminal, level)
+    return {"items": [dict(r) for r in rows]}
+
+
+@router.post("/terminals/{terminal}/read", summary="Poll a terminal's clock now")
+async def read_terminal_clock(c: CollectorDep, principal: Operator, terminal: TerminalPath) -> dict[str, Any]:
+    reading = await c.timesync.poll(terminal)
+    if reading is None:
+        raise HTTPException(504, detail=f"terminal {terminal} did not answer the clock read")
+    return {"terminal": terminal, "terminal_clock": reading.terminal_clock.isoformat(),
+            "deviation_s": reading.deviation_s, "round_trip_ms": reading.round_trip_s * 1000}
+
+
+@router.post("/terminals/{terminal}/sync", summary="Sync a terminal's clock now (delay-compensated)")
+async def sync_terminal(c: CollectorDep, principal: Operator, terminal: TerminalPath,
+                        force: Annotated[bool, Query(description="even within tolerance or the quiet minutes")]
+                        = False) -> dict[str, Any]:
+    return await c.timesync.sync_terminal(terminal, force=force)
+
+
+@router.post("/meter-syncs/{sync_id}/approve", summary="Approve a meter clock sync reported by a terminal")
+async def approve(c: CollectorDep, principal: Operator, sync_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    try:
+        return await c.timesync.approve_meter_sync(sync_id, principal.subject)
+    except LookupError as exc:
+        raise HTTPException(404, detail=str(exc)) from None

@@ -1,0 +1,75 @@
+"""``/api/v1/gaps``: the gap index and manual back-fill (R-4.2.6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.repository import gaps as gap_sql
+from emms_collector.repository import points as point_sql
+from emms_collector.repository.gaps import Gap
+from emms_collector.tasks import TaskType
+from emms_protocol.items import ITEMS
+
+router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+@router.get("", summary="Gaps: (meter, item, data time) expected and not collected")
+async def list_gaps(
+    c: CollectorDep, principal: Viewer,
+    meter_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[Literal["open", "filled", "abandoned"] | None, Query()] = None,
+    task_id: Annotated[str | None, Query(max_length=80)] = None,
+    since: Annotated[datetime | None, Query(description="data time at or after")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    async with c.pool.acquire() as conn:
+        total, items = await gap_sql.list_gaps(conn, meter_id=meter_id, state=state, task_id=task_id, since=since,
+                                               limit=limit, offset=offset)
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+class BackfillBody(BaseModel):
+    """Re-collect daily frozen ``items`` of ``meters`` for every day whose freeze falls in [start, end]."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    meters: list[Ref] = Field(min_length=1, max_length=10_000)
+    items: list[str] = Field(min_length=1, max_length=64)
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="manual back-fill", max_length=200)
+
+    @model_validator(mode="after")
+    def _sound(self) -> BackfillBody:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        unknown = [i for i in self.items if i not in ITEMS]
+        if unknown:
+            raise ValueError(f"unknown item codes {unknown[:5]}")
+        return self
+
+
+@router.post("/backfill", status_code=202, summary="Open gaps for a manual back-fill and start it")
+async def backfill(c: CollectorDep, principal: Operator, body: BackfillBody) -> dict[str, Any]:
+    if body.end > datetime.now(UTC):
+        raise HTTPException(422, detail="end is in the future: only past freezes can be back-filled")
+    instants = c.backfill.freezes_between(body.start, body.end)
+    if not instants:
+        raise HTTPException(422, detail="no daily freeze falls between start and end")
+    async with c.pool.acquire() as conn, conn.transaction():
+        points = await point_sql.by_meters(conn, body.meters, active_only=False)
+        unknown = sorted(set(body.meters) - set(points))
+        if len(unknown) == len(body.meters):
+            raise HTTPException(404, detail=f"none of the meters is known to the collector: {unknown[:5]}")
+        opened = await gap_sql.open_gaps(conn, [
+            Gap(m, item, at, TaskType.DAILY_FROZEN.value, p.terminal, reason=f"{principal.subject}: {body.reason}",
+                origin="request") for m, p in points.items() for item in body.items for at in instants])
+    c.backfill.poke()
+    return {"gaps": opened, "freezes": [i.isoformat() for i in instants], "unknown_meters": unknown}

@@ -1,0 +1,69 @@
+"""``/api/v1/templates`` and ``/api/v1/items``: task templates by meter type (R-4.6.5), readable items."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Response
+
+from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.routes import ROUTES
+from emms_collector.schema import SCHEMA
+from emms_collector.templates import Template, delete_template, get_template, list_templates, put_template
+from emms_protocol.items import ITEMS
+
+router = APIRouter(prefix="/api/v1", tags=["templates"])
+TemplatePath = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
+
+
+@router.get("/templates", summary="Task templates by meter type")
+async def templates(c: CollectorDep, principal: Viewer) -> dict[str, Any]:
+    async with c.pool.acquire() as conn:
+        found = await list_templates(conn)
+    return {"items": [t.model_dump(mode="json") for t in found]}
+
+
+@router.get("/templates/{template_id}", summary="One template")
+async def template(c: CollectorDep, principal: Viewer, template_id: TemplatePath) -> dict[str, Any]:
+    async with c.pool.acquire() as conn:
+        found = await get_template(conn, template_id)
+    if found is None:
+        raise HTTPException(404, detail=f"no template {template_id}")
+    return found.model_dump(mode="json")
+
+
+@router.put("/templates/{template_id}", summary="Create or replace a template (its automatic task follows)")
+async def store_template(c: CollectorDep, principal: Operator, template_id: TemplatePath,
+                         body: Template) -> dict[str, Any]:
+    if body.id != template_id:
+        raise HTTPException(422, detail=f"body id {body.id} differs from the path's {template_id}")
+    async with c.pool.acquire() as conn, conn.transaction():
+        await put_template(conn, body)
+        await conn.execute(
+            f"UPDATE {SCHEMA}.task SET name = $2, task_type = $3, items = $4, period = $5::jsonb, priority = $6,"
+            " retries = $7, retry_delay_s = $8, backfill_days = $9, version = version + 1, updated_at = now()"
+            " WHERE template_id = $1 AND auto AND deleted_at IS NULL",
+            body.id, body.spec.name, body.spec.type.value, body.spec.items, body.spec.period.model_dump_json(),
+            body.spec.priority, body.spec.retries, body.spec.retry_delay_s, body.spec.backfill_days)
+    return body.model_dump(mode="json")
+
+
+@router.delete("/templates/{template_id}", status_code=204, summary="Delete a template (its task stays)")
+async def remove_template(c: CollectorDep, principal: Operator, template_id: TemplatePath) -> Response:
+    async with c.pool.acquire() as conn:
+        if not await delete_template(conn, template_id):
+            raise HTTPException(404, detail=f"no template {template_id}")
+    return Response(status_code=204)
+
+
+@router.get("/items", summary="Canonical items, and which task types can read each for which meter type")
+async def items(principal: Viewer) -> dict[str, Any]:
+    readable: dict[str, list[dict[str, str]]] = {}
+    for (task_type, family), routes in ROUTES.items():
+        for route in routes:
+            for code in route.items:
+                readable.setdefault(code, []).append({"task_type": task_type.value, "meter_protocol": family,
+                                                      "via": route.name})
+    return {"items": [{"code": i.code, "unit": i.unit, "utility": i.utility, "kind": i.kind,
+                       "description": i.description, "readable": readable.get(i.code, [])}
+                      for i in ITEMS.values()]}

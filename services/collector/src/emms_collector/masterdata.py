@@ -1,0 +1,149 @@
+"""Keeping the local measurement-point table from master-data changes (R-4.6.5).
+
+The archive publishes ``MasterDataChange`` after every committed change. The
+collector keeps what it needs to read meters and resolve targets:
+
+* ``meter_installation`` (keyed by metering point; data = the archive's
+  installation view: meter, terminal address, pn, port, protocol, utility) →
+  the point; created / replaced also put the meter into the automatic tasks
+  of its type; removed takes it out of every task;
+* ``customer`` → region and category of its points;
+* ``terminal`` → its bus address (``AAAA-TTTTT``) and region;
+* ``group_member`` → group membership for group targets.
+
+Each batch is applied in one transaction together with the inbox rows of its
+messages, so a redelivered change does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from emms_bus import Delivery
+from emms_collector.repository import points as point_sql
+from emms_collector.repository import tasks as task_sql
+from emms_collector.schema import SCHEMA
+from emms_collector.templates import join, list_templates
+from emms_db import inbox
+from emms_db.connection import Connection
+from emms_messages.masterdata import ChangeKind, MasterDataChange
+
+log = structlog.get_logger("emms.collector.masterdata")
+CONSUMER = "masterdata"
+_KEY = re.compile(r"^[0-9A-Fa-f]{4}-\d{5}$")
+
+
+def terminal_key(address: str | None) -> str | None:
+    """The bus address of a terminal from the archive's address: ``"3701-00012"`` as it is, or the
+    8-hex-digit vendor form ``"3701000C"`` (A1 then A2 in hex)."""
+    if not address:
+        return None
+    text = address.strip()
+    if _KEY.match(text):
+        return text.upper()
+    if len(text) == 8 and all(ch in "0123456789abcdefABCDEF" for ch in text):
+        return f"{text[:4].upper()}-{int(text[4:], 16):05d}"
+    return None
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class MasterDataSync:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.applied = 0
+
+    async def handle(self, batch: Sequence[Delivery]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await inbox.claim(conn, SCHEMA, CONSUMER, [d.envelope.message_id for d in batch])
+            templates = None
+            for d in batch:
+                change = d.payload
+                if d.envelope.message_id not in fresh or not isinstance(change, MasterDataChange):
+                    continue
+                if change.entity == "meter_installation" and templates is None:
+                    templates = await list_templates(conn)
+                await self.apply(conn, change, templates or [])
+                self.applied += 1
+
+    async def apply(self, conn: Connection, change: MasterDataChange, templates: list[Any]) -> None:
+        data = change.data
+        if change.entity == "meter_installation":
+            await self._installation(conn, change, templates)
+        elif change.entity == "customer":
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.md_customer (id, region_id, category, utility, company_id)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET region_id = excluded.region_id,"
+                " category = excluded.category, utility = excluded.utility, company_id = excluded.company_id",
+                change.entity_id, data.get("region_id"), data.get("category"), data.get("utility"),
+                data.get("company_id"))
+            await conn.execute(f"UPDATE {SCHEMA}.point SET region_id = $2, category = $3 WHERE customer_id = $1",
+                               change.entity_id, data.get("region_id"), data.get("category"))
+        elif change.entity == "terminal":
+            await self._terminal(conn, change)
+        elif change.entity == "group_member":
+            await self._group_member(conn, change)
+
+    async def _installation(self, conn: Connection, change: MasterDataChange, templates: list[Any]) -> None:
+        data = change.data
+        meter_id = data.get("meter_id")
+        if not meter_id:
+            return
+        if change.kind is ChangeKind.REMOVED or data.get("removed_at"):
+            await point_sql.deactivate(conn, [str(meter_id)])
+            await task_sql.remove_member_everywhere(conn, str(meter_id))
+            return
+        key = terminal_key(data.get("terminal_address"))
+        if key is None or data.get("pn") is None:
+            log.info("installation without a terminal and pn is not read by the collector", meter=meter_id)
+            return
+        customer = await conn.fetchrow(f"SELECT region_id, category FROM {SCHEMA}.md_customer WHERE id = $1",
+                                       data.get("customer_id"))
+        if data.get("metering_point_id"):  # a replacement: the old meter of this point is no longer read
+            await conn.execute(f"UPDATE {SCHEMA}.point SET active = false, updated_at = now()"
+                               " WHERE metering_point_id = $1 AND meter_id <> $2 AND active",
+                               data["metering_point_id"], str(meter_id))
+        await point_sql.upsert_points(conn, [{
+            "meter_id": str(meter_id), "terminal": key, "pn": int(data["pn"]), "utility": str(data.get("utility")),
+            "protocol": str(data.get("protocol") or ""), "meter_address": str(data.get("meter_address") or ""),
+            "port": data.get("port"), "metering_point_id": data.get("metering_point_id"),
+            "customer_id": data.get("customer_id"), "region_id": customer["region_id"] if customer else None,
+            "category": customer["category"] if customer else None, "valid_from": _time(data.get("valid_from")),
+            "valid_to": _time(data.get("valid_to")), "active": True, "source": "masterdata"}])
+        await join(conn, templates, str(meter_id), str(data.get("utility")), str(data.get("protocol") or ""),
+                   f"{change.kind.value} {change.changed_at.isoformat()}")
+
+    async def _terminal(self, conn: Connection, change: MasterDataChange) -> None:
+        data = change.data
+        key = terminal_key(data.get("address"))
+        old = await conn.fetchval(f"SELECT terminal FROM {SCHEMA}.md_terminal WHERE id = $1", change.entity_id)
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.md_terminal (id, address, terminal, region_id, status) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (id) DO UPDATE SET address = excluded.address, terminal = excluded.terminal,"
+            " region_id = excluded.region_id, status = excluded.status",
+            change.entity_id, data.get("address"), key, data.get("region_id"), data.get("status"))
+        if old and key and old != key:
+            await conn.execute(f"UPDATE {SCHEMA}.point SET terminal = $2, updated_at = now() WHERE terminal = $1",
+                               old, key)
+
+    async def _group_member(self, conn: Connection, change: MasterDataChange) -> None:
+        data = change.data
+        keys = (data.get("group_id"), data.get("member_kind"), data.get("member_id"))
+        if not all(keys):
+            return
+        if change.kind is ChangeKind.REMOVED:
+            await conn.execute(f"DELETE FROM {SCHEMA}.md_group_member WHERE group_id = $1 AND member_kind = $2"
+                               " AND member_id = $3", *keys)
+        else:
+            await conn.execute(f"INSERT INTO {SCHEMA}.md_group_member (group_id, member_kind, member_id)"
+                               " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", *keys)

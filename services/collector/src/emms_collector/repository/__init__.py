@@ -1,0 +1,1 @@
+"""SQL of the collector, one module per table family."""

@@ -1,0 +1,141 @@
+"""SQL of tasks, their members and templates: create, read, change, delete.
+
+A change that moves the schedule (period, validity) resets the scheduler's
+cursor to now, so a changed task neither replays old slots nor loses the next
+one. Deleting a task is soft (its runs and quality figures stay readable) and
+cancels its pending runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from emms_collector.schema import SCHEMA
+from emms_collector.tasks import Task
+from emms_db.connection import Connection
+
+_COLUMNS = ("id, name, task_type, target, items, valid_from, valid_to, period, priority, retries, retry_delay_s,"
+            " backfill_days, enabled, auto, template_id, version, created_by, created_at, updated_at")
+
+
+class TaskExists(Exception):
+    """A task with this id exists already."""
+
+
+class VersionConflict(Exception):
+    """The task changed since the client read it."""
+
+
+def task_from_row(row: asyncpg.Record) -> Task:
+    return Task.model_validate({
+        "id": row["id"], "name": row["name"], "type": row["task_type"], "target": _json(row["target"]),
+        "items": list(row["items"]), "valid_from": row["valid_from"], "valid_to": row["valid_to"],
+        "period": _json(row["period"]), "priority": row["priority"], "retries": row["retries"],
+        "retry_delay_s": row["retry_delay_s"], "backfill_days": row["backfill_days"], "enabled": row["enabled"],
+        "auto": row["auto"], "template_id": row["template_id"], "version": row["version"],
+        "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": row["updated_at"],
+    })
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _args(task: Task) -> list[Any]:
+    return [task.name, task.type.value, task.target.model_dump_json(), list(task.items), task.valid_from,
+            task.valid_to, task.period.model_dump_json(), task.priority, task.retries, task.retry_delay_s,
+            task.backfill_days, task.enabled]
+
+
+async def insert_task(conn: Connection, task: Task, *, planned_from: datetime) -> Task:
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO {SCHEMA}.task (id, name, task_type, target, items, valid_from, valid_to, period, priority,"
+            " retries, retry_delay_s, backfill_days, enabled, auto, template_id, created_by, planned_until)"
+            " VALUES ($13, $1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $14, $15, $16, $17)"
+            f" RETURNING {_COLUMNS}",
+            *_args(task), task.id, task.auto, task.template_id, task.created_by, planned_from)
+    except asyncpg.UniqueViolationError as exc:
+        if "task_template_once" in str(exc):
+            raise TaskExists(f"template {task.template_id} already has its task") from None
+        raise TaskExists(f"task {task.id} exists") from None
+    assert row is not None
+    return task_from_row(row)
+
+
+async def get_task(conn: Connection, task_id: str, *, include_deleted: bool = False) -> Task | None:
+    extra = "" if include_deleted else " AND deleted_at IS NULL"
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM {SCHEMA}.task WHERE id = $1{extra}", task_id)
+    return task_from_row(row) if row else None
+
+
+async def list_tasks(conn: Connection, *, task_type: str | None = None, enabled: bool | None = None,
+                     auto: bool | None = None, limit: int = 100, offset: int = 0) -> tuple[int, list[Task]]:
+    where = ["deleted_at IS NULL"]
+    args: list[Any] = []
+    for column, value in (("task_type", task_type), ("enabled", enabled), ("auto", auto)):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    clause = " AND ".join(where)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task WHERE {clause}", *args)
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM {SCHEMA}.task WHERE {clause} ORDER BY priority, id"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+    return int(total), [task_from_row(r) for r in rows]
+
+
+async def update_task(conn: Connection, task: Task, *, expected_version: int | None, reschedule_from: datetime | None,
+                      ) -> Task:
+    """Store ``task`` over its row; ``reschedule_from`` moves the scheduler's cursor (schedule changed)."""
+    row = await conn.fetchrow(
+        f"UPDATE {SCHEMA}.task SET name = $1, task_type = $2, target = $3::jsonb, items = $4, valid_from = $5,"
+        " valid_to = $6, period = $7::jsonb, priority = $8, retries = $9, retry_delay_s = $10, backfill_days = $11,"
+        " enabled = $12, version = version + 1, updated_at = now(),"
+        " planned_until = coalesce($15, planned_until)"
+        f" WHERE id = $13 AND deleted_at IS NULL AND ($14::int IS NULL OR version = $14) RETURNING {_COLUMNS}",
+        *_args(task), task.id, expected_version, reschedule_from)
+    if row is None:
+        if await get_task(conn, task.id) is None:
+            raise KeyError(task.id)
+        raise VersionConflict(f"task {task.id} is no longer at version {expected_version}")
+    if reschedule_from is not None:
+        await conn.execute(f"UPDATE {SCHEMA}.task_run SET status = 'cancelled', detail = 'task rescheduled',"
+                           " finished_at = now() WHERE task_id = $1 AND status = 'pending' AND kind = 'scheduled'"
+                           " AND due_at > $2", task.id, reschedule_from)
+    return task_from_row(row)
+
+
+async def delete_task(conn: Connection, task_id: str) -> bool:
+    done = await conn.fetchval(
+        f"UPDATE {SCHEMA}.task SET deleted_at = now(), enabled = false, updated_at = now()"
+        " WHERE id = $1 AND deleted_at IS NULL RETURNING true", task_id)
+    if done:
+        await conn.execute(f"UPDATE {SCHEMA}.task_run SET status = 'cancelled', detail = 'task deleted',"
+                           " finished_at = now() WHERE task_id = $1 AND status = 'pending'", task_id)
+    return bool(done)
+
+
+async def add_members(conn: Connection, task_id: str, meter_ids: Sequence[str], reason: str) -> int:
+    if not meter_ids:
+        return 0
+    rows = await conn.fetch(
+        f"INSERT INTO {SCHEMA}.task_member (task_id, meter_id, reason) SELECT $1, unnest($2::text[]), $3"
+        " ON CONFLICT DO NOTHING RETURNING meter_id", task_id, list(meter_ids), reason)
+    return len(rows)
+
+
+async def remove_member_everywhere(conn: Connection, meter_id: str) -> int:
+    result = await conn.execute(f"DELETE FROM {SCHEMA}.task_member WHERE meter_id = $1", meter_id)
+    return int(result.split()[-1])
+
+
+async def members(conn: Connection, task_id: str, *, limit: int = 1000, offset: int = 0) -> tuple[int, list[str]]:
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task_member WHERE task_id = $1", task_id)
+    rows = await conn.fetch(f"SELECT meter_id FROM {SCHEMA}.task_member WHERE task_id = $1 ORDER BY meter_id"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", task_id)
+    return int(total), [r["meter_id"] for r in rows]

@@ -1,0 +1,117 @@
+"""How an item is read: which AFN / Fn (or which forwarded meter command) yields it, per meter protocol.
+
+A *route* is one thing a terminal can be asked for and the canonical items its
+answer carries. Electricity meters are read from the concentrator's own data
+(AFN 0C current, AFN 0D frozen — several points and Fn per frame); CJ/T 188
+meters (water, gas, heat) through AFN 10 F1 transparent forwarding of a 188
+read, one meter per frame. For one meter the planner picks the fewest routes
+that cover the items asked for (:func:`choose`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from emms_collector.tasks import TaskType
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    afn: int
+    fn: int
+    items: frozenset[str]
+    tag: str | None = None  # "day" (Td_d) / "month" (Td_m) freeze tag in the request
+    forward: str | None = None  # meter protocol of a forwarded frame (AFN 10 F1)
+    di: int | None = None  # the meter protocol's data identifier of a forwarded read
+    current: bool = False  # yields the value at the read, even for a frozen-data task (no history on the wire)
+
+    @property
+    def batchable(self) -> bool:
+        """Several measurement points may share one frame (not so for forwarded meter frames)."""
+        return self.forward is None
+
+
+def _register(base: str) -> set[str]:
+    return {f"{base}.{t}" for t in ("total", "t1", "t2", "t3", "t4")}
+
+
+_IMPORT = _register("energy.active.import")
+_FORWARD = _IMPORT | _register("energy.reactive.import") | _register("energy.reactive.q1") \
+    | _register("energy.reactive.q4")
+_REVERSE = _register("energy.active.export") | _register("energy.reactive.export") \
+    | _register("energy.reactive.q2") | _register("energy.reactive.q3")
+_F25 = {f"power.{k}.{p}" for k in ("active", "reactive", "apparent") for p in ("total", "a", "b", "c")} \
+    | {f"power_factor.{p}" for p in ("total", "a", "b", "c")} | {f"voltage.{p}" for p in ("a", "b", "c")} \
+    | {f"current.{p}" for p in ("a", "b", "c", "n")}
+_188_COMMON = {"valve.state", "battery.low"}
+_188_WATER_GAS = {"water.volume", "gas.volume"} | _188_COMMON
+_188_HEAT = {"heat.energy", "cooling.energy", "heat.power", "flow.rate", "volume.heat", "temperature.supply",
+             "temperature.return", "working_hours"} | _188_COMMON
+CJT188_CURRENT = 0x901F
+
+
+def _r(name: str, afn: int, fn: int, items: Iterable[str], **kw: object) -> Route:
+    return Route(name, afn, fn, frozenset(items), **kw)  # type: ignore[arg-type]
+
+
+ELECTRICITY = "dlt645"
+CJT188 = "cjt188"
+_188_READ = _r("AFN10 F1 forward CJ/T 188 read 901F", 0x10, 1, _188_WATER_GAS | _188_HEAT, forward=CJT188,
+               di=CJT188_CURRENT, current=True)
+
+ROUTES: dict[tuple[TaskType, str], tuple[Route, ...]] = {
+    (TaskType.DAILY_FROZEN, ELECTRICITY): (
+        _r("AFN0D F161 daily frozen forward active", 0x0D, 161, _IMPORT, tag="day"),
+        _r("AFN0D F1 daily frozen forward energies", 0x0D, 1, _FORWARD, tag="day"),
+        _r("AFN0D F2 daily frozen reverse energies", 0x0D, 2, _REVERSE, tag="day"),
+    ),
+    (TaskType.MONTHLY_FROZEN, ELECTRICITY): (
+        _r("AFN0D F177 monthly frozen forward active", 0x0D, 177, _IMPORT, tag="month"),
+        _r("AFN0D F17 monthly frozen forward energies", 0x0D, 17, _FORWARD, tag="month"),
+        _r("AFN0D F18 monthly frozen reverse energies", 0x0D, 18, _REVERSE, tag="month"),
+    ),
+    (TaskType.REALTIME, ELECTRICITY): (
+        _r("AFN0C F129 forward active energy", 0x0C, 129, _IMPORT),
+        _r("AFN0C F33 forward energies", 0x0C, 33, _FORWARD),
+        _r("AFN0C F34 reverse energies", 0x0C, 34, _REVERSE),
+        _r("AFN0C F25 power, voltage, current", 0x0C, 25, _F25),
+        _r("AFN0C F167 prepayment balance", 0x0C, 167, {"balance.remaining", "energy.remaining"}),
+    ),
+    (TaskType.REALTIME, CJT188): (_188_READ,),
+    # CJ/T 188 meters keep no daily history a terminal can serve: the daily / monthly task reads them
+    # right after the freeze and stamps the values with the read time.
+    (TaskType.DAILY_FROZEN, CJT188): (_188_READ,),
+    (TaskType.MONTHLY_FROZEN, CJT188): (_188_READ,),
+}
+
+
+def family(protocol: str) -> str:
+    """The route family of a meter protocol (``dlt645-2007`` → ``dlt645``)."""
+    p = protocol.lower()
+    if p.startswith("cjt188") or p.startswith("cj/t"):
+        return CJT188
+    return ELECTRICITY
+
+
+def readable(task_type: TaskType, item: str) -> bool:
+    return any(item in r.items for (t, _), routes in ROUTES.items() if t is task_type for r in routes)
+
+
+def routes_for(task_type: TaskType, protocol: str) -> tuple[Route, ...]:
+    return ROUTES.get((task_type, family(protocol)), ())
+
+
+def choose(task_type: TaskType, protocol: str, items: Sequence[str]) -> tuple[list[Route], list[str]]:
+    """The fewest routes covering ``items`` for a meter of ``protocol``, and the items none covers."""
+    wanted = set(items)
+    available = routes_for(task_type, protocol)
+    chosen: list[Route] = []
+    while wanted:
+        best = max(available, key=lambda r: (len(r.items & wanted), -len(r.items)), default=None)
+        if best is None or not best.items & wanted:
+            break
+        chosen.append(best)
+        wanted -= best.items
+    return chosen, sorted(wanted)

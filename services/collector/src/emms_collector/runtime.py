@@ -1,0 +1,109 @@
+"""The collector's runtime: one object holding the pool, the bus, the engine and the workers' state.
+
+Built by :func:`build_runtime` in the service's ``setup`` hook; the routes
+reach it through ``request.app.state.runtime.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import tzinfo
+
+import asyncpg
+import structlog
+
+from emms_bus import BusConsumer, BusProducer, CommitPolicy
+from emms_collector.backfill import Backfiller
+from emms_collector.dispatch import Dispatcher
+from emms_collector.event_polls import EventPoller
+from emms_collector.manual import ManualReads
+from emms_collector.masterdata import MasterDataSync
+from emms_collector.periods import zone
+from emms_collector.reading import ReadingEngine
+from emms_collector.reports import ReportIntake
+from emms_collector.scheduler import Scheduler
+from emms_collector.settings import CollectorSettings
+from emms_collector.timesync import TimeSync
+
+log = structlog.get_logger("emms.collector")
+RESULT_TOPIC = "emms.downlink.result.v1"
+
+
+@dataclass
+class CollectorRuntime:
+    settings: CollectorSettings
+    pool: asyncpg.Pool
+    producer: BusProducer
+    tz: tzinfo
+    dispatcher: Dispatcher
+    engine: ReadingEngine
+    manual: ManualReads
+    backfill: Backfiller
+    timesync: TimeSync
+    reports: ReportIntake
+    masterdata: MasterDataSync
+    event_poller: EventPoller
+    scheduler: Scheduler | None = None
+    results: BusConsumer | None = None
+
+    @property
+    def me(self) -> str:
+        return self.settings.instance_id
+
+    def poke_scheduler(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.poke()
+
+    def results_ready(self) -> bool:
+        """Whether this replica's result consumer has its partitions (a request sent before would lose
+        its result)."""
+        if self.results is None:
+            return False
+        inner = getattr(self.results, "_consumer", None)
+        try:
+            return bool(inner is not None and inner.assignment())
+        except Exception:  # not started yet
+            return False
+
+    async def wait_results_ready(self, stop: asyncio.Event, timeout_s: float = 60.0) -> bool:
+        """Wait until the result consumer holds its partitions and knows its positions."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.results_ready() and not stop.is_set() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # the consumer has no "assigned" event to wait on
+        if not self.results_ready():
+            return False
+        inner = getattr(self.results, "_consumer", None)
+        try:
+            for tp in list(inner.assignment()):  # type: ignore[union-attr]
+                await inner.position(tp)  # type: ignore[union-attr]  # resolves "latest" now, not at first fetch
+        except Exception as exc:  # a rebalance in between: the positions resolve on the next fetch
+            log.warning("could not resolve result positions", error=repr(exc))
+        return True
+
+
+def build_runtime(settings: CollectorSettings, pool: asyncpg.Pool, producer: BusProducer) -> CollectorRuntime:
+    tz = zone(settings.scheduler.local_tz)
+    dispatcher = Dispatcher(producer, settings.dispatch)
+    engine = ReadingEngine(dispatcher, producer, settings.dispatch, tz, settings.freeze_at)
+    timesync = TimeSync(pool, dispatcher, settings.timesync, tz, settings.instance_id)
+    return CollectorRuntime(
+        settings, pool, producer, tz, dispatcher, engine,
+        manual=ManualReads(pool, engine, settings.manual),
+        backfill=Backfiller(pool, engine, settings.backfill),
+        timesync=timesync,
+        reports=ReportIntake(pool, producer, tz, settings.freeze_at, timesync.note_meter_clock_events),
+        masterdata=MasterDataSync(pool),
+        event_poller=EventPoller(pool, dispatcher, producer),
+    )
+
+
+def results_consumer(c: CollectorRuntime) -> BusConsumer:
+    """Every replica reads every result in its own group, from the end of the topic: waking a waiting
+    request is not a durable effect, so offsets are committed first (at most once)."""
+    consumer = BusConsumer(c.settings.kafka, group=f"collector-results.{c.me}", topics=[RESULT_TOPIC],
+                           handler=c.dispatcher.handle_results, dlq_producer=c.producer,
+                           policy=CommitPolicy.BEFORE_EFFECT, from_beginning=False)
+    c.results = consumer
+    return consumer

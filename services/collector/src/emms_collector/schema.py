@@ -1,0 +1,3 @@
+"""The collector's PostgreSQL schema name (one place, so SQL and migrations agree)."""
+
+SCHEMA = "collector"

@@ -1,0 +1,340 @@
+"""The FEP's only contact with the 1376.1 codec (``emms_protocol.gdw1376``).
+
+* :func:`read_frame` decodes one whole frame (as cut by the framer) into a
+  :class:`FrameView` — the few facts the FEP routes on (direction, link
+  function, terminal, sequence, FIR/FIN/CON, denial) plus the JSON view of the
+  whole frame for the bus. Any defect raises :class:`ProtocolError`, never
+  anything else: the wire may carry anything.
+* :func:`confirm_for` builds the AFN 00 F1 confirm of a terminal's frame.
+* :class:`RequestEncoder` turns a ``DownlinkRequest`` into the downlink frame
+  (PW on the AFNs that carry it, Tp on every request).
+
+The ``data`` of a request unit (``DataUnitRequest.data``) is the value to
+send, in the JSON shape ``emms_protocol``'s JSON view prints:
+
+* ``{}`` — no data (reads: AFN 0C / 09 / 0A without parameters, AFN 05 F2 …);
+* ``{"value": V}`` — the same value for every (pn, Fn) of the unit;
+* ``{"values": [V, …]}`` — one value per (pn, Fn), pn-major order;
+* ``{"raw": "hex"}`` — bytes sent as they are.
+
+``V`` is a number, a string, ``"now"`` (the time at sending, e.g. AFN 05
+F31 time sync), an ISO date (``"2026-11-24"``, freeze tags of AFN 0D) or time
+(``"2026-11-24T10:00:00+08:00"``), or an object ``{"type": "ClassName",
+field: …}`` naming a value class of ``emms_protocol.gdw1376`` (``TripCommand``,
+``EventRequest``, ``ForwardRequest`` with ``payload`` as hex, ``MeterConfig``
+…); nested objects and lists follow the class's field types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from emms_messages.terminal import DataUnitRequest, DownlinkRequest
+from emms_protocol import ProtocolError
+from emms_protocol.gdw1376 import Address, DataUnit, Frame, RawData, TimeLabel, builders, decode_frame, encode_frame
+from emms_protocol.gdw1376 import registry as _registry  # noqa: F401  (loads every value class)
+from emms_protocol.gdw1376.data_id import fns_of, pns_of
+from emms_protocol.gdw1376.frame import has_pw
+from emms_protocol.gdw1376.json_view import frame_view
+from emms_protocol.gdw1376.units import decode_units
+
+LINK_LOGIN = 1
+LINK_LOGOUT = 2
+LINK_HEARTBEAT = 3
+AFN_CONFIRM = 0x00
+AFN_LINK = 0x02
+FUNCTION_DENY_NO_DATA = 9  # PRM=0: "deny: no requested data"
+_LINK_FUNCTIONS = frozenset((LINK_LOGIN, LINK_LOGOUT, LINK_HEARTBEAT))
+
+
+class FrameView:
+    """One decoded frame as the FEP sees it; the JSON view and units are computed on first use."""
+
+    __slots__ = ("_dict", "frame", "link_function", "raw", "terminal")
+
+    def __init__(self, raw: bytes, frame: Frame, terminal: str, link_function: int) -> None:
+        self.raw = raw
+        self.frame = frame
+        self.terminal = terminal
+        self.link_function = link_function  # 1 login, 2 logout, 3 heartbeat; 0 when not a link frame
+        self._dict: dict[str, Any] | None = None
+
+    # -- header facts ---------------------------------------------------------------------------------------
+    @property
+    def uplink(self) -> bool:
+        return self.frame.control.direction == 1
+
+    @property
+    def prm(self) -> bool:
+        return self.frame.control.prm == 1
+
+    @property
+    def afn(self) -> int:
+        return int(self.frame.afn)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number (PSEQ of a terminal's own frame, RSEQ of an answer), 0..15."""
+        return self.frame.seq.seq
+
+    @property
+    def number(self) -> int:
+        return self.frame.seq.seq
+
+    @property
+    def fir(self) -> bool:
+        return self.frame.seq.fir
+
+    @property
+    def fin(self) -> bool:
+        return self.frame.seq.fin
+
+    @property
+    def con(self) -> bool:
+        return self.frame.seq.con
+
+    @property
+    def is_link(self) -> bool:
+        return self.link_function != 0
+
+    # -- content ----------------------------------------------------------------------------------------------
+    @property
+    def terminal_clock(self) -> datetime | None:
+        """The terminal's clock carried by a heartbeat (a variant; most heartbeats carry none)."""
+        if self.link_function != LINK_HEARTBEAT:
+            return None
+        for unit in _units(self.frame):
+            if unit.fn == LINK_HEARTBEAT and isinstance(unit.value, datetime):
+                return unit.value
+        return None
+
+    @property
+    def denied(self) -> bool:
+        """An answer that refuses the request: AFN 00 F2, function 9, or AFN 00 F3 with every unit refused."""
+        return bool(self.denial_detail)
+
+    @property
+    def denial_detail(self) -> str:
+        frame = self.frame
+        if frame.control.prm != 0:
+            return ""
+        if frame.control.function == FUNCTION_DENY_NO_DATA:
+            return "denied: no requested data (function 9)"
+        if frame.afn != AFN_CONFIRM:
+            return ""
+        for unit in _units(frame):
+            if unit.fn == 2:
+                return "denied (AFN 00 F2)"
+            acks = getattr(unit.value, "units", None)
+            if unit.fn == 3 and acks and not any(a.ok for a in acks):
+                refused = ", ".join(f"p{a.pn} F{a.fn}" for a in acks)
+                return f"denied per unit (AFN 00 F3): {refused}"
+        return ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """``emms_protocol``'s JSON view: header fields, AUX (pw, ec, tp) and units ``[{pn, fn, …}]``."""
+        if self._dict is None:
+            try:
+                self._dict = frame_view(self.frame)
+            except Exception as exc:  # a codec defect must not cost the frame: publish its header and bytes
+                self._dict = {"protocol": "gdw1376", "afn": self.afn, "units": None,
+                              "units_error": f"{type(exc).__name__}: {exc}"[:200], "body": self.frame.body.hex()}
+        return self._dict
+
+
+def _units(frame: Frame) -> list[DataUnit]:
+    try:
+        return decode_units(frame)
+    except Exception:  # malformed units: the frame still counts, its content does not
+        return []
+
+
+def read_frame(raw: bytes) -> FrameView:
+    """Decode one whole frame; :class:`ProtocolError` (with ``kind``) for anything the FEP cannot accept."""
+    try:
+        frame = decode_frame(raw)
+    except ProtocolError:
+        raise
+    except Exception as exc:  # defensive: the codec promises ProtocolError only
+        raise ProtocolError("undecodable", detail=f"{type(exc).__name__}: {exc}") from None
+    address = frame.address
+    if address.terminal == 0 or address.group:
+        raise ProtocolError("address", 7, f"A2 {address.terminal} / group flag {address.group} is not a terminal")
+    link_function = 0
+    if frame.afn == AFN_LINK and frame.control.prm == 1 and frame.control.direction == 1:
+        body = frame.body
+        if len(body) < 4:
+            raise ProtocolError("link", 14, "AFN 02 frame without a data unit")
+        fns = fns_of(body[2], body[3])
+        if pns_of(body[0], body[1]) != (0,) or len(fns) != 1 or fns[0] not in _LINK_FUNCTIONS:
+            raise ProtocolError("link", 14, f"AFN 02 unit {body[:4].hex()} is not p0 F1/F2/F3")
+        link_function = fns[0]
+    return FrameView(raw, frame, address.key, link_function)
+
+
+def confirm_for(frame: FrameView) -> bytes:
+    """AFN 00 F1 confirming ``frame``: RSEQ = its PSEQ, its Tp echoed (``0B`` for link frames)."""
+    return encode_frame(builders.confirm(frame.frame))
+
+
+class RequestEncoder:
+    """Encodes downlink requests: address with the master station address, PW, Tp with a counting PFC."""
+
+    def __init__(self, *, master_address: int, password: bytes, tp_delay_min: int) -> None:
+        if len(password) != 16:
+            raise ValueError("the PW must be 16 bytes")
+        self._master = master_address
+        self._password = password
+        self._delay = tp_delay_min
+        self._pfc = itertools.count()
+
+    def encode(self, request: DownlinkRequest, pseq: int, now: datetime | None = None) -> bytes:
+        """The wire bytes of ``request`` with sequence number ``pseq``; ProtocolError if it cannot be encoded."""
+        sent_at = now or datetime.now(UTC)
+        try:
+            address = Address.parse(request.terminal, master=self._master)
+            units = [u for spec in request.units for u in data_units(spec, request.afn, sent_at)]
+            if not units:
+                raise ProtocolError("value", detail="a request needs at least one data unit")
+            tp = TimeLabel(next(self._pfc) & 0xFF, sent_at, self._delay)
+            pw = self._password if has_pw(0, request.afn) else None
+            return encode_frame(builders.request(address, request.afn, units, pseq, pw, tp=tp))
+        except ProtocolError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise ProtocolError("value", detail=f"{type(exc).__name__}: {exc}") from None
+
+
+# -- request data → value objects ----------------------------------------------------------------------------
+
+def data_units(spec: DataUnitRequest, afn: int, now: datetime) -> list[DataUnit]:
+    """The (pn, Fn) data units of one request unit, pn-major, with their values."""
+    pns = sorted(set(spec.pn)) or [0]
+    fns = sorted(set(spec.fn))
+    if not fns:
+        raise ProtocolError("value", detail="a request unit needs at least one Fn")
+    pairs = [(pn, fn) for pn in pns for fn in fns]
+    data = spec.data
+    unknown = set(data) - {"value", "values", "raw"}
+    if unknown or len(data) > 1:
+        raise ProtocolError("value", detail=f"unit data must be one of value / values / raw, got {sorted(data)}")
+    if "raw" in data:
+        try:
+            raw = bytes.fromhex(str(data["raw"]))
+        except ValueError:
+            raise ProtocolError("value", detail="unit raw data must be hex") from None
+        return [DataUnit(pn, fn, RawData(afn, fn, pn, raw)) for pn, fn in pairs]
+    if "values" in data:
+        values = data["values"]
+        if not isinstance(values, list) or len(values) != len(pairs):
+            raise ProtocolError("value", detail=f"values must be a list of {len(pairs)} (one per pn × Fn)")
+        return [DataUnit(pn, fn, json_value(v, now)) for (pn, fn), v in zip(pairs, values, strict=True)]
+    value = json_value(data.get("value"), now)
+    return [DataUnit(pn, fn, value) for pn, fn in pairs]
+
+
+def json_value(raw: Any, now: datetime, hint: Any = None) -> object:
+    """One JSON value → the codec's value type (``hint``: the dataclass field's type, when known)."""
+    hint = _unwrap_optional(hint)
+    if raw is None:
+        return None
+    if isinstance(raw, dict):
+        if set(raw) == {"type", "value"} and isinstance(raw["value"], dict):
+            return _typed({**raw["value"], "type": raw["type"]}, now)  # the JSON view's own shape
+        if "type" in raw:
+            return _typed(raw, now)
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            return _typed({**raw, "type": hint.__name__}, now)
+        return {str(k): json_value(v, now) for k, v in raw.items()}
+    if isinstance(raw, list):
+        element = _element_type(hint)
+        return tuple(json_value(v, now, element) for v in raw)
+    if isinstance(raw, str):
+        return _string(raw, now, hint)
+    if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    return raw
+
+
+def _string(raw: str, now: datetime, hint: Any) -> object:
+    if hint is bytes:
+        try:
+            return bytes.fromhex(raw)
+        except ValueError:
+            raise ProtocolError("value", detail=f"{raw!r} is not hex") from None
+    if hint is str:
+        return raw
+    if raw == "now":
+        return now.replace(microsecond=0)
+    wants_time = hint in (datetime, date)
+    looks_like_date = len(raw) >= 10 and raw[4:5] == "-" and raw[7:8] == "-" and raw[:4].isdigit()
+    if wants_time or (hint is None and looks_like_date):
+        try:
+            if len(raw) == 10 and hint is not datetime:
+                return date.fromisoformat(raw)
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ProtocolError("value", detail=f"{raw!r} is not an ISO date or time") from None
+        return moment
+    return raw
+
+
+def _typed(raw: dict[str, Any], now: datetime) -> object:
+    cls = value_class(str(raw["type"]))
+    hints = _hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = set(raw) - fields - {"type"}
+    if unknown:
+        raise ProtocolError("value", detail=f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    kwargs = {k: json_value(v, now, hints.get(k)) for k, v in raw.items() if k != "type"}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ProtocolError("value", detail=f"{cls.__name__}: {exc}") from None
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def value_class(name: str) -> type:
+    """A value dataclass of ``emms_protocol.gdw1376`` by name (``TripCommand``, ``EventRequest`` …)."""
+    cls = _CLASSES.get(name)
+    if cls is not None:
+        return cls
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("emms_protocol.gdw1376"):
+            found = getattr(module, name, None)
+            if isinstance(found, type) and dataclasses.is_dataclass(found):
+                _CLASSES[name] = found
+                return found
+    raise ProtocolError("value", detail=f"no 1376.1 value type named {name!r}")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # an unresolvable annotation: convert without hints
+        return {}
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else None
+    return hint
+
+
+def _element_type(hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list, Sequence):
+        args = typing.get_args(hint)
+        if args:
+            return _unwrap_optional(args[0])
+    return None

@@ -1,0 +1,76 @@
+"""``/api/v1/key-customers``: customers marked key by hand or by rule (R-4.5.4.2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, Field, model_validator
+
+from emms_validator.api.deps import Operator, ValidatorDep, Viewer
+from emms_validator.repository import meters as repo
+from emms_validator.runtime import SCHEMA
+
+router = APIRouter(prefix="/api/v1/key-customers", tags=["key-customers"])
+CustomerPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z][0-9A-Za-z_.:-]{0,63}$")]
+RulePath = Annotated[str, Path(pattern=r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$")]
+
+
+class Mark(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class KeyRule(BaseModel):
+    customer_category: str | None = Field(default=None, max_length=100)
+    utility: str | None = Field(default=None, max_length=40)
+    min_daily_consumption: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _something(self) -> KeyRule:
+        if self.customer_category is None and self.min_daily_consumption is None:
+            raise ValueError("a key-customer rule needs a customer_category or a min_daily_consumption")
+        return self
+
+
+@router.get("", summary="Key customers with how they became key")
+async def list_keys(vr: ValidatorDep, principal: Viewer, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+                    offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    async with vr.pool.acquire() as conn:
+        return await repo.list_key_customers(conn, SCHEMA, limit, offset)
+
+
+@router.get("/rules", summary="Rules that make customers key (by category, by consumption)")
+async def list_rules(vr: ValidatorDep, principal: Viewer) -> list[dict[str, Any]]:
+    async with vr.pool.acquire() as conn:
+        return await repo.list_key_rules(conn, SCHEMA)
+
+
+@router.put("/rules/{rule_id}", summary="Create or change a key-customer rule")
+async def put_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath, body: KeyRule) -> dict[str, Any]:
+    async with vr.pool.acquire() as conn:
+        await repo.put_key_rule(conn, SCHEMA, rule_id, body.customer_category, body.utility,
+                                body.min_daily_consumption, principal.subject)
+    await vr.refresh_config()
+    return {"rule_id": rule_id, **body.model_dump()}
+
+
+@router.delete("/rules/{rule_id}", status_code=204, summary="Remove a key-customer rule")
+async def delete_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath) -> None:
+    async with vr.pool.acquire() as conn:
+        if not await repo.delete_key_rule(conn, SCHEMA, rule_id):
+            raise HTTPException(404, detail="no such rule")
+    await vr.refresh_config()
+
+
+@router.put("/{customer_id}", summary="Mark a customer as key by hand")
+async def mark(vr: ValidatorDep, principal: Operator, customer_id: CustomerPath, body: Mark) -> dict[str, Any]:
+    async with vr.pool.acquire() as conn:
+        await repo.mark_key(conn, SCHEMA, customer_id, "manual", body.reason, principal.subject)
+    return {"customer_id": customer_id, "source": "manual", "reason": body.reason, "marked_by": principal.subject}
+
+
+@router.delete("/{customer_id}", status_code=204, summary="Remove a customer's key mark")
+async def unmark(vr: ValidatorDep, principal: Operator, customer_id: CustomerPath) -> None:
+    async with vr.pool.acquire() as conn:
+        if not await repo.unmark_key(conn, SCHEMA, customer_id):
+            raise HTTPException(404, detail="not a key customer")

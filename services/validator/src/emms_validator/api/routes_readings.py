@@ -1,0 +1,71 @@
+"""A meter's validation history, a point's audit trail, manual edits, and the review queue of held readings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from emms_validator import metrics
+from emms_validator.api.deps import ITEM_PATTERN, METER_PATTERN, Operator, ValidatorDep, Viewer
+from emms_validator.repository import review
+from emms_validator.runtime import SCHEMA
+
+router = APIRouter(prefix="/api/v1", tags=["readings"])
+MeterPath = Annotated[str, Path(pattern=METER_PATTERN)]
+ItemPath = Annotated[str, Path(pattern=ITEM_PATTERN)]
+
+
+class Edit(BaseModel):
+    data_time: AwareDatetime
+    value: float = Field(allow_inf_nan=False)
+    reason: str = Field(min_length=3, max_length=2000)
+    unit: str | None = Field(default=None, max_length=20)
+
+
+@router.get("/meters/{meter_id}/validation", summary="A meter's validation history: versions, anomalies, gaps")
+async def meter_validation(vr: ValidatorDep, principal: Viewer, meter_id: MeterPath,
+                           since: Annotated[datetime | None, Query()] = None,
+                           limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+    async with vr.pool.acquire() as conn:
+        return await review.meter_history(conn, SCHEMA, meter_id, since, limit)
+
+
+@router.get("/meters/{meter_id}/items/{item}/audit", summary="Raw, back-filled and published values of one point")
+async def point_audit(vr: ValidatorDep, principal: Viewer, meter_id: MeterPath, item: ItemPath,
+                      data_time: Annotated[datetime, Query(description="ISO 8601 with offset")]) -> dict[str, Any]:
+    if data_time.tzinfo is None:
+        raise HTTPException(422, detail="data_time needs a UTC offset")
+    async with vr.pool.acquire() as conn:
+        return await review.point_history(conn, SCHEMA, meter_id, item, data_time)
+
+
+@router.post("/meters/{meter_id}/items/{item}/edits", status_code=201,
+             summary="Publish a manually edited value as a new version (raw data stays untouched)")
+async def edit_point(vr: ValidatorDep, principal: Operator, meter_id: MeterPath, item: ItemPath,
+                     body: Edit) -> dict[str, Any]:
+    async with vr.pool.acquire() as conn, conn.transaction():
+        try:
+            edited = await review.manual_edit(conn, SCHEMA, meter_id, item, body.data_time, body.value, body.unit,
+                                              body.reason, principal.subject)
+        except LookupError as exc:
+            raise HTTPException(422, detail=str(exc)) from None
+        await vr.publish([edited])
+    metrics.EDITS.inc()
+    return {"published": edited.model_dump(mode="json"), "message_id": str(edited.stable_id()),
+            "edited_by": principal.subject, "reason": body.reason}
+
+
+@router.get("/review", summary="Held readings waiting for back-fill or for a person (the review queue)")
+async def review_queue(
+    vr: ValidatorDep, principal: Viewer,
+    status: Annotated[Literal["awaiting_backfill", "unrepaired", "repaired", "edited"] | None, Query()] = None,
+    meter_id: Annotated[str | None, Query(pattern=METER_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    async with vr.pool.acquire() as conn:
+        total, items = await review.review_queue(conn, SCHEMA, status, meter_id, limit, offset)
+    return {"total": total, "limit": limit, "offset": offset, "items": items}

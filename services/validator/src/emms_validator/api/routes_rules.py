@@ -1,0 +1,88 @@
+"""``/api/v1/rules``: the rule catalog, the effective configuration of a scope, and per-scope overrides."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from emms_validator.api.deps import METER_PATTERN, Operator, ValidatorDep, Viewer
+from emms_validator.config.catalog import RULES
+from emms_validator.config.resolve import RuleOverride, ScopeKind, UnknownRuleError, check_override
+from emms_validator.model import MeterInfo, RuleSetting
+from emms_validator.repository import rules as repo
+from emms_validator.repository.batch import load_meters
+from emms_validator.runtime import SCHEMA
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+ScopeValue = Annotated[str, Path(pattern=r"^[^/]{1,100}$", description="utility, type, category or meter id; "
+                                                                       "'*' for global")]
+
+
+def _setting(s: RuleSetting) -> dict[str, Any]:
+    return {"enabled": s.enabled, "action": s.action.value, "severity": s.severity.value, "params": dict(s.params)}
+
+
+@router.get("", summary="Every VEE rule with its default action, severity, parameters and source")
+async def catalog(principal: Viewer) -> list[dict[str, Any]]:
+    return [{"rule": r.rule, "family": r.family, "title": r.title, "action": r.action.value,
+             "severity": r.severity.value, "params": dict(r.params), "source": r.source} for r in RULES.values()]
+
+
+@router.get("/effective", summary="The rules as they apply to one meter or to a scope")
+async def effective(
+    vr: ValidatorDep, principal: Viewer,
+    meter_id: Annotated[str | None, Query(pattern=METER_PATTERN)] = None,
+    utility: Annotated[str, Query(max_length=100)] = "",
+    meter_type: Annotated[str, Query(max_length=100)] = "",
+    customer_category: Annotated[str, Query(max_length=100)] = "",
+) -> dict[str, Any]:
+    info = MeterInfo(meter_id or "*", utility, meter_type, "", customer_category)
+    if meter_id:
+        async with vr.pool.acquire() as conn:
+            found = await load_meters(conn, SCHEMA, [meter_id])
+        if found:
+            info = found[0][0]
+    book = vr.resolver.for_meter(info)
+    return {"scope": {"meter_id": info.meter_id, "utility": info.utility, "meter_type": info.meter_type,
+                      "customer_category": info.customer_category, "key_customer": info.key_customer},
+            "rules": {rule: _setting(s) for rule, s in book.items()}}
+
+
+@router.get("/overrides", summary="Stored overrides per scope")
+async def overrides(vr: ValidatorDep, principal: Viewer) -> list[dict[str, Any]]:
+    async with vr.pool.acquire() as conn:
+        return await repo.list_overrides(conn, SCHEMA)
+
+
+@router.get("/overrides/log", summary="Every change of the rule configuration, newest first")
+async def overrides_log(vr: ValidatorDep, principal: Viewer,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    async with vr.pool.acquire() as conn:
+        return await repo.override_log(conn, SCHEMA, limit)
+
+
+@router.put("/overrides/{scope}/{scope_value}/{rule}", summary="Switch a rule or change its parameters for a scope")
+async def put_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, scope_value: ScopeValue,
+                       rule: str, body: RuleOverride) -> dict[str, Any]:
+    try:
+        check_override(rule, body)
+    except UnknownRuleError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    if scope is ScopeKind.GLOBAL and scope_value != "*":
+        raise HTTPException(422, detail="the global scope's value is '*'")
+    async with vr.pool.acquire() as conn:
+        await repo.put_override(conn, SCHEMA, scope, scope_value, rule, body, principal.subject)
+    await vr.refresh_config()
+    return {"scope": scope.value, "scope_value": scope_value, "rule": rule,
+            "override": body.model_dump(exclude_none=True)}
+
+
+@router.delete("/overrides/{scope}/{scope_value}/{rule}", status_code=204, summary="Remove an override")
+async def delete_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, scope_value: ScopeValue,
+                          rule: str) -> None:
+    async with vr.pool.acquire() as conn:
+        removed = await repo.delete_override(conn, SCHEMA, scope, scope_value, rule, principal.subject)
+    if not removed:
+        raise HTTPException(404, detail="no such override")
+    await vr.refresh_config()

@@ -1,0 +1,1 @@
+"""Rule catalog (defaults with their sources) and per-scope resolution."""

@@ -1,0 +1,1 @@
+"""The per-meter VEE engine: pure, over loaded state; the pipeline feeds it and turns its outcome into messages."""

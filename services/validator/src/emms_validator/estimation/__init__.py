@@ -1,0 +1,1 @@
+"""Estimation of missing values: linear, historical profile, previous like-day."""

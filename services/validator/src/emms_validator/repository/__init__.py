@@ -1,0 +1,1 @@
+"""SQL of the validator schema, one module per aggregate."""

@@ -1,0 +1,25 @@
+"""Fixtures of the collector integration tests: the migrated schema on the session database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from collector_harness import migrated_pool, truncate
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await migrated_pool(database_url)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+@pytest.fixture
+async def clean(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The pool, with every collector table emptied first."""
+    await truncate(pool)
+    return pool

@@ -1,0 +1,345 @@
+"""The archive's figures: sustained ingest from the bus vs raw COPY, and query latency.
+
+One run on one machine, in one process:
+
+1. a fresh database and a Tansu broker; the archive service started in-process (its real
+   lifespan: migrations, two raw-reading consumers, outbox relay);
+2. 10,000 customers / metering points / meters imported through the import path
+   (10 terminals × 1,000 points, a city of 10 districts);
+3. ingest: 31 daily readings for each of the 10,000 meters (310,000 readings in batches of
+   100 per terminal) published as ``RawReadingBatch`` on ``emms.reading.raw.v1``; timed
+   from the first stored row to the last;
+4. raw COPY: the same rows (metering point already resolved) ``COPY``'d in one go into an
+   equivalent table (same columns, primary key and monthly partitioning); ingest / COPY is
+   the ratio (target ≥ 50 %);
+5. query latency through the HTTP API: one customer's year of daily data (four utilities,
+   365 days each), and a region's monthly total over the 10,000 meters (median of runs).
+
+    EMMS_BENCH_ARCHIVE_METERS=10000 EMMS_BENCH_ARCHIVE_DAYS=31 .venv/bin/python tools/bench/bench_archive.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import psutil
+from emms_devstack.local_broker import LocalBroker
+from emms_devstack.postgres import ensure_server
+from prometheus_client import REGISTRY
+
+from emms_archive.app import SPEC, create_app
+from emms_archive.masterdata.import_batch import apply_batch, build_batch
+from emms_archive.outbox import OutboxRelay
+from emms_archive.schema import SCHEMA
+from emms_archive.scope import Scope
+from emms_archive.settings import ArchiveSettings, BackupSettings, IngestSettings
+from emms_bus import BusProducer, KafkaSettings, ensure_topics
+from emms_db import drop_database, ensure_database, migrate
+from emms_db.settings import DEFAULT_URL, DatabaseSettings
+from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
+from emms_runtime.auth import issue_token
+from emms_runtime.settings import AuthSettings
+
+assert SPEC.migrations is not None
+MIGRATIONS = SPEC.migrations
+ITEM = "energy_active_import_total"
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+YEAR = datetime(2025, 1, 1, tzinfo=UTC)
+TERMINALS = 10
+PER_BATCH = 100
+COPY_TABLE = """
+CREATE TABLE archive.bench_copy (
+    metering_point_id text NOT NULL, item text NOT NULL, data_time timestamptz NOT NULL, source text NOT NULL,
+    meter_id text NOT NULL, value double precision, unit text NOT NULL, collected_at timestamptz NOT NULL,
+    quality integer NOT NULL DEFAULT 0, terminal text, pn integer, batch_id text,
+    stored_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (metering_point_id, item, data_time, source)
+) PARTITION BY RANGE (data_time);
+CREATE TABLE archive.bench_copy_p202601 PARTITION OF archive.bench_copy
+    FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00');
+CREATE TABLE archive.bench_copy_p202602 PARTITION OF archive.bench_copy
+    FOR VALUES FROM ('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00');
+"""
+COPY_COLUMNS = ("metering_point_id", "item", "data_time", "source", "meter_id", "value", "unit", "collected_at",
+                "quality", "terminal", "pn", "batch_id")
+
+
+def _bench_db_url() -> str:
+    parts = urlsplit(os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
+    return urlunsplit(parts._replace(path=f"/emms_bench_archive_{secrets.token_hex(3)}"))
+
+
+def _reference_rows() -> list[tuple[str, list[dict[str, Any]]]]:
+    utilities = ["electricity", "water", "gas", "heat"]
+    return [
+        ("companies", [{"id": "BENCH", "name": "Bench utility", "utilities": utilities}]),
+        ("regions", [{"id": "CITY", "name": "City", "level": 1},
+                     *({"id": f"D{d}", "name": f"District {d}", "parent_id": "CITY", "level": 2} for d in range(10))]),
+        ("service-areas", [{"company_id": "BENCH", "region_id": "CITY", "utility": u} for u in utilities]),
+        ("terminals", [{"id": f"T{t}", "kind": "concentrator", "address": f"4401{t:04d}", "company_id": "BENCH",
+                        "region_id": f"D{t % 10}"} for t in range(TERMINALS + 1)]),
+    ]
+
+
+def _meter_rows(meters: int) -> list[dict[str, Any]]:
+    per_terminal = -(-meters // TERMINALS)
+    return [{"customer_id": f"C{i}", "customer_name": f"Customer {i}", "utility": "electricity",
+             "category": "e_residential", "company_id": "BENCH", "region_id": f"D{i // per_terminal}",
+             "metering_point_id": f"P{i}", "terminal_id": f"T{i // per_terminal}", "pn": i % per_terminal + 1,
+             "meter_id": f"M{i}", "protocol": "dlt645-2007", "meter_address": f"{i:012d}",
+             "installed_at": "2024-01-01T00:00:00Z"} for i in range(meters)]
+
+
+def _year_customer_rows() -> list[dict[str, Any]]:
+    cats = {"electricity": "e_residential", "water": "w_residential", "gas": "g_residential", "heat": "h_residential"}
+    return [{"customer_id": f"Y-{u}", "customer_name": "Year customer", "party_id": "YEAR", "utility": u,
+             "category": c, "company_id": "BENCH", "region_id": "D0", "metering_point_id": f"YP-{u}",
+             "terminal_id": f"T{TERMINALS}", "pn": n + 1, "meter_id": f"YM-{u}",
+             "protocol": "dlt645-2007" if u == "electricity" else "cjt188-2004", "meter_address": f"9{n:011d}",
+             "installed_at": "2024-01-01T00:00:00Z"} for n, (u, c) in enumerate(cats.items())]
+
+
+def _readings(meters: int, days: int) -> list[RawReadingBatch]:
+    per_terminal = -(-meters // TERMINALS)
+    batches = []
+    for d in range(days):
+        t = JAN + timedelta(days=d)
+        for start in range(0, meters, PER_BATCH):
+            readings = [Reading(meter_id=f"M{i}", item=ITEM, data_time=t, value=1000.0 + 7.5 * d + i % 13,
+                                unit="kWh", source=ReadingSource.SCHEDULED, collected_at=t + timedelta(minutes=2),
+                                pn=i % per_terminal + 1) for i in range(start, min(start + PER_BATCH, meters))]
+            batches.append(RawReadingBatch(batch_id=f"d{d}-{start}", terminal=f"4401{start // per_terminal:04d}",
+                                           readings=readings))
+    return batches
+
+
+async def _time(fn: Callable[[], Awaitable[Any]], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def _stored() -> float:
+    """Raw readings stored by this process so far (the service's own counter: polling the table
+    with count(*) would compete for the CPU being measured)."""
+    value = REGISTRY.get_sample_value("emms_archive_readings_stored_total", {"layer": "raw", "outcome": "stored"})
+    return value or 0.0
+
+
+class CpuMeter:
+    """CPU seconds used by a set of processes (this one, the broker, the database backends): on a
+    machine shared with other work, rows per CPU second compare the two paths fairly."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self._start = {pid: self._cpu(pid) for pid in pids}
+
+    @staticmethod
+    def _cpu(pid: int) -> float:
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            return 0.0
+        return float(t.user + t.system)
+
+    def used(self, pids: list[int]) -> float:
+        return sum(self._cpu(pid) - self._start.get(pid, 0.0) for pid in set(pids) | set(self._start))
+
+
+async def _backend_pids(conn: asyncpg.Connection) -> list[int]:
+    rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return [r["pid"] for r in rows]
+
+
+async def _drain_rate(conn: asyncpg.Connection, n: int, broker_pid: int,
+                      timeout_s: float) -> tuple[float, float]:
+    """(rows/s, rows per CPU second) while the backlog drains, from the moment a quarter of it is
+    stored to the last row: start-up (group join, first rebalance, cold caches) is left out."""
+    base = _stored()
+    mark, marked_at, meter = n // 4, 0.0, None
+    deadline = time.perf_counter() + timeout_s
+    count = 0.0
+    while time.perf_counter() < deadline:
+        count = _stored() - base
+        now = time.perf_counter()
+        if count >= mark and not marked_at:
+            mark, marked_at = int(count), now
+            meter = CpuMeter([os.getpid(), broker_pid, *await _backend_pids(conn)])
+        if count >= n and meter is not None:
+            cpu = meter.used([os.getpid(), broker_pid, *await _backend_pids(conn)])
+            return (n - mark) / (now - marked_at), (n - mark) / cpu
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"only {count} of {n} readings stored in {timeout_s} s")
+
+
+async def _prepare(url: str, meters: int) -> dict[str, object]:
+    """Schema and master data through the import path; returns the import row of the report."""
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn, SCHEMA, MIGRATIONS)
+        for kind, data in _reference_rows():
+            await apply_batch(conn, kind, build_batch(kind, data), actor="bench", scope=Scope())
+        started = time.perf_counter()
+        result = await apply_batch(conn, "customer-meters", build_batch("customer-meters", _meter_rows(meters)),
+                                   actor="bench", scope=Scope())
+        import_s = time.perf_counter() - started
+        await apply_batch(conn, "customer-meters", build_batch("customer-meters", _year_customer_rows()),
+                          actor="bench", scope=Scope())
+    finally:
+        await conn.close()
+    return {"benchmark": "archive", "metric": f"import {meters:,} customer/meter rows (all or nothing)",
+            "value": import_s, "unit": "s", "target": "-",
+            "note": f"{len(result.changes):,} audited changes queued for the bus"}
+
+
+async def _publish(ks: KafkaSettings, batches: list[RawReadingBatch]) -> None:
+    producer = BusProducer(ks, "bench-collector")
+    await producer.start()
+    try:
+        for i in range(0, len(batches), 500):
+            await producer.publish_many(batches[i:i + 500])
+    finally:
+        await producer.stop()
+
+
+async def _copy_rate(conn: asyncpg.Connection, batches: list[RawReadingBatch]) -> tuple[float, float]:
+    await conn.execute(COPY_TABLE)
+    copy_rows = [(f"P{r.meter_id[1:]}", r.item, r.data_time, r.source.value, r.meter_id, r.value, r.unit,
+                  r.collected_at, r.quality, b.terminal, r.pn, b.batch_id) for b in batches for r in b.readings]
+    pids = [os.getpid(), conn.get_server_pid()]
+    meter = CpuMeter(pids)
+    started = time.perf_counter()
+    await conn.copy_records_to_table("bench_copy", schema_name="archive", records=copy_rows, columns=COPY_COLUMNS)
+    rate = len(copy_rows) / (time.perf_counter() - started)
+    per_cpu = len(copy_rows) / meter.used(pids)
+    await conn.execute("DROP TABLE archive.bench_copy")
+    return rate, per_cpu
+
+
+def _year_batches() -> list[RawReadingBatch]:
+    return [RawReadingBatch(batch_id=f"year-{u}", terminal=f"4401{TERMINALS:04d}", readings=[
+        Reading(meter_id=f"YM-{u}", item=ITEM, data_time=YEAR + timedelta(days=d), value=50.0 + d, unit="kWh",
+                source=ReadingSource.SCHEDULED, collected_at=YEAR + timedelta(days=d, minutes=1))
+        for d in range(365)]) for u in ("electricity", "water", "gas", "heat")]
+
+
+async def _queries(app: Any, meters: int, days: int) -> list[dict[str, object]]:
+    headers = {"Authorization": f"Bearer {issue_token(AuthSettings(), 'bench', 'viewer')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://archive",
+                                 headers=headers, timeout=60) as api:
+        async def year_of_one_customer() -> None:
+            resp = await api.get("/api/v1/readings", params={"parties": "YEAR", "from": YEAR.isoformat(),
+                                                             "to": JAN.isoformat(), "limit": 5000})
+            assert resp.status_code == 200 and resp.json()["count"] == 4 * 365, resp.text
+
+        async def region_month() -> None:
+            resp = await api.get("/api/v1/usage", params={
+                "regions": "CITY", "utilities": "electricity", "from": JAN.isoformat(),
+                "to": (JAN + timedelta(days=days)).isoformat(), "interval": "month", "group_by": "total"})
+            assert resp.status_code == 200 and resp.json()["rows"][0]["metering_points"] == meters, resp.text
+
+        await year_of_one_customer()
+        await region_month()
+        return [
+            {"benchmark": "archive", "metric": "query: one customer's year of daily data (4 utilities)",
+             "value": 1000 * await _time(year_of_one_customer, 7), "unit": "ms", "target": "< 500",
+             "note": "GET /api/v1/readings, 1,460 rows, HTTP API in-process, median of 7"},
+            {"benchmark": "archive", "metric": f"query: region's monthly total over {meters:,} meters",
+             "value": 1000 * await _time(region_month, 3), "unit": "ms", "target": "< 5000",
+             "note": f"GET /api/v1/usage interval=month, {meters * days:,} readings, median of 3"},
+        ]
+
+
+async def _relay_changes(url: str, ks: KafkaSettings) -> int:
+    """Publish the import's 40,000 master-data changes now (the service's own relay), so the
+    ingest measurement is not sharing the CPU with them."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    producer = BusProducer(ks, "archive")
+    await producer.start()
+    try:
+        relay = OutboxRelay(pool, producer, batch=5000)
+        sent = 0
+        while n := await relay.publish_pending():
+            sent += n
+        return sent
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def _measure(url: str, bootstrap: str, broker_pid: int, meters: int, days: int) -> list[dict[str, object]]:
+    ks = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"ba{secrets.token_hex(3)}.", max_batch=5000)
+    await ensure_topics(ks)
+    rows = [await _prepare(url, meters)]
+    await _relay_changes(url, ks)
+    batches = _readings(meters, days)
+    total = sum(len(b.readings) for b in batches)
+    await _publish(ks, batches)  # a backlog on the bus: the service drains it as fast as it can
+    consumers = int(os.environ.get("EMMS_BENCH_ARCHIVE_CONSUMERS", "2"))
+    settings = ArchiveSettings(database=DatabaseSettings(url=url, pool_max=8), kafka=ks, environment="bench",
+                               ingest=IngestSettings(raw_consumers=consumers),
+                               backup=BackupSettings(directory=Path(".cache/bench/archive-backups")))
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        conn = await asyncpg.connect(url)
+        try:
+            ingest_rate, ingest_cpu = await _drain_rate(conn, total, broker_pid, timeout_s=300)
+            await conn.execute("ANALYZE archive.reading_raw")  # what autovacuum does after a bulk load
+            copy_rate, copy_cpu = await _copy_rate(conn, batches)
+            await app.state.runtime.state.raw.store(_year_batches())
+        finally:
+            await conn.close()
+        note = (f"{total:,} readings in {len(batches):,} bus messages of {PER_BATCH}, drained from a backlog by "
+                f"{consumers} consumer(s), timed after the first quarter; same machine, same run")
+        rows += [
+            {"benchmark": "archive", "metric": "sustained ingest bus → reading_raw", "value": ingest_rate,
+             "unit": "rows/s", "target": "≥ 50% of raw COPY", "note": note},
+            {"benchmark": "archive", "metric": "raw COPY into an equivalent table", "value": copy_rate,
+             "unit": "rows/s", "target": "reference", "note": "one COPY, same columns / PK / partitions"},
+            {"benchmark": "archive", "metric": "ingest / raw COPY", "value": 100.0 * ingest_rate / copy_rate,
+             "unit": "%", "target": "≥ 50", "note": "COPY to staging + attribute + INSERT ON CONFLICT DO NOTHING"},
+            {"benchmark": "archive", "metric": "ingest per CPU second (service + broker + DB)", "value": ingest_cpu,
+             "unit": "rows/CPU-s", "target": "-", "note": "CPU of this process, Tansu and the DB backends"},
+            {"benchmark": "archive", "metric": "raw COPY per CPU second (client + DB)", "value": copy_cpu,
+             "unit": "rows/CPU-s", "target": "-", "note": "CPU of this process and the COPY backend"},
+            {"benchmark": "archive", "metric": "ingest / raw COPY, per CPU second",
+             "value": 100.0 * ingest_cpu / copy_cpu, "unit": "%", "target": "≥ 50",
+             "note": "the same ratio on CPU time: fair on a shared machine"},
+        ]
+        rows += await _queries(app, meters, days)
+    return rows
+
+
+def run() -> list[dict[str, object]]:
+    meters = int(os.environ.get("EMMS_BENCH_ARCHIVE_METERS", "10000"))
+    days = int(os.environ.get("EMMS_BENCH_ARCHIVE_DAYS", "31"))
+    url = _bench_db_url()
+    ensure_server(url)
+    asyncio.run(ensure_database(url))
+    broker = LocalBroker().start()
+    try:
+        assert broker.process is not None
+        return asyncio.run(_measure(url, broker.bootstrap, broker.process.pid, meters, days))
+    finally:
+        broker.stop()
+        if os.environ.get("EMMS_BENCH_ARCHIVE_KEEP"):
+            print(f"kept {url}")
+        else:
+            asyncio.run(drop_database(url))
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
