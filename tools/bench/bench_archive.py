@@ -36,11 +36,11 @@ import httpx
 import psutil
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.postgres import ensure_server
-from prometheus_client import REGISTRY
 
 from emms_archive.app import SPEC, create_app
 from emms_archive.masterdata.import_batch import apply_batch, build_batch
 from emms_archive.outbox import OutboxRelay
+from emms_archive.readings.ingest import RawIngest
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
 from emms_archive.settings import ArchiveSettings, BackupSettings, IngestSettings
@@ -132,13 +132,6 @@ async def _time(fn: Callable[[], Awaitable[Any]], runs: int) -> float:
     return statistics.median(samples)
 
 
-def _stored() -> float:
-    """Raw readings stored by this process so far (the service's own counter: polling the table
-    with count(*) would compete for the CPU being measured)."""
-    value = REGISTRY.get_sample_value("emms_archive_readings_stored_total", {"layer": "raw", "outcome": "stored"})
-    return value or 0.0
-
-
 class CpuMeter:
     """CPU seconds used by a set of processes (this one, the broker, the database backends): on a
     machine shared with other work, rows per CPU second compare the two paths fairly."""
@@ -163,16 +156,16 @@ async def _backend_pids(conn: asyncpg.Connection) -> list[int]:
     return [r["pid"] for r in rows]
 
 
-async def _drain_rate(conn: asyncpg.Connection, n: int, broker_pid: int,
+async def _drain_rate(conn: asyncpg.Connection, ingest: RawIngest, n: int, broker_pid: int,
                       timeout_s: float) -> tuple[float, float]:
     """(rows/s, rows per CPU second) while the backlog drains, from the moment a quarter of it is
     stored to the last row: start-up (group join, first rebalance, cold caches) is left out."""
-    base = _stored()
+    base = ingest.stored
     mark, marked_at, meter = n // 4, 0.0, None
     deadline = time.perf_counter() + timeout_s
     count = 0.0
     while time.perf_counter() < deadline:
-        count = _stored() - base
+        count = ingest.stored - base
         now = time.perf_counter()
         if count >= mark and not marked_at:
             mark, marked_at = int(count), now
@@ -295,7 +288,8 @@ async def _measure(url: str, bootstrap: str, broker_pid: int, meters: int, days:
     async with app.router.lifespan_context(app):
         conn = await asyncpg.connect(url)
         try:
-            ingest_rate, ingest_cpu = await _drain_rate(conn, total, broker_pid, timeout_s=300)
+            ingest_rate, ingest_cpu = await _drain_rate(conn, app.state.runtime.state.raw, total, broker_pid,
+                                                        timeout_s=300)
             await conn.execute("ANALYZE archive.reading_raw")  # what autovacuum does after a bulk load
             copy_rate, copy_cpu = await _copy_rate(conn, batches)
             await app.state.runtime.state.raw.store(_year_batches())

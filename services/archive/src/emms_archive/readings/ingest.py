@@ -97,6 +97,8 @@ class RawIngest:
     def __init__(self, pool: asyncpg.Pool, partitions: Partitions) -> None:
         self._pool = pool
         self._partitions = partitions
+        self.stored = 0
+        """Raw readings this process has stored (new rows, not duplicates)."""
 
     async def store(self, batches: Sequence[RawReadingBatch]) -> IngestResult:
         started = time.perf_counter()
@@ -104,6 +106,7 @@ class RawIngest:
         await self._partitions.ensure(r[2] for r in rows)
         async with self._pool.acquire() as conn, conn.transaction():
             result = await store_rows(conn, rows)
+        self.stored += result.stored
         READINGS_STORED.labels("raw", "stored").inc(result.stored)
         READINGS_STORED.labels("raw", "duplicate").inc(result.duplicates)
         READINGS_STORED.labels("raw", "unmatched").inc(result.held)
