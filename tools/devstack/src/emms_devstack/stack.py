@@ -23,7 +23,10 @@ from emms_devstack.fleet import FleetPlan, start_fleet
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_devstack.postgres import ensure_server
+from emms_devstack.seed_masterdata import seed
 from emms_devstack.services import SERVICES, ServiceDef
+from emms_runtime.auth import issue_token
+from emms_runtime.settings import AuthSettings
 
 STATE = Path(".cache/devstack")
 
@@ -130,6 +133,24 @@ def _print_summary(stack: Stack, ready: dict[str, dict[str, object]]) -> None:
     print("  token      .venv/bin/emms-token --role admin   (send as 'Authorization: Bearer …')")
 
 
+def _seed_archive(stack: Stack, manifest: Path, timeout_s: float = 60.0) -> None:
+    """Load the fleet's manifest into the archive (and so, over the bus, into the collector)."""
+    deadline = time.monotonic() + timeout_s
+    while not manifest.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not manifest.exists():
+        print(f"archive  : no fleet manifest at {manifest}; master data not loaded")
+        return
+    token = issue_token(AuthSettings(), "devstack", "admin")
+    try:
+        plan = seed(f"http://127.0.0.1:{stack.ports['archive']}", token, manifest)
+    except (OSError, RuntimeError) as exc:
+        print(f"archive  : loading the fleet's master data failed: {exc}")
+        return
+    print(f"archive  : fleet master data loaded — {len(dict(plan.imports)['terminals'])} terminals, "
+          f"{plan.meters} meters, {len(plan.replacements)} past replacements")
+
+
 def run(database_url: str, fleet: FleetPlan) -> int:
     STATE.mkdir(parents=True, exist_ok=True)
     (STATE / "stack.pid").write_text(str(os.getpid()))
@@ -150,6 +171,8 @@ def run(database_url: str, fleet: FleetPlan) -> int:
             stack.start_service(svc)
         ready = stack.wait_ready()
         fleet_proc = start_fleet(stack, fleet, STATE)
+        if fleet_proc is not None:
+            _seed_archive(stack, STATE / "fleet.json")
         _print_summary(stack, ready)
         print("\nCtrl-C or `make down` stops everything.")
         while not stopping:

@@ -1,0 +1,60 @@
+"""The fleet manifest becomes archive imports that the archive's own row models accept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from emms_devstack.seed_masterdata import plan_from_manifest, point_id
+
+from emms_archive.masterdata.models import CustomerMeterRow, Meter, Replacement, Terminal
+
+
+def _manifest(tmp_path: Path) -> dict[str, object]:
+    path = tmp_path / "fleet.json"
+    subprocess.run([sys.executable, "-m", "emms_sim.cli", "manifest", str(path), "--concentrators", "20",
+                    "--meters-per", "50", "--seed", "1"], check=True, capture_output=True, timeout=120)
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def test_every_current_meter_becomes_a_valid_customer_meter_row(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path)
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    plan = plan_from_manifest(manifest, now)
+    imports = dict(plan.imports)
+    terminals = [Terminal.model_validate(r) for r in imports["terminals"]]
+    assert len(terminals) == 20 and terminals[0].address == "3701-00001"
+    rows = [CustomerMeterRow.model_validate(r) for r in imports["customer-meters"]]
+    meters = [m for t in manifest["terminals"] for m in t["meters"]]  # type: ignore[index, attr-defined]
+    current = [m for m in meters if datetime.fromisoformat(m["installed_at"]) <= now
+               and not (m["removed_at"] and datetime.fromisoformat(m["removed_at"]) <= now)]
+    assert len(rows) == len(current) and plan.meters == len(current)
+    assert {r.utility for r in rows} == {"electricity", "water", "gas", "heat"}
+    assert len({(r.terminal_id, r.pn) for r in rows}) == len(rows)  # one point per measurement point number
+    for meter in plan.new_meters:
+        Meter.model_validate(meter)
+    for point, body in plan.replacements:
+        Replacement.model_validate(body)
+        assert point in {r.metering_point_id for r in rows}
+        assert datetime.fromisoformat(body["at"]) <= now
+
+
+def test_replacements_in_the_future_are_left_to_happen() -> None:
+    manifest = {"terminals": [{"key": "3701-00001", "meters": [{
+        "pn": 7, "meter_id": "m-1", "utility": "electricity", "kind": "commercial-3p", "protocol": "dlt645-2007",
+        "port": 31, "address": "000000000700", "installed_at": "2024-01-01T00:00:00+00:00", "removed_at": None,
+        "replacements": [{"at": "2025-01-01T00:00:00+00:00", "old_address": "000000000700",
+                          "new_address": "000000000701"},
+                         {"at": "2027-01-01T00:00:00+00:00", "old_address": "000000000701",
+                          "new_address": "000000000702"}]}]}]}
+    plan = plan_from_manifest(manifest, datetime(2026, 1, 1, tzinfo=UTC))
+    assert [m["id"] for m in plan.new_meters] == ["m-1-r1"]
+    assert plan.replacements == [(point_id("3701-00001", 7), {"new_meter_id": "m-1-r1",
+                                                             "at": "2025-01-01T00:00:00+00:00",
+                                                             "reason": "meter replaced (simulator)"})]
+    (row,) = dict(plan.imports)["customer-meters"]
+    assert row["category"] == "e_lv_three_phase" and row["register_digits"] == 6
