@@ -18,12 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from emms_devstack.local_broker import LocalBroker
-from emms_devstack.postgres import ensure_server
 
 from emms_bus import KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database
 from emms_db.settings import DEFAULT_URL
+from emms_devstack.local_broker import LocalBroker
+from emms_devstack.postgres import ensure_server
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION_ID = secrets.token_hex(4)

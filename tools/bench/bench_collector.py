@@ -109,7 +109,7 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
     stack = cs.Stack(env, work, concentrators=concentrators, meters_per=meters_per, with_archive=True,
                      collector_env={"EMMS_COLLECTOR_DISPATCH__MAX_POINTS_PER_REQUEST": "64",
                                     "EMMS_COLLECTOR_DISPATCH__REQUEST_TIMEOUT_S": "20",
-                                    "EMMS_COLLECTOR_DISPATCH__RESULT_SLACK_S": "60",
+                                    "EMMS_COLLECTOR_DISPATCH__SEND_WITHIN_S": "120",
                                     "EMMS_COLLECTOR_DISPATCH__MAX_IN_FLIGHT": in_flight,
                                     "EMMS_COLLECTOR_DATABASE__POOL_MAX": "20",
                                     "EMMS_COLLECTOR_DISPATCH__MAX_IN_FLIGHT_PER_TERMINAL": "4"},

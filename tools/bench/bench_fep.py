@@ -148,8 +148,7 @@ async def _loadgen(port: int, first: int, count: int, source: str, heartbeat_s: 
         async with sem:
             for attempt in range(10):
                 try:
-                    await loop.create_connection(lambda: t, "127.0.0.1", port,  # type: ignore[arg-type,return-value]
-                                                 local_addr=(source, 0))
+                    await loop.create_connection(lambda: t, "127.0.0.1", port, local_addr=(source, 0))
                     return
                 except OSError:
                     await asyncio.sleep(0.2 * (attempt + 1))
@@ -157,7 +156,9 @@ async def _loadgen(port: int, first: int, count: int, source: str, heartbeat_s: 
 
     await asyncio.gather(*(dial(t) for t in gen.terminals))
     deadline = time.monotonic() + 60
-    waiting = lambda: any(not t.confirmed_at and not t.lost for t in gen.terminals)  # noqa: E731
+    def waiting() -> bool:
+        return any(not t.confirmed_at and not t.lost for t in gen.terminals)
+
     while time.monotonic() < deadline and waiting():  # noqa: ASYNC110 - a poll over thousands of protocols
         await asyncio.sleep(0.05)
     confirmed = [t.confirmed_at for t in gen.terminals if t.confirmed_at]

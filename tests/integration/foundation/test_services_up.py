@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from emms_devstack.ports import free_port
 
 pytestmark = pytest.mark.e2e

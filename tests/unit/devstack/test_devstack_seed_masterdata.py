@@ -8,9 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emms_devstack.seed_masterdata import plan_from_manifest, point_id
-
 from emms_archive.masterdata.models import CustomerMeterRow, Meter, Replacement, Terminal
+from emms_devstack.seed_masterdata import plan_from_manifest, point_id
 
 
 def _manifest(tmp_path: Path) -> dict[str, object]:

@@ -110,6 +110,7 @@ def _uplink_frames(publish: object) -> list[object]:
 
 
 def test_login_report_and_response_flow_through_the_gateway() -> None:
+    from dataclasses import replace
     from datetime import UTC, datetime
 
     from emms_fep.wire import FrameView
@@ -138,9 +139,14 @@ def test_login_report_and_response_flow_through_the_gateway() -> None:
     assert decode_frame(link.written[-1]).seq.seq == 5  # confirmed because CON=1
     request = builders.request(address, 0x0C, [DataUnit(0, 2, None)], 6)
     handler.data_received(encode_frame(builders.response(request, [DataUnit(0, 2, datetime.now(UTC))])))
-    assert answered == [6] and len(link.written) == 2  # a response is not confirmed
+    assert answered == [6] and len(link.written) == 2  # a response is not confirmed (CON=0) …
+    answer = builders.response(request, [DataUnit(0, 2, datetime.now(UTC))])
+    handler.data_received(encode_frame(replace(answer, seq=replace(answer.seq, con=True))))
+    assert len(link.written) == 3 and decode_frame(link.written[-1]).seq.seq == 6  # … unless CON asks for it
+    link.written.pop()
     kinds = [(f.kind, f.request_id) for f in _uplink_frames(gateway._publish)]  # type: ignore[attr-defined]
-    assert kinds == [(FrameKind.LINK, None), (FrameKind.REPORT, None), (FrameKind.RESPONSE, "req-1")]
+    assert kinds == [(FrameKind.LINK, None), (FrameKind.REPORT, None), (FrameKind.RESPONSE, "req-1"),
+                     (FrameKind.RESPONSE, "req-1")]
     other = Address.parse("0171-00006")
     handler.data_received(encode_frame(builders.heartbeat(other, 7)))  # another terminal's frame on this link
     assert gateway.ports["tcp-server:test"].counters.illegal_frames == 1 and len(link.written) == 2

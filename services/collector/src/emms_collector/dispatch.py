@@ -3,8 +3,9 @@
 Every collector replica reads every ``DownlinkResult`` in its own consumer group
 (``collector-results.<instance>``, starting at the end of the topic) and wakes
 the request that is waiting for it; results of other replicas' requests are
-ignored. A request waits at most the FEP's own time-out × attempts plus
-``result_slack_s``; a result that never comes (a FEP crashed before claiming
+ignored. A request waits at most until its send deadline (``expires_at``,
+after which the FEP rejects rather than sends it), then the FEP's own time-out
+× attempts, plus ``result_slack_s``; a result that never comes (a FEP crashed before claiming
 the request) is reported as ``timed_out`` with a reason and the run's retry
 rounds take it from there.
 
@@ -80,7 +81,9 @@ class Dispatcher:
                 future.set_result(result)
 
     def deadline_s(self, request: DownlinkRequest) -> float:
-        return request.timeout_s * (request.retries + 1) + self._settings.result_slack_s
+        """How long to wait for a result: until the request's send deadline, then every attempt, then slack."""
+        queue = (request.expires_at - datetime.now(UTC)).total_seconds() if request.expires_at else 0.0
+        return max(0.0, queue) + request.timeout_s * (request.retries + 1) + self._settings.result_slack_s
 
     async def send(self, request: DownlinkRequest, purpose: str) -> DownlinkResult:
         """Publish ``request`` and return its result (or a local ``timed_out`` when none came)."""

@@ -56,7 +56,7 @@ class PlanOptions:
     timeout_s: float = 10.0
     fep_retries: int = 1
     priority: int = 5
-    result_slack_s: float = 20.0
+    send_within_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -91,7 +91,7 @@ def plan(task_type: TaskType, wanted: Sequence[Wanted], tag: date | None, opts: 
 
 
 def _expires(opts: PlanOptions, now: datetime) -> datetime:
-    return now + timedelta(seconds=opts.timeout_s * (opts.fep_retries + 1) + opts.result_slack_s)
+    return now + timedelta(seconds=opts.send_within_s)
 
 
 def _points(terminal: str, route: Route, group: list[Wanted], tag: date | None, opts: PlanOptions,

@@ -70,7 +70,7 @@ class ReadingEngine:
         s = self._settings
         return PlanOptions(purpose=p.purpose, requested_by=p.requested_by, max_points=s.max_points_per_request,
                            timeout_s=s.request_timeout_s, fep_retries=s.fep_retries, priority=p.priority,
-                           result_slack_s=s.result_slack_s)
+                           send_within_s=s.send_within_s)
 
     async def read(self, p: Pass, wanted: Sequence[Wanted], on_outcome: OnOutcome | None = None,
                    ) -> list[MeterOutcome]:

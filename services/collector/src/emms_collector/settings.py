@@ -34,7 +34,9 @@ class DispatchSettings(BaseModel):
     max_in_flight: int = Field(default=512, ge=1, description="requests in flight from this replica in total")
     request_timeout_s: float = Field(default=10.0, gt=0, le=600, description="the FEP's wait for one answer")
     fep_retries: int = Field(default=1, ge=0, le=10, description="the FEP's re-sends of one frame")
-    result_slack_s: float = Field(default=20.0, ge=0, description="extra wait for a result before presuming it lost")
+    send_within_s: float = Field(default=60.0, gt=0,
+                                 description="a request the FEP has not sent by then is rejected (expires_at)")
+    result_slack_s: float = Field(default=10.0, ge=0, description="extra wait for a result before presuming it lost")
     publish_batch: int = Field(default=2000, ge=1)
 
 

@@ -64,6 +64,8 @@ class UplinkHandler:
 
     def data_frame(self, conn: Connection, session: Session, frame: FrameView) -> None:
         if not frame.prm:
+            if frame.con:  # rare on answers, but CON always asks the receiver to confirm
+                conn.send(confirm_for(frame))
             request_id = self.responses.on_response(session, frame) if self.responses is not None else None
             self._put(session, frame, FrameKind.RESPONSE, request_id)
             return
