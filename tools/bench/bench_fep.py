@@ -367,7 +367,6 @@ async def _hold_and_round_trip(bootstrap: str, prefix: str, terminals: list[str]
 
 def _measure(env: dict[str, str], bootstrap: str, prefix: str) -> list[dict[str, Any]]:
     from emms_devstack.ports import free_port
-
     from emms_runtime.auth import issue_token
     from emms_runtime.settings import AuthSettings
 
@@ -451,11 +450,10 @@ def _measure(env: dict[str, str], bootstrap: str, prefix: str) -> list[dict[str,
 
 
 def run() -> list[dict[str, Any]]:
-    from emms_devstack.local_broker import LocalBroker
-    from emms_devstack.postgres import ensure_server
-
     from emms_bus import KafkaSettings, ensure_topics
     from emms_db import drop_database, ensure_database
+    from emms_devstack.local_broker import LocalBroker
+    from emms_devstack.postgres import ensure_server
 
     base = os.environ.get("EMMS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/emms")
     db_url = base.rsplit("/", 1)[0] + f"/emms_bench_fep_{secrets.token_hex(3)}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from fep_harness import BusWatch, Replica, fep_settings, running_fep, until, wait_downlink_ready
 from fep_terminal import FakeTerminal
@@ -106,3 +108,17 @@ async def test_exactly_one_replica_answers_offline(
     offline_a = a.fep.dispatcher.outcomes.get("offline", 0)
     offline_b = b.fep.dispatcher.outcomes.get("offline", 0)
     assert offline_a > 0 and offline_b > 0
+
+
+async def test_requests_left_open_by_a_dead_replica_are_concluded_once(
+        pair: tuple[Replica, Replica], bus: tuple[BusWatch, BusProducer], db: asyncpg.Connection) -> None:
+    watch, _ = bus
+    orphans = [f"orphan-{secrets.token_hex(6)}" for _ in range(3)]
+    await db.executemany(
+        "INSERT INTO fep.requests (request_id, terminal, replica, claimed_at) VALUES ($1, $2, 'fep-it-ghost',"
+        " now() - interval '1 hour')", [(r, f"{AREA}-00200") for r in orphans])
+    for request_id in orphans:
+        result = await watch.wait_result(request_id)
+        assert result.outcome is RequestOutcome.TIMED_OUT and "fep-it-ghost" in result.detail
+    await asyncio.sleep(1.5)  # both replicas have swept again
+    assert sum(1 for r in watch.results if r.request_id in orphans) == len(orphans)

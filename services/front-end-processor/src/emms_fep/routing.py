@@ -135,6 +135,16 @@ class DownlinkRouter:
         live = await replica_repo.live(self._pool, self._schema, self._replica_settings.dead_after_s)
         self.live = sorted(set(live) | {self.replica})
         metrics.REPLICAS.set(len(self.live))
+        await self._conclude_orphans()
+
+    async def _conclude_orphans(self) -> None:
+        """Requests claimed by a replica that died: whichever live replica sees them first answers them."""
+        orphans = await self._ledger.abandon_of_dead(self.live, self._replica_settings.dead_after_s)
+        for request_id, terminal, holder, _attempts in orphans:
+            request = DownlinkRequest(request_id=request_id, terminal=terminal, afn=0, units=[],
+                                      requested_by="fep-recovery")
+            self._dispatcher.conclude_unsent(
+                request, "timed_out", f"FEP replica {holder} stopped before concluding the request")
 
     async def _take_arrivals(self) -> None:
         if not self._arrived:

@@ -162,10 +162,10 @@ def _channels(settings: FepSettings, gateway: Gateway) -> list[Channel]:
 async def conclude_abandoned(fep: FepRuntime) -> int:
     """Requests an earlier run of this replica claimed and never finished get their result now."""
     abandoned = await fep.ledger.abandon_open()
-    for request_id, terminal, attempts in abandoned:
+    for request_id, terminal, _attempts in abandoned:
         request = DownlinkRequest(request_id=request_id, terminal=terminal, afn=0, units=[],
                                   requested_by="fep-recovery")
-        fep.dispatcher.conclude_unsent(request, "timed_out", f"FEP replica restarted after {attempts} attempt(s)")
+        fep.dispatcher.conclude_unsent(request, "timed_out", "FEP replica restarted before concluding the request")
     await mark_replica_offline(fep.pool, SCHEMA, fep.replica, "FEP replica restarted")
     return len(abandoned)
 

@@ -62,6 +62,20 @@ class RequestLedger:
             self._replica, RequestOutcome.TIMED_OUT.value)
         return [(r["request_id"], r["terminal"], int(r["attempts"])) for r in rows]
 
+    async def abandon_of_dead(self, live: list[str], dead_after_s: float) -> list[tuple[str, str, str, int]]:
+        """Open claims of replicas that are not live (crashed, or restarted under another id).
+
+        The UPDATE marks them concluded and returns them to exactly one caller, whichever replica
+        runs it first; that replica publishes their results.
+        """
+        rows = await self._pool.fetch(
+            f"UPDATE {self._schema}.requests SET outcome = $2, completed_at = now()"
+            " WHERE outcome IS NULL AND NOT (replica = ANY($1::text[]))"
+            " AND claimed_at < now() - make_interval(secs => $3)"
+            " RETURNING request_id, terminal, replica, attempts",
+            live, RequestOutcome.TIMED_OUT.value, dead_after_s)
+        return [(r["request_id"], r["terminal"], r["replica"], int(r["attempts"])) for r in rows]
+
     async def forget_older_than(self, hours: float) -> int:
         result = await self._pool.execute(
             f"DELETE FROM {self._schema}.requests WHERE claimed_at < now() - make_interval(secs => $1)",
