@@ -135,3 +135,21 @@ def test_arbitrary_noise_chunking_is_invariant_and_never_raises(pieces: list[byt
     assert _feed_all(chunked, _split(stream, cuts)) == expected
     assert chunked.dropped_bytes + chunked.buffered + sum(map(len, expected)) == len(stream)
     assert chunked.bad_frames == whole.bad_frames
+
+
+def test_a_false_long_length_does_not_hold_back_later_frames() -> None:
+    # garbage shaped like a header announcing 4,000 bytes, then a terminal's heartbeats in their own chunks:
+    # each heartbeat comes out at once (a terminal must not time out behind a false length)
+    length = ((4000 - 8) << 2) | 0x02
+    false_header = bytes([0x68, length & 0xFF, length >> 8, length & 0xFF, length >> 8, 0x68, 0xC9, 0x00])
+    framer = StreamFramer()
+    assert framer.feed(false_header) == []
+    assert framer.feed(HEARTBEAT) == [HEARTBEAT]
+    assert framer.feed(LOGIN) == [LOGIN]
+    assert framer.bad_frames == 1 and framer.dropped_bytes == len(false_header) and framer.buffered == 0
+
+
+def test_a_frame_split_in_many_chunks_is_still_awaited() -> None:
+    framer = StreamFramer()
+    assert _feed_all(framer, [FORWARD[i:i + 7] for i in range(0, len(FORWARD), 7)]) == [FORWARD]
+    assert framer.bad_frames == 0

@@ -106,7 +106,17 @@ class StreamFramer:
                 pos += 1
                 continue
             if n - pos < total:
-                break  # wait for the rest of the frame
+                later = _next_whole_frame(buf, pos + 1, n, limit)
+                if later < 0:
+                    break  # wait for the rest of the frame
+                # A whole, valid frame arrived after this header while its announced
+                # length is still incomplete: the header was a false start (garbage
+                # that looks like one), not a frame to wait for — otherwise a false
+                # long length would hold back every later frame (heartbeats included).
+                self.bad_frames += 1
+                self.dropped_bytes += later - pos
+                pos = later
+                continue
             end = pos + total
             if buf[end - 1] != _END or sum8(buf, pos + _HEADER, end - 2) != buf[end - 2]:
                 self.bad_frames += 1
@@ -119,3 +129,18 @@ class StreamFramer:
         if pos:
             del buf[:pos]
         return out
+
+
+def _next_whole_frame(buf: bytearray, start: int, n: int, limit: int) -> int:
+    """Offset of the first complete, checksum-valid frame in ``buf[start:n]``, or -1."""
+    pos = buf.find(_START, start)
+    while 0 <= pos <= n - _HEADER:
+        length = buf[pos + 1] | (buf[pos + 2] << 8)
+        if length == (buf[pos + 3] | (buf[pos + 4] << 8)) and length & 0x03 and buf[pos + 5] == _START:
+            total = (length >> 2) + 8
+            end = pos + total
+            if ((length >> 2) >= _MIN_USER_DATA and total <= limit and end <= n and buf[end - 1] == _END
+                    and sum8(buf, pos + _HEADER, end - 2) == buf[end - 2]):
+                return pos
+        pos = buf.find(_START, pos + 1)
+    return -1
