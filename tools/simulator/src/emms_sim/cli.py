@@ -1,7 +1,8 @@
 """``emms-sim``: run a concentrator fleet against the FEP, print the truth, write the manifest.
 
     python -m emms_sim.cli run --fep 127.0.0.1:9027 --concentrators 20 --meters-per 50 --seed 1 \\
-        --http 127.0.0.1:8100 --manifest .cache/fleet.json [--heartbeat-s 60] [--source-ip 127.0.0.1-127.0.0.4]
+        --http 127.0.0.1:8100 --manifest .cache/fleet.json [--heartbeat-s 60] [--source-ip 127.0.0.1-127.0.0.4] \\
+        [--processes 2] [--loop auto|asyncio|uvloop] [--json-status]
     python -m emms_sim.cli truth m-000000-0001 energy.active.import.total 2026-11-25T08:00:00+08:00 --seed 1
 """
 
@@ -9,27 +10,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import signal
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from emms_sim.calendar import parse_instant
 from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig
+from emms_sim.fleet_runner import expand_source_ips
 from emms_sim.manifest import write_manifest
-from emms_sim.session import SessionConfig
+from emms_sim.process_setup import LOOPS, loop_name, new_event_loop, raise_open_files_limit
 from emms_sim.truth import GroundTruth, UnknownItemError, UnknownMeterError
 from emms_sim.wire_faults import FaultRates
-
-if TYPE_CHECKING:
-    import uvicorn
-
-    from emms_sim.fleet_runner import FleetRunner
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -47,6 +40,13 @@ def _mix(text: str) -> tuple[tuple[str, float], ...]:
             raise argparse.ArgumentTypeError(f"unknown utility {name!r}; use {', '.join(UTILITIES)}")
         out.append((name.strip(), float(weight or 1)))
     return tuple(out)
+
+
+def _share(text: str) -> tuple[int, int]:
+    share, _, shares = text.partition("/")
+    if not share.isdigit() or not shares.isdigit() or not 0 <= int(share) < int(shares):
+        raise argparse.ArgumentTypeError(f"{text!r} is not J/K with 0 <= J < K")
+    return int(share), int(shares)
 
 
 def _fleet_args(p: argparse.ArgumentParser) -> None:
@@ -77,7 +77,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--fault-terminals", default="", help="terminal indexes the faults apply to (default all)")
     run.add_argument("--late-s", type=float, default=5.0)
     run.add_argument("--reporting", action="store_true", help="active reporting (events, daily frozen data)")
-    run.add_argument("--ramp-per-s", type=float, default=500.0, help="new connections per second at start")
+    run.add_argument("--ramp-per-s", type=float, default=500.0, help="new connections per second at start (all "
+                     "processes together)")
+    run.add_argument("--processes", type=int, default=1, help="split the fleet over K child processes (one holds "
+                     "at most its file limit less 100 links, ~19,900)")
+    run.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (auto: uvloop when installed)")
+    run.add_argument("--json-status", action="store_true", help="start / counts / stop lines as JSON objects")
+    run.add_argument("--status-s", type=float, default=5.0, help="period of the JSON counts lines")
+    run.add_argument("--share", type=_share, default=None, help=argparse.SUPPRESS)  # J/K: a child of --processes K
     truth = sub.add_parser("truth", help="print the true value of an item")
     truth.add_argument("meter")
     truth.add_argument("item", nargs="?", default=None, help="omit for every item")
@@ -110,10 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         faults = FaultRates.parse(args.faults, _indexes(args.fault_terminals), args.late_s)
+        loop_name(args.loop)
+        expand_source_ips(args.source_ip)
+        if args.processes < 1 or args.processes > max(1, config.concentrators):
+            raise ValueError(f"--processes must be within 1..{max(1, config.concentrators)}")
     except ValueError as exc:
         print(f"emms-sim: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(config, args, faults))
+    raise_open_files_limit()
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(args.loop)) as runner:
+        if args.processes > 1 and args.share is None:
+            from emms_sim.run_parent import run_parent
+
+            return runner.run(run_parent(config, args))
+        from emms_sim.run_local import run_local
+
+        return runner.run(run_local(config, args, faults))
 
 
 def _indexes(text: str) -> frozenset[int] | None:
@@ -148,52 +167,6 @@ def _truth(truth: GroundTruth, args: argparse.Namespace) -> int:
         return 1
     print(json.dumps({"meter": args.meter, "item": args.item, "at": at.isoformat(), "value": value}))
     return 0
-
-
-async def _run(config: FleetConfig, args: argparse.Namespace, faults: FaultRates) -> int:
-    from emms_sim.fleet_runner import FleetRunner, expand_source_ips
-
-    truth = GroundTruth(config)
-    if args.manifest is not None:
-        write_manifest(truth.fleet, args.manifest, {"fep": f"{args.fep[0]}:{args.fep[1]}"})
-    base = SessionConfig(args.fep[0], args.fep[1], faults=faults)
-    runner = FleetRunner(truth, base, heartbeat_s=args.heartbeat_s, reporting=args.reporting,
-                         source_ips=expand_source_ips(args.source_ip), ramp_per_s=args.ramp_per_s)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    http = f"http://{args.http[0]}:{args.http[1]}" if args.http else "off"
-    print(f"emms-sim: {config.concentrators} concentrators × {config.meters_per} meters (seed {config.seed}) → "
-          f"FEP {args.fep[0]}:{args.fep[1]}; truth {http}; manifest {args.manifest or 'none'}", flush=True)
-    started = time.monotonic()
-    server = _http_server(truth, runner, args.http)
-    task = asyncio.ensure_future(server.serve()) if server is not None else None
-    await runner.run(stop)
-    if server is not None and task is not None:
-        server.should_exit = True
-        await task
-    counts = runner.counts()
-    print(f"emms-sim: stopped after {time.monotonic() - started:.0f} s; " +
-          ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
-    return 0
-
-
-def _http_server(truth: GroundTruth, runner: FleetRunner, where: tuple[str, int] | None) -> uvicorn.Server | None:
-    if where is None:
-        return None
-    import uvicorn
-
-    from emms_sim.http_api import create_app
-
-    app = create_app(truth, runner.status, runner.runtime_events)
-
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # the fleet owns SIGTERM / SIGINT
-            yield
-
-    return _Server(uvicorn.Config(app, host=where[0], port=where[1], log_level="warning", lifespan="off"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@ accumulating while the relay is open.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+#: a change as one JSON-able dict: {"op": "cut", "meter", "ts", "cut_off"} or {"op": "sync", "meter", "ts"}
+LedgerChange = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -18,6 +23,8 @@ class ControlLedger:
 
     _switches: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)  # (ts, cut_off)
     _clock_syncs: dict[str, list[float]] = field(default_factory=dict)
+    #: told of every change: a fleet child process forwards them so the parent's truth API includes them
+    listener: Callable[[LedgerChange], None] | None = None
 
     def set_cut_off(self, meter_id: str, ts: float, cut_off: bool) -> bool:
         """Record a trip (True) or a close (False) at ``ts``; returns False when nothing changes."""
@@ -25,6 +32,8 @@ class ControlLedger:
         if self.cut_off(meter_id, ts) == cut_off:
             return False
         bisect.insort(history, (ts, cut_off))
+        if self.listener is not None:
+            self.listener({"op": "cut", "meter": meter_id, "ts": ts, "cut_off": cut_off})
         return True
 
     def cut_off(self, meter_id: str, ts: float) -> bool:
@@ -52,6 +61,21 @@ class ControlLedger:
 
     def sync_clock(self, meter_id: str, ts: float) -> None:
         bisect.insort(self._clock_syncs.setdefault(meter_id, []), ts)
+        if self.listener is not None:
+            self.listener({"op": "sync", "meter": meter_id, "ts": ts})
+
+    def apply(self, change: LedgerChange) -> None:
+        """Replay a change another process's ledger reported; a malformed one raises ValueError."""
+        try:
+            op, meter, ts = change["op"], str(change["meter"]), float(change["ts"])
+            if op == "cut":
+                self.set_cut_off(meter, ts, bool(change["cut_off"]))
+            elif op == "sync":
+                self.sync_clock(meter, ts)
+            else:
+                raise ValueError(f"unknown ledger change {op!r}")
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed ledger change {change!r}") from exc
 
     def last_clock_sync(self, meter_id: str, ts: float) -> float | None:
         syncs = self._clock_syncs.get(meter_id)

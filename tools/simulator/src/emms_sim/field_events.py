@@ -144,7 +144,7 @@ class FieldSchedule:
             off, on = base + window[0], base + window[1]
             out.append(FieldEvent(off, "power_off", terminal_index, detail={"off_at": off}))
             out.append(FieldEvent(on, "power_on", terminal_index, detail={"off_at": off, "on_at": on}))
-        for meter in self.fleet.meters_of(terminal_index):
+        for meter in self.fleet.meters_of(terminal_index, cached=False):
             if meter.present(base + DAY_S / 2):
                 cover = self.cover_open(meter, day)
                 if cover is not None:

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from emms_sim.hashing import TAG_ADD, TAG_METER, TAG_REMOVE, TAG_REPLACE, TAG_TERMINAL, chance, mix, unit
+from emms_sim.hashing import (
+    TAG_ADD,
+    TAG_METER,
+    TAG_REMOVE,
+    TAG_REPLACE,
+    TAG_TERMINAL,
+    chance,
+    mix,
+    mix_more,
+    unit,
+    unit_of,
+)
 
 UTILITIES = ("electricity", "water", "gas", "heat")
 AREA_CODES = (0x3701, 0x1101, 0x3201, 0x4401)  # Jinan, Beijing, Nanjing, Guangzhou
@@ -146,8 +157,11 @@ class Fleet:
         """Base measurement points plus the spares whose meters arrive later."""
         return range(1, self.config.meters_per + self.config.rates.added_per_terminal + 1)
 
-    def meters_of(self, index: int) -> list[MeterSpec]:
-        return [m for pn in self.pns(index) if (m := self.meter(index, pn)) is not None]
+    def meters_of(self, index: int, *, cached: bool = True) -> list[MeterSpec]:
+        """The meters of a terminal; ``cached=False`` for one-off walks (a day's field events of every
+        terminal) that would otherwise fill the bounded cache with meters nobody asks about again."""
+        get = self.meter if cached else self._meter
+        return [m for pn in self.pns(index) if (m := get(index, pn)) is not None]
 
     def meter_by_id(self, text: str) -> MeterSpec | None:
         try:
@@ -158,8 +172,9 @@ class Fleet:
             return None
         return self.meter(index, pn)
 
-    def _utility(self, index: int, pn: int) -> str:
-        pick = unit(self.seed, TAG_METER, index, pn, 0) * self._mix_total
+    def _utility(self, key: int) -> str:
+        """By the mix weights; ``key = mix(seed, TAG_METER, index, pn)`` (draw 0 of the meter)."""
+        pick = unit_of(mix_more(key, 0)) * self._mix_total
         for name, weight in self.config.mix:
             pick -= weight
             if pick < 0:
@@ -172,8 +187,8 @@ class Fleet:
             return None
         rates = cfg.rates
         key = mix(seed, TAG_METER, index, pn)
-        utility = self._utility(index, pn)
-        u = [unit(seed, TAG_METER, index, pn, k) for k in range(1, 8)]
+        utility = self._utility(key)
+        u = [unit_of(mix_more(key, k)) for k in range(1, 8)]  # = unit(seed, TAG_METER, index, pn, k)
         if utility == "electricity":
             commercial = u[0] < 0.2
             kind = "commercial-3p" if commercial else "residential-1p"

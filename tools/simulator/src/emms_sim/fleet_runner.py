@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,20 +31,48 @@ def expand_source_ips(text: str | None) -> list[str]:
     return out
 
 
+def share_of(concentrators: int, share: int, shares: int) -> range:
+    """Terminal indexes of process ``share`` (0-based) of ``shares``: contiguous, sizes differ by at most one."""
+    if not 0 <= share < shares:
+        raise ValueError(f"share {share} is not within 0..{shares - 1}")
+    return range(concentrators * share // shares, concentrators * (share + 1) // shares)
+
+
+def select_events(events: Iterable[dict[str, Any]], since: datetime, until: datetime, terminal: int | None
+                  ) -> list[dict[str, Any]]:
+    """Run-time events in [since, until), of one terminal or all."""
+    lo, hi = since.isoformat(), until.isoformat()
+    return [e for e in list(events)
+            if (terminal is None or e.get("terminal_index") == terminal)
+            and lo <= str(datetime.fromisoformat(str(e["at"])).isoformat()) < hi]
+
+
 class FleetRunner:
+    """The sessions of some terminals of a fleet (all by default, a share of them in a child process).
+
+    ``--source-ip`` addresses rotate over this runner's own sessions, so every
+    process of a multi-process fleet spreads its links over all of them.
+    """
+
     def __init__(self, truth: GroundTruth, base: SessionConfig, *, heartbeat_s: float = 60.0, reporting: bool = False,
-                 indexes: range | None = None, source_ips: list[str] | None = None, ramp_per_s: float = 500.0
-                 ) -> None:
+                 indexes: range | None = None, source_ips: list[str] | None = None, ramp_per_s: float = 500.0,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.truth = truth
         self.ramp_per_s = ramp_per_s
         self.events: deque[dict[str, Any]] = deque(maxlen=20000)
+        self._on_event = on_event
         indexes = indexes if indexes is not None else truth.fleet.terminals()
         ips = source_ips or []
         self.sessions: list[TerminalSession] = []
-        for i in indexes:
+        for n, i in enumerate(indexes):
             state = TerminalState(truth, i, heartbeat_s=heartbeat_s, reporting=reporting)
-            config = replace(base, source_ip=ips[i % len(ips)] if ips else base.source_ip)
-            self.sessions.append(TerminalSession(state, config, self.events.append))
+            config = replace(base, source_ip=ips[n % len(ips)] if ips else base.source_ip)
+            self.sessions.append(TerminalSession(state, config, self._event))
+
+    def _event(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        if self._on_event is not None:
+            self._on_event(event)
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks = []
@@ -62,8 +92,6 @@ class FleetRunner:
                 "connects": sum(x.connects for x in s)}
 
     def status(self) -> list[dict[str, Any]]:
-        import time
-
         now = time.time()
         out = []
         for session in self.sessions:
@@ -76,7 +104,4 @@ class FleetRunner:
         return out
 
     def runtime_events(self, since: datetime, until: datetime, terminal: int | None) -> list[dict[str, Any]]:
-        lo, hi = since.isoformat(), until.isoformat()
-        return [e for e in list(self.events)
-                if (terminal is None or e.get("terminal_index") == terminal)
-                and lo <= str(datetime.fromisoformat(str(e["at"])).isoformat()) < hi]
+        return select_events(self.events, since, until, terminal)

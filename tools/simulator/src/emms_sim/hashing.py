@@ -29,6 +29,18 @@ def mix(*parts: int) -> int:
     return h
 
 
+def mix_more(h: int, *parts: int) -> int:
+    """``mix(*a, *b)`` given ``h = mix(*a)``: draws sharing a key prefix hash it once."""
+    for p in parts:
+        h = _splitmix(h ^ (p & _MASK))
+    return h
+
+
+def unit_of(h: int) -> float:
+    """The uniform draw in [0, 1) of an already mixed key (``unit(*k) == unit_of(mix(*k))``)."""
+    return (h >> 11) * _INV53
+
+
 def unit(*parts: int) -> float:
     """A uniform draw in [0, 1) for the key ``parts``."""
     return (mix(*parts) >> 11) * _INV53

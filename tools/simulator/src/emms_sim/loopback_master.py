@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from emms_protocol.errors import ProtocolError
 from emms_protocol.framing import StreamFramer
+from emms_protocol.gdw1376 import Frame, decode_frame, encode_frame
 from emms_protocol.gdw1376 import builders as b
-from emms_protocol.gdw1376 import decode_frame, encode_frame
 from emms_sim.process_setup import new_event_loop, raise_open_files_limit
 
 
@@ -46,6 +46,7 @@ class MasterCounts:
 class LoopbackMaster:
     def __init__(self) -> None:
         self.counts = MasterCounts()
+        self.links: dict[str, asyncio.StreamWriter] = {}  # terminal key → its link, once it logged in
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 4096, *,
@@ -65,6 +66,7 @@ class LoopbackMaster:
         c.open_connections += 1
         framer = StreamFramer()
         loop = asyncio.get_running_loop()
+        key = ""
         try:
             while data := await reader.read(4096):
                 for raw in framer.feed(data):
@@ -78,6 +80,7 @@ class LoopbackMaster:
                     if frame.afn == 0x02:
                         fn = frame.body[2]
                         if fn == 0x01:
+                            self.links[key] = writer
                             c.logins += 1
                             c.terminals.add(key)
                             c.logged_out.discard(key)
@@ -95,7 +98,17 @@ class LoopbackMaster:
             pass
         finally:
             c.open_connections -= 1
+            if self.links.get(key) is writer:
+                del self.links[key]
             writer.close()
+
+    def send(self, key: str, frame: Frame) -> bool:
+        """Write a request to a logged-in terminal (its answers are not collected); False if it has no link."""
+        writer = self.links.get(key)
+        if writer is None or writer.is_closing():
+            return False
+        writer.write(encode_frame(frame))
+        return True
 
     def heartbeating(self, within_s: float) -> int:
         now = asyncio.get_running_loop().time()
