@@ -14,7 +14,14 @@ from archive_harness import OPERATOR, customer_meter_rows, eventually, seed_refe
 
 from emms_bus import BusProducer
 from emms_messages.events import Anomaly, DeviceEvent, EventClass
-from emms_messages.readings import RawReadingBatch, Reading, ReadingSource, ValidatedReading, ValidationStatus
+from emms_messages.readings import (
+    RawReadingBatch,
+    Reading,
+    ReadingSource,
+    ValidatedReading,
+    ValidatedReadingBatch,
+    ValidationStatus,
+)
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -134,8 +141,12 @@ async def test_validated_readings_events_and_anomalies_are_stored_with_their_poi
                         event_class=EventClass.IMPORTANT, occurred_at=t, received_at=t, detail={"phase": "A"})
     anomaly = Anomaly(anomaly_id=f"a-{run_id}", meter_id=meter, rule="V10", item="energy_active_import_total",
                       data_time=t, severity=EventClass.NORMAL, values={"adu": 3.1}, detected_at=t)
+    stranger = ValidatedReading(meter_id=f"X-{run_id}", item="energy_active_import_total", data_time=t, value=1.0,
+                                unit="kWh", status=ValidationStatus.VALID, validated_at=T0 + timedelta(days=2))
+    batch = ValidatedReadingBatch(batch_id=f"vee|v-{run_id}", terminal=ids["terminal_address"] + "00",
+                                  readings=[*validated, stranger])  # one message, one statement, two outcomes
     for _ in range(2):  # redelivered: still stored once
-        for payload in (*validated, event, anomaly):
+        for payload in (batch, event, anomaly):
             await producer.publish(payload)
 
     await eventually(lambda: _count(db, "SELECT count(*) FROM archive.anomaly WHERE anomaly_id = $1", f"a-{run_id}"))
@@ -147,6 +158,8 @@ async def test_validated_readings_events_and_anomalies_are_stored_with_their_poi
     assert [(r["metering_point_id"], r["status"], r["value"]) for r in stored] == [
         (point, "held", 9.0), (point, "estimated", 12.5)]
     assert stored[0]["rules_failed"] == ["V10"] and stored[0]["raw_source"] == "scheduled"
+    await eventually(lambda: _count(db, "SELECT count(*) FROM archive.reading_unmatched WHERE layer = 'validated'"
+                                        " AND meter_id = $1", f"X-{run_id}"))  # no meter period: waits
     ev = await db.fetchrow("SELECT * FROM archive.event WHERE meter_id = $1", meter)
     assert ev["metering_point_id"] == point and ev["event_class"] == "important" and ev["code"] == "ERC14"
     assert isinstance(ev["event_id"], uuid.UUID)

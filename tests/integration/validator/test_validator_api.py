@@ -144,6 +144,9 @@ async def test_manual_edit_publishes_a_new_version_and_leaves_raw_alone(
     await until(lambda: any(v.method == "manual" for v in watch.of_meter(meter.meter_id)[0]), 20)
     edited = next(v for v in watch.of_meter(meter.meter_id)[0] if v.method == "manual")
     assert (edited.status, edited.value) == (ValidationStatus.REPAIRED, 1234.5)
+    message = next(b for b in watch.batches if b.readings == [edited])  # alone, in order with the meter's others
+    assert message.batch_id.startswith("edit|") and watch.keys[message.batch_id] == meter.terminal.encode()
+    assert resp.json()["message_id"] == str(message.stable_id())
     audit = (await service.client.get(f"/api/v1/meters/{meter.meter_id}/items/water.volume/audit",
                                       params={"data_time": held.data_time.isoformat()})).json()
     assert audit["held"]["raw_value"] == raw and audit["held"]["status"] == "edited"

@@ -13,6 +13,7 @@ from validator_harness import BusWatch, Service, batches_by_day, until
 from emms_bus import BusProducer
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 from emms_messages.readings import RawReadingBatch, ReadingSource, ValidationStatus
+from emms_validator.pipeline import validated_batch_id
 from emms_validator.synthetic import SyntheticMeter, readings, replacement_time
 
 pytestmark = pytest.mark.integration
@@ -86,6 +87,18 @@ async def test_every_injected_case_is_flagged_by_its_rule_and_clean_meters_by_no
     estimated = [v for v in watch.validated if v.status is ValidationStatus.ESTIMATED
                  and v.meter_id == fleet_run["faulty"]["missing_day"].meter_id]  # type: ignore[index]
     assert estimated and all(v.method == "profile" for v in estimated)
+
+
+async def test_one_validated_batch_per_raw_batch_keyed_by_its_terminal(
+        fleet_run: dict[str, object], bus: tuple[BusWatch, BusProducer]) -> None:
+    watch, _ = bus
+    raw: list[RawReadingBatch] = fleet_run["batches"]  # type: ignore[assignment]
+    ours = {b.batch_id: b for b in watch.batches if b.batch_id.startswith(f"vee|{fleet_run['run']}/")}
+    assert sorted(ours) == sorted(validated_batch_id(b.batch_id) for b in raw)
+    for b in raw:
+        out = ours[validated_batch_id(b.batch_id)]
+        assert out.terminal == b.terminal and watch.keys[out.batch_id] == b.terminal.encode()
+        assert {v.meter_id for v in out.readings} <= {r.meter_id for r in b.readings}
 
 
 async def test_redelivery_gives_no_duplicates(fleet_run: dict[str, object], bus: tuple[BusWatch, BusProducer],

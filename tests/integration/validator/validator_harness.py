@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_db.settings import DatabaseSettings
 from emms_messages.events import Anomaly
-from emms_messages.readings import BackfillRequest, RawReadingBatch, Reading, ValidatedReading
+from emms_messages.readings import BackfillRequest, RawReadingBatch, Reading, ValidatedReading, ValidatedReadingBatch
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
 from emms_validator.app import create_app
@@ -69,19 +69,25 @@ async def running_validator(settings: ValidatorSettings) -> AsyncIterator[Servic
 
 @dataclass
 class BusWatch:
-    """Everything published on the validator's three output topics, with envelope ids."""
+    """Everything published on the validator's three output topics, with envelope ids.
+
+    ``validated`` holds the readings of every validated batch, in order; ``batches`` the batches."""
 
     validated: list[ValidatedReading] = field(default_factory=list)
+    batches: list[ValidatedReadingBatch] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     backfills: list[BackfillRequest] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    keys: dict[str, bytes | None] = field(default_factory=dict)  # validated batch id → its message key
 
     async def handle(self, batch: Sequence[Delivery]) -> None:
         for d in batch:
             self.ids.append(str(d.envelope.message_id))
             p = d.payload
-            if isinstance(p, ValidatedReading):
-                self.validated.append(p)
+            if isinstance(p, ValidatedReadingBatch):
+                self.batches.append(p)
+                self.keys[p.batch_id] = d.key
+                self.validated += p.readings
             elif isinstance(p, Anomaly):
                 self.anomalies.append(p)
             elif isinstance(p, BackfillRequest):

@@ -9,9 +9,10 @@ import pytest
 from vee_harness import Run, pipeline
 
 from emms_messages.events import EventClass
-from emms_messages.readings import Reading, ReadingSource, ValidationStatus
+from emms_messages.readings import RawReadingBatch, Reading, ReadingSource, ValidationStatus
 from emms_validator.config.resolve import RuleOverride
 from emms_validator.model import MeterInfo
+from emms_validator.pipeline import BatchContext, validated_batch_id
 from emms_validator.state import MeterState, SeriesState
 from emms_validator.synthetic import SyntheticMeter, readings, replacement_time
 
@@ -202,3 +203,56 @@ def test_bad_input_is_a_finding_never_a_crash() -> None:
     result = run.feed([nan])
     assert [(a.rule, a.values["reason"]) for a in result.anomalies] == [("completeness", "empty value")]
     assert result.validated[0].status is ValidationStatus.HELD
+
+
+def _water(meter_id: str, t: datetime, volume: float, valve: float) -> list[Reading]:
+    return [Reading(meter_id=meter_id, item=item, data_time=t, value=value, unit=unit, source=ReadingSource.SCHEDULED,
+                    collected_at=t + timedelta(minutes=1))
+            for item, value, unit in (("water.volume", volume, "m³"), ("valve.state", valve, ""))]
+
+
+def test_a_slow_flow_behind_a_closed_valve_is_found_from_the_closure_on() -> None:
+    """0.01 m³ an hour never exceeds ``min_advance`` in one interval; 0.02 since the closure does."""
+    run = Run(pipeline())
+    volume = 100.0
+    for h in range(30):
+        closed = 24 <= h < 29
+        volume += 0.01 if closed else 0.02
+        run.feed(_water("VF-1", START + timedelta(hours=h), round(volume, 2), 0.0 if closed else 1.0))
+    found = [(a.rule, a.data_time) for a in run.anomalies]
+    assert found == [("valve_closed_flow", START + timedelta(hours=26))]  # once per closure
+    assert run.anomalies[0].values["advance"] == pytest.approx(0.02)
+
+
+def test_a_valve_read_open_again_leaves_the_interval_in_doubt() -> None:
+    """Closed at one daily read, open at the next: the day's use may all be after it opened."""
+    run = Run(pipeline())
+    for d in range(12):
+        run.feed(_water("VF-2", START + timedelta(days=d), 100.0 + 0.5 * d, 0.0 if d == 8 else 1.0))
+    assert run.anomalies == []
+
+
+def test_each_raw_batch_gets_its_own_validated_batch_and_estimates_go_with_the_reading_that_found_the_gap() -> None:
+    series = readings(SyntheticMeter("B-1", "electricity", faults=frozenset({"missing_day"}), fault_day=23,
+                                     terminal="0101-00007"), START, 25)
+    by_day: dict[datetime, list[Reading]] = {}
+    for r in series:
+        by_day.setdefault(r.data_time, []).append(r)
+    days = sorted(by_day)
+    p, ctx = pipeline(), BatchContext()
+    first = [RawReadingBatch(batch_id=f"raw-{k}", terminal="0101-00007", readings=by_day[d]) for k, d in
+             enumerate(days[:-2])]
+    p.run_batches(first, ctx)
+    last = [RawReadingBatch(batch_id=f"raw-{k}", terminal="0101-00007", readings=by_day[d]) for k, d in
+            enumerate(days[-2:], start=len(days) - 2)]
+    again = RawReadingBatch(batch_id="raw-again", terminal="0101-00007", readings=by_day[days[-3]])
+    result = p.run_batches([again, *last], ctx)  # judged together, published apart
+    assert [b.batch_id for b in result.batches] == [validated_batch_id(b.batch_id) for b in last]
+    assert all(b.terminal == "0101-00007" for b in result.batches)
+    gap_day = next(b for b in result.batches if any(v.status is ValidationStatus.ESTIMATED for v in b.readings))
+    raw = next(b for b in last if validated_batch_id(b.batch_id) == gap_day.batch_id)
+    assert {v.data_time for v in gap_day.readings if v.status is ValidationStatus.VALID} == {raw.readings[0].data_time}
+    estimated = {v.data_time for v in gap_day.readings if v.status is ValidationStatus.ESTIMATED}
+    assert estimated and all(days[-3] < t < raw.readings[0].data_time for t in estimated)  # the missing day
+    assert sum(len(b.readings) for b in result.batches) == len(result.validated)
+    assert result.messages[:len(result.batches)] == result.batches

@@ -99,12 +99,15 @@ def test_tariffs_that_add_up_are_consistent(shares: list[float]) -> None:
     assert consistency.tariff_sum_mismatch(sum(shares), shares, 0.01, 0.5) is None
 
 
-def test_tariff_sum_tolerance_is_max_of_lsb_and_percent() -> None:
+def test_tariff_sum_tolerance_is_max_of_an_lsb_per_register_and_percent() -> None:
     assert consistency.tariff_sum_mismatch(1000.0, [500.0, 504.9], 0.01, 0.5) is None
     found = consistency.tariff_sum_mismatch(1000.0, [500.0, 506.0], 0.01, 0.5)
     assert found is not None and found["difference"] == 6.0
-    assert consistency.tariff_sum_mismatch(1.0, [0.5, 0.51], 0.01, 0.5) is None
-    assert consistency.tariff_sum_mismatch(1.0, [0.5, 0.52], 0.01, 0.5) is not None
+    assert consistency.tariff_sum_mismatch(1.0, [0.5, 0.52], 0.01, 0.5) is None  # two registers: 2 LSB
+    assert consistency.tariff_sum_mismatch(1.0, [0.5, 0.53], 0.01, 0.5) is not None
+    # a new meter: four tariff registers truncated to 0.01 each sum to 0.03 below the total it shows
+    assert consistency.tariff_sum_mismatch(3.05, [0.71, 0.9, 1.07, 0.34], 0.01, 0.5) is None
+    assert consistency.tariff_sum_mismatch(3.05, [0.71, 0.9, 1.07, 0.3], 0.01, 0.5) is not None
 
 
 def test_valve_closed_for_the_whole_interval_and_volume_advancing() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from emms_messages.events import Anomaly
-from emms_messages.readings import BackfillRequest, Reading, ValidatedReading
+from emms_messages.readings import BackfillRequest, RawReadingBatch, Reading, ValidatedReading
 from emms_validator.config.resolve import RuleOverride, RuleResolver
 from emms_validator.items import ItemCatalog
 from emms_validator.pipeline import BatchContext, BatchResult, Pipeline, VeeParams
@@ -22,7 +22,10 @@ class Run:
     results: list[BatchResult] = field(default_factory=list)
 
     def feed(self, readings: Sequence[Reading]) -> BatchResult:
-        result = self.pipeline.run(readings, self.ctx)
+        """One raw batch (its id numbered by the feed, so two runs of the same series give the same ids)."""
+        batch = RawReadingBatch(batch_id=f"feed-{len(self.results)}", terminal=readings[0].terminal or "T",
+                                readings=list(readings))
+        result = self.pipeline.run_batches([batch], self.ctx)
         for o in result.outcomes:
             for record, _ in [*o.held_new, *o.held_changed]:
                 self.ctx.held.setdefault(o.meter_id, {})[(record.item, record.t)] = record

@@ -21,8 +21,11 @@ and leaves the group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -109,27 +112,41 @@ class BusConsumer:
         offsets = _next_offsets(records)
         if self.policy is CommitPolicy.BEFORE_EFFECT:
             await self._commit(offsets)
-        deliveries = [d for d in [await self._decode(r) for r in records] if d is not None]
+        deliveries, undecodable = self._decode_all(records)
+        for record, topic, error in undecodable:
+            await self._dead_letter(record, topic, "decode", error)
         if deliveries:
             await self._handle(deliveries)
         if self.policy is CommitPolicy.AFTER_EFFECT:
             await self._commit(offsets)
-        for d in deliveries:
-            CONSUMED.labels(self.group, d.topic).inc()
+        for topic, n in Counter(d.topic for d in deliveries).items():
+            CONSUMED.labels(self.group, topic).inc(n)
         self.handled += len(deliveries)
         self._record_lag(offsets)
         BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
 
-    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Delivery | None:
-        topic = self._settings.logical(record.topic)
-        try:
-            if record.value is None:
-                raise ValueError("empty message")
-            envelope = self._models[topic].model_validate_json(record.value)
-        except (ValidationError, ValueError) as exc:
-            await self._dead_letter(record, topic, "decode", str(exc)[:2000])
-            return None
-        return Delivery(topic, record.partition, record.offset, record.key, envelope)
+    def _decode_all(self, records: list[ConsumerRecord[bytes, bytes]],
+                    ) -> tuple[list[Delivery], list[tuple[ConsumerRecord[bytes, bytes], str, str]]]:
+        """Decoded deliveries, and the records that cannot be decoded (record, topic, error) for the DLQ.
+
+        Decoding builds many objects that all live until the batch is handled; the cyclic
+        garbage collector is paused meanwhile, so it does not traverse them again and
+        again (reference counting still frees what is dropped; collection resumes after)."""
+        deliveries: list[Delivery] = []
+        undecodable: list[tuple[ConsumerRecord[bytes, bytes], str, str]] = []
+        logical, models = self._settings.logical, self._models
+        with _gc_paused():
+            for record in records:
+                topic = logical(record.topic)
+                try:
+                    if record.value is None:
+                        raise ValueError("empty message")
+                    envelope = models[topic].model_validate_json(record.value)
+                except (ValidationError, ValueError) as exc:
+                    undecodable.append((record, topic, str(exc)[:2000]))
+                    continue
+                deliveries.append(Delivery(topic, record.partition, record.offset, record.key, envelope))
+        return deliveries, undecodable
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
         delay = self._settings.retry_backoff_s
@@ -182,6 +199,18 @@ class BusConsumer:
             high = self._consumer.highwater(tp)
             if high is not None:
                 LAG.labels(self.group, self._settings.logical(tp.topic), str(tp.partition)).set(high - position)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _next_offsets(records: list[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:

@@ -80,6 +80,25 @@ class ValidatedReading(Payload):
         return f"{self.meter_id}/{self.item}/{self.data_time.isoformat()}/{self.status}/{self.value}"
 
 
+class ValidatedReadingBatch(Payload):
+    """The VEE results of one raw batch (one terminal, one collection), in one message."""
+
+    # One message per reading cost more to wrap, identify, serialise and send than the
+    # validation itself. ``batch_id`` is derived from the raw batch's id, so a redelivered
+    # raw batch yields the same message id; each element keeps its own version key
+    # (meter, item, data time, validated_at, status) for the consumers that store it.
+
+    SCHEMA_NAME = "reading.validated.batch"
+    SCHEMA_VERSION = 1
+
+    batch_id: str
+    terminal: str
+    readings: list[ValidatedReading] = Field(min_length=1)
+
+    def natural_key(self) -> str:
+        return self.batch_id
+
+
 class BackfillRequest(Payload):
     """Ask the collector to re-collect items of a meter over a period."""
 

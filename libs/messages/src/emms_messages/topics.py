@@ -17,7 +17,7 @@ from typing import Any
 from emms_messages.envelope import Payload
 from emms_messages.events import Anomaly, DeviceEvent
 from emms_messages.masterdata import MasterDataChange
-from emms_messages.readings import BackfillRequest, RawReadingBatch, ValidatedReading
+from emms_messages.readings import BackfillRequest, RawReadingBatch, ValidatedReadingBatch
 from emms_messages.terminal import DownlinkRequest, DownlinkResult, TerminalSession, UplinkFrame
 
 DAY_MS = 86_400_000
@@ -58,8 +58,11 @@ TOPICS: Mapping[str, Topic] = MappingProxyType({t.name: t for t in (
        ("fep",), ("collector", "control"), "Outcome of every downlink request, with decoded answer frames."),
     _t("emms.reading.raw.v1", RawReadingBatch, lambda p: p.terminal, 48, 7,
        ("collector",), ("archive", "validator"), "Canonical readings as collected, in batches."),
-    _t("emms.reading.validated.v1", ValidatedReading, lambda p: p.meter_id, 48, 7,
-       ("validator",), ("archive", "analytics"), "Readings after VEE: valid, estimated, repaired or held."),
+    _t("emms.reading.validated.v1", ValidatedReadingBatch, lambda p: p.terminal, 48, 7,
+       ("validator",), ("archive", "analytics"),
+       "Readings after VEE (valid, estimated, repaired or held), one batch per raw batch. Before the first"
+       " deployment this topic carried one `reading.validated` message per reading, keyed by meter; it kept"
+       " its name when its payload became the batch."),
     _t("emms.device.event.v1", DeviceEvent, lambda p: p.terminal, 24, 30,
        ("collector",), ("archive", "validator"), "Terminal and meter events (ERC records), normalised."),
     _t("emms.anomaly.v1", Anomaly, lambda p: p.meter_id, 24, 30,

@@ -13,7 +13,7 @@ from emms_archive.runtime import ArchiveRuntime
 from emms_bus import Delivery
 from emms_bus.consumer import Handler
 from emms_messages.events import Anomaly, DeviceEvent
-from emms_messages.readings import RawReadingBatch, ValidatedReading
+from emms_messages.readings import RawReadingBatch, ValidatedReadingBatch
 
 RAW_TOPIC = "emms.reading.raw.v1"
 RECORD_TOPICS = ("emms.reading.validated.v1", "emms.device.event.v1", "emms.anomaly.v1")
@@ -30,7 +30,7 @@ def raw_handler(archive: ArchiveRuntime) -> Handler:
 
 def records_handler(archive: ArchiveRuntime) -> Handler:
     async def handle(deliveries: Sequence[Delivery]) -> None:
-        validated = [d.payload for d in deliveries if isinstance(d.payload, ValidatedReading)]
+        validated = [v for d in deliveries if isinstance(d.payload, ValidatedReadingBatch) for v in d.payload.readings]
         events = [(d.envelope.message_id, d.payload) for d in deliveries if isinstance(d.payload, DeviceEvent)]
         anomalies = [d.payload for d in deliveries if isinstance(d.payload, Anomaly)]
         await archive.validated.store(validated)

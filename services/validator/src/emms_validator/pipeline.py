@@ -1,22 +1,32 @@
-"""A batch of raw readings → rules → validated readings, anomalies and back-fill requests.
+"""Raw reading batches → rules → validated reading batches, anomalies and back-fill requests.
 
-Pure: the caller loads the state the batch needs (:class:`BatchContext`),
-runs :meth:`Pipeline.run`, saves the changed state and publishes
-:attr:`BatchResult.messages`. Every output id is a natural key (meter, item,
-data time, rule or status), and every time it carries comes from the input
-(data time, collection time) — never the wall clock — so the same batch on
-the same state always yields the same messages with the same ids.
+Pure: the caller loads the state the batches need (:class:`BatchContext`),
+runs :meth:`Pipeline.run_batches`, saves the changed state and publishes
+:attr:`BatchResult.messages`. Every output id is a natural key (the raw
+batch's id for its validated batch; meter, item, rule and data time for the
+rest), and every time it carries comes from the input (data time, collection
+time) — never the wall clock — so the same batches on the same state always
+yield the same messages with the same ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from emms_messages.envelope import Payload
 from emms_messages.events import Anomaly, EventClass
-from emms_messages.readings import BackfillRequest, Reading, ReadingSource, ValidatedReading, ValidationStatus
+from emms_messages.readings import (
+    BackfillRequest,
+    RawReadingBatch,
+    Reading,
+    ReadingSource,
+    ValidatedReading,
+    ValidatedReadingBatch,
+    ValidationStatus,
+)
 from emms_validator.config.resolve import RuleResolver
 from emms_validator.engine.meter import MeterEvaluation
 from emms_validator.engine.params import HotParams
@@ -51,13 +61,14 @@ class BatchContext:
 class BatchResult:
     outcomes: list[MeterOutcome] = field(default_factory=list)
     validated: list[ValidatedReading] = field(default_factory=list)
+    batches: list[ValidatedReadingBatch] = field(default_factory=list)  # ``validated``, one per raw batch
     anomalies: list[Anomaly] = field(default_factory=list)
     backfills: list[BackfillRequest] = field(default_factory=list)
     versions: list[tuple[ValidatedReading, float | None]] = field(default_factory=list)  # (published, raw)
 
     @property
     def messages(self) -> list[Payload]:
-        return [*self.validated, *self.anomalies, *self.backfills]
+        return [*self.batches, *self.anomalies, *self.backfills]
 
 
 class Pipeline:
@@ -67,11 +78,37 @@ class Pipeline:
         self.params = params
         self._hot: dict[int, tuple[RuleBook, HotParams]] = {}
 
+    def run_batches(self, batches: Sequence[RawReadingBatch], ctx: BatchContext) -> BatchResult:
+        """Judge the raw batches together (per meter, in data-time order); one validated batch per raw batch.
+
+        A validated reading goes into the batch of the reading it is about; an
+        estimate into the batch of the reading that revealed its gap."""
+        readings: list[Reading] = []
+        origin: dict[int, int] = {}  # id(reading) → index of its raw batch
+        terminals: dict[str, str] = {}  # meter → the terminal it was last heard through
+        for i, b in enumerate(batches):
+            for r in b.readings:
+                r = _normalized(r)
+                origin[id(r)] = i
+                readings.append(r)
+                terminals[r.meter_id] = r.terminal or b.terminal
+        per_batch: list[list[ValidatedReading]] = [[] for _ in batches]
+        result = self._run(readings, ctx, lambda r, v: per_batch[origin[id(r)]].append(v))
+        for meter_id, terminal in terminals.items():
+            ctx.meter_states[meter_id].terminal = terminal  # the key of the meter's manual edits
+        result.batches = [ValidatedReadingBatch(
+            batch_id=validated_batch_id(b.batch_id), terminal=b.terminal, readings=vs)
+            for b, vs in zip(batches, per_batch, strict=True) if vs]
+        return result
+
     def run(self, readings: Sequence[Reading], ctx: BatchContext) -> BatchResult:
+        """Readings from no particular raw batch (tools, tests): ``validated`` only, no ``batches``."""
+        return self._run([_normalized(r) for r in readings], ctx, None)
+
+    def _run(self, readings: Sequence[Reading], ctx: BatchContext,
+             place: Callable[[Reading, ValidatedReading], None] | None) -> BatchResult:
         by_meter: dict[str, list[Reading]] = {}
         for r in readings:
-            if r.data_time.tzinfo is None or r.collected_at.tzinfo is None:
-                r = _as_utc(r)
             by_meter.setdefault(r.meter_id, []).append(r)
         result = BatchResult()
         for meter_id in sorted(by_meter):
@@ -79,6 +116,9 @@ class Pipeline:
             result.outcomes.append(outcome)
             validated = validated_messages(outcome)
             result.validated += validated
+            if place is not None:
+                for v, r in zip(validated, _triggers(outcome), strict=True):
+                    place(r, v)
             raws = [r.reading.value for r in outcome.results] + [None] * len(outcome.estimates)
             result.versions += [(v, raw) for v, raw in zip(validated, raws, strict=True)
                                 if v.status is not ValidationStatus.VALID or v.raw_source is ReadingSource.BACKFILL]
@@ -105,11 +145,26 @@ class Pipeline:
         return outcome
 
 
-def _as_utc(r: Reading) -> Reading:
-    """A reading whose times carry no zone is taken as UTC (never the machine's local zone)."""
-    def utc(dt: datetime) -> datetime:
-        return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-    return r.model_copy(update={"data_time": utc(r.data_time), "collected_at": utc(r.collected_at)})
+def _normalized(r: Reading) -> Reading:
+    """The reading as the engine judges it (the same object when already so — the usual case): times
+    without a zone are UTC (never the machine's local zone); a NaN or infinite value is no value."""
+    if r.data_time.tzinfo is None or r.collected_at.tzinfo is None:
+        def utc(dt: datetime) -> datetime:
+            return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+        r = r.model_copy(update={"data_time": utc(r.data_time), "collected_at": utc(r.collected_at)})
+    if r.value is not None and not math.isfinite(r.value):
+        r = r.model_copy(update={"value": None})
+    return r
+
+
+def _triggers(outcome: MeterOutcome) -> list[Reading]:
+    """The reading behind each of :func:`validated_messages`' outputs, in the same order."""
+    return [r.reading for r in outcome.results] + [e.trigger for e in outcome.estimates]
+
+
+def validated_batch_id(raw_batch_id: str) -> str:
+    """The id of a raw batch's validated batch: the same raw batch always gives the same message id."""
+    return f"vee|{raw_batch_id}"
 
 
 def _dt(t: float) -> datetime:
@@ -117,7 +172,7 @@ def _dt(t: float) -> datetime:
 
 
 def validated_messages(outcome: MeterOutcome) -> list[ValidatedReading]:
-    make = ValidatedReading
+    make = ValidatedReading  # validating (in Rust) is faster than model_construct (in Python) here
     out = [make(
         meter_id=r.reading.meter_id, item=r.reading.item, data_time=r.reading.data_time, value=r.value,
         unit=r.reading.unit, status=r.status, method=r.method, raw_source=r.reading.source,

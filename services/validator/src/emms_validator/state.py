@@ -70,12 +70,9 @@ class SeriesState:
                         float(self.zero.reported), _f(self.stuck.value), float(self.stuck.count),
                         float(self.episode), float(len(self.recent)), float(len(self.held_run)),
                         float(self.profile is not None)))
-        for t, v in self.recent:
-            a.append(t)
-            a.append(_f(v))
-        for t, v in self.held_run:
-            a.append(t)
-            a.append(v)
+        nan = math.nan
+        a.extend([x for t, v in self.recent for x in (t, nan if v is None else v)])
+        a.extend([x for pair in self.held_run for x in pair])
         if self.profile is not None:
             self.profile.pack_into(a)
         return a.tobytes()
@@ -94,8 +91,8 @@ class SeriesState:
         at += 2 * n_held
         return cls(
             item=item, last_t=_o(a[1]), last_value=_o(a[2]), interval_s=_o(a[3]),
-            recent=[(recent[i], _o(recent[i + 1])) for i in range(0, len(recent), 2)],
-            held_run=[(held[i], held[i + 1]) for i in range(0, len(held), 2)],
+            recent=list(zip(recent[0::2], [None if v != v else v for v in recent[1::2]], strict=True)),  # NaN: none
+            held_run=list(zip(held[0::2], held[1::2], strict=True)),
             zero=ZeroRun(_o(a[4]), bool(a[5])), stuck=StuckRun(_o(a[6]), int(a[7])), episode=bool(a[8]),
             profile=Profile.unpack(a, at) if a[11] else None,
         )
@@ -120,6 +117,7 @@ class MeterState:
     valve_flow_reported: float | None = None  # the closure whose flow was reported (once per closure)
     outages: list[tuple[float, float | None]] = field(default_factory=list)
     replacements: list[tuple[float, float]] = field(default_factory=list)
+    terminal: str = ""  # the terminal the meter was last heard through (the bus key of its manual edits)
 
     def valve(self, t: float, closed: bool) -> None:
         if closed and self.valve_closed_since is None:
@@ -145,11 +143,15 @@ class MeterState:
         return any(start < b and (end is None or end > a) for start, end in self.outages)
 
     def to_json(self) -> dict[str, Any]:
-        return {"valve": self.valve_closed_since, "vfr": self.valve_flow_reported,
-                "out": [list(o) for o in self.outages], "rep": [list(r) for r in self.replacements]}
+        data: dict[str, Any] = {"valve": self.valve_closed_since, "vfr": self.valve_flow_reported,
+                                "out": [list(o) for o in self.outages], "rep": [list(r) for r in self.replacements]}
+        if self.terminal:
+            data["term"] = self.terminal
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MeterState:
         return cls(valve_closed_since=data.get("valve"), valve_flow_reported=data.get("vfr"),
                    outages=[(float(a), None if b is None else float(b)) for a, b in data.get("out", [])],
-                   replacements=[(float(a), float(b)) for a, b in data.get("rep", [])])
+                   replacements=[(float(a), float(b)) for a, b in data.get("rep", [])],
+                   terminal=str(data.get("term", "")))

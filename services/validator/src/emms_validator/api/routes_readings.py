@@ -52,9 +52,10 @@ async def edit_point(vr: ValidatorDep, principal: Operator, meter_id: MeterPath,
                                               body.reason, principal.subject)
         except LookupError as exc:
             raise HTTPException(422, detail=str(exc)) from None
-        await vr.publish([edited])
+        message = await review.edit_batch(conn, SCHEMA, edited)
+        await vr.publish([message])
     metrics.EDITS.inc()
-    return {"published": edited.model_dump(mode="json"), "message_id": str(edited.stable_id()),
+    return {"published": edited.model_dump(mode="json"), "message_id": str(message.stable_id()),
             "edited_by": principal.subject, "reason": body.reason}
 
 

@@ -1,4 +1,4 @@
-"""Checks across a meter's items at one data time: tariff sum, supply/return, power vs energy."""
+"""Checks across a meter's items at one data time: tariff sum, supply/return, power vs energy, closed valve."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from functools import lru_cache
 from emms_validator.engine.points import Env, PointEval
 from emms_validator.items import tariff_total_of
 from emms_validator.model import ItemKind
-from emms_validator.rules.consistency import power_energy_mismatch, supply_below_return, tariff_sum_mismatch
+from emms_validator.rules.consistency import (
+    power_energy_mismatch,
+    supply_below_return,
+    tariff_sum_mismatch,
+    valve_closed_flow,
+)
 from emms_validator.state import SeriesState
 
 
@@ -21,6 +26,37 @@ def check_group(env: Env, evals: Sequence[PointEval], series: Mapping[str, Serie
         _temperatures(env, usable)
     if env.on("power_energy"):
         _power_energy(env, usable, series)
+    if env.meter.valve_closed_since is not None and env.on("valve_closed_flow"):
+        _valve_flow(env, usable)
+
+
+def _valve_flow(env: Env, evals: Sequence[PointEval]) -> None:
+    """Volume / energy advancing while the valve is closed, from the closure on (once per closure).
+
+    The advance counts from the first point received after the valve was seen (or reported) closed,
+    so a slow flow shows even when no single interval moves the register past ``min_advance``. A
+    valve read open at this data time opened somewhere in the interval: only the advance up to the
+    interval's start is certain then."""
+    closed = env.meter.valve_closed_since
+    if closed is None or env.meter.valve_flow_reported == closed:
+        return
+    valve = next((e for e in evals if e.spec.role == "valve"), None)
+    reopened = valve is not None and valve.value != env.valve_closed_value
+    for e in evals:
+        if (e.spec.role not in ("volume", "energy") or e.path != "forward" or e.increment is None
+                or e.prev_t is None or e.prev_value is None or e.replaced or closed > e.prev_t):
+            continue
+        since = min(_first_at_or_after(e.series, closed, e.prev_t, e.prev_value), e.prev_value)
+        end = e.prev_value if reopened else e.prev_value + e.increment
+        e.find("valve_closed_flow", valve_closed_flow(closed, e.prev_t, end - since, env.hp.valve_min_advance))
+
+
+def _first_at_or_after(series: SeriesState, t: float, until: float, default: float) -> float:
+    """The register's value at the first point received at or after ``t`` (up to ``until``)."""
+    for rt, value in series.recent:
+        if t <= rt <= until and value is not None:
+            return value
+    return default
 
 
 def _tariffs(env: Env, evals: Sequence[PointEval]) -> None:

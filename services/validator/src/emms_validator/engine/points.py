@@ -26,7 +26,6 @@ from emms_validator.engine.params import HotParams
 from emms_validator.engine.records import GapRecord, HeldRecord
 from emms_validator.model import Finding, Gap, ItemKind, ItemSpec, MeterInfo, RuleBook, iso
 from emms_validator.rules import gaps, limits, monotonic, spikes, timing
-from emms_validator.rules.consistency import valve_closed_flow
 from emms_validator.rules.limits import StuckRun, ZeroRun
 from emms_validator.state import MeterState, SeriesState
 
@@ -181,9 +180,6 @@ def _register(env: Env, ev: PointEval, prev_t: float, prev_value: float) -> None
             ev.series.zero, prev_t, ev.t, primary, expected.mean if expected else None, excused,
             hp.zero_min_s, hp.zero_min_expected)
         ev.find("zero_consumption", found)
-    if closed is not None and "valve_closed_flow" in on and ev.spec.role in ("volume", "energy") \
-            and env.meter.valve_flow_reported != closed:
-        ev.find("valve_closed_flow", valve_closed_flow(closed, prev_t, inc.value, hp.valve_min_advance))
 
 
 def _repair(env: Env, ev: PointEval) -> None:

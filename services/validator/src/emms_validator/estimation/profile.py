@@ -35,20 +35,30 @@ class Expected:
 
 @dataclass(slots=True)
 class Profile:
+    """Cells as arrays of doubles: packing and unpacking (once per item and batch) are then copies."""
+
     interval_s: float
     slots: int
-    mean: list[float]
-    var: list[float]
-    n: list[float]  # samples per cell (a float, so the profile packs into one array of doubles)
-    last: list[float]  # the previous like day's value; NaN where none was seen
+    mean: array[float]
+    var: array[float]
+    n: array[float]  # samples per cell (a float, so the profile packs into one array of doubles)
+    last: array[float]  # the previous like day's value; NaN where none was seen
 
     @classmethod
     def empty(cls, interval_s: float) -> Profile | None:
+        slots = cls.slots_of(interval_s)
+        if slots is None:
+            return None
+        size = CLASSES * slots
+        zeros = array("d", bytes(8 * size))
+        return cls(interval_s, slots, zeros, array("d", zeros), array("d", zeros), array("d", [math.nan]) * size)
+
+    @staticmethod
+    def slots_of(interval_s: float) -> int | None:
+        """Cells per weekday class, or None for an interval that is not profiled."""
         if interval_s < MIN_INTERVAL_S or interval_s > DAY_S or DAY_S % int(interval_s):
             return None
-        slots = int(DAY_S // interval_s)
-        size = CLASSES * slots
-        return cls(interval_s, slots, [0.0] * size, [0.0] * size, [0.0] * size, [math.nan] * size)
+        return int(DAY_S // interval_s)
 
     def index(self, end_t: float, offset_s: float) -> int:
         """The (class, slot) cell of the interval that ends at ``end_t``."""
@@ -133,13 +143,11 @@ class Profile:
 
     @classmethod
     def unpack(cls, data: array[float], at: int) -> Profile | None:
-        p = cls.empty(data[at])
-        if p is None:
+        interval_s = data[at]
+        slots = cls.slots_of(interval_s)
+        if slots is None:
             return None
-        size = len(p.mean)
+        size = CLASSES * slots
         a = at + 1
-        p.mean = data[a:a + size].tolist()
-        p.var = data[a + size:a + 2 * size].tolist()
-        p.n = data[a + 2 * size:a + 3 * size].tolist()
-        p.last = data[a + 3 * size:a + 4 * size].tolist()
-        return p
+        return cls(interval_s, slots, data[a:a + size], data[a + size:a + 2 * size],
+                   data[a + 2 * size:a + 3 * size], data[a + 3 * size:a + 4 * size])

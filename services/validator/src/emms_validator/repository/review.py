@@ -2,8 +2,9 @@
 
 R-4.3.1 "raw stays authentic": nothing here touches raw data (the archive's,
 insert-only). An edit is a new published version — a ``ValidatedReading`` with
-status ``repaired`` and method ``manual`` — recorded with who, why and the
-value it replaced; the earlier versions stay.
+status ``repaired`` and method ``manual``, published alone in a
+``ValidatedReadingBatch`` keyed by the meter's terminal — recorded with who,
+why and the value it replaced; the earlier versions stay.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emms_db.connection import Connection
-from emms_messages.readings import ValidatedReading, ValidationStatus
+from emms_messages.readings import ValidatedReading, ValidatedReadingBatch, ValidationStatus
 from emms_validator.repository.batch import insert_versions
 from emms_validator.state import SeriesState
 
@@ -113,6 +114,16 @@ async def manual_edit(conn: Connection, schema: str, meter_id: str, item: str, d
             meter_id, item, data_time, value, actor)
     await _move_baseline(conn, schema, meter_id, item, data_time.timestamp(), value)
     return edited
+
+
+async def edit_batch(conn: Connection, schema: str, edited: ValidatedReading) -> ValidatedReadingBatch:
+    """The message of one edit: keyed by the terminal the meter was last heard through, so it stays in
+    order with the meter's other validated readings ("" for a meter never heard from)."""
+    terminal = await conn.fetchval(f"SELECT state->>'term' FROM {schema}.meters WHERE meter_id = $1",
+                                   edited.meter_id)
+    batch_id = (f"edit|{edited.meter_id}|{edited.item}|{edited.data_time.isoformat()}"
+                f"|{edited.validated_at.isoformat()}")
+    return ValidatedReadingBatch(batch_id=batch_id, terminal=terminal or "", readings=[edited])
 
 
 async def _move_baseline(conn: Connection, schema: str, meter_id: str, item: str, t: float, value: float) -> None:

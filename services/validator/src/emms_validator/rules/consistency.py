@@ -12,21 +12,25 @@ from typing import Any
 
 
 def tariff_sum_mismatch(total: float, tariffs: Sequence[float], lsb: float, pct: float) -> dict[str, Any] | None:
-    """Σ tariff registers ≠ total register beyond ± max(1 LSB, pct % of the total) (V15)."""
+    """Σ tariff registers ≠ total register beyond ± max(1 LSB per register summed, pct % of the total) (V15).
+
+    Each register shows its own value truncated to its resolution, so n tariff registers may sum to up
+    to n LSB less than the total shows (a new meter's small registers are where that exceeds the %)."""
     tariff_sum = sum(tariffs)
-    tolerance = max(lsb, abs(total) * pct / 100.0)
+    tolerance = max(lsb * max(1, len(tariffs)), abs(total) * pct / 100.0)
     diff = tariff_sum - total
     if abs(diff) <= tolerance + 1e-9:
         return None
     return {"total": total, "tariff_sum": tariff_sum, "difference": diff, "tolerance": tolerance}
 
 
-def valve_closed_flow(closed_since: float | None, prev_t: float, increment: float,
+def valve_closed_flow(closed_since: float | None, prev_t: float, advance: float,
                       min_advance: float) -> dict[str, Any] | None:
-    """The valve was closed for the whole interval and the register still advanced."""
-    if closed_since is None or closed_since > prev_t or increment <= min_advance:
+    """The valve was closed from ``closed_since`` (at or before the interval's start) and the register
+    still advanced by ``advance`` while it was seen closed."""
+    if closed_since is None or closed_since > prev_t or advance <= min_advance + 1e-9:  # registers: float noise
         return None
-    return {"increment": increment, "valve_closed_since_s": prev_t - closed_since}
+    return {"advance": advance, "valve_closed_since_s": prev_t - closed_since}
 
 
 def power_energy_mismatch(energy_increment: float, hours: float, power_prev: float, power_now: float,
