@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from collection_stack import BusReadings, Stack, http, stack_env
+from test_e2e_collection_stack import BusReadings, Stack, http, stack_env
 
 from emms_bus import KafkaSettings
 from emms_collector.periods import zone

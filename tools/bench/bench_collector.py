@@ -26,22 +26,22 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from emms_devstack.local_broker import LocalBroker
 
 from emms_bus import KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database
 from emms_db.settings import DEFAULT_URL
+from emms_devstack.local_broker import LocalBroker
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _stack_module() -> Any:
-    """The process harness of the collection e2e tests (tests/e2e/collection_stack.py), loaded by path."""
-    path = REPO / "tests" / "e2e" / "collection_stack.py"
-    spec = importlib.util.spec_from_file_location("collection_stack", path)
+    """The process harness of the collection e2e tests (tests/e2e/test_e2e_collection_stack.py), by path."""
+    path = REPO / "tests" / "e2e" / "test_e2e_collection_stack.py"
+    spec = importlib.util.spec_from_file_location("test_e2e_collection_stack", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["collection_stack"] = module
+    sys.modules["test_e2e_collection_stack"] = module
     spec.loader.exec_module(module)
     return module
 
@@ -110,6 +110,7 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
                      collector_env={"EMMS_COLLECTOR_DISPATCH__MAX_POINTS_PER_REQUEST": "64",
                                     "EMMS_COLLECTOR_DISPATCH__REQUEST_TIMEOUT_S": "20",
                                     "EMMS_COLLECTOR_DISPATCH__SEND_WITHIN_S": "120",
+                                    "EMMS_COLLECTOR_DISPATCH__TARGET_LATENCY_S": "0.8",
                                     "EMMS_COLLECTOR_DISPATCH__MAX_IN_FLIGHT": in_flight,
                                     "EMMS_COLLECTOR_DATABASE__POOL_MAX": "20",
                                     "EMMS_COLLECTOR_DISPATCH__MAX_IN_FLIGHT_PER_TERMINAL": "4"},

@@ -17,8 +17,9 @@ def _new_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[NewTop
     out: list[NewTopic] = []
     for t in topics:
         config = {"retention.ms": str(t.retention_ms), "cleanup.policy": "delete"}
-        out.append(NewTopic(settings.topic(t.name), t.partitions, settings.replication_factor, topic_configs=config))
-        out.append(NewTopic(settings.topic(t.dlq), DLQ_PARTITIONS, settings.replication_factor, topic_configs={"cleanup.policy": "delete"}))
+        rf = settings.replication_factor
+        out.append(NewTopic(settings.topic(t.name), t.partitions, rf, topic_configs=config))
+        out.append(NewTopic(settings.topic(t.dlq), DLQ_PARTITIONS, rf, topic_configs={"cleanup.policy": "delete"}))
     return out
 
 

@@ -25,10 +25,12 @@ from emms_collector.schema import SCHEMA
 from emms_collector.settings import CollectorSettings
 from emms_collector.tasks import TaskType
 from emms_collector.templates import default_templates, put_template
+from emms_db import inbox
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
 
 log = structlog.get_logger("emms.collector")
 Worker = Callable[[asyncio.Event], Awaitable[None]]
+INBOX_DAYS = 35  # longer than any consumed topic keeps its messages (master data: 30 days)
 
 
 async def setup(rt: ServiceRuntime) -> None:
@@ -100,10 +102,14 @@ def _manifest_watcher(c: CollectorRuntime) -> Worker:
 
 
 def _housekeeping(c: CollectorRuntime) -> Worker:
+    """Hourly: drop finished manual-read jobs past their retention and inbox rows past topic retention."""
+
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await c.manual.purge()
+                async with c.pool.acquire() as conn:
+                    await inbox.purge(conn, SCHEMA, INBOX_DAYS)
             except Exception:
                 log.exception("housekeeping failed")
             try:

@@ -9,8 +9,11 @@ after which the FEP rejects rather than sends it), then the FEP's own time-out
 the request) is reported as ``timed_out`` with a reason and the run's retry
 rounds take it from there.
 
-Bounds: ``max_in_flight_per_terminal`` requests per terminal and
-``max_in_flight`` in total. Urgent requests (priority ≤ 1: manual reads, clock
+Bounds: ``max_in_flight_per_terminal`` requests per terminal, and in total an
+adaptive window (:mod:`emms_collector.window`) up to ``max_in_flight`` that
+shrinks when requests time out or take longer than ``target_latency_s`` (the
+requests ahead of them are queueing somewhere) and grows while they are
+answered in time. Urgent requests (priority ≤ 1: manual reads, clock
 syncs) skip both queues here — the FEP's per-terminal priority queue puts them
 before scheduled reads — so a large collection never delays a manual read.
 """
@@ -20,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from emms_bus import BusProducer, Delivery
 from emms_collector import metrics
 from emms_collector.settings import DispatchSettings
+from emms_collector.window import AdaptiveWindow
 from emms_messages.terminal import DownlinkRequest, DownlinkResult, RequestOutcome
 
 log = structlog.get_logger("emms.collector.dispatch")
@@ -61,13 +65,18 @@ class Dispatcher:
         self._settings = settings
         self._waiting: dict[str, asyncio.Future[DownlinkResult]] = {}
         self._slots = _Slots(settings.max_in_flight_per_terminal)
-        self._total = asyncio.Semaphore(settings.max_in_flight)
+        self._total = AdaptiveWindow(settings.max_in_flight, floor=min(settings.max_in_flight, 16))
         self.sent = 0
         self.results_seen = 0
 
     @property
     def in_flight(self) -> int:
         return len(self._waiting)
+
+    @property
+    def window(self) -> float:
+        """The current bound on non-urgent requests in flight."""
+        return self._total.limit
 
     async def handle_results(self, batch: Sequence[Delivery]) -> None:
         """Consumer handler of ``emms.downlink.result.v1``: wake whoever waits for each result."""
@@ -93,11 +102,19 @@ class Dispatcher:
             # starve every other terminal
             await self._slots.acquire(request.terminal)
             await self._total.acquire()
+        timely = False
+        started = time.perf_counter()
+        # the send deadline counts from now, when the request leaves, not from when it was planned
+        request = request.model_copy(update={
+            "expires_at": datetime.now(UTC) + timedelta(seconds=self._settings.send_within_s)})
         try:
-            return await self._exchange(request, purpose)
+            result = await self._exchange(request, purpose)
+            timely = result.outcome is not RequestOutcome.TIMED_OUT \
+                and time.perf_counter() - started <= self._settings.target_latency_s
+            return result
         finally:
             if not urgent:
-                self._total.release()
+                self._total.release(timely=timely)
                 self._slots.release(request.terminal)
 
     async def _exchange(self, request: DownlinkRequest, purpose: str) -> DownlinkResult:

@@ -91,6 +91,7 @@ def plan(task_type: TaskType, wanted: Sequence[Wanted], tag: date | None, opts: 
 
 
 def _expires(opts: PlanOptions, now: datetime) -> datetime:
+    """A provisional send deadline; the dispatcher sets the real one when the request leaves."""
     return now + timedelta(seconds=opts.send_within_s)
 
 

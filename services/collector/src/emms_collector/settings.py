@@ -37,6 +37,8 @@ class DispatchSettings(BaseModel):
     send_within_s: float = Field(default=60.0, gt=0,
                                  description="a request the FEP has not sent by then is rejected (expires_at)")
     result_slack_s: float = Field(default=10.0, ge=0, description="extra wait for a result before presuming it lost")
+    target_latency_s: float = Field(default=3.0, gt=0, description="answers slower than this shrink the in-flight "
+                                                                   "window like time-outs do (queues stay short)")
     publish_batch: int = Field(default=2000, ge=1)
 
 
