@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emms_archive.masterdata.models import CustomerMeterRow, Meter, Replacement, Terminal
+from emms_archive.masterdata.models import CustomerMeterRow, Terminal
 from emms_devstack.seed_masterdata import plan_from_manifest, point_id
 
 
@@ -34,15 +34,11 @@ def test_every_current_meter_becomes_a_valid_customer_meter_row(tmp_path: Path) 
     assert len(rows) == len(current) and plan.meters == len(current)
     assert {r.utility for r in rows} == {"electricity", "water", "gas", "heat"}
     assert len({(r.terminal_id, r.pn) for r in rows}) == len(rows)  # one point per measurement point number
-    for meter in plan.new_meters:
-        Meter.model_validate(meter)
-    for point, body in plan.replacements:
-        Replacement.model_validate(body)
-        assert point in {r.metering_point_id for r in rows}
-        assert datetime.fromisoformat(body["at"]) <= now
+    assert plan.replaced > 0 and sum(r.meter_id.endswith("-r1") for r in rows) == plan.replaced
+    assert all(r.installed_at <= now for r in rows)
 
 
-def test_replacements_in_the_future_are_left_to_happen() -> None:
+def test_the_row_names_the_meter_installed_now() -> None:
     manifest = {"terminals": [{"key": "3701-00001", "meters": [{
         "pn": 7, "meter_id": "m-1", "utility": "electricity", "kind": "commercial-3p", "protocol": "dlt645-2007",
         "port": 31, "address": "000000000700", "installed_at": "2024-01-01T00:00:00+00:00", "removed_at": None,
@@ -51,9 +47,8 @@ def test_replacements_in_the_future_are_left_to_happen() -> None:
                          {"at": "2027-01-01T00:00:00+00:00", "old_address": "000000000701",
                           "new_address": "000000000702"}]}]}]}
     plan = plan_from_manifest(manifest, datetime(2026, 1, 1, tzinfo=UTC))
-    assert [m["id"] for m in plan.new_meters] == ["m-1-r1"]
-    assert plan.replacements == [(point_id("3701-00001", 7), {"new_meter_id": "m-1-r1",
-                                                             "at": "2025-01-01T00:00:00+00:00",
-                                                             "reason": "meter replaced (simulator)"})]
     (row,) = dict(plan.imports)["customer-meters"]
+    assert (row["meter_id"], row["meter_address"], row["installed_at"]) == (
+        "m-1-r1", "000000000701", "2025-01-01T00:00:00+00:00")  # the 2027 replacement is left to happen
+    assert row["metering_point_id"] == point_id("3701-00001", 7) and plan.replaced == 1
     assert row["category"] == "e_lv_three_phase" and row["register_digits"] == 6

@@ -3,7 +3,9 @@
 ``make up`` starts the simulator, which writes a manifest of its concentrators and
 the meters behind them. This module turns it into the archive's batch imports
 (company, regions, service areas, terminals, then one ``customer-meters`` row per
-meter) and replays the meter replacements that already happened. The archive then
+metering point with the meter installed there now — after a replacement that
+already happened, the new meter, installed at the replacement time — so loading
+the same manifest again changes nothing). The archive then
 publishes ``MasterDataChange`` for every installation, which is how the collector
 learns what to read — the same path a real integration takes.
 """
@@ -11,6 +13,7 @@ learns what to read — the same path a real integration takes.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -39,8 +42,8 @@ class SeedPlan:
     """The imports, in order, and the replacements to replay after them."""
 
     imports: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
-    new_meters: list[dict[str, Any]] = field(default_factory=list)
-    replacements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    replaced: int = 0
+    """Points whose meter was already replaced in the field (their row names the new meter)."""
 
     @property
     def meters(self) -> int:
@@ -73,8 +76,13 @@ def plan_from_manifest(manifest: dict[str, Any], now: datetime | None = None) ->
                 continue
             if datetime.fromisoformat(m["installed_at"]) > now:
                 continue  # added later: the concentrator reports it when it happens
-            rows.append(_customer_meter(t, m))
-            plan.replacements += _replacements(t, m, now, plan.new_meters)
+            row = _customer_meter(t, m)
+            past = [r for r in m.get("replacements") or [] if datetime.fromisoformat(r["at"]) <= now]
+            if past:
+                row.update(meter_id=f"{m['meter_id']}-r{len(past)}", meter_address=past[-1]["new_address"],
+                           installed_at=past[-1]["at"])
+                plan.replaced += 1
+            rows.append(row)
     plan.imports.append(("customer-meters", rows))
     return plan
 
@@ -92,42 +100,40 @@ def _customer_meter(t: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _replacements(t: dict[str, Any], m: dict[str, Any], now: datetime,
-                  new_meters: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    out: list[tuple[str, dict[str, Any]]] = []
-    for n, r in enumerate(m.get("replacements") or [], start=1):
-        if datetime.fromisoformat(r["at"]) > now:
-            break
-        new_id = f"{m['meter_id']}-r{n}"
-        new_meters.append({"id": new_id, "utility": m["utility"], "model": m["kind"],
-                           "protocol": PROTOCOLS[m["protocol"]], "address": r["new_address"],
-                           "register_digits": REGISTER_DIGITS, "company_id": COMPANY})
-        out.append((point_id(t["key"], m["pn"]), {"new_meter_id": new_id, "at": r["at"],
-                                                   "reason": "meter replaced (simulator)"}))
-    return out
-
-
 def seed(archive_url: str, token: str, manifest_path: Path, *, timeout_s: float = 120.0) -> SeedPlan:
     """Apply the plan through the archive's HTTP API (idempotent: a second run changes nothing)."""
     plan = plan_from_manifest(json.loads(manifest_path.read_text()))
     for kind, rows in plan.imports:
         if rows:
             _post(f"{archive_url}/api/v1/import/{kind}", rows, token, timeout_s)
-    if plan.new_meters:
-        _post(f"{archive_url}/api/v1/import/meters", plan.new_meters, token, timeout_s)
-    for point, body in plan.replacements:
-        _post(f"{archive_url}/api/v1/metering-points/{point}/replace-meter", body, token, timeout_s,
-              conflict_ok=True)  # 409: already replaced by an earlier run
     return plan
 
 
-def _post(url: str, body: Any, token: str, timeout_s: float, *, conflict_ok: bool = False) -> None:
+def start_first_collection(collector_url: str, token: str, *, wait_s: float = 30.0) -> list[str]:
+    """Run the collector's automatic tasks once now (they were just created from the archive's
+    installations); returns the task ids started. Waits for the tasks to appear."""
+    deadline = time.monotonic() + wait_s
+    tasks: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        req = urllib.request.Request(f"{collector_url}/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = json.loads(resp.read())
+        tasks = body.get("items", []) if isinstance(body, dict) else body
+        if tasks:
+            break
+        time.sleep(1.0)
+    started = []
+    for task in tasks:
+        _post(f"{collector_url}/api/v1/tasks/{task['id']}/runs", {}, token, 30.0)
+        started.append(str(task["id"]))
+    return started
+
+
+def _post(url: str, body: Any, token: str, timeout_s: float) -> None:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             resp.read()
     except urllib.error.HTTPError as exc:
-        if conflict_ok and exc.code == 409:
-            return
         raise RuntimeError(f"{url}: {exc.code} {exc.read()[:2000]!r}") from None

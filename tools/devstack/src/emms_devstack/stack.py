@@ -23,7 +23,7 @@ from emms_devstack.fleet import FleetPlan, start_fleet
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_devstack.postgres import ensure_server
-from emms_devstack.seed_masterdata import seed
+from emms_devstack.seed_masterdata import seed, start_first_collection
 from emms_devstack.services import SERVICES, ServiceDef
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
@@ -148,7 +148,10 @@ def _seed_archive(stack: Stack, manifest: Path, timeout_s: float = 60.0) -> None
         print(f"archive  : loading the fleet's master data failed: {exc}")
         return
     print(f"archive  : fleet master data loaded — {len(dict(plan.imports)['terminals'])} terminals, "
-          f"{plan.meters} meters, {len(plan.replacements)} past replacements")
+          f"{plan.meters} meters, {plan.replaced} already replaced in the field")
+    started = start_first_collection(f"http://127.0.0.1:{stack.ports['collector']}", token)
+    print(f"collector: {len(started)} automatic tasks created from master data; yesterday's data collected now "
+          f"({', '.join(started) or 'none yet'}) — later runs follow their schedules")
 
 
 def run(database_url: str, fleet: FleetPlan) -> int:
