@@ -34,8 +34,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import psutil
-from emms_devstack.local_broker import LocalBroker
-from emms_devstack.postgres import ensure_server
 
 from emms_archive.app import SPEC, create_app
 from emms_archive.masterdata.import_batch import apply_batch, build_batch
@@ -47,6 +45,8 @@ from emms_archive.settings import ArchiveSettings, BackupSettings, IngestSetting
 from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database, migrate
 from emms_db.settings import DEFAULT_URL, DatabaseSettings
+from emms_devstack.local_broker import LocalBroker
+from emms_devstack.postgres import ensure_server
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings

@@ -15,9 +15,8 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from emms_devstack.local_broker import LocalBroker
-
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings, ensure_topics
+from emms_devstack.local_broker import LocalBroker
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 
 TOPIC = "emms.masterdata.change.v1"
