@@ -241,7 +241,7 @@ class BusReadings:
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._consumer.run(self._stop))
         for _ in range(300):
-            if self._consumer._consumer.assignment():
+            if self._consumer.assigned():
                 break
             await asyncio.sleep(0.1)
         return self

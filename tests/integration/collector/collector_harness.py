@@ -194,7 +194,7 @@ class Responder:
     async def __aenter__(self) -> Responder:
         await self._producer.start()
         self._task = asyncio.create_task(self._consumer.run(self._stop))
-        await until(lambda: bool(self._consumer._consumer.assignment()), 30)
+        await until(lambda: bool(self._consumer.assigned()), 30)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -241,7 +241,7 @@ class ReadingWatch:
     async def __aenter__(self) -> ReadingWatch:
         await self._producer.start()
         self._task = asyncio.create_task(self._consumer.run(self._stop))
-        await until(lambda: bool(self._consumer._consumer.assignment()), 30)
+        await until(lambda: bool(self._consumer.assigned()), 30)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -95,6 +95,19 @@ class BusConsumer:
         self.handled = 0
         self.dead_lettered = 0
 
+    def assigned(self) -> bool:
+        """Whether the group has given this consumer its partitions yet (a reply published before
+        that, to a consumer reading from "latest", would be missed)."""
+        try:
+            return bool(self._consumer.assignment())
+        except Exception:  # not started yet
+            return False
+
+    async def resolve_positions(self) -> None:
+        """Fix the start offset of every assigned partition now rather than at the first fetch."""
+        for tp in list(self._consumer.assignment()):
+            await self._consumer.position(tp)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished and committed."""
         await self._consumer.start()

@@ -58,13 +58,7 @@ class CollectorRuntime:
     def results_ready(self) -> bool:
         """Whether this replica's result consumer has its partitions (a request sent before would lose
         its result)."""
-        if self.results is None:
-            return False
-        inner = getattr(self.results, "_consumer", None)
-        try:
-            return bool(inner is not None and inner.assignment())
-        except Exception:  # not started yet
-            return False
+        return self.results is not None and self.results.assigned()
 
     async def wait_results_ready(self, stop: asyncio.Event, timeout_s: float = 60.0) -> bool:
         """Wait until the result consumer holds its partitions and knows its positions."""
@@ -74,10 +68,9 @@ class CollectorRuntime:
             await asyncio.sleep(0.1)  # the consumer has no "assigned" event to wait on
         if not self.results_ready():
             return False
-        inner = getattr(self.results, "_consumer", None)
         try:
-            for tp in list(inner.assignment()):  # type: ignore[union-attr]
-                await inner.position(tp)  # type: ignore[union-attr]  # resolves "latest" now, not at first fetch
+            if self.results is not None:
+                await self.results.resolve_positions()  # resolves "latest" now, not at the first fetch
         except Exception as exc:  # a rebalance in between: the positions resolve on the next fetch
             log.warning("could not resolve result positions", error=repr(exc))
         return True
