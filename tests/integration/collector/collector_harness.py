@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 from fastapi import FastAPI
+from service_harness import in_process
 
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_collector.app import create_app
@@ -37,8 +38,6 @@ from emms_protocol.gdw1376.afn0e import EventBatch
 from emms_protocol.gdw1376.afn10 import ForwardReply
 from emms_protocol.gdw1376.energy_blocks import EnergyReading
 from emms_protocol.gdw1376.json_view import frame_view
-from emms_runtime.auth import issue_token
-from emms_runtime.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services/collector/src/emms_collector/migrations"
 TABLES = ("task_run", "run_meter", "task_member", "task", "template", "point", "gap", "terminal_clock", "clock_sync",
@@ -96,16 +95,10 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_collector(settings: CollectorSettings, role: str = "operator") -> AsyncIterator[Running]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        c = app.state.runtime.state
+    async with in_process(create_app(settings), "http://collector", role=role) as (app, c, client):
         assert isinstance(c, CollectorRuntime)
-        token = issue_token(AuthSettings(), "tester", role)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://collector",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
-            await until(c.results_ready, 30)
-            yield Running(app, c, client)
+        await until(c.results_ready, 30)
+        yield Running(app, c, client)
 
 
 # -- the FEP stand-in -----------------------------------------------------------------------------------------

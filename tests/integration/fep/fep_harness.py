@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from service_harness import in_process
 
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_db.settings import DatabaseSettings
@@ -18,8 +19,6 @@ from emms_fep.app import create_app
 from emms_fep.runtime import FepRuntime
 from emms_fep.settings import FepSettings
 from emms_messages.terminal import DownlinkRequest, DownlinkResult, TerminalSession, UplinkFrame
-from emms_runtime.auth import issue_token
-from emms_runtime.settings import AuthSettings
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.02) -> None:
@@ -66,15 +65,9 @@ def fep_settings(database_url: str, kafka: KafkaSettings, replica_id: str, **ove
 
 @contextlib.asynccontextmanager
 async def running_fep(settings: FepSettings) -> AsyncIterator[Replica]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        fep = app.state.runtime.state
+    async with in_process(create_app(settings), "http://fep") as (app, fep, client):
         assert isinstance(fep, FepRuntime)
-        token = issue_token(AuthSettings(), "tester", "viewer")
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fep",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
-            yield Replica(app, fep, client)
+        yield Replica(app, fep, client)
 
 
 @dataclass

@@ -1,18 +1,15 @@
-"""The foundation's bus tests count messages on whole topics, so they get topics of their own:
-the session's prefix plus ``fdn.`` — other areas' tests (the archive fills the master-data
+"""The foundation's bus tests count messages on whole topics, so they get topics of their own
+(see ``service_harness.area_topics``): other areas' tests (the archive fills the master-data
 topic) cannot change what these see, whatever order pytest runs them in."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from service_harness import area_topics
 
-from emms_bus import KafkaSettings, ensure_topics
+from emms_bus import KafkaSettings
 
 
 @pytest.fixture(scope="session")
 def kafka_settings(kafka_settings: KafkaSettings) -> KafkaSettings:
-    settings = kafka_settings.model_copy(update={"topic_prefix": f"{kafka_settings.topic_prefix}fdn."})
-    asyncio.run(ensure_topics(settings))
-    return settings
+    return area_topics(kafka_settings, "fdn")

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from service_harness import in_process
 
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_db.settings import DatabaseSettings
@@ -56,15 +57,9 @@ class Service:
 
 @contextlib.asynccontextmanager
 async def running_validator(settings: ValidatorSettings) -> AsyncIterator[Service]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        vr = app.state.runtime.state
+    async with in_process(create_app(settings), "http://validator") as (app, vr, client):
         assert isinstance(vr, ValidatorRuntime)
-        token = issue_token(AuthSettings(), "tester", "viewer")
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://validator",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
-            yield Service(app, vr, client)
+        yield Service(app, vr, client)
 
 
 @dataclass

@@ -1,0 +1,39 @@
+"""Run one service's FastAPI app in the test's event loop: its whole lifespan (pool, migrations,
+bus, workers) and an HTTP client on the app carrying a token of the given role.
+
+    async with in_process(create_app(settings), "http://fep") as (app, state, client): ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from emms_bus import KafkaSettings, ensure_topics
+from emms_runtime.auth import issue_token
+from emms_runtime.settings import AuthSettings
+
+
+@contextlib.asynccontextmanager
+async def in_process(app: FastAPI, base_url: str, *, role: str = "viewer",
+                     ) -> AsyncIterator[tuple[FastAPI, Any, httpx.AsyncClient]]:
+    """The app started, its domain state (``rt.state``) and a client with a bearer token of ``role``."""
+    async with app.router.lifespan_context(app):
+        token = issue_token(AuthSettings(), "tester", role)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            yield app, app.state.runtime.state, client
+
+
+def area_topics(kafka_settings: KafkaSettings, area: str) -> KafkaSettings:
+    """The session's broker settings with topics of this test area's own (prefix + ``<area>.``):
+    tests that read a whole topic from its start then see only what their own area published,
+    whatever order pytest runs the areas in."""
+    settings = kafka_settings.model_copy(update={"topic_prefix": f"{kafka_settings.topic_prefix}{area}."})
+    asyncio.run(ensure_topics(settings))
+    return settings
