@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import asyncpg
 import httpx
@@ -172,19 +172,17 @@ def _water(volume: float) -> Any:
                         status=Status188(0, "open", False))
 
 
-class Responder:
-    """Consumes downlink requests (fresh group at the end of the topic) and answers each once."""
+class _BusParticipant:
+    """A consumer (fresh group, from the end of its topics) with a producer, run for one ``async with``."""
 
-    def __init__(self, kafka: KafkaSettings, fleet: FakeFleet) -> None:
-        self.fleet = fleet
-        self._producer = BusProducer(kafka, "fake-fep")
-        self._consumer = BusConsumer(kafka, group=f"fake-fep-{secrets.token_hex(3)}",
-                                     topics=["emms.downlink.request.v1"], handler=self._handle,
-                                     dlq_producer=self._producer, from_beginning=False)
+    def __init__(self, kafka: KafkaSettings, source: str, topics: list[str]) -> None:
+        self._producer = BusProducer(kafka, source)
+        self._consumer = BusConsumer(kafka, group=f"{source}-{secrets.token_hex(3)}", topics=topics,
+                                     handler=self._handle, dlq_producer=self._producer, from_beginning=False)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Responder:
+    async def __aenter__(self) -> Self:
         await self._producer.start()
         self._task = asyncio.create_task(self._consumer.run(self._stop))
         await until(lambda: bool(self._consumer.assigned()), 30)
@@ -195,6 +193,17 @@ class Responder:
         if self._task:
             await self._task
         await self._producer.stop()
+
+    async def _handle(self, batch: Sequence[Delivery]) -> None:
+        raise NotImplementedError
+
+
+class Responder(_BusParticipant):
+    """Consumes downlink requests and answers each once, as the FEP would."""
+
+    def __init__(self, kafka: KafkaSettings, fleet: FakeFleet) -> None:
+        super().__init__(kafka, "fake-fep", ["emms.downlink.request.v1"])
+        self.fleet = fleet
 
     async def _handle(self, batch: Sequence[Delivery]) -> None:
         out = []
@@ -218,30 +227,13 @@ class Responder:
             await self._producer.publish_many(out)
 
 
-class ReadingWatch:
+class ReadingWatch(_BusParticipant):
     """Every raw reading batch (and device event) published during a test."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
+        super().__init__(kafka, "watch", ["emms.reading.raw.v1", "emms.device.event.v1"])
         self.batches: list[RawReadingBatch] = []
         self.events: list[DeviceEvent] = []
-        self._producer = BusProducer(kafka, "reading-watch")
-        self._consumer = BusConsumer(kafka, group=f"watch-{secrets.token_hex(3)}",
-                                     topics=["emms.reading.raw.v1", "emms.device.event.v1"],
-                                     handler=self._handle, dlq_producer=self._producer, from_beginning=False)
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> ReadingWatch:
-        await self._producer.start()
-        self._task = asyncio.create_task(self._consumer.run(self._stop))
-        await until(lambda: bool(self._consumer.assigned()), 30)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._task:
-            await self._task
-        await self._producer.stop()
 
     async def _handle(self, batch: Sequence[Delivery]) -> None:
         self.batches.extend(d.payload for d in batch if isinstance(d.payload, RawReadingBatch))
