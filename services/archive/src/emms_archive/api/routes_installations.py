@@ -8,6 +8,7 @@ current table of "which meter is where" for a terminal or everything in scope.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -49,7 +50,15 @@ async def _meter_for(conn: Any, meter_id: str, point: dict[str, Any], principal:
                             detail=f"a {meter['utility']} meter cannot measure {point['utility']} point {point['id']}")
 
 
-def _done(change: Change) -> dict[str, Any]:
+async def _apply(conn: Any, archive: Any, operation: Callable[[], Awaitable[Change]]) -> dict[str, Any]:
+    """Run one meter-period change in its own transaction (a conflicting history is 409), then wake the
+    outbox relay so the change is published at once."""
+    try:
+        async with conn.transaction():
+            change = await operation()
+    except PeriodError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    archive.outbox.poke()
     return {"change_id": str(change.change_id), "action": change.action, "metering_point_id": change.entity_id}
 
 
@@ -65,14 +74,8 @@ async def install_meter(point_id: str, body: Installation, principal: Writer, co
                         archive: Archive) -> dict[str, Any]:
     point = await _point(conn, point_id, principal)
     await _meter_for(conn, body.meter_id, point, principal)
-    try:
-        async with conn.transaction():
-            change = await meter_periods.install(conn, point_id, body.meter_id, body.at, body.reason,
-                                                 principal.subject)
-    except PeriodError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    archive.outbox.poke()
-    return _done(change)
+    return await _apply(conn, archive, lambda: meter_periods.install(
+        conn, point_id, body.meter_id, body.at, body.reason, principal.subject))
 
 
 @router.post("/metering-points/{point_id}/replace-meter",
@@ -81,27 +84,16 @@ async def replace_meter(point_id: str, body: Replacement, principal: Writer, con
                         archive: Archive) -> dict[str, Any]:
     point = await _point(conn, point_id, principal)
     await _meter_for(conn, body.new_meter_id, point, principal)
-    try:
-        async with conn.transaction():
-            change = await meter_periods.replace(conn, point_id, body.new_meter_id, body.at, body.reason,
-                                                 principal.subject)
-    except PeriodError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    archive.outbox.poke()
-    return _done(change)
+    return await _apply(conn, archive, lambda: meter_periods.replace(
+        conn, point_id, body.new_meter_id, body.at, body.reason, principal.subject))
 
 
 @router.post("/metering-points/{point_id}/remove-meter", summary="Take the point's meter off at `at`")
 async def remove_meter(point_id: str, body: Removal, principal: Writer, conn: Conn,
                        archive: Archive) -> dict[str, Any]:
     await _point(conn, point_id, principal)
-    try:
-        async with conn.transaction():
-            change = await meter_periods.remove(conn, point_id, body.at, body.reason, principal.subject)
-    except PeriodError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    archive.outbox.poke()
-    return _done(change)
+    return await _apply(conn, archive, lambda: meter_periods.remove(
+        conn, point_id, body.at, body.reason, principal.subject))
 
 
 @router.get("/installations", summary="Meters on metering points at a time (default now), by terminal")
