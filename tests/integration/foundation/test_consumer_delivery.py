@@ -124,3 +124,51 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_goes_on(kafka_set
     assert reasons == {b"decode", b"handler"}
     handler_failure = [json.loads(v) for v, h in dead if h["dlq.reason"] == b"handler" and run.encode() in v]
     assert handler_failure[0]["payload"]["entity_id"] == "M00002"
+
+
+async def test_a_topic_decoder_replaces_the_model_and_dead_letters_keep_the_bytes_as_they_arrived(
+        kafka_settings: KafkaSettings) -> None:
+    """A consumer may decode a topic its own way (the archive decodes raw readings into rows); a
+    message its handler refuses still reaches the DLQ byte for byte."""
+    from emms_messages.envelope import Envelope, envelope_model
+
+    run = secrets.token_hex(3)
+    model = envelope_model(MasterDataChange)
+
+    def as_tuple(raw: bytes) -> Envelope:  # type: ignore[type-arg]
+        env = model.model_validate_json(raw)
+        return Envelope.model_construct(**{**dict(env), "payload": (env.payload.change_id, env.payload.entity_id)})
+
+    with pytest.raises(ValueError, match="not consumed"):
+        BusConsumer(kafka_settings, group=f"dec-{run}", topics=[TOPIC], handler=None,  # type: ignore[arg-type]
+                    dlq_producer=None, decoders={"emms.reading.raw.v1": as_tuple})  # type: ignore[arg-type]
+    producer = BusProducer(kafka_settings, "test")
+    await producer.start()
+    seen: list[tuple[str, str]] = []
+
+    async def handler(batch: list[Delivery]) -> None:  # type: ignore[type-arg]
+        mine = [d.payload for d in batch if d.payload[0].startswith(run)]
+        if any(entity == "M00002" for _, entity in mine):
+            raise ValueError("refused")
+        seen.extend(mine)
+
+    stop = asyncio.Event()
+    consumer = BusConsumer(kafka_settings, group=f"dec-{run}", topics=[TOPIC], handler=handler,
+                           dlq_producer=producer, decoders={TOPIC: as_tuple})
+    task = asyncio.create_task(consumer.run(stop))
+    refused = _change(2, run)
+    try:
+        await producer.publish_many([_change(i, run) for i in range(1, 4)])
+        for _ in range(100):
+            if len(seen) == 2 and consumer.dead_lettered == 1:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+    assert sorted(seen) == [(f"{run}-1", "M00001"), (f"{run}-3", "M00003")]
+    dead = [v for v, h in await _read_dlq(kafka_settings) if run.encode() in v]
+    assert len(dead) == 1
+    # the message as published, not the decoded tuple serialised again
+    assert model.model_validate_json(dead[0]).payload == refused

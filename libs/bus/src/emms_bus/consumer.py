@@ -25,7 +25,7 @@ import contextlib
 import gc
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -57,6 +57,8 @@ class Delivery:
     offset: int
     key: bytes | None
     envelope: Envelope[Any]
+    raw: bytes | None = None
+    """The message as it arrived (what a dead-letter copy carries)."""
 
     @property
     def payload(self) -> Any:
@@ -64,12 +66,16 @@ class Delivery:
 
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
+Decoder = Callable[[bytes], Envelope[Any]]
+"""Turns a message into its envelope; raises ``ValueError`` (pydantic's ``ValidationError`` is one)
+for a message that can never be decoded. The default is the topic's envelope model."""
 
 
 class BusConsumer:
     def __init__(self, settings: KafkaSettings, *, group: str, topics: Sequence[str], handler: Handler,
                  dlq_producer: BusProducer, policy: CommitPolicy = CommitPolicy.AFTER_EFFECT,
-                 max_batch: int | None = None, from_beginning: bool = True) -> None:
+                 max_batch: int | None = None, from_beginning: bool = True,
+                 decoders: Mapping[str, Decoder] | None = None) -> None:
         unknown = [t for t in topics if t not in TOPICS]
         if unknown:
             raise ValueError(f"not in the topic table: {unknown}")
@@ -80,7 +86,12 @@ class BusConsumer:
         self._dlq = dlq_producer
         self.policy = policy
         self._max_batch = max_batch or settings.max_batch
-        self._models: dict[str, type[Envelope[Any]]] = {t: cast(Any, Envelope)[TOPICS[t].payload] for t in topics}
+        self._decoders: dict[str, Decoder] = {t: cast(Any, Envelope)[TOPICS[t].payload].model_validate_json
+                                              for t in topics}
+        stray = sorted(set(decoders or {}) - set(topics))
+        if stray:
+            raise ValueError(f"decoders for topics not consumed: {stray}")
+        self._decoders.update(decoders or {})
         self._consumer = AIOKafkaConsumer(
             *[settings.topic(t) for t in topics],
             bootstrap_servers=settings.bootstrap,
@@ -147,18 +158,19 @@ class BusConsumer:
         again (reference counting still frees what is dropped; collection resumes after)."""
         deliveries: list[Delivery] = []
         undecodable: list[tuple[ConsumerRecord[bytes, bytes], str, str]] = []
-        logical, models = self._settings.logical, self._models
+        logical, decoders = self._settings.logical, self._decoders
         with _gc_paused():
             for record in records:
                 topic = logical(record.topic)
                 try:
                     if record.value is None:
                         raise ValueError("empty message")
-                    envelope = models[topic].model_validate_json(record.value)
+                    envelope = decoders[topic](record.value)
                 except (ValidationError, ValueError) as exc:
                     undecodable.append((record, topic, str(exc)[:2000]))
                     continue
-                deliveries.append(Delivery(topic, record.partition, record.offset, record.key, envelope))
+                deliveries.append(Delivery(topic, record.partition, record.offset, record.key, envelope,
+                                           record.value))
         return deliveries, undecodable
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
@@ -197,7 +209,7 @@ class BusConsumer:
 
     async def _dead_letter_delivery(self, d: Delivery, reason: str, error: str) -> None:
         rec = ConsumerRecord(self._settings.topic(d.topic), d.partition, d.offset, 0, 0, d.key,
-                             d.envelope.to_bytes(), None, 0, 0, [])
+                             d.raw if d.raw is not None else d.envelope.to_bytes(), None, 0, 0, [])
         await self._dead_letter(rec, d.topic, reason, error)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:

@@ -9,7 +9,7 @@ lifespan builds one :class:`ServiceRuntime`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter
 
-from emms_bus import BusConsumer, BusProducer, CommitPolicy
+from emms_bus import BusConsumer, BusProducer, CommitPolicy, Decoder
 from emms_bus.consumer import Handler
 from emms_db import MigrationReport, StorageMode
 from emms_runtime.settings import ServiceSettings
@@ -46,12 +46,14 @@ class ServiceRuntime:
         self.workers[name] = worker
 
     def add_consumer(self, group: str, topics: Sequence[str], handler: Handler,
-                     policy: CommitPolicy = CommitPolicy.AFTER_EFFECT, max_batch: int | None = None) -> BusConsumer:
+                     policy: CommitPolicy = CommitPolicy.AFTER_EFFECT, max_batch: int | None = None,
+                     decoders: Mapping[str, Decoder] | None = None) -> BusConsumer:
         """Register an at-least-once consumer; it starts with the other workers."""
         if self.producer is None:
             raise RuntimeError("consumers need the producer (for the dead-letter topic)")
         consumer = BusConsumer(self.settings.kafka, group=group, topics=topics, handler=handler,
-                               dlq_producer=self.producer, policy=policy, max_batch=max_batch)
+                               dlq_producer=self.producer, policy=policy, max_batch=max_batch,
+                               decoders=decoders)
         self.consumers.append(consumer)
         self.add_worker(f"consumer:{group}", consumer.run)
         return consumer

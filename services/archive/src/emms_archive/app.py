@@ -15,7 +15,15 @@ from emms_archive.api.routes_installations import router as installations_router
 from emms_archive.api.routes_joint import router as joint_router
 from emms_archive.api.routes_masterdata import router as masterdata_router
 from emms_archive.api.routes_readings import router as readings_router
-from emms_archive.consumers import RAW_GROUP, RAW_TOPIC, RECORD_TOPICS, RECORDS_GROUP, raw_handler, records_handler
+from emms_archive.consumers import (
+    RAW_DECODERS,
+    RAW_GROUP,
+    RAW_TOPIC,
+    RECORD_TOPICS,
+    RECORDS_GROUP,
+    raw_handler,
+    records_handler,
+)
 from emms_archive.readings.unmatched import run_reattribution
 from emms_archive.runtime import ArchiveRuntime, build_runtime, prepare_partitions
 from emms_archive.schema import SCHEMA
@@ -31,7 +39,8 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.state = archive
     ingest = settings.ingest
     for i in range(ingest.raw_consumers):
-        rt.add_consumer(RAW_GROUP, [RAW_TOPIC], raw_handler(archive), max_batch=ingest.max_batch)
+        rt.add_consumer(RAW_GROUP, [RAW_TOPIC], raw_handler(archive), max_batch=ingest.max_batch,
+                        decoders=RAW_DECODERS)
         # add_consumer names the worker after the group; each member of the group gets its own name
         rt.workers[f"consumer:{RAW_GROUP}#{i}"] = rt.workers.pop(f"consumer:{RAW_GROUP}")
     rt.add_consumer(RECORDS_GROUP, list(RECORD_TOPICS), records_handler(archive), max_batch=ingest.max_batch)

@@ -10,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from emms_archive.runtime import ArchiveRuntime
-from emms_bus import Delivery
+from emms_bus import Decoder, Delivery
 from emms_bus.consumer import Handler
 from emms_messages.events import Anomaly, DeviceEvent
-from emms_messages.readings import RawReadingBatch, ValidatedReadingBatch
+from emms_messages.raw_rows import RawRows, decode_raw_rows
+from emms_messages.readings import ValidatedReadingBatch
 
 RAW_TOPIC = "emms.reading.raw.v1"
 RECORD_TOPICS = ("emms.reading.validated.v1", "emms.device.event.v1", "emms.anomaly.v1")
 RAW_GROUP = "archive-raw"
 RECORDS_GROUP = "archive-records"
+RAW_DECODERS: dict[str, Decoder] = {RAW_TOPIC: decode_raw_rows}
+"""Raw batches are decoded straight into table rows: no model per reading on the bulk path."""
 
 
 def raw_handler(archive: ArchiveRuntime) -> Handler:
     async def handle(deliveries: Sequence[Delivery]) -> None:
-        await archive.raw.store([d.payload for d in deliveries if isinstance(d.payload, RawReadingBatch)])
+        await archive.raw.store_decoded([d.payload for d in deliveries if isinstance(d.payload, RawRows)])
 
     return handle
 

@@ -13,3 +13,5 @@ OUTBOX_PUBLISHED = Counter("emms_archive_outbox_published_total", "Master-data c
 IMPORT_ROWS = Counter("emms_archive_import_rows_total", "Rows of batch imports, by outcome", ["outcome"])
 QUERY_SECONDS = Histogram("emms_archive_query_seconds", "Query API latency by kind", ["kind"],
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+DIRECT_FALLBACKS = Counter("emms_archive_ingest_direct_fallbacks_total",
+                           "Raw batches the direct COPY refused (a reading already stored) that took the staging path")

@@ -35,8 +35,9 @@ class ArchiveRuntime:
 
 def build_runtime(settings: ArchiveSettings, pool: asyncpg.Pool, producer: BusProducer) -> ArchiveRuntime:
     partitions = Partitions(pool)
+    raw = RawIngest(pool, partitions, direct_copy=settings.ingest.direct_copy)
     return ArchiveRuntime(settings=settings, pool=pool, producer=producer, partitions=partitions,
-                          raw=RawIngest(pool, partitions), validated=ValidatedIngest(pool, partitions),
+                          raw=raw, validated=ValidatedIngest(pool, partitions),
                           events=EventStore(pool, partitions), outbox=OutboxRelay(pool, producer))
 
 

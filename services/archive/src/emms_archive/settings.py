@@ -17,6 +17,9 @@ class IngestSettings(BaseModel):
     """Consumers of raw readings in one process (same group, partitions split): DB writes overlap."""
     max_batch: int = Field(default=500, ge=1, le=10_000)
     """Bus messages per handler call (a raw batch message carries many readings)."""
+    direct_copy: bool = True
+    """Raw readings: COPY new batches straight into reading_raw (attributed in the writer), the
+    staging path for redeliveries; false: every batch through staging + INSERT … ON CONFLICT."""
     reattribute_interval_s: float = Field(default=30.0, gt=0)
     partitions_ahead_months: int = Field(default=2, ge=0, le=24)
 

@@ -1,12 +1,21 @@
 """Bulk, idempotent storage of raw readings from the bus (R-4.3.1, R-4.3.3a).
 
-Per bus batch: the readings are flattened and ``COPY``'d into a per-connection temporary
-staging table, then one ``INSERT … SELECT`` attributes each to the metering point its meter was
-on at the reading's data time (a join with the meter periods) and inserts them with
-``ON CONFLICT DO NOTHING`` on the natural key (metering point, item, data time, source). A
-redelivered batch finds every key already there and changes nothing — no inbox needed. A
-reading whose meter is on no point at that time is kept whole in ``reading_unmatched`` until
-the archive knows where it belongs (:mod:`~emms_archive.readings.unmatched`).
+Two paths, one result:
+
+* **Staging** (the reference): the readings are ``COPY``'d into a per-connection temporary
+  staging table, then one ``INSERT … SELECT`` attributes each to the metering point its meter
+  was on at the reading's data time (a join with the meter periods) and inserts them with
+  ``ON CONFLICT DO NOTHING`` on the natural key (metering point, item, data time, source). A
+  redelivered batch finds every key already there and changes nothing — no inbox needed. A
+  reading whose meter is on no point at that time is kept whole in ``reading_unmatched`` until
+  the archive knows where it belongs (:mod:`~emms_archive.readings.unmatched`).
+* **Direct** (``ingest.direct_copy``, the default): almost every batch is new. In the same
+  transaction, the meter periods of the batch's meters are read and each reading attributed in
+  Python; the attributed rows are ``COPY``'d straight into ``reading_raw`` inside a savepoint.
+  If any of them is already stored (a redelivery, a reading published twice), the unique key
+  refuses the COPY, the savepoint is rolled back and the whole batch takes the staging path.
+  Readings without a period take the staging path too, so the database's join has the last
+  word on them. A batch is stored by one path or the other, never half by each.
 """
 
 from __future__ import annotations
@@ -18,15 +27,18 @@ from typing import Any
 
 import asyncpg
 
-from emms_archive.metrics import INGEST_BATCH_SECONDS, READINGS_STORED
+from emms_archive.metrics import DIRECT_FALLBACKS, INGEST_BATCH_SECONDS, READINGS_STORED
+from emms_archive.readings.attribution import MeterPeriods, attribute
 from emms_archive.readings.partitions import Partitions
 from emms_archive.schema import SCHEMA
 from emms_db.connection import Connection
+from emms_messages.raw_rows import ROW_COLUMNS, RawRows
 from emms_messages.readings import RawReadingBatch
 
 STAGE = "archive_raw_stage"
-COLUMNS = ("meter_id", "item", "data_time", "source", "value", "unit", "collected_at", "quality",
-           "terminal", "pn", "batch_id")
+COLUMNS = ROW_COLUMNS
+RAW_COLUMNS = ("metering_point_id", *COLUMNS)
+"""Columns of the direct COPY into ``reading_raw``: the metering point, then a staging row."""
 STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (meter_id text, item text, data_time timestamptz,"
              " source text, value double precision, unit text, collected_at timestamptz, quality integer,"
              " terminal text, pn integer, batch_id text) ON COMMIT DELETE ROWS")
@@ -64,15 +76,8 @@ class IngestResult:
 
 
 def rows_of(batches: Iterable[RawReadingBatch]) -> list[Row]:
-    """Flatten bus batches into staging rows (column order :data:`COLUMNS`)."""
-    rows: list[Row] = []
-    append = rows.append
-    for b in batches:
-        for r in b.readings:
-            # r.source is a StrEnum, i.e. already the text; ``.value`` would cost a descriptor call per row
-            append((r.meter_id, r.item, r.data_time, r.source, r.value, r.unit, r.collected_at,
-                    r.quality, r.terminal or b.terminal, r.pn, b.batch_id))
-    return rows
+    """Flatten validated bus batches into staging rows (column order :data:`COLUMNS`)."""
+    return [row for b in batches for row in RawRows.of(b).rows]
 
 
 async def store_rows(conn: Connection, rows: Sequence[Row]) -> IngestResult:
@@ -91,21 +96,48 @@ def _count(status: str) -> int:
     return int(status.split()[-1])
 
 
+async def store_direct(conn: Connection, rows: Sequence[Row], periods: MeterPeriods) -> IngestResult:
+    """The direct path inside the caller's transaction; falls back to :func:`store_rows`."""
+    if not rows:
+        return IngestResult(0, 0, 0)
+    attributed, unplaced = attribute(rows, await periods.of(conn, (r[0] for r in rows)))
+    if attributed:
+        try:
+            async with conn.transaction():  # a savepoint: a refused COPY leaves nothing behind
+                await conn.copy_records_to_table("reading_raw", schema_name=SCHEMA, records=attributed,
+                                                 columns=RAW_COLUMNS)
+        except asyncpg.UniqueViolationError:
+            DIRECT_FALLBACKS.inc()
+            return await store_rows(conn, rows)
+    rest = await store_rows(conn, unplaced)
+    return IngestResult(len(rows), len(attributed) + rest.stored, rest.held)
+
+
 class RawIngest:
     """Writes raw reading batches; one transaction per call, partitions made first."""
 
-    def __init__(self, pool: asyncpg.Pool, partitions: Partitions) -> None:
+    def __init__(self, pool: asyncpg.Pool, partitions: Partitions, *, direct_copy: bool = True) -> None:
         self._pool = pool
         self._partitions = partitions
+        self.direct_copy = direct_copy
+        self.periods = MeterPeriods()
         self.stored = 0
         """Raw readings this process has stored (new rows, not duplicates)."""
 
     async def store(self, batches: Sequence[RawReadingBatch]) -> IngestResult:
+        """Store validated batches (models)."""
+        return await self.store_decoded([RawRows.of(b) for b in batches])
+
+    async def store_decoded(self, batches: Sequence[RawRows]) -> IngestResult:
+        """Store batches decoded straight into rows (:func:`emms_messages.raw_rows.decode_raw_rows`)."""
         started = time.perf_counter()
-        rows = rows_of(batches)
+        rows = [row for b in batches for row in b.rows]
         await self._partitions.ensure(r[2] for r in rows)
         async with self._pool.acquire() as conn, conn.transaction():
-            result = await store_rows(conn, rows)
+            if self.direct_copy:
+                result = await store_direct(conn, rows, self.periods)
+            else:
+                result = await store_rows(conn, rows)
         self.stored += result.stored
         READINGS_STORED.labels("raw", "stored").inc(result.stored)
         READINGS_STORED.labels("raw", "duplicate").inc(result.duplicates)
