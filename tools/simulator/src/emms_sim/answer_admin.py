@@ -149,9 +149,9 @@ def forward(state: TerminalState, units: list[DataUnit], ts: float) -> tuple[lis
     for unit in units:
         if unit.fn != 1 or not isinstance(unit.value, ForwardRequest):
             continue
-        before = state.truth.ledger.touched()
+        before = state.truth.ledger.touched_count()
         reply = state.bus.answer(unit.value.payload, ts)
-        if state.truth.ledger.touched() != before or _is_control(unit.value.payload):
+        if state.truth.ledger.touched_count() != before or _is_control(unit.value.payload):
             events.append(_event(state, ts, "forwarded_command", payload=unit.value.payload.hex()))
         if reply is None and not _is_control(unit.value.payload):
             continue  # the meter did not answer: the unit is denied

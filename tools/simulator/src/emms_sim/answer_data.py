@@ -17,10 +17,17 @@ from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
 from emms_sim.fleet import MeterSpec
-from emms_sim.meters import Reading
+from emms_sim.meters import MeterModel, Reading
 from emms_sim.terminal_state import TerminalState
 
 _RATES = ("t1", "t2", "t3", "t4")
+_FORWARD = ("energy.active.import", "energy.reactive.import", "energy.reactive.q1", "energy.reactive.q4")
+_REVERSE = ("energy.active.export", "energy.reactive.export", "energy.reactive.q2", "energy.reactive.q3")
+#: The registers each energy Fn carries (what :func:`energy_value` reads): only these are computed for it.
+ENERGY_REGISTERS: dict[int, tuple[str, ...]] = {
+    **dict.fromkeys((33, 1, 17), _FORWARD), **dict.fromkeys((34, 2, 18), _REVERSE),
+    **dict.fromkeys((129, 161, 177, 168), ("energy.active.import",)), 130: ("energy.reactive.import",),
+}
 
 
 def _register(reading: Reading, prefix: str) -> Register:
@@ -69,6 +76,7 @@ def read_minute(ts: float) -> float:
 def class1(state: TerminalState, requested: list[DataUnit], ts: float) -> list[DataUnit]:
     at = read_minute(ts)
     read_at = datetime.fromtimestamp(at, tz=UTC)
+    model = state.truth.model
     out: list[DataUnit] = []
     for unit in requested:
         if unit.fn == 2 and unit.pn == 0:
@@ -77,13 +85,24 @@ def class1(state: TerminalState, requested: list[DataUnit], ts: float) -> list[D
         meter = state.meter_at(unit.pn, at)
         if meter is None or meter.utility != "electricity":
             continue
-        reading = state.truth.reading_of(meter, at)
+        reading = _class1_reading(model, meter, unit.fn, at)
         if reading is None:
             continue
         value = _class1_value(unit.fn, meter, reading, read_at)
         if value is not None:
             out.append(DataUnit(unit.pn, unit.fn, value))
     return out
+
+
+def _class1_reading(model: MeterModel, meter: MeterSpec, fn: int, at: float) -> Reading | None:
+    """What an Fn's value is made of: an energy Fn its registers only, F167 nothing but the meter being there,
+    F25 (and any other) the full reading. None when the meter is not installed."""
+    registers = ENERGY_REGISTERS.get(fn)
+    if registers is not None:
+        return model.energy(meter, at, registers)
+    if fn == 167:
+        return {} if meter.present(at) else None
+    return model.reading(meter, at)
 
 
 def _class1_value(fn: int, meter: MeterSpec, reading: Reading, read_at: datetime) -> object | None:
@@ -99,20 +118,28 @@ def _class1_value(fn: int, meter: MeterSpec, reading: Reading, read_at: datetime
 
 def class2(state: TerminalState, requested: list[DataUnit], ts: float) -> list[DataUnit]:
     truth = state.truth
+    model = truth.model
+    instants: dict[tuple[bool, date], tuple[datetime, float]] = {}  # the freeze tag is the same for many points
     out: list[DataUnit] = []
     for unit in requested:
         td = unit.value
         if not isinstance(td, date):
             continue
         monthly = unit.fn in (17, 18, 177)
-        instant = truth.monthly_freeze_instant(td.year, td.month) if monthly else truth.daily_freeze_instant(td)
-        at = instant.timestamp()
+        known = instants.get((monthly, td))
+        if known is None:
+            instant = truth.monthly_freeze_instant(td.year, td.month) if monthly else truth.daily_freeze_instant(td)
+            known = instants[(monthly, td)] = (instant, instant.timestamp())
+        instant, at = known
         if at > ts:
             continue  # not frozen yet
         meter = state.meter_at(unit.pn, at) or state.meter_at(unit.pn, ts)
         if meter is None or meter.utility != "electricity":
             continue
-        reading = truth.reading_of(meter, at)
+        registers = ENERGY_REGISTERS.get(unit.fn)
+        if registers is None:
+            continue  # no energy Fn: nothing to answer (the meter's reading would not be looked at)
+        reading = model.energy(meter, at, registers)
         if reading is None:
             continue
         value = energy_value(unit.fn, reading, instant, td.replace(day=1) if monthly else td)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from emms_protocol.errors import ProtocolError
-from emms_protocol.gdw1376 import DataUnit, Frame, decode_units, encode_units
+from emms_protocol.gdw1376 import Control, DataUnit, Frame, RawData, Seq, decode_units
 from emms_protocol.gdw1376 import builders as b
+from emms_protocol.gdw1376.units import encode_value, join_units
 from emms_sim import answer_admin, answer_data, answer_events
 from emms_sim.answer_admin import Effects
 from emms_sim.terminal_state import TerminalState
@@ -25,26 +26,48 @@ class Outcome:
     effects: Effects = field(default_factory=Effects)
 
 
+def _spans(units: list[DataUnit], values: list[bytes], limit: int) -> list[tuple[int, int]]:
+    """[start, end) of each frame's units: at most ``limit`` bytes of units encoded one by one (DA/DT + data;
+    a unit larger than that goes alone)."""
+    spans: list[tuple[int, int]] = []
+    start = size = 0
+    for i, (unit, value) in enumerate(zip(units, values, strict=True)):
+        n = len(value) if isinstance(unit.value, RawData) and unit.fn == 0 else 4 + len(value)
+        if i > start and size + n > limit:
+            spans.append((start, i))
+            start, size = i, 0
+        size += n
+    spans.append((start, len(units)))
+    return spans
+
+
 def split_units(afn: int, units: list[DataUnit], limit: int = MAX_BODY) -> list[list[DataUnit]]:
     """Group units into frames of at most ``limit`` encoded bytes (a unit larger than that goes alone)."""
-    groups: list[list[DataUnit]] = [[]]
-    size = 0
-    for unit in units:
-        n = len(encode_units(afn, 1, [unit]))
-        if groups[-1] and size + n > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(unit)
-        size += n
-    return groups
+    values = [encode_value(afn, 1, unit) for unit in units]
+    return [units[a:b] for a, b in _spans(units, values, limit)]
+
+
+def encode_groups(afn: int, units: list[DataUnit], limit: int = MAX_BODY) -> list[bytes]:
+    """The bodies of the frames :func:`split_units` lays ``units`` over, each unit's data encoded once
+    (sizing the units and then encoding each frame's units again cost twice the encoding)."""
+    values = [encode_value(afn, 1, unit) for unit in units]
+    return [join_units(units[a:b], values[a:b]) for a, b in _spans(units, values, limit)]
+
+
+def response(request: Frame, body: bytes, *, fir: bool, fin: bool, acd_ec: tuple[int, int] | None) -> Frame:
+    """``builders.response`` for a body already encoded: uplink, PRM=0, function 8, RSEQ and Tp echoed."""
+    control = Control.from_byte(0x88 | (0x20 if acd_ec is not None else 0))
+    seq = Seq.from_byte((0x80 if request.tp is not None else 0) | (0x40 if fir else 0) | (0x20 if fin else 0)
+                        | request.seq.seq)
+    return Frame(control, request.address, request.afn, seq, body, ec=acd_ec, tp=request.tp)
 
 
 def respond(state: TerminalState, request: Frame, units: list[DataUnit]) -> list[Frame]:
     if not units:
         return [b.deny(request, ec=state.acd)]
-    groups = split_units(request.afn, units)
-    last = len(groups) - 1
-    return [b.response(request, g, fir=i == 0, fin=i == last, acd_ec=state.acd) for i, g in enumerate(groups)]
+    bodies = encode_groups(request.afn, units)
+    last = len(bodies) - 1
+    return [response(request, body, fir=i == 0, fin=i == last, acd_ec=state.acd) for i, body in enumerate(bodies)]
 
 
 def _accepted(state: TerminalState, request: Frame, effects: Effects) -> Outcome:

@@ -23,12 +23,14 @@ class ControlLedger:
 
     _switches: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)  # (ts, cut_off)
     _clock_syncs: dict[str, list[float]] = field(default_factory=dict)
+    _touched: set[str] = field(default_factory=set)  # every meter either dict has a key for (never shrinks)
     #: told of every change: a fleet child process forwards them so the parent's truth API includes them
     listener: Callable[[LedgerChange], None] | None = None
 
     def set_cut_off(self, meter_id: str, ts: float, cut_off: bool) -> bool:
         """Record a trip (True) or a close (False) at ``ts``; returns False when nothing changes."""
         history = self._switches.setdefault(meter_id, [])
+        self._touched.add(meter_id)
         if self.cut_off(meter_id, ts) == cut_off:
             return False
         bisect.insort(history, (ts, cut_off))
@@ -61,6 +63,7 @@ class ControlLedger:
 
     def sync_clock(self, meter_id: str, ts: float) -> None:
         bisect.insort(self._clock_syncs.setdefault(meter_id, []), ts)
+        self._touched.add(meter_id)
         if self.listener is not None:
             self.listener({"op": "sync", "meter": meter_id, "ts": ts})
 
@@ -85,4 +88,9 @@ class ControlLedger:
         return syncs[i - 1] if i else None
 
     def touched(self) -> list[str]:
-        return sorted(set(self._switches) | set(self._clock_syncs))
+        return sorted(self._touched)
+
+    def touched_count(self) -> int:
+        """How many meters :meth:`touched` lists: it changes exactly when that list does (entries are never
+        removed), without sorting the list per forwarded frame."""
+        return len(self._touched)

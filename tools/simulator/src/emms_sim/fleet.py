@@ -157,6 +157,10 @@ class Fleet:
         """Base measurement points plus the spares whose meters arrive later."""
         return range(1, self.config.meters_per + self.config.rates.added_per_terminal + 1)
 
+    def max_pn(self, index: int) -> int:
+        """The highest measurement point of a terminal (the last of :meth:`pns`)."""
+        return self.config.meters_per + self.config.rates.added_per_terminal
+
     def meters_of(self, index: int, *, cached: bool = True) -> list[MeterSpec]:
         """The meters of a terminal; ``cached=False`` for one-off walks (a day's field events of every
         terminal) that would otherwise fill the bounded cache with meters nobody asks about again."""

@@ -7,6 +7,7 @@ own ``hash`` is salted for strings, so only integer mixing (SplitMix64) is used.
 
 from __future__ import annotations
 
+import _random
 import random
 import zlib
 
@@ -59,6 +60,14 @@ def text_key(text: str) -> int:
 def rng(*parts: int) -> random.Random:
     """A Mersenne-Twister stream for the key: cheap when many draws share a key (a day's 96 slots)."""
     return random.Random(mix(*parts))
+
+
+def draws(count: int, *parts: int) -> list[float]:
+    """The first ``count`` draws of ``rng(*parts)`` — the same numbers: ``random.Random(n)`` seeds its C base
+    class with ``n`` and draws from it; here the base class alone (no Python-level ``seed``), one per call, so
+    threads (the truth API serves from a pool) never share a generator."""
+    draw = _random.Random(mix(*parts)).random
+    return [draw() for _ in range(count)]
 
 
 # Channel / purpose tags mixed into keys so unrelated draws never collide.

@@ -40,14 +40,36 @@ class MeterBus:
         self.terminal_index = terminal_index
 
     def by_address(self, address: str, ts: float) -> MeterSpec | None:
-        """The meter answering to ``address`` now (F10 holds 12 digits: a 188 address matches on its last 12)."""
+        """The meter answering to ``address`` now (F10 holds 12 digits: a 188 address matches on its last 12).
+
+        Every address of this terminal ends in ``TTTTTT PPPP GG`` (terminal index, pn, generation), so the
+        only meter that can answer is the one at the pn those digits name: it is looked up, not searched
+        for among the terminal's meters (which cost a formatted address per meter per request).
+        """
+        fleet = self.truth.fleet
+        if self.terminal_index >= 1_000_000 or fleet.max_pn(self.terminal_index) >= 10_000:
+            return self._scan(address, ts)  # wider addresses: their last 12 digits name no single pn
+        tail = address[-12:]
+        if len(tail) != 12 or tail[:6] != f"{self.terminal_index:06d}" \
+                or not (tail[6:10].isascii() and tail[6:10].isdigit()):
+            return None
+        meter = fleet.meter(self.terminal_index, int(tail[6:10]))
+        if meter is None or not self._answers(meter, address, ts):
+            return None
+        return meter
+
+    def _scan(self, address: str, ts: float) -> MeterSpec | None:
         for meter in self.truth.fleet.meters_of(self.terminal_index):
-            if not meter.present(ts):
-                continue
-            own = meter.address(meter.generation(ts))
-            if own == address or (len(own) != len(address) and own[-12:] == address[-12:]):
+            if self._answers(meter, address, ts):
                 return meter
         return None
+
+    @staticmethod
+    def _answers(meter: MeterSpec, address: str, ts: float) -> bool:
+        if not meter.present(ts):
+            return False
+        own = meter.address(meter.generation(ts))
+        return own == address or (len(own) != len(address) and own[-12:] == address[-12:])
 
     def meter_clock(self, meter: MeterSpec, ts: float) -> datetime:
         return datetime.fromtimestamp(ts + self.truth.model.clock_offset(meter, ts), tz=DEVICE_TZ)
@@ -97,14 +119,18 @@ class MeterBus:
             return self._parameter_645(meter, di, ts)
         if di3 == 0x05 and di2 == 0x06 and 1 <= di0 <= 62:  # 上 n 次日冻结 (00:00 of today − (n−1) days)
             return self._daily_frozen_645(meter, di1, di0, ts)
+        if di3 == 0x00 and di0 == 0x00 and (di2 == 0x00 or di2 in _ENERGY_KIND):
+            # an energy block: only its registers
+            prefixes = ("energy.active.import", "energy.active.export") if di2 == 0x00 else (_ENERGY_KIND[di2],)
+            energy = self.truth.model.energy(meter, ts, prefixes)
+            if energy is None:
+                return _NO_DATA
+            if di2 == 0x00:  # combined active = import + export
+                return _block(energy, "energy.active.import", di1, plus="energy.active.export")
+            return _block(energy, _ENERGY_KIND[di2], di1)
         reading = self.truth.reading_of(meter, ts)
         if reading is None:
             return _NO_DATA
-        if di3 == 0x00 and di0 == 0x00:
-            if di2 == 0x00:  # combined active = import + export
-                return _block(reading, "energy.active.import", di1, plus="energy.active.export")
-            if di2 in _ENERGY_KIND:
-                return _block(reading, _ENERGY_KIND[di2], di1)
         if di3 == 0x02 and di2 in _VARIABLE and di0 == 0x00:
             name = _VARIABLE[di2]
             if di1 == 0xFF:
@@ -138,10 +164,11 @@ class MeterBus:
             return instant
         if di1 not in (0x01, 0x02):
             return _NO_DATA
-        reading = self.truth.reading_of(meter, instant.timestamp())
+        prefix = "energy.active.import" if di1 == 0x01 else "energy.active.export"
+        reading = self.truth.model.energy(meter, instant.timestamp(), (prefix,))
         if reading is None:
             return _NO_DATA
-        return _block(reading, "energy.active.import" if di1 == 0x01 else "energy.active.export", 0xFF)
+        return _block(reading, prefix, 0xFF)
 
     # ---- CJ/T 188-2004 --------------------------------------------------------------------
     def _answer_188(self, raw: bytes, ts: float) -> bytes | None:
@@ -172,8 +199,9 @@ class MeterBus:
                                       di_order=order, preamble=2)
         return cjt188.error_reply(mtype, address, function, self._status(meter, ts), seq=seq, preamble=2)
 
-    def _status(self, meter: MeterSpec, ts: float) -> cjt188.Status188:
-        reading = self.truth.reading_of(meter, ts) or {}
+    def _status(self, meter: MeterSpec, ts: float, reading: Reading | None = None) -> cjt188.Status188:
+        """ST from the reading at ``ts`` (pass it when it is at hand: the same values)."""
+        reading = (reading if reading is not None else self.truth.reading_of(meter, ts)) or {}
         return cjt188.status_word("open" if reading.get("valve.state", 1.0) else "closed",
                                   bool(reading.get("battery.low")))
 
@@ -182,18 +210,20 @@ class MeterBus:
         reading = self.truth.reading_of(meter, ts)
         if reading is None:
             return None
-        settled = self.truth.reading_of(meter, self.truth.schedule.month_start(ts)) or {}
+        # of the settlement day only its register (None when the meter was not installed yet)
+        settled = self.truth.model.register(meter, "heat" if meter.utility == "heat" else "vol",
+                                            self.truth.schedule.month_start(ts))
         clock = self.meter_clock(meter, ts)
-        status = self._status(meter, ts)
+        status = self._status(meter, ts, reading)
         if meter.utility == "heat":
             return cjt188.HeatData(
-                settlement_heat=_q(settled.get("heat.energy"), 0x05), current_heat=_q(reading["heat.energy"], 0x05),
+                settlement_heat=_q(settled, 0x05), current_heat=_q(reading["heat.energy"], 0x05),
                 heat_power=_q(reading["heat.power"], 0x17), flow_rate=_q(reading["flow.rate"], 0x35),
                 cumulative_flow=_q(reading["volume.heat"], 0x2C),
                 supply_temperature=reading["temperature.supply"], return_temperature=reading["temperature.return"],
                 working_hours=int(reading["working_hours"] or 0), time=clock, status=status)
         item = f"{meter.utility}.volume"
-        return cjt188.WaterGasData(_q(reading[item], 0x2C), _q(settled.get(item), 0x2C), clock, status)
+        return cjt188.WaterGasData(_q(reading[item], 0x2C), _q(settled, 0x2C), clock, status)
 
 
 class _NoData:

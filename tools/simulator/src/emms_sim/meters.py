@@ -12,6 +12,7 @@ from __future__ import annotations
 import cmath
 import math
 from collections import OrderedDict
+from collections.abc import Collection
 
 from emms_sim.calendar import SLOT_S, LocalCalendar
 from emms_sim.channels import WATER_HEAT_KWH_PER_M3K, heat_flow_m3h, register_sources
@@ -46,23 +47,19 @@ class MeterModel:
         self.ledger = ledger
         self.regs = RegisterModel(cal, schedule, ledger)
         self._fixed: OrderedDict[tuple[int, str, float], float] = OrderedDict()
-        self._sources: dict[int, dict[str, tuple[tuple[str, float], ...]]] = {}
+        self._inits: dict[tuple[int, str], float] = {}  # (meter, register) → initial value (a meter constant)
+        self._init_parts: dict[tuple[int, str], tuple[float, float]] = {}  # (meter, channel) → its two factors
 
     # ---- registers -------------------------------------------------------------------------
     def sources(self, meter: MeterSpec) -> dict[str, tuple[tuple[str, float], ...]]:
-        found = self._sources.get(meter.key)
-        if found is None:
-            if len(self._sources) > 65536:
-                self._sources.clear()
-            found = self._sources[meter.key] = register_sources(meter)
-        return found
+        return register_sources(meter)  # one shared table per utility and PV
 
     def _raw_fixed(self, meter: MeterSpec, channel: str, ts: float) -> float:
         """raw() at a fixed instant (install, replacement, rollover target), cached."""
         key = (meter.key, channel, ts)
         value = self._fixed.get(key)
         if value is None:
-            value = self.regs.raw(meter, channel, ts)
+            value = self.regs.raw_once(meter, channel, ts)
             self._fixed[key] = value
             if len(self._fixed) > 200_000:
                 self._fixed.popitem(last=False)
@@ -74,17 +71,41 @@ class MeterModel:
             value -= self.regs.raw(meter, channel, b) - self.regs.raw(meter, channel, a)
         return value
 
-    def _init(self, meter: MeterSpec, terms: tuple[tuple[str, float], ...]) -> float:
+    def _init(self, meter: MeterSpec, name: str, terms: tuple[tuple[str, float], ...]) -> float:
+        """A register's value when the meter was installed: a constant of the meter, computed once."""
+        key = (meter.key, name)
+        value = self._inits.get(key)
+        if value is None:
+            value = self._initial(meter, terms)
+            if len(self._inits) > 131072:
+                self._inits.clear()
+            self._inits[key] = value
+        return value
+
+    def _initial(self, meter: MeterSpec, terms: tuple[tuple[str, float], ...]) -> float:
         if meter.rollover_at is not None and meter.rollover_at > meter.installed_at:
             at, inst = meter.rollover_at, meter.installed_at
             run = sum(f * (self._raw_fixed(meter, ch, at) - self._raw_fixed(meter, ch, inst)) for ch, f in terms)
             return (REGISTER_WIDTH - run) % REGISTER_WIDTH if terms else 0.0
-        day, _ = self.cal.position_ts(meter.installed_at)
         total = 0.0
         for ch, f in terms:
-            channel = self.regs.channel(meter, ch)
-            total += f * unit(meter.key, TAG_METER, 30, channel.tag) * channel.series.mean_sum(day - 400, day)
+            draw, history = self._initial_parts(meter, ch)
+            total += f * draw * history
         return total
+
+    def _initial_parts(self, meter: MeterSpec, ch: str) -> tuple[float, float]:
+        """A channel's share of the initial registers: a seeded factor and the 400 days before the install
+        day (the total register and the tariff register both use it: computed once)."""
+        key = (meter.key, ch)
+        found = self._init_parts.get(key)
+        if found is None:
+            day, _ = self.cal.position_ts(meter.installed_at)
+            channel = self.regs.channel(meter, ch)
+            found = (unit(meter.key, TAG_METER, 30, channel.tag), channel.series.mean_sum(day - 400, day))
+            if len(self._init_parts) > 131072:
+                self._init_parts.clear()
+            self._init_parts[key] = found
+        return found
 
     def register(self, meter: MeterSpec, name: str, ts: float) -> float | None:
         """A register's displayed value at ``ts`` (None if the meter is not there)."""
@@ -93,7 +114,7 @@ class MeterModel:
         terms = self.sources(meter)[name]
         gen = meter.generation(ts)
         start = meter.replaced_at if gen and meter.replaced_at is not None else meter.installed_at
-        value = 0.0 if gen else self._init(meter, terms)
+        value = 0.0 if gen else self._init(meter, name, terms)
         for ch, f in terms:
             value += f * (self.regs.effective(meter, ch, ts) - self._effective_at_start(meter, ch, start))
         return (math.floor(value * 100.0 + 1e-6) % _HUNDREDTHS) / 100.0
@@ -118,6 +139,34 @@ class MeterModel:
         else:
             out = self._flow_meter(meter, ts)
         out["clock.offset"] = _r(self.clock_offset(meter, ts), 1)
+        return out
+
+    def energy(self, meter: MeterSpec, ts: float, prefixes: Collection[str]) -> Reading | None:
+        """The electricity energy registers under ``prefixes`` (``energy.active.import``, ``energy.reactive.q1``,
+        ``energy.reactive.export`` …), every tariff, exactly as :meth:`reading` has them — without the other
+        registers and the instantaneous values a frozen-data answer does not carry. None when not installed."""
+        if not meter.present(ts):
+            return None
+        want = set(prefixes)
+        if "energy.reactive.import" in want:
+            want.update(("energy.reactive.q1", "energy.reactive.q2"))
+        if "energy.reactive.export" in want:
+            want.update(("energy.reactive.q3", "energy.reactive.q4"))
+        three = meter.phases == 3
+        out: Reading = {}
+        for i, suffix in enumerate(TARIFF_SUFFIX):
+            if "energy.active.import" in want:
+                out[f"energy.active.import.{suffix}"] = self.register(meter, f"imp{i}", ts)
+            if "energy.active.export" in want:
+                out[f"energy.active.export.{suffix}"] = self.register(meter, f"exp{i}", ts)
+            for q in ("q1", "q2", "q3", "q4"):
+                if f"energy.reactive.{q}" in want:
+                    out[f"energy.reactive.{q}.{suffix}"] = self.register(meter, f"{q}_{i}", ts) if three else None
+        for combined, quadrants in (("import", ("q1", "q2")), ("export", ("q3", "q4"))):
+            if f"energy.reactive.{combined}" in want:
+                for suffix in TARIFF_SUFFIX:
+                    out[f"energy.reactive.{combined}.{suffix}"] = \
+                        _sum_register(out, quadrants, suffix) if three else None
         return out
 
     def _electricity(self, meter: MeterSpec, ts: float) -> Reading:

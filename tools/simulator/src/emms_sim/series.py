@@ -14,9 +14,59 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from emms_sim.calendar import ORIGIN_DATE, weekday
 from emms_sim.shapes import JAN_15, OMEGA
+
+#: Sums of a series for scale 1, by (shape of the series, d0, d1). ``mean_sum`` is ``scale × sum`` and the sum does
+#: not depend on the scale, so every meter of a kind shares it: the start of a day (d0 = 0) is one sum for the
+#: whole fleet, a meter's initial register (400 days before its install day) one per install day and kind.
+_SUMS: dict[tuple[object, ...], float] = {}
+_SUMS_MAX = 1 << 17
+
+
+def _remember(key: tuple[object, ...], total: float) -> float:
+    if len(_SUMS) >= _SUMS_MAX:
+        _SUMS.clear()
+    _SUMS[key] = total
+    return total
+
+
+@lru_cache(maxsize=64)
+def _harmonic_terms(harmonics: tuple[tuple[int, float, float], ...]) -> tuple[tuple[float, float, float, float, float],
+                                                                            ...]:
+    """Per harmonic (h, a, p): a, h·ω, p, β = 7·h·ω and sin(β / 2) — what a weekday residue's sum needs."""
+    out = []
+    for h, a, p in harmonics:
+        beta = 7.0 * h * OMEGA
+        out.append((a, h * OMEGA, p, beta, math.sin(beta / 2.0)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _residue_sums(harmonics: tuple[tuple[int, float, float], ...], d0: int, d1: int) -> tuple[float | None, ...]:
+    """Per weekday residue r (0–6): Σ_j (1 + Σ a·cos(h·ω·(r − p) + 7·h·ω·j)) over the days d0 ≤ r + 7j < d1
+    (None when there are none) — ``cos_sum`` inlined, its per-harmonic constants computed once, the same
+    operations in the same order."""
+    terms = _harmonic_terms(harmonics)
+    out: list[float | None] = []
+    for r in range(7):
+        j0 = -((r - d0) // 7)  # ceil((d0 - r) / 7)
+        j1 = -((r - d1) // 7)
+        n = j1 - j0
+        if n <= 0:
+            out.append(None)
+            continue
+        s = float(n)
+        for a, hw, p, beta, half in terms:
+            alpha = hw * (r - p) + beta * j0  # = cos_sum(alpha, beta, n)
+            if abs(half) < 1e-12:
+                s += a * (n * math.cos(alpha))
+            else:
+                s += a * (math.sin(n * beta / 2.0) / half * math.cos(alpha + (n - 1) * beta / 2.0))
+        out.append(s)
+    return tuple(out)
 
 
 def cos_sum(alpha: float, beta: float, n: int) -> float:
@@ -42,25 +92,27 @@ class PeriodicSeries:
         return self.scale * self.coeffs[weekday(day)] * season
 
     def mean_sum(self, d0: int, d1: int) -> float:
-        """Σ_{d=d0}^{d1-1} mean(d), in O(7·harmonics)."""
+        """Σ_{d=d0}^{d1-1} mean(d), in O(7·harmonics) — once per shape and range: ``scale ×`` a cached sum."""
         if d1 <= d0:
             return 0.0
-        total = 0.0
-        for r in range(7):
-            c = self.coeffs[weekday(r)]
-            if c == 0.0:
-                continue
-            j0 = -((r - d0) // 7)  # ceil((d0 - r) / 7)
-            j1 = -((r - d1) // 7)
-            n = j1 - j0
-            if n <= 0:
-                continue
-            s = float(n)
-            for h, a, p in self.harmonics:
-                beta = 7.0 * h * OMEGA
-                s += a * cos_sum(h * OMEGA * (r - p) + beta * j0, beta, n)
-            total += c * s
+        key = (self.coeffs, self.harmonics, d0, d1)
+        total = _SUMS.get(key)
+        if total is None:
+            total = _remember(key, self._unit_sum(d0, d1))
         return self.scale * total
+
+    def _unit_sum(self, d0: int, d1: int) -> float:
+        """The sum for scale 1 (what ``mean_sum`` multiplies by the scale): Σ_r coeff(r) · S_r, with S_r the
+        seasonal sum over the days of weekday residue r — the same for every series of these harmonics
+        (the four tariffs of a meter, its reactive channels, every meter of the kind), so computed once."""
+        coeffs = self.coeffs
+        total = 0.0
+        for r, s in enumerate(_residue_sums(self.harmonics, d0, d1)):
+            c = coeffs[weekday(r)]
+            if c == 0.0 or s is None:
+                continue
+            total += c * s
+        return total
 
     def floor(self) -> float:
         """A lower bound of mean(d) over all days (sizes the noise so totals stay positive)."""
@@ -70,6 +122,7 @@ class PeriodicSeries:
         return True
 
 
+@lru_cache(maxsize=8192)
 def in_heating_season(day: int) -> bool:
     """15 November to 14 March inclusive (the northern-China statutory heating period)."""
     d = date.fromordinal(ORIGIN_DATE.toordinal() + day)
@@ -96,6 +149,13 @@ class HeatingSeries:
     def mean_sum(self, d0: int, d1: int) -> float:
         if d1 <= d0:
             return 0.0
+        key = (self.base, self.amp, d0, d1)
+        total = _SUMS.get(key)
+        if total is None:
+            total = _remember(key, self._unit_sum(d0, d1))
+        return self.scale * total
+
+    def _unit_sum(self, d0: int, d1: int) -> float:
         origin = ORIGIN_DATE.toordinal()
         first_year = date.fromordinal(origin + d0).year - 1
         last_year = date.fromordinal(origin + d1).year
@@ -107,7 +167,7 @@ class HeatingSeries:
             if lo < hi:
                 n = hi - lo
                 total += self.base * n + self.amp * cos_sum(OMEGA * (lo - JAN_15), OMEGA, n)
-        return self.scale * total
+        return total
 
     def floor(self) -> float:
         """Lowest in-season mean (the noise must not push an in-season day below zero)."""

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emms_protocol.errors import ProtocolError
-from emms_protocol.gdw1376 import Control, DataUnit, Frame, Seq, decode_frame, encode_frame, encode_units
+from emms_protocol.gdw1376 import Control, DataUnit, Frame, Seq, decode_frame, encode_frame
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord
 from emms_sim import answer_events
-from emms_sim.answers import answer, split_units
+from emms_sim.answers import answer, encode_groups
 from emms_sim.hashing import unit
 from emms_sim.terminal_link import StopFanout, TerminalLink, open_link
 from emms_sim.terminal_state import TerminalState
@@ -226,12 +226,11 @@ class TerminalSession:
             await self._report(0x0D, units)
 
     async def _report(self, afn: int, units: list[DataUnit]) -> None:
-        groups = split_units(afn, units)
-        for i, group in enumerate(groups):
+        bodies = encode_groups(afn, units)
+        for i, body in enumerate(bodies):
             ec = self.state.acd
-            seq = Seq(False, i == 0, i == len(groups) - 1, True, self._next_seq())
-            frame = Frame(Control(1, 1, 1 if ec else 0, 0, 4), self.state.address, afn, seq,
-                          encode_units(afn, 1, group), ec=ec)
+            seq = Seq(False, i == 0, i == len(bodies) - 1, True, self._next_seq())
+            frame = Frame(Control(1, 1, 1 if ec else 0, 0, 4), self.state.address, afn, seq, body, ec=ec)
             await self._send_con(frame, "report")
             self.stats.reports += 1
 

@@ -23,6 +23,8 @@ _BCD = [(b >> 4) * 10 + (b & 0x0F) if (b >> 4) < 10 and (b & 0x0F) < 10 else -1 
 #: 0..99 → BCD byte.
 _TO_BCD = bytes(((v // 10) << 4) | (v % 10) for v in range(100))
 
+_POW10 = tuple(10**n for n in range(9))
+
 _EE = {n: b"\xee" * n for n in range(1, 8)}
 _FF = {n: b"\xff" * n for n in range(1, 8)}
 
@@ -57,11 +59,14 @@ def _signed(data: bytes, pos: int, width: int) -> tuple[int, bool]:
 
 
 def _to_bcd(value: int, width: int) -> bytearray:
-    out = bytearray(width)
-    for i in range(width):
-        value, two = divmod(value, 100)
-        out[i] = _TO_BCD[two]
-    return out
+    """The low ``2 * width`` decimal digits of ``value`` as little-endian BCD bytes.
+
+    Zero-padded decimal digits read as hex *are* the big-endian BCD bytes, so
+    the conversion runs in C (``bytes.fromhex``) rather than a divmod per byte.
+    """
+    if width <= 0:
+        return bytearray(width)  # (a negative width raises, as the per-byte loop did)
+    return bytearray(bytes.fromhex(f"{value % 100**width:0{2 * width}d}"))[::-1]
 
 
 def _scaled(value: object, scale: int, width: int, what: str, signed: bool = False) -> bytes:
@@ -70,7 +75,7 @@ def _scaled(value: object, scale: int, width: int, what: str, signed: bool = Fal
         return _EE[width]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError("value", detail=f"{what} expects a number, got {value!r}")
-    number = round(float(value) * 10**scale)
+    number = round(float(value) * _POW10[scale])
     negative = number < 0
     number = abs(number)
     # a signed format keeps D7 of its top byte for the sign: top byte at most 7 9
@@ -344,14 +349,28 @@ def dec_a15(data: bytes, pos: int, opts: Options) -> datetime | None:
     return value
 
 
+_A15_ENC_CACHE: dict[tuple[datetime, tzinfo], bytes] = {}
+
+
 def enc_a15(value: object, opts: Options) -> bytes:
+    """A.15 of a datetime; memoised (an answer's units share their Tm: a freeze instant, a read minute)."""
     if value is None:
         return _EE[5]
     if not isinstance(value, datetime):
         raise ProtocolError("value", detail=f"A.15 expects a datetime, got {value!r}")
+    exact = type(value) is datetime  # subclasses may hash / compare their own way: not memoised
+    if exact:
+        hit = _A15_ENC_CACHE.get((value, opts.tz))
+        if hit is not None:
+            return hit
     t = _tz_local(value, opts.tz)
     _check_century(t.year)
-    return bytes((_TO_BCD[t.minute], _TO_BCD[t.hour], _TO_BCD[t.day], _TO_BCD[t.month], _TO_BCD[t.year - 2000]))
+    out = bytes((_TO_BCD[t.minute], _TO_BCD[t.hour], _TO_BCD[t.day], _TO_BCD[t.month], _TO_BCD[t.year - 2000]))
+    if exact:
+        if len(_A15_ENC_CACHE) >= _CACHE_MAX:
+            _A15_ENC_CACHE.clear()
+        _A15_ENC_CACHE[(value, opts.tz)] = out
+    return out
 
 
 def dec_a17(data: bytes, pos: int, opts: Options) -> tuple[int, int, int, int] | None:

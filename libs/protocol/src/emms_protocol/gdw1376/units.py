@@ -8,7 +8,7 @@ package cannot decode ends the walk: its unit gets the remaining bytes as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from emms_protocol.errors import ProtocolError
@@ -109,6 +109,35 @@ def encode_units(afn: int, direction: int, units: Iterable[DataUnit], options: O
         out += bytes((*da_group(pns), *dt_group(fns)))
         for item in items[i:i + size]:
             out += _encode_value(afn, direction, item, options)
+        i += size
+    return bytes(out)
+
+
+def encode_value(afn: int, direction: int, unit: DataUnit, options: Options = DEFAULT_OPTIONS) -> bytes:
+    """The data of one unit, without its DA/DT (what :func:`join_units` takes)."""
+    return _encode_value(afn, direction, unit, options)
+
+
+def join_units(units: Sequence[DataUnit], values: Sequence[bytes]) -> bytes:
+    """:func:`encode_units` of units whose data are already encoded (``values[i]`` is that of ``units[i]``,
+    from :func:`encode_value`): the same DA/DT blocks, the same bytes. For a caller that needs each unit's
+    size before it lays units out over frames — a terminal splitting a long answer — without encoding twice.
+    """
+    if len(values) != len(units):
+        raise ProtocolError("value", detail=f"{len(units)} units but {len(values)} encoded values")
+    items = units if isinstance(units, list) else list(units)
+    out = bytearray()
+    i = 0
+    while i < len(items):
+        unit = items[i]
+        if isinstance(unit.value, RawData) and unit.fn == 0:
+            out += values[i]  # trailing bytes kept from decoding
+            i += 1
+            continue
+        size, pns, fns = _block(items, i)
+        out += bytes((*da_group(pns), *dt_group(fns)))
+        for value in values[i:i + size]:
+            out += value
         i += size
     return bytes(out)
 
