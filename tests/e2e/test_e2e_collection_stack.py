@@ -98,6 +98,7 @@ class Stack:
     fep_env: dict[str, str] = field(default_factory=dict)
     with_archive: bool = False
     quiet_field: bool = True
+    sim_processes: int = 1
     procs: dict[str, Proc] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
@@ -143,6 +144,8 @@ class Stack:
             sim.append("--quiet-field")
         if self.faults:
             sim += ["--faults", self.faults]
+        if self.sim_processes > 1:
+            sim += ["--processes", str(self.sim_processes)]
         self.procs["sim"] = Proc("sim", sim, self.env, self.work / "sim.log").start()
         wait_http(f"{self.sim}/healthz", 60, self.procs["sim"].popen)
         return self
@@ -193,8 +196,15 @@ class Stack:
         out = {}
         for name, proc in self.procs.items():
             if proc.popen is not None and proc.popen.poll() is None:
-                times = psutil.Process(proc.popen.pid).cpu_times()
-                out[name] = round(times.user + times.system, 1)
+                parent = psutil.Process(proc.popen.pid)
+                total = 0.0
+                for p in (parent, *parent.children(recursive=True)):  # the simulator's --processes children
+                    try:
+                        times = p.cpu_times()
+                    except psutil.NoSuchProcess:
+                        continue
+                    total += times.user + times.system
+                out[name] = round(total, 1)
         return out
 
     def stop(self) -> None:

@@ -8,7 +8,7 @@ the archive's tables and the readings/s achieved, and the latency of manual
 reads (one meter, HTTP in → values out) taken while the collection runs.
 
     EMMS_BENCH_COLLECTOR_CONCENTRATORS=100 EMMS_BENCH_COLLECTOR_METERS_PER=200 \\
-        .venv/bin/python tools/bench/bench_collector.py
+        EMMS_BENCH_COLLECTOR_SIM_PROCESSES=2 .venv/bin/python tools/bench/bench_collector.py
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
     env = cs.stack_env({**os.environ, "EMMS_DATABASE_URL": url, "EMMS_KAFKA_BOOTSTRAP": broker.bootstrap,
                         "EMMS_TOPIC_PREFIX": kafka.topic_prefix, "EMMS_ENVIRONMENT": "test",
                         "EMMS_LOG_LEVEL": "WARNING"})
+    sim_processes = int(os.environ.get("EMMS_BENCH_COLLECTOR_SIM_PROCESSES", "2"))
     stack = cs.Stack(env, work, concentrators=concentrators, meters_per=meters_per, with_archive=True,
+                     sim_processes=sim_processes,
                      collector_env={"EMMS_COLLECTOR_DISPATCH__MAX_POINTS_PER_REQUEST": "64",
                                     "EMMS_COLLECTOR_DISPATCH__REQUEST_TIMEOUT_S": "20",
                                     "EMMS_COLLECTOR_DISPATCH__SEND_WITHIN_S": "120",
@@ -176,7 +178,8 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
         broker.stop()
         await drop_database(url)
     meters = len(active)
-    note = f"{concentrators} concentrators × {meters_per} meters ({meters:,} meters, all utilities), instant answers"
+    note = (f"{concentrators} concentrators × {meters_per} meters ({meters:,} meters, all utilities), instant answers, "
+            f"fleet in {sim_processes} simulator process(es)")
     q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
     return [
         {"benchmark": "collector", "metric": "daily frozen data of the fleet into the database", "value": total_s,

@@ -88,3 +88,27 @@ async def test_a_full_queue_pauses_sources_until_drained_below_low_water() -> No
     stop.set()
     await task
     assert len(producer.published) == 25
+
+
+async def test_urgent_results_overtake_the_bulk_backlog_and_the_bulk_keeps_its_order() -> None:
+    producer = FlakyProducer()
+    producer.gate.clear()  # the broker is slow: a backlog builds up
+    queue = PublishQueue(cast(BusProducer, producer), high=1000, low=10, batch=10)
+    stop = asyncio.Event()
+    task = asyncio.create_task(queue.run(stop))
+    for i in range(30):
+        queue.put(_session(i))
+    await asyncio.sleep(0.01)  # the first bulk batch is in the producer's hands
+    queue.put(_session(1000), urgent=True)
+    queue.put(_session(1001), urgent=True)
+    assert len(queue) == 32
+    producer.gate.set()
+    for _ in range(500):
+        if len(producer.published) >= 32:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    order = [int(cast(TerminalSession, p).terminal[-5:]) for p in producer.published]
+    # the batch already in flight goes first, then the urgent lane, then the rest of the bulk in order
+    assert order == [*range(10), 1000, 1001, *range(10, 30)]

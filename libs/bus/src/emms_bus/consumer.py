@@ -75,7 +75,7 @@ class BusConsumer:
     def __init__(self, settings: KafkaSettings, *, group: str, topics: Sequence[str], handler: Handler,
                  dlq_producer: BusProducer, policy: CommitPolicy = CommitPolicy.AFTER_EFFECT,
                  max_batch: int | None = None, from_beginning: bool = True,
-                 decoders: Mapping[str, Decoder] | None = None) -> None:
+                 decoders: Mapping[str, Decoder] | None = None, urgent: bool = False) -> None:
         unknown = [t for t in topics if t not in TOPICS]
         if unknown:
             raise ValueError(f"not in the topic table: {unknown}")
@@ -102,6 +102,8 @@ class BusConsumer:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_records=self._max_batch,
+            # urgent: on a request → result path, where a waiting fetch is a hop's latency
+            fetch_max_wait_ms=settings.urgent_fetch_max_wait_ms if urgent else settings.fetch_max_wait_ms,
         )
         self.handled = 0
         self.dead_lettered = 0

@@ -79,6 +79,11 @@ class DataUnitRequest(Payload):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+URGENT_PRIORITY = 1
+"""Requests at or below this priority (0 most urgent: manual reads, controls, clock syncs) skip
+the collector's bulk queues and, at the FEP, publish their result ahead of bulk traffic."""
+
+
 class DownlinkRequest(Payload):
     """A request for the FEP to send to a terminal (read, set, control, sync, forward, reset)."""
 

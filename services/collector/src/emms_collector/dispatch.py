@@ -31,10 +31,10 @@ from emms_bus import BusProducer, Delivery
 from emms_collector import metrics
 from emms_collector.settings import DispatchSettings
 from emms_collector.window import AdaptiveWindow
-from emms_messages.terminal import DownlinkRequest, DownlinkResult, RequestOutcome
+from emms_messages.terminal import URGENT_PRIORITY, DownlinkRequest, DownlinkResult, RequestOutcome
 
 log = structlog.get_logger("emms.collector.dispatch")
-URGENT = 1
+URGENT = URGENT_PRIORITY
 
 
 class _Slots:

@@ -97,6 +97,6 @@ def results_consumer(c: CollectorRuntime) -> BusConsumer:
     request is not a durable effect, so offsets are committed first (at most once)."""
     consumer = BusConsumer(c.settings.kafka, group=f"collector-results.{c.me}", topics=[RESULT_TOPIC],
                            handler=c.dispatcher.handle_results, dlq_producer=c.producer,
-                           policy=CommitPolicy.BEFORE_EFFECT, from_beginning=False)
+                           policy=CommitPolicy.BEFORE_EFFECT, from_beginning=False, urgent=True)
     c.results = consumer
     return consumer

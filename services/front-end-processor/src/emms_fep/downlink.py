@@ -27,7 +27,7 @@ from emms_fep.sessions import Session, SessionRegistry
 from emms_fep.settings import DownlinkSettings
 from emms_fep.stats import TrafficBook
 from emms_fep.wire import FrameView, RequestEncoder
-from emms_messages.terminal import DownlinkRequest, DownlinkResult, RequestOutcome
+from emms_messages.terminal import URGENT_PRIORITY, DownlinkRequest, DownlinkResult, RequestOutcome
 from emms_protocol import ProtocolError
 
 log = structlog.get_logger("emms.fep.downlink")
@@ -165,7 +165,7 @@ class DownlinkDispatcher:
             sent_at=pending.sent_at, completed_at=now,
             round_trip_ms=round(round_trip, 3) if round_trip is not None and outcome is RequestOutcome.ANSWERED
             else None, frames=pending.frames, detail=detail)
-        self._publish.put(result)
+        self._publish.put(result, urgent=request.priority <= URGENT_PRIORITY)
         self._ledger.completed(request.request_id, outcome, pending.attempts)
         metrics.REQUESTS.labels(outcome.value).inc()
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1

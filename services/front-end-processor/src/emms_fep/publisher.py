@@ -1,7 +1,10 @@
 """The bounded publish queue between the sockets and the broker, with back-pressure.
 
 Every payload the FEP publishes (uplink frames, sessions, downlink results)
-goes through one queue drained by one worker in batches, in order. When the
+goes through one queue drained by one worker in batches, in order — except the
+results of urgent requests (manual reads, controls, clock syncs: priority ≤
+``URGENT_PRIORITY``), which wait in a lane of their own that is drained first,
+so that an operator's read does not queue behind a collection's answers. When the
 queue holds ``high`` payloads, a connection that delivers another frame has
 its reading paused (the frame in hand is still queued: nothing is dropped);
 once the queue has drained below ``low``, every paused connection resumes. A
@@ -42,6 +45,7 @@ class PublishQueue:
         self._backoff = retry_backoff_s
         self._backoff_max = retry_backoff_max_s
         self._items: deque[Payload] = deque()
+        self._urgent: deque[Payload] = deque()
         self._paused: set[Pausable] = set()
         self._wake = asyncio.Event()
         self.published = 0
@@ -50,7 +54,7 @@ class PublishQueue:
         self.pauses = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._urgent)
 
     @property
     def full(self) -> bool:
@@ -60,8 +64,8 @@ class PublishQueue:
     def paused(self) -> int:
         return len(self._paused)
 
-    def put(self, payload: Payload) -> None:
-        self._items.append(payload)
+    def put(self, payload: Payload, *, urgent: bool = False) -> None:
+        (self._urgent if urgent else self._items).append(payload)
         self._wake.set()
 
     def hold(self, source: Pausable) -> None:
@@ -79,7 +83,7 @@ class PublishQueue:
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop`` is set, then flush what is left."""
         while not stop.is_set():
-            if not self._items:
+            if not self._items and not self._urgent:
                 self._wake.clear()
                 waiter = asyncio.ensure_future(self._wake.wait())
                 stopper = asyncio.ensure_future(stop.wait())
@@ -92,14 +96,15 @@ class PublishQueue:
 
     async def flush(self, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
-        while self._items and time.monotonic() < deadline:
+        while len(self) and time.monotonic() < deadline:
             await self._publish_batch()
-        if self._items:
-            log.error("publish queue not flushed at shutdown", left=len(self._items))
+        if len(self):
+            log.error("publish queue not flushed at shutdown", left=len(self))
 
     async def _publish_batch(self) -> None:
-        count = min(self._batch, len(self._items))
-        batch = [self._items[i] for i in range(count)]
+        queue = self._urgent or self._items
+        count = min(self._batch, len(queue))
+        batch = [queue[i] for i in range(count)]
         started = time.perf_counter()
         try:
             await self._producer.publish_many(batch)
@@ -113,7 +118,7 @@ class PublishQueue:
             return
         self._failing = 0
         for _ in range(count):
-            self._items.popleft()
+            queue.popleft()
         self.published += count
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         metrics.PUBLISH_QUEUE.set(len(self._items))

@@ -174,7 +174,7 @@ def downlink_consumer(fep: FepRuntime, producer: BusProducer) -> BusConsumer:
     """Every replica reads every request (its own group); it starts at the end of the topic."""
     return BusConsumer(fep.settings.kafka, group=f"fep-downlink.{fep.replica}", topics=[DOWNLINK_TOPIC],
                        handler=fep.router.handle, dlq_producer=producer, from_beginning=False,
-                       max_batch=DOWNLINK_BATCH)
+                       max_batch=DOWNLINK_BATCH, urgent=True)
 
 
 async def shutdown(fep: FepRuntime) -> None:
