@@ -27,6 +27,7 @@ from emms_collector.tasks import TaskType
 from emms_collector.templates import default_templates, put_template
 from emms_db import inbox
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
+from emms_runtime.gc_policy import GcFreezer
 
 log = structlog.get_logger("emms.collector")
 Worker = Callable[[asyncio.Event], Awaitable[None]]
@@ -50,6 +51,7 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_consumer("collector-masterdata", ["emms.masterdata.change.v1"], c.masterdata.handle)
     rt.add_consumer("collector-backfill", ["emms.backfill.request.v1"], c.backfill.handle_requests)
     rt.add_consumer("collector-sessions", ["emms.terminal.session.v1"], c.timesync.handle_sessions)
+    rt.add_worker("gc-freezer", GcFreezer(settings.gc).run)
     executor = RunExecutor(rt.pool, c.engine, terminal_jobs={TaskType.CLOCK: c.timesync.clock_task,
                                                              TaskType.EVENTS: c.event_poller.events_task})
     c.scheduler = Scheduler(rt.pool, settings.scheduler, c.me, executor, freeze_at=settings.freeze_at,

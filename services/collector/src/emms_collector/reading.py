@@ -11,7 +11,7 @@ which the consumers deduplicate.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 
@@ -57,6 +57,25 @@ class Pass:
     keep_readings: bool = False
 
 
+PLAN_SLICE = 2000
+"""Meters planned between two turns of the event loop (whole terminals, so batching is unchanged)."""
+
+
+def terminal_slices(wanted: Sequence[Wanted], size: int) -> Iterator[list[Wanted]]:
+    """``wanted`` grouped by terminal, in slices of at least ``size`` meters (a terminal is never split)."""
+    by_terminal: dict[str, list[Wanted]] = {}
+    for w in wanted:
+        by_terminal.setdefault(w.point.terminal, []).append(w)
+    piece: list[Wanted] = []
+    for group in by_terminal.values():
+        piece += group
+        if len(piece) >= size:
+            yield piece
+            piece = []
+    if piece:
+        yield piece
+
+
 class ReadingEngine:
     def __init__(self, dispatcher: Dispatcher, producer: BusProducer, settings: DispatchSettings, tz: tzinfo,
                  freeze_at: str) -> None:
@@ -74,11 +93,12 @@ class ReadingEngine:
 
     async def read(self, p: Pass, wanted: Sequence[Wanted], on_outcome: OnOutcome | None = None,
                    ) -> list[MeterOutcome]:
-        """Read ``wanted`` once; every meter gets one outcome (collected items, reason for the rest)."""
-        planned = plan(p.task_type, wanted, p.tag, self.options(p), datetime.now(UTC))
+        """Read ``wanted`` once; every meter gets one outcome (collected items, reason for the rest).
+
+        A run of 200,000 meters is planned in slices of whole terminals, yielding to the event
+        loop between them: planned in one go it held the loop for seconds, and every manual read
+        and result waited."""
         outcomes: dict[str, MeterOutcome] = {w.point.meter_id: MeterOutcome(w.point.meter_id) for w in wanted}
-        for w, uncovered in planned.unroutable:
-            outcomes[w.point.meter_id].reason = f"no route for {uncovered[:3]} on a {w.point.protocol} meter"
 
         async def one(pr: PlannedRequest) -> None:
             got = await self._exchange(p, pr)
@@ -92,7 +112,20 @@ class ReadingEngine:
             if on_outcome is not None:
                 on_outcome(got)
 
-        await asyncio.gather(*(one(pr) for pr in planned.requests))
+        started: list[asyncio.Task[None]] = []
+        opts = self.options(p)
+        try:
+            for piece in terminal_slices(wanted, PLAN_SLICE):
+                planned = plan(p.task_type, piece, p.tag, opts, datetime.now(UTC))
+                for w, uncovered in planned.unroutable:
+                    outcomes[w.point.meter_id].reason = f"no route for {uncovered[:3]} on a {w.point.protocol} meter"
+                started += [asyncio.ensure_future(one(pr)) for pr in planned.requests]
+                await asyncio.sleep(0)
+            await asyncio.gather(*started)
+        except BaseException:
+            for task in started:  # cancelled (a stop) or failed: nothing of this pass goes on alone
+                task.cancel()
+            raise
         return list(outcomes.values())
 
     async def _exchange(self, p: Pass, pr: PlannedRequest) -> list[MeterOutcome]:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from emms_runtime import ServiceSettings, service_config
+from emms_runtime.gc_policy import GcSettings
 from emms_runtime.settings import HttpSettings
 
 
@@ -82,6 +83,8 @@ class CollectorSettings(ServiceSettings):
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     timesync: TimeSyncSettings = Field(default_factory=TimeSyncSettings)
     manual: ManualSettings = Field(default_factory=ManualSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
+    """The live heap frozen every 2 s: a run's working set out of the cyclic collector's walks."""
     manifest_path: str | None = Field(default=None, description="simulator manifest JSON imported as points")
     manifest_poll_s: float = Field(default=10.0, gt=0)
     install_default_templates: bool = True
