@@ -99,12 +99,20 @@ class Stack:
     with_archive: bool = False
     quiet_field: bool = True
     sim_processes: int = 1
+    interactive_collector: bool = False
+    """A second collector replica with role ``interactive`` (API and results only)."""
     procs: dict[str, Proc] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def collector(self) -> str:
         return f"http://127.0.0.1:{self.ports['collector']}"
+
+    @property
+    def collector_api(self) -> str:
+        """The interactive replica when there is one, else the collector."""
+        name = "collector-api" if "collector-api" in self.ports else "collector"
+        return f"http://127.0.0.1:{self.ports[name]}"
 
     @property
     def fep(self) -> str:
@@ -129,6 +137,8 @@ class Stack:
     def _start(self) -> Stack:
         for name in ("fep", "terminals", "collector", "sim", "archive"):
             self.ports[name] = free_port()
+        if self.interactive_collector:
+            self.ports["collector-api"] = free_port()
         self.start_fep()
         self.start_collector()
         if self.with_archive:
@@ -136,6 +146,8 @@ class Stack:
             wait_http(f"http://127.0.0.1:{self.ports['archive']}/readyz", 90, self.procs["archive"].popen)
         wait_http(f"{self.fep}/readyz", 90, self.procs["fep"].popen)
         wait_http(f"{self.collector}/readyz", 90, self.procs["collector"].popen)
+        if self.interactive_collector:
+            wait_http(f"{self.collector_api}/readyz", 90, self.procs["collector-api"].popen)
         sim = [sys.executable, "-m", "emms_sim.cli", "run", "--fep", f"127.0.0.1:{self.ports['terminals']}",
                "--concentrators", str(self.concentrators), "--meters-per", str(self.meters_per),
                "--seed", str(self.seed), "--http", f"127.0.0.1:{self.ports['sim']}", "--manifest",
@@ -170,6 +182,12 @@ class Stack:
                **self.collector_env}
         self.procs["collector"] = Proc("collector", [sys.executable, "-m", "emms_collector"], env,
                                        self.work / "collector.log").start()
+        if self.interactive_collector:
+            api = {**env, "EMMS_COLLECTOR_HTTP__PORT": str(self.ports["collector-api"]),
+                   "EMMS_COLLECTOR_INSTANCE_ID": "collector-api-e2e", "EMMS_COLLECTOR_ROLE": "interactive"}
+            api.pop("EMMS_COLLECTOR_MANIFEST_PATH", None)
+            self.procs["collector-api"] = Proc("collector-api", [sys.executable, "-m", "emms_collector"], api,
+                                               self.work / "collector-api.log").start()
 
     def start_archive(self) -> None:
         env = {**self.env, "EMMS_ARCHIVE_HTTP__PORT": str(self.ports["archive"]),
@@ -208,7 +226,7 @@ class Stack:
         return out
 
     def stop(self) -> None:
-        for name in ("sim", "collector", "archive", "fep"):
+        for name in ("sim", "collector-api", "collector", "archive", "fep"):
             proc = self.procs.get(name)
             if proc is not None:
                 proc.stop()

@@ -47,11 +47,14 @@ async def setup(rt: ServiceRuntime) -> None:
     results = results_consumer(c)
     rt.consumers.append(results)
     rt.add_worker(f"consumer:{results.group}", results.run)
+    rt.add_worker("gc-freezer", GcFreezer(settings.gc).run)
+    if settings.role == "interactive":
+        rt.add_worker("housekeeping", _housekeeping(c))
+        return
     rt.add_consumer("collector-uplink", ["emms.uplink.frame.v1"], c.reports.handle)
     rt.add_consumer("collector-masterdata", ["emms.masterdata.change.v1"], c.masterdata.handle)
     rt.add_consumer("collector-backfill", ["emms.backfill.request.v1"], c.backfill.handle_requests)
     rt.add_consumer("collector-sessions", ["emms.terminal.session.v1"], c.timesync.handle_sessions)
-    rt.add_worker("gc-freezer", GcFreezer(settings.gc).run)
     executor = RunExecutor(rt.pool, c.engine, terminal_jobs={TaskType.CLOCK: c.timesync.clock_task,
                                                              TaskType.EVENTS: c.event_poller.events_task})
     c.scheduler = Scheduler(rt.pool, settings.scheduler, c.me, executor, freeze_at=settings.freeze_at,

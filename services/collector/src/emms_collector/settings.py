@@ -83,6 +83,11 @@ class CollectorSettings(ServiceSettings):
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     timesync: TimeSyncSettings = Field(default_factory=TimeSyncSettings)
     manual: ManualSettings = Field(default_factory=ManualSettings)
+    role: Literal["all", "interactive"] = "all"
+    """``interactive``: a replica that serves the HTTP API (manual reads, queries, task edits) and
+    hears results, but runs no schedule, back-fill, time sync and consumes no uplink, master-data,
+    back-fill or session messages — so a 200,000-meter run in the ``all`` replicas never holds up
+    an operator's read on its event loop. Replicas of both roles share the database."""
     gc: GcSettings = Field(default_factory=GcSettings)
     """The live heap frozen every 2 s: a run's working set out of the cyclic collector's walks."""
     manifest_path: str | None = Field(default=None, description="simulator manifest JSON imported as points")
