@@ -185,3 +185,21 @@ async def test_manual_reads_are_refused_with_reasons(collector: Running) -> None
     assert nothing.status_code == 404 and "none of the meters is known" in nothing.json()["detail"]
     bad = await collector.client.post("/api/v1/reads", json={"items": ["water.volume"]})
     assert bad.status_code == 422 and "name the meters" in bad.text
+
+
+async def test_an_interactive_replica_serves_manual_reads_and_runs_no_bulk_work(
+        collector: Running, database_url: str, kafka_settings: KafkaSettings) -> None:
+    """ROLE=interactive: the API and the results consumer only, beside a collecting replica on the same data."""
+    settings = collector_settings(database_url, kafka_settings, "collector-it-api", role="interactive")
+    async with running_collector(settings) as api:
+        workers = set(api.app.state.runtime.workers)
+        assert {"scheduler", "backfill", "timesync", "consumer:collector-uplink", "consumer:collector-masterdata",
+                "consumer:collector-backfill", "consumer:collector-sessions"}.isdisjoint(workers)
+        assert {"consumer:collector-results.collector-it-api", "gc-freezer", "housekeeping"} <= workers
+        assert api.c.scheduler is None
+        answer = await api.client.post("/api/v1/reads", json={"meters": ["w-1"], "items": ["water.volume"],
+                                                              "wait_s": 10})
+        assert answer.status_code == 200, answer.text
+        (result,) = answer.json()["results"]
+        assert result["values"]["water.volume"]["value"] == 12.5
+    assert "scheduler" in collector.app.state.runtime.workers  # the collecting replica (role all) schedules
