@@ -12,6 +12,7 @@ import json
 import secrets
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +81,23 @@ async def test_sigkill_between_effect_and_commit_redelivers_and_applies_once(
         await conn.close()
 
 
+async def _run_until(consumer: BusConsumer, producer: BusProducer, publish: Callable[[], Awaitable[None]],
+                     done: Callable[[], bool]) -> None:
+    """Run ``consumer`` while ``publish`` sends, until ``done()`` or 10 s; then stop it and the producer."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await publish()
+        for _ in range(100):
+            if done():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+
+
 async def _read_dlq(ks: KafkaSettings) -> list[tuple[bytes, dict[str, bytes]]]:
     reader = AIOKafkaConsumer(ks.topic(f"{TOPIC}.dlq"), bootstrap_servers=ks.bootstrap,
                               auto_offset_reset="earliest", enable_auto_commit=False)
@@ -103,21 +121,14 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_goes_on(kafka_set
             raise ValueError("this meter cannot be handled")
         handled.extend(d.payload.change_id for d in batch if d.payload.change_id.startswith(run))
 
-    stop = asyncio.Event()
     consumer = BusConsumer(kafka_settings, group=f"poison-{run}", topics=[TOPIC], handler=handler,
                            dlq_producer=producer)
-    task = asyncio.create_task(consumer.run(stop))
-    try:
+
+    async def publish() -> None:
         await producer.publish_raw(TOPIC, b"\x68 this is not json", key=b"T1")
         await producer.publish_many([_change(i, run) for i in range(1, 5)])
-        for _ in range(100):
-            if len(handled) == 3 and consumer.dead_lettered == 2:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        await task
-        await producer.stop()
+
+    await _run_until(consumer, producer, publish, lambda: len(handled) == 3 and consumer.dead_lettered == 2)
     assert sorted(handled) == [f"{run}-1", f"{run}-3", f"{run}-4"]
     dead = await _read_dlq(kafka_settings)
     reasons = {h["dlq.reason"] for v, h in dead if v == b"\x68 this is not json" or run.encode() in v}
@@ -152,21 +163,14 @@ async def test_a_topic_decoder_replaces_the_model_and_dead_letters_keep_the_byte
             raise ValueError("refused")
         seen.extend(mine)
 
-    stop = asyncio.Event()
     consumer = BusConsumer(kafka_settings, group=f"dec-{run}", topics=[TOPIC], handler=handler,
                            dlq_producer=producer, decoders={TOPIC: as_tuple})
-    task = asyncio.create_task(consumer.run(stop))
     refused = _change(2, run)
-    try:
+
+    async def publish() -> None:
         await producer.publish_many([_change(i, run) for i in range(1, 4)])
-        for _ in range(100):
-            if len(seen) == 2 and consumer.dead_lettered == 1:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        await task
-        await producer.stop()
+
+    await _run_until(consumer, producer, publish, lambda: len(seen) == 2 and consumer.dead_lettered == 1)
     assert sorted(seen) == [(f"{run}-1", "M00001"), (f"{run}-3", "M00003")]
     dead = [v for v, h in await _read_dlq(kafka_settings) if run.encode() in v]
     assert len(dead) == 1
