@@ -62,7 +62,8 @@ def workloads(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
 
 
 def short_name(workload: dict[str, Any]) -> str:
-    return str(workload["metadata"]["name"]).removeprefix("emms-")
+    """The service a workload runs: ``emms-collector-api`` is the collector in another role."""
+    return str(workload["metadata"]["name"]).removeprefix("emms-").removesuffix("-api")
 
 
 def container(workload: dict[str, Any]) -> dict[str, Any]:
@@ -267,3 +268,14 @@ def test_schemas_directory_is_documented() -> None:
     for path in SCHEMAS.glob("*.json"):
         assert path.name in readme
     assert Path(SCHEMAS / "README.md").exists()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_collector_runs_a_collecting_and_an_interactive_deployment(overlay: str) -> None:
+    """Manual reads have replicas of their own (role interactive): a big run never holds them up."""
+    roles = {}
+    for w in workloads(render_overlay(overlay)):
+        if short_name(w) == "collector":
+            env = {e["name"]: e.get("value") for e in container(w)["env"]}
+            roles[w["metadata"]["name"]] = env.get("EMMS_COLLECTOR_ROLE", "all")
+    assert roles == {"emms-collector": "all", "emms-collector-api": "interactive"}
