@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -37,3 +37,13 @@ def area_topics(kafka_settings: KafkaSettings, area: str) -> KafkaSettings:
     settings = kafka_settings.model_copy(update={"topic_prefix": f"{kafka_settings.topic_prefix}{area}."})
     asyncio.run(ensure_topics(settings))
     return settings
+
+
+async def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: float) -> None:
+    """Poll ``condition()`` every ``poll_s`` until it holds; TimeoutError after ``timeout_s``."""
+    for _ in range(max(1, int(timeout_s / poll_s))):
+        if condition():
+            return
+        await asyncio.sleep(poll_s)
+    if not condition():
+        raise TimeoutError(f"condition not met within {timeout_s} s")

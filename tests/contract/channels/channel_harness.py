@@ -13,18 +13,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from service_harness import wait_until
+
 from emms_fep.channels.base import Channel, Link, LinkHandler
 from emms_fep.channels.tcp_server import TcpServerChannel
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0, poll_s: float = 0.01) -> None:
-    """Wait until ``condition()`` holds; TimeoutError after ``timeout_s``."""
-    for _ in range(max(1, int(timeout_s / poll_s))):
-        if condition():
-            return
-        await asyncio.sleep(poll_s)
-    if not condition():
-        raise TimeoutError(f"condition not met within {timeout_s} s")
+    """``service_harness.wait_until`` with this area's defaults."""
+    await wait_until(condition, timeout_s, poll_s)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any, Self
 import asyncpg
 import httpx
 from fastapi import FastAPI
-from service_harness import in_process
+from service_harness import in_process, wait_until
 
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_collector.app import create_app
@@ -45,12 +45,8 @@ TABLES = ("task_run", "run_meter", "task_member", "task", "template", "point", "
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.05) -> None:
-    for _ in range(max(1, int(timeout_s / poll_s))):
-        if condition():
-            return
-        await asyncio.sleep(poll_s)
-    if not condition():
-        raise TimeoutError(f"condition not met within {timeout_s} s")
+    """``service_harness.wait_until`` with this area's defaults."""
+    await wait_until(condition, timeout_s, poll_s)
 
 
 async def migrated_pool(database_url: str) -> asyncpg.Pool:

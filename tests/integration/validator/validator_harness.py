@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from service_harness import in_process
+from service_harness import in_process, wait_until
 
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_db.settings import DatabaseSettings
@@ -27,12 +27,8 @@ OUTPUT_TOPICS = ["emms.reading.validated.v1", "emms.anomaly.v1", "emms.backfill.
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 30.0, poll_s: float = 0.05) -> None:
-    for _ in range(max(1, int(timeout_s / poll_s))):
-        if condition():
-            return
-        await asyncio.sleep(poll_s)
-    if not condition():
-        raise TimeoutError(f"condition not met within {timeout_s} s")
+    """``service_harness.wait_until`` with this area's defaults."""
+    await wait_until(condition, timeout_s, poll_s)
 
 
 def validator_settings(database_url: str, kafka: KafkaSettings, **overrides: Any) -> ValidatorSettings:

@@ -12,17 +12,16 @@ the commit finds the inbox rows and does nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
 
 from emms_bus import BusProducer, Delivery, PermanentHandlerError
+from emms_bus.consumer import gc_paused
 from emms_db.connection import Connection
 from emms_db.inbox import claim, purge
 from emms_messages.envelope import Payload
@@ -236,27 +235,6 @@ def _count(result: BatchResult) -> None:
     for outcome in result.outcomes:
         for record, _ in outcome.held_changed:
             metrics.REPAIRS.labels(record.status).inc()
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while one consumer batch is in hand.
-
-    A batch of raw readings turns into a few objects per reading (decoded models,
-    states, evaluations, outputs) that all live until the batch is done: the
-    collector would only traverse them again and again (a tenth to a quarter of the
-    service's CPU in the bench). Once the batch is done they are freed by reference
-    counting, and the collection that follows has little left to look at. The pause
-    is bounded by the batch (well under a second); cyclic garbage other tasks make
-    meanwhile waits for it. A pause already in force is left to its owner."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
