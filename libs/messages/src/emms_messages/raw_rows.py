@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, NotRequired, cast
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
 from emms_messages.envelope import Envelope, envelope_model
@@ -95,7 +95,7 @@ def decode_raw_rows(raw: bytes) -> Envelope[Any]:
     Raises ``pydantic.ValidationError`` (a ``ValueError``) exactly when the model would."""
     try:
         return _decode(_ENVELOPE.validate_json(raw))
-    except (ValidationError, _ModelDecides, ValueError):
+    except (_ModelDecides, ValueError):  # pydantic's ValidationError is a ValueError
         pass
     env = envelope_model(RawReadingBatch).model_validate_json(raw)  # raises, or accepts what only it does
     return _envelope(env.schema_name, env.version, env.message_id, env.produced_at, env.source, env.trace_id,

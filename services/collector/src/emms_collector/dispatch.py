@@ -34,7 +34,6 @@ from emms_collector.window import AdaptiveWindow
 from emms_messages.terminal import URGENT_PRIORITY, DownlinkRequest, DownlinkResult, RequestOutcome
 
 log = structlog.get_logger("emms.collector.dispatch")
-URGENT = URGENT_PRIORITY
 
 
 class _Slots:
@@ -96,7 +95,7 @@ class Dispatcher:
 
     async def send(self, request: DownlinkRequest, purpose: str) -> DownlinkResult:
         """Publish ``request`` and return its result (or a local ``timed_out`` when none came)."""
-        urgent = request.priority <= URGENT
+        urgent = request.priority <= URGENT_PRIORITY
         if not urgent:
             # the terminal's slot first: a request holding a global slot while its terminal is busy would
             # starve every other terminal

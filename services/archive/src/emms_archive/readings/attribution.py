@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from emms_archive.schema import SCHEMA
 from emms_db.connection import Connection
+from emms_messages.raw_rows import RawRow
 
-Row = tuple[Any, ...]
 Period = tuple[datetime, datetime | None, str]
 """(valid from, valid to or None, metering point)."""
 
@@ -61,11 +60,11 @@ class MeterPeriods:
         return known
 
 
-def attribute(rows: Sequence[Row], periods: dict[str, list[Period]]) -> tuple[list[Row], list[Row]]:
+def attribute(rows: Sequence[RawRow], periods: dict[str, list[Period]]) -> tuple[list[RawRow], list[RawRow]]:
     """(rows for ``reading_raw`` with their metering point first, rows whose meter was on no point
     at their data time). ``rows`` are staging rows: meter id first, data time third."""
-    attributed: list[Row] = []
-    unplaced: list[Row] = []
+    attributed: list[RawRow] = []
+    unplaced: list[RawRow] = []
     placed, missed = attributed.append, unplaced.append
     get = periods.get
     for row in rows:

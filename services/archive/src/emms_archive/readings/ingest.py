@@ -21,9 +21,8 @@ Two paths, one result:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
@@ -32,12 +31,11 @@ from emms_archive.readings.attribution import MeterPeriods, attribute
 from emms_archive.readings.partitions import Partitions
 from emms_archive.schema import SCHEMA
 from emms_db.connection import Connection
-from emms_messages.raw_rows import ROW_COLUMNS, RawRows
+from emms_messages.raw_rows import ROW_COLUMNS, RawRow, RawRows
 from emms_messages.readings import RawReadingBatch
 
 STAGE = "archive_raw_stage"
-COLUMNS = ROW_COLUMNS
-RAW_COLUMNS = ("metering_point_id", *COLUMNS)
+RAW_COLUMNS = ("metering_point_id", *ROW_COLUMNS)
 """Columns of the direct COPY into ``reading_raw``: the metering point, then a staging row."""
 STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (meter_id text, item text, data_time timestamptz,"
              " source text, value double precision, unit text, collected_at timestamptz, quality integer,"
@@ -61,7 +59,6 @@ FROM {STAGE} s LEFT JOIN {_PERIOD}
 WHERE p.id IS NULL
 ON CONFLICT DO NOTHING"""
 
-Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +72,12 @@ class IngestResult:
         return self.total - self.stored - self.held
 
 
-def rows_of(batches: Iterable[RawReadingBatch]) -> list[Row]:
-    """Flatten validated bus batches into staging rows (column order :data:`COLUMNS`)."""
-    return [row for b in batches for row in RawRows.of(b).rows]
-
-
-async def store_rows(conn: Connection, rows: Sequence[Row]) -> IngestResult:
+async def store_rows(conn: Connection, rows: Sequence[RawRow]) -> IngestResult:
     """Stage and insert ``rows`` inside the caller's transaction."""
     if not rows:
         return IngestResult(0, 0, 0)
     await conn.execute(STAGE_DDL)
-    await conn.copy_records_to_table(STAGE, records=rows, columns=COLUMNS)
+    await conn.copy_records_to_table(STAGE, records=rows, columns=ROW_COLUMNS)
     stored = _count(await conn.execute(INSERT_SQL))
     held = _count(await conn.execute(HOLD_SQL))
     return IngestResult(len(rows), stored, held)
@@ -96,7 +88,7 @@ def _count(status: str) -> int:
     return int(status.split()[-1])
 
 
-async def store_direct(conn: Connection, rows: Sequence[Row], periods: MeterPeriods) -> IngestResult:
+async def store_direct(conn: Connection, rows: Sequence[RawRow], periods: MeterPeriods) -> IngestResult:
     """The direct path inside the caller's transaction; falls back to :func:`store_rows`."""
     if not rows:
         return IngestResult(0, 0, 0)
