@@ -10,7 +10,7 @@ from emms_collector.normalise import Stamp, from_meter, from_points
 from emms_collector.periods import zone
 from emms_collector.planner import PlanOptions, Wanted, plan
 from emms_collector.repository.points import Point
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_collector.timesync import deviation_of, in_quiet_window
 from emms_messages.readings import ReadingSource
 from emms_messages.terminal import DownlinkResult, RequestOutcome

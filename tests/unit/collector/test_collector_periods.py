@@ -8,7 +8,7 @@ import pytest
 
 from emms_collector.datatime import freeze_instant, run_data_time, tag_of
 from emms_collector.periods import Period, PeriodError, PeriodUnit, next_slot, previous_slot, slots, zone
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 
 TZ = zone("Asia/Shanghai")
 

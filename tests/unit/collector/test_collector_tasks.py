@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from emms_collector.items import items_for
 from emms_collector.routes import choose
-from emms_collector.tasks import TaskBody, TaskPatch, TaskType
+from emms_collector.task_types import TaskType
+from emms_collector.tasks import TaskBody, TaskPatch
 from emms_collector.templates import default_templates
 
 

@@ -23,7 +23,7 @@ from emms_collector.runtime import CollectorRuntime, build_runtime, results_cons
 from emms_collector.scheduler import Scheduler
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import CollectorSettings
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_collector.templates import default_templates, put_template
 from emms_db import inbox
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app

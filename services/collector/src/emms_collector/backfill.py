@@ -33,7 +33,7 @@ from emms_collector.repository.gaps import Gap
 from emms_collector.routes import choose
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import BackfillSettings
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_db import inbox
 from emms_messages.readings import BackfillRequest, ReadingSource
 

@@ -37,7 +37,8 @@ from emms_collector.repository.status import MeterStatus
 from emms_collector.routes import choose
 from emms_collector.scheduler import RunOutcome
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks import Task, TaskType
+from emms_collector.task_types import TaskType
+from emms_collector.tasks import Task
 from emms_messages.readings import ReadingSource
 
 log = structlog.get_logger("emms.collector.executor")

@@ -5,19 +5,15 @@ Codes are those of ``emms_protocol.items.ITEMS`` (``energy.active.import.total``
 meter is asked only for the items of its own utility (or of ``any``). An
 empty list means the utility's main registers (:data:`DEFAULT_ITEMS`), which is
 what templates use. Whether an item can be read for a task type at all is the
-route table's call (:mod:`emms_collector.routes`).
+route table's call (:func:`emms_collector.routes.check_items`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from emms_protocol.items import ITEMS
-
-if TYPE_CHECKING:
-    from emms_collector.tasks import TaskType
 
 
 class Utility(StrEnum):
@@ -52,20 +48,3 @@ def items_for(items: Sequence[str], utility: str) -> list[str]:
     if not items:
         return list(DEFAULT_ITEMS.get(utility, ()))
     return [i for i in items if applies(i, utility)]
-
-
-def check_items(task_type: TaskType, items: Sequence[str]) -> str | None:
-    """Why ``items`` cannot be collected by a task of ``task_type``; None when they can."""
-    from emms_collector.routes import readable
-
-    if len(set(items)) != len(items):
-        return "items are listed twice"
-    unknown = [i for i in items if i not in ITEMS]
-    if unknown:
-        return f"unknown item codes {unknown[:5]}; see GET /api/v1/items"
-    if task_type.value in ("events", "clock"):
-        return f"a {task_type.value} task reads no data items; leave items empty" if items else None
-    not_readable = [i for i in items if not readable(task_type, i)]
-    if not_readable:
-        return f"a {task_type.value} task cannot read {not_readable[:5]}; see GET /api/v1/items"
-    return None

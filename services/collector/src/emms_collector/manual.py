@@ -28,9 +28,10 @@ from emms_collector.planner import Wanted
 from emms_collector.reading import MeterOutcome, Pass, ReadingEngine
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
+from emms_collector.routes import check_items
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import ManualSettings
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_messages.readings import ReadingSource
 
 log = structlog.get_logger("emms.collector.manual")
@@ -55,8 +56,6 @@ class ManualRead(BaseModel):
     def _has_targets(self) -> ManualRead:
         if not self.meters and not self.terminals:
             raise ValueError("name the meters (or terminals) to read")
-        from emms_collector.items import check_items
-
         problem = check_items(TaskType(self.type), self.items)
         if problem:
             raise ValueError(problem)

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 from emms_collector.repository.points import Point
 from emms_collector.routes import CJT188, Route, choose
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest
 from emms_protocol import cjt188
 from emms_protocol.gdw1376.afn10 import control_word

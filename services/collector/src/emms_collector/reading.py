@@ -24,7 +24,7 @@ from emms_collector.dispatch import Dispatcher
 from emms_collector.normalise import Stamp, from_meter, from_points
 from emms_collector.planner import PlannedRequest, PlanOptions, Wanted, plan
 from emms_collector.settings import DispatchSettings
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
 from emms_messages.terminal import DownlinkResult, RequestOutcome
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
+from emms_protocol.items import ITEMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +116,18 @@ def choose(task_type: TaskType, protocol: str, items: Sequence[str]) -> tuple[li
         chosen.append(best)
         wanted -= best.items
     return chosen, sorted(wanted)
+
+
+def check_items(task_type: TaskType, items: Sequence[str]) -> str | None:
+    """Why ``items`` cannot be collected by a task of ``task_type``; None when they can."""
+    if len(set(items)) != len(items):
+        return "items are listed twice"
+    unknown = [i for i in items if i not in ITEMS]
+    if unknown:
+        return f"unknown item codes {unknown[:5]}; see GET /api/v1/items"
+    if task_type.value in ("events", "clock"):
+        return f"a {task_type.value} task reads no data items; leave items empty" if items else None
+    not_readable = [i for i in items if not readable(task_type, i)]
+    if not_readable:
+        return f"a {task_type.value} task cannot read {not_readable[:5]}; see GET /api/v1/items"
+    return None

@@ -11,27 +11,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from emms_collector import items as item_table
 from emms_collector.periods import Period, PeriodError, PeriodUnit, format_at, parse_at
+from emms_collector.routes import check_items
+from emms_collector.task_types import TaskType
 
 TaskId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
                                           pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 _TERMINAL = re.compile(r"^[0-9A-Fa-f]{4}-\d{5}$")
 MAX_LISTED = 10_000
-
-
-class TaskType(StrEnum):
-    DAILY_FROZEN = "daily_frozen"
-    MONTHLY_FROZEN = "monthly_frozen"
-    REALTIME = "realtime"
-    EVENTS = "events"
-    CLOCK = "clock"
 
 
 class PeriodSpec(BaseModel):
@@ -122,7 +115,7 @@ class TaskBody(BaseModel):
     def _consistent(self) -> TaskBody:
         if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
             raise ValueError("valid_to must be after valid_from")
-        problem = item_table.check_items(self.type, self.items)
+        problem = check_items(self.type, self.items)
         if problem:
             raise ValueError(problem)
         if self.period.unit is PeriodUnit.ONCE and self.valid_from is None:

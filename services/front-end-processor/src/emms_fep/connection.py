@@ -1,28 +1,50 @@
-"""One link's state: its framer, its session, its deadline, and nothing more.
+"""One link's state — its framer, its session, its deadline — and the terminal session bound to it.
 
 Kept small on purpose — tens of thousands exist at once: slots, one
 ``StreamFramer``, no task, no timer (the gateway's timer wheel holds every
-deadline). Bytes are framed here; whole frames go to the gateway.
+deadline). Bytes are framed here; whole frames go to the gateway, which the
+connection knows only as a :class:`LinkOwner` (what it reports to), so this
+module imports neither the gateway nor the session registry: they import it.
+A :class:`Session` (a terminal logged in on a connection) lives here beside its
+connection because each refers to the other; :mod:`emms_fep.sessions` keeps
+the registry of them.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import Protocol
 
 from emms_fep.channels.base import Link
-from emms_fep.stats import PortStats
+from emms_fep.stats import PortStats, TerminalCounters, TrafficBook
+from emms_messages.terminal import SessionState, TerminalSession
 from emms_protocol.framing import StreamFramer
 
-if TYPE_CHECKING:
-    from emms_fep.gateway import Gateway
-    from emms_fep.sessions import Session
+
+class LinkOwner(Protocol):
+    """What a connection reports to (the gateway): its limits, and every frame, fault and loss."""
+
+    replica_id: str
+    max_frame_bytes: int
+    max_buffer_bytes: int
+    traffic: TrafficBook
+
+    def frame_received(self, conn: Connection, raw: bytes) -> None: ...
+
+    def garbage_received(self, conn: Connection, count: int, bad_frames: int = 0) -> None: ...
+
+    def buffer_overflow(self, conn: Connection) -> None: ...
+
+    def illegal(self, conn: Connection, reason: str) -> None: ...
+
+    def connection_lost(self, conn: Connection, reason: str) -> None: ...
 
 
 class Connection:
     __slots__ = ("bound", "closed", "framer", "gateway", "link", "opened_at", "port", "session")
 
-    def __init__(self, link: Link, gateway: Gateway, port: PortStats, bound: str | None) -> None:
+    def __init__(self, link: Link, gateway: LinkOwner, port: PortStats, bound: str | None) -> None:
         self.link = link
         self.gateway = gateway
         self.port = port
@@ -87,3 +109,37 @@ class Connection:
         if self.session is None:
             return self.opened_at + login_timeout_s
         return self.session.last_seen_mono + heartbeat_timeout_s
+
+
+class Session:
+    __slots__ = ("clock_deviation_s", "clock_published_mono", "conn", "counters", "last_seen", "last_seen_mono",
+                 "since", "terminal", "terminal_clock")
+
+    def __init__(self, terminal: str, conn: Connection, counters: TerminalCounters) -> None:
+        self.terminal = terminal
+        self.conn = conn
+        self.counters = counters
+        self.since = datetime.now(UTC)
+        self.last_seen = time.time()
+        self.last_seen_mono = time.monotonic()
+        self.terminal_clock: datetime | None = None
+        self.clock_deviation_s: float | None = None
+        self.clock_published_mono = 0.0
+
+    def seen(self) -> None:
+        self.last_seen = time.time()
+        self.last_seen_mono = time.monotonic()
+
+    def payload(self, state: SessionState, replica: str, reason: str = "") -> TerminalSession:
+        return TerminalSession(
+            terminal=self.terminal, state=state, fep_instance=replica, connection_id=self.conn.connection_id,
+            peer=self.conn.link.peer, since=self.since, last_seen=datetime.fromtimestamp(self.last_seen, UTC),
+            reason=reason, terminal_clock=self.terminal_clock, clock_deviation_s=self.clock_deviation_s,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {"terminal": self.terminal, "connection_id": self.conn.connection_id, "peer": self.conn.link.peer,
+                "port": self.conn.port.port, "since": self.since.isoformat(),
+                "last_seen": datetime.fromtimestamp(self.last_seen, UTC).isoformat(),
+                "terminal_clock": self.terminal_clock.isoformat() if self.terminal_clock else None,
+                "clock_deviation_s": self.clock_deviation_s}

@@ -20,10 +20,11 @@ from typing import Any
 import structlog
 
 from emms_fep import metrics
+from emms_fep.connection import Session
 from emms_fep.correlation import Pending, TerminalRequests
 from emms_fep.publisher import PublishQueue
 from emms_fep.repository.requests import RequestLedger
-from emms_fep.sessions import Session, SessionRegistry
+from emms_fep.sessions import SessionRegistry
 from emms_fep.settings import DownlinkSettings
 from emms_fep.stats import TrafficBook
 from emms_fep.wire import FrameView, RequestEncoder

@@ -19,50 +19,16 @@ from typing import TYPE_CHECKING
 import structlog
 
 from emms_fep import metrics
-from emms_fep.stats import TerminalCounters, TrafficBook
-from emms_messages.terminal import SessionState, TerminalSession
+from emms_fep.connection import Connection, Session
+from emms_fep.stats import TrafficBook
+from emms_messages.terminal import SessionState
 
 if TYPE_CHECKING:
-    from emms_fep.connection import Connection
     from emms_fep.publisher import PublishQueue
     from emms_fep.repository.sessions import SessionWriter
 
 log = structlog.get_logger("emms.fep.sessions")
 _debug = logging.getLogger("emms.fep.sessions")
-
-
-class Session:
-    __slots__ = ("clock_deviation_s", "clock_published_mono", "conn", "counters", "last_seen", "last_seen_mono",
-                 "since", "terminal", "terminal_clock")
-
-    def __init__(self, terminal: str, conn: Connection, counters: TerminalCounters) -> None:
-        self.terminal = terminal
-        self.conn = conn
-        self.counters = counters
-        self.since = datetime.now(UTC)
-        self.last_seen = time.time()
-        self.last_seen_mono = time.monotonic()
-        self.terminal_clock: datetime | None = None
-        self.clock_deviation_s: float | None = None
-        self.clock_published_mono = 0.0
-
-    def seen(self) -> None:
-        self.last_seen = time.time()
-        self.last_seen_mono = time.monotonic()
-
-    def payload(self, state: SessionState, replica: str, reason: str = "") -> TerminalSession:
-        return TerminalSession(
-            terminal=self.terminal, state=state, fep_instance=replica, connection_id=self.conn.connection_id,
-            peer=self.conn.link.peer, since=self.since, last_seen=datetime.fromtimestamp(self.last_seen, UTC),
-            reason=reason, terminal_clock=self.terminal_clock, clock_deviation_s=self.clock_deviation_s,
-        )
-
-    def as_dict(self) -> dict[str, object]:
-        return {"terminal": self.terminal, "connection_id": self.conn.connection_id, "peer": self.conn.link.peer,
-                "port": self.conn.port.port, "since": self.since.isoformat(),
-                "last_seen": datetime.fromtimestamp(self.last_seen, UTC).isoformat(),
-                "terminal_clock": self.terminal_clock.isoformat() if self.terminal_clock else None,
-                "clock_deviation_s": self.clock_deviation_s}
 
 
 class SessionRegistry:

@@ -12,16 +12,14 @@ Every frame is published as an ``UplinkFrame`` keyed by terminal address.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from emms_fep import metrics
+from emms_fep.connection import Connection, Session
 from emms_fep.publisher import PublishQueue
-from emms_fep.sessions import Session, SessionRegistry
+from emms_fep.sessions import SessionRegistry
 from emms_fep.wire import LINK_HEARTBEAT, LINK_LOGIN, LINK_LOGOUT, FrameView, confirm_for
 from emms_messages.terminal import FrameKind, UplinkFrame
-
-if TYPE_CHECKING:
-    from emms_fep.connection import Connection
 
 AFN_EVENTS = 0x0E
 

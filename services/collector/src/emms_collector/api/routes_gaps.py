@@ -12,7 +12,7 @@ from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository.gaps import Gap
-from emms_collector.tasks import TaskType
+from emms_collector.task_types import TaskType
 from emms_protocol.items import ITEMS
 
 router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])

@@ -13,7 +13,8 @@ from emms_collector.datatime import run_data_time
 from emms_collector.periods import PeriodUnit
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import tasks as task_sql
-from emms_collector.tasks import Task, TaskBody, TaskPatch, TaskType
+from emms_collector.task_types import TaskType
+from emms_collector.tasks import Task, TaskBody, TaskPatch
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 TaskPath = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]

@@ -21,7 +21,8 @@ from typing import Any
 from emms_collector.datatime import run_data_time
 from emms_collector.periods import PeriodUnit, slots
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks import PeriodSpec, TaskType
+from emms_collector.task_types import TaskType
+from emms_collector.tasks import PeriodSpec
 from emms_db.connection import Connection
 
 RUN_COLUMNS = ("id, task_id, due_at, kind, data_time, status, priority, claimed_by, lease_until, claims, started_at,"

@@ -1,0 +1,20 @@
+"""The kinds of collection task: which data a run of the task collects.
+
+``daily_frozen`` yesterday's daily freeze, ``monthly_frozen`` last month's,
+``realtime`` current values, ``events`` the terminals' event records,
+``clock`` the terminals' clocks (for time synchronisation). The task model
+(:mod:`emms_collector.tasks`), the route table (:mod:`emms_collector.routes`)
+and the freeze arithmetic (:mod:`emms_collector.datatime`) all speak of it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskType(StrEnum):
+    DAILY_FROZEN = "daily_frozen"
+    MONTHLY_FROZEN = "monthly_frozen"
+    REALTIME = "realtime"
+    EVENTS = "events"
+    CLOCK = "clock"
