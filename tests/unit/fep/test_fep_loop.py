@@ -1,4 +1,4 @@
-"""Event-loop lag probe windows, GC pause timing and the GC freezer's policy."""
+"""Event-loop lag probe windows, GC pause timing and the FEP's GC freezer (the runtime's, with a growth trigger)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import gc
 import time
 
 from emms_fep.gateway import LogBudget
-from emms_fep.loop_lag import GcFreezer, GcPauses, LoopLagProbe
+from emms_fep.loop_lag import GcPauses, LoopLagProbe
+from emms_fep.settings import FepGcSettings
+from emms_runtime.gc_policy import GcFreezer, GrowthTrigger
 
 
 async def test_lag_is_summarised_over_a_window() -> None:
@@ -38,8 +40,9 @@ def test_gc_pauses_are_timed_by_generation() -> None:
 
 def test_the_freezer_freezes_on_growth_and_on_its_interval_and_thaws_rarely() -> None:
     links = [0]
-    freezer = GcFreezer(lambda: links[0], interval_s=60, growth=100, full_collect_s=3600, min_gap_s=3)
+    settings = FepGcSettings(freeze_interval_s=60, freeze_growth=100, full_collect_s=3600)
     start = time.monotonic()
+    freezer = GcFreezer(settings, growth=GrowthTrigger(lambda: links[0], settings.freeze_growth, min_gap_s=3))
     try:
         assert not freezer.step(start + 1)
         links[0] = 150
@@ -49,6 +52,7 @@ def test_the_freezer_freezes_on_growth_and_on_its_interval_and_thaws_rarely() ->
         assert not freezer.step(start + 10)  # 50 more links: below the growth step
         assert freezer.step(start + 65)  # the interval
         assert freezer.step(start + 3601) and freezer.freezes == 3  # thaw, collect, freeze again
+        assert freezer.full_collections == 1
     finally:
         gc.unfreeze()
 
@@ -57,3 +61,9 @@ def test_the_log_budget_allows_a_few_lines_a_second() -> None:
     budget = LogBudget(3)
     allowed = [budget.allow() for _ in range(10)]
     assert allowed == [True, True, True] + [False] * 7
+
+
+def test_the_fep_keeps_its_own_freezer_defaults() -> None:
+    settings = FepGcSettings()
+    assert (settings.freeze, settings.freeze_interval_s, settings.freeze_growth, settings.full_collect_s) == (
+        True, 60.0, 500, 3600.0)

@@ -8,7 +8,6 @@ from fastapi import FastAPI
 
 from emms_fep.api.routes_fep import router as fep_router
 from emms_fep.api.routes_terminals import router as terminals_router
-from emms_fep.loop_lag import GcFreezer
 from emms_fep.runtime import (
     SCHEMA,
     FepRuntime,
@@ -19,6 +18,7 @@ from emms_fep.runtime import (
 )
 from emms_fep.settings import FepSettings
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
+from emms_runtime.gc_policy import GcFreezer, GrowthTrigger
 
 
 async def setup(rt: ServiceRuntime) -> None:
@@ -41,8 +41,7 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_worker("retention", fep.run_retention)
     rt.add_worker("loop-lag", fep.lag.run)
     if settings.gc.freeze:
-        freezer = GcFreezer(fep.gateway.__len__, interval_s=settings.gc.freeze_interval_s,
-                            growth=settings.gc.freeze_growth, full_collect_s=settings.gc.full_collect_s)
+        freezer = GcFreezer(settings.gc, growth=GrowthTrigger(fep.gateway.__len__, settings.gc.freeze_growth))
         rt.add_worker("gc-freezer", freezer.run)
     rt.add_worker(f"consumer:{consumer.group}", consumer.run)
 

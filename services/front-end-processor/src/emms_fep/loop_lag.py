@@ -1,7 +1,8 @@
-"""Event-loop lag: a probe that sleeps a fixed interval and records how late it wakes up.
+"""Event-loop lag: a probe that sleeps a fixed interval and records how late it wakes up; GC pause timing.
 
 The FEP serves every terminal from one event loop, so lag is the delay any
-frame may see before it is read; it is the figure to watch under load.
+frame may see before it is read; it is the figure to watch under load. The
+freezer that keeps the collector's pauses short is ``emms_runtime.gc_policy.GcFreezer``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import gc
 import time
 from collections import deque
-from collections.abc import Callable
 
 from emms_fep import metrics
 
@@ -78,49 +78,3 @@ class GcPauses:
                                        "max_ms": round(max(values, default=0.0) * 1000, 3)}
         out["frozen_objects"] = gc.get_freeze_count()
         return out
-
-
-class GcFreezer:
-    """Keeps long-lived link objects out of the cyclic collector's walks (see ``GcSettings``)."""
-
-    def __init__(self, count_links: Callable[[], int], *, interval_s: float, growth: int, full_collect_s: float,
-                 min_gap_s: float = 3.0) -> None:
-        self._count_links = count_links
-        self._interval = interval_s
-        self._growth = growth
-        self._full_every = full_collect_s
-        self._min_gap = min_gap_s
-        self._frozen_links = 0
-        self._last_freeze = time.monotonic()
-        self._last_full = time.monotonic()
-        self.freezes = 0
-
-    def step(self, now: float) -> bool:
-        """Freeze (or thaw, collect and freeze) when due; True if it did."""
-        if self._full_every and now - self._last_full >= self._full_every:
-            gc.unfreeze()
-            gc.collect()
-            self._last_full = now
-            return self._freeze(now)
-        links = self._count_links()
-        grown = links - self._frozen_links >= self._growth and now - self._last_freeze >= self._min_gap
-        if grown or now - self._last_freeze >= self._interval:
-            return self._freeze(now)
-        return False
-
-    def _freeze(self, now: float) -> bool:
-        gc.collect(1)  # young garbage first (cheap), so frozen objects are live ones
-        gc.freeze()
-        self._frozen_links = self._count_links()
-        self._last_freeze = now
-        self.freezes += 1
-        return True
-
-    async def run(self, stop: asyncio.Event, tick_s: float = 1.0) -> None:
-        while not stop.is_set():
-            self.step(time.monotonic())
-            try:
-                async with asyncio.timeout(tick_s):
-                    await stop.wait()
-            except TimeoutError:
-                pass

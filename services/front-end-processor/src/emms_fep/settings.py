@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, model_validator
 
 from emms_runtime import ServiceSettings, service_config
+from emms_runtime.gc_policy import GcSettings
 from emms_runtime.settings import HttpSettings
 
 
@@ -79,7 +80,7 @@ class ReplicaSettings(BaseModel):
     request_retention_h: float = Field(default=48.0, gt=0)
 
 
-class GcSettings(BaseModel):
+class FepGcSettings(GcSettings):
     """The cyclic garbage collector with tens of thousands of long-lived link objects.
 
     A full collection walks every tracked object — with 20,000 links a stall of
@@ -87,10 +88,10 @@ class GcSettings(BaseModel):
     (``gc.freeze``: moved out of the collector's sight) when the link count has
     grown and every ``freeze_interval_s``; the objects of a closed link are
     freed by reference counting (the FEP breaks their cycles on close). Every
-    ``full_collect_s`` the frozen set is thawed and collected once.
+    ``full_collect_s`` the frozen set is thawed and collected once. The
+    freezer is ``emms_runtime.gc_policy.GcFreezer`` with a growth trigger.
     """
 
-    freeze: bool = True
     freeze_interval_s: float = Field(default=60.0, gt=0)
     freeze_growth: int = Field(default=500, ge=1, description="links gained since the last freeze that freeze again")
     full_collect_s: float = Field(default=3600.0, ge=0, description="0: never thaw")
@@ -107,7 +108,7 @@ class FepSettings(ServiceSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     downlink: DownlinkSettings = Field(default_factory=DownlinkSettings)
     replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
-    gc: GcSettings = Field(default_factory=GcSettings)
+    gc: FepGcSettings = Field(default_factory=FepGcSettings)
     replica_id: str = Field(default="", description="stable replica name (pod name); defaults to instance_id")
     stats_flush_s: float = Field(default=5.0, gt=0)
 
