@@ -4,6 +4,14 @@ Each test session gets its own database (``emms_test_<id>``, dropped at the end)
 and its own topic prefix (``t<id>.``), so sessions never see each other's data.
 Set ``EMMS_TEST_KAFKA_BOOTSTRAP`` to use a running broker instead of starting
 Tansu; ``EMMS_DATABASE_URL`` names the server (its database part is replaced).
+
+Both storage modes: every test that uses the database or the bus takes the session
+parameter ``storage_mode``. Tests marked ``both_storage_modes`` (the storage-sensitive
+suites) run twice, ``[postgresql]`` on the server above and ``[timescaledb]`` on a
+private TimescaleDB cluster started from ``../shared/timescaledb`` (skipped, with the
+reason, where that build is absent or refuses this machine); the others run on plain
+PostgreSQL only. Each mode has its own database and topic prefix; pytest groups the
+tests by mode, so each mode's session fixtures are set up once.
 """
 
 from __future__ import annotations
@@ -24,23 +32,57 @@ from emms_db import drop_database, ensure_database
 from emms_db.settings import DEFAULT_URL
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.postgres import ensure_server
+from emms_devstack.timescale import TimescaleCluster, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION_ID = secrets.token_hex(4)
 PYTHON = sys.executable
 
 
-def _session_db_url() -> str:
-    base = os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL)
+STORAGE_MODES = ("postgresql", "timescaledb")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give every test on the database or the bus its storage mode(s) as a session parameter."""
+    if "storage_mode" not in metafunc.fixturenames:
+        return
+    both = metafunc.definition.get_closest_marker("both_storage_modes") is not None
+    metafunc.parametrize("storage_mode", STORAGE_MODES if both else STORAGE_MODES[:1],
+                         indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def storage_mode(request: pytest.FixtureRequest) -> str:
+    """``postgresql`` (the machine's server) or ``timescaledb`` (a private cluster)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def timescale_cluster() -> Iterator[TimescaleCluster]:
+    """A private PostgreSQL 15 + TimescaleDB 2.28 cluster for this session (skips if none can be had)."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"TimescaleDB half skipped: {reason}")
+    cluster = TimescaleCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def _session_db_url(base: str) -> str:
     parts = urlsplit(base)
     return urlunsplit(parts._replace(path=f"/emms_test_{SESSION_ID}"))
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh database for this test session on the real server."""
-    url = _session_db_url()
-    ensure_server(url)
+def database_url(storage_mode: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database for this test session on the real server of ``storage_mode``."""
+    if storage_mode == "timescaledb":
+        url = _session_db_url(request.getfixturevalue("timescale_cluster").url)
+    else:
+        url = _session_db_url(os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
+        ensure_server(url)
     asyncio.run(ensure_database(url))
     yield url
     asyncio.run(drop_database(url))
@@ -63,9 +105,10 @@ def broker_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(broker_bootstrap: str) -> KafkaSettings:
-    """Broker settings with this session's topic prefix; every table topic exists."""
-    settings = KafkaSettings(bootstrap=broker_bootstrap, topic_prefix=f"t{SESSION_ID}.",
+def kafka_settings(broker_bootstrap: str, storage_mode: str) -> KafkaSettings:
+    """Broker settings with this session's (and mode's) topic prefix; every table topic exists."""
+    prefix = f"t{SESSION_ID}." if storage_mode == "postgresql" else f"t{SESSION_ID}ts."
+    settings = KafkaSettings(bootstrap=broker_bootstrap, topic_prefix=prefix,
                              session_timeout_ms=6000, heartbeat_interval_ms=500)
     asyncio.run(ensure_topics(settings))
     return settings

@@ -19,7 +19,7 @@ from test_e2e_collection_stack import BusReadings, Stack, http, stack_env
 from emms_bus import KafkaSettings
 from emms_collector.periods import zone
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.both_storage_modes]
 TZ = zone("Asia/Shanghai")
 
 

@@ -42,7 +42,7 @@ from emms_sim.truth import GroundTruth
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "validator"))
 from validator_harness import BusWatch, running_validator, until, validator_settings, watching_bus
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.both_storage_modes]
 
 CONFIG = FleetConfig(seed=1, concentrators=200, meters_per=10)
 SEARCH_FROM = datetime(2026, 5, 1, tzinfo=UTC)  # far from the heating season's start and end

@@ -28,7 +28,7 @@ from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
 from emms_db import drop_database, ensure_database, migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 MIGRATIONS = Path(service.__file__).resolve().parents[1] / "migrations"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from emms_archive.metrics import DIRECT_FALLBACKS
 from emms_bus import BusProducer
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 ITEM = "energy_active_import_total"
 

@@ -11,7 +11,7 @@ from archive_harness import ADMIN, INTEGRATOR, VIEWER, ChangeWatch, customer_met
 from emms_archive.backup.checksums import checksums
 from emms_archive.backup.tables import BY_NAME
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 
 MASTER = tuple(BY_NAME[n] for n in ("customer", "meter", "metering_point", "meter_period", "audit_log"))
 

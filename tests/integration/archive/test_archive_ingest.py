@@ -23,7 +23,7 @@ from emms_messages.readings import (
     ValidationStatus,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from archive_harness import ADMIN, OPERATOR, VIEWER, ChangeWatch, seed_reference, token
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 
 
 async def test_categories_are_the_22_of_table_2(api: httpx.AsyncClient) -> None:

@@ -13,7 +13,7 @@ from archive_harness import ADMIN, OPERATOR, VIEWER, ChangeWatch, customer_meter
 from emms_bus import BusProducer
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 SWAP = T0 + timedelta(days=10)
 ITEM = "energy_active_import_total"

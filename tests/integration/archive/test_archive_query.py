@@ -16,7 +16,7 @@ from archive_harness import ADMIN, OPERATOR, VIEWER, Service, seed_reference, to
 from emms_messages.events import Anomaly, EventClass
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource, ValidatedReading, ValidationStatus
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
 ITEM = "energy_active_import_total"

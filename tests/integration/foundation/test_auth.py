@@ -65,7 +65,7 @@ def test_wrong_role_is_403_and_right_role_passes(client: TestClient) -> None:
     assert ok.status_code == 200 and ok.json()["auth"]["secret"] == "***"
 
 
-def test_service_info_reports_migrations_and_storage_mode(client: TestClient) -> None:
+def test_service_info_reports_migrations_and_storage_mode(client: TestClient, storage_mode: str) -> None:
     body = client.get("/api/v1/service", headers=_bearer("viewer")).json()
-    assert body["service"] == "control" and body["storage_mode"] == "postgresql"
+    assert body["service"] == "control" and body["storage_mode"] == storage_mode
     assert body["migrations"]["schema"] == "control"

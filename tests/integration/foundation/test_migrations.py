@@ -11,7 +11,7 @@ import pytest
 
 from emms_db import MigrationError, StorageMode, migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 
 
 def _write(directory: Path, files: dict[str, str]) -> None:
@@ -22,13 +22,16 @@ def _write(directory: Path, files: dict[str, str]) -> None:
 FILES = {
     "0001_tables.sql": "CREATE TABLE {schema}.log (id serial PRIMARY KEY, what text NOT NULL);",
     "0002_seed.sql": "INSERT INTO {schema}.log (what) VALUES ('seeded once'); SELECT pg_sleep(0.2);",
+    # a table that already holds rows becomes a hypertable: its rows move into chunks
     "0003_hypertable.sql": "-- emms: mode=timescaledb\n-- emms: transactional=false\n"
-                           "SELECT create_hypertable('{schema}.log', 'id');",
+                           "SELECT create_hypertable('{schema}.log', 'id', chunk_time_interval => 1000,"
+                           " migrate_data => true);",
     "0004_partitions.sql": "-- emms: mode=postgresql\nINSERT INTO {schema}.log (what) VALUES ('plain path');",
 }
 
 
-async def test_concurrent_and_repeated_runs_apply_each_file_once(database_url: str, tmp_path: Path) -> None:
+async def test_concurrent_and_repeated_runs_apply_each_file_once(database_url: str, storage_mode: str,
+                                                                 tmp_path: Path) -> None:
     _write(tmp_path, FILES)
     schema = f"mig_{secrets.token_hex(3)}"
     conns = [await asyncpg.connect(database_url) for _ in range(5)]
@@ -41,11 +44,17 @@ async def test_concurrent_and_repeated_runs_apply_each_file_once(database_url: s
         for c in conns:
             await c.close()
     applied = [name for r in reports for name in r.applied]
-    assert sorted(applied) == ["0001_tables.sql", "0002_seed.sql", "0004_partitions.sql"]
+    mode = StorageMode(storage_mode)
     assert again.applied == () and again.skipped == ()
-    assert reports[0].mode is StorageMode.POSTGRESQL
-    assert [r["what"] for r in rows] == ["seeded once", "plain path"]
-    assert {r["name"]: r["status"] for r in status}["0003_hypertable.sql"] == "skipped"
+    assert {r.mode for r in reports} == {mode}
+    if mode is StorageMode.POSTGRESQL:
+        assert sorted(applied) == ["0001_tables.sql", "0002_seed.sql", "0004_partitions.sql"]
+        assert [r["what"] for r in rows] == ["seeded once", "plain path"]
+        assert {r["name"]: r["status"] for r in status}["0003_hypertable.sql"] == "skipped"
+    else:
+        assert sorted(applied) == ["0001_tables.sql", "0002_seed.sql", "0003_hypertable.sql"]
+        assert [r["what"] for r in rows] == ["seeded once"]
+        assert {r["name"]: r["status"] for r in status}["0004_partitions.sql"] == "skipped"
 
 
 async def test_a_changed_applied_migration_is_refused(database_url: str, tmp_path: Path) -> None:

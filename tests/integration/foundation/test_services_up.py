@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -12,9 +13,10 @@ import urllib.request
 
 import pytest
 
+from emms_db import drop_database, ensure_database
 from emms_devstack.ports import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_storage_modes]
 
 SERVICES = {"fep": "FEP", "collector": "COLLECTOR", "validator": "VALIDATOR", "control": "CONTROL",
             "analytics": "ANALYTICS", "archive": "ARCHIVE"}
@@ -28,11 +30,17 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
         return err.code, json.loads(err.read() or b"{}")
 
 
-def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: dict[str, str]) -> None:
+def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: dict[str, str],
+                                                                   storage_mode: str) -> None:
+    """The six start at once on a new database; on TimescaleDB one of them creates the extension
+    (concurrent CREATE EXTENSION used to kill the others at start)."""
+    url = service_env["EMMS_DATABASE_URL"] + "_up"
+    asyncio.run(ensure_database(url))
     procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     for short, prefix in SERVICES.items():
         port = free_port()
-        env = {**service_env, f"EMMS_{prefix}_HTTP__PORT": str(port), "EMMS_FEP_TERMINALS__PORT": "0"}
+        env = {**service_env, "EMMS_DATABASE_URL": url, f"EMMS_{prefix}_HTTP__PORT": str(port),
+               "EMMS_FEP_TERMINALS__PORT": "0"}
         proc = subprocess.Popen([sys.executable, "-m", f"emms_{short}"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs[short] = (proc, port)
@@ -54,7 +62,7 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
         assert set(ready) == set(procs), f"not ready: {set(procs) - set(ready)}"
         for short, body in ready.items():
             assert body["status"] == "ready" and body["service"] == short
-            assert body["storage_mode"] == "postgresql"
+            assert body["storage_mode"] == storage_mode
             assert body["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
         _, port = procs["archive"]
         status, openapi = _get(f"http://127.0.0.1:{port}/openapi.json")
@@ -69,3 +77,4 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
             code = proc.wait(timeout=30)
             assert code in (0, -signal.SIGTERM), f"{short} exit {code}"
         assert time.monotonic() - started < 30
+        asyncio.run(drop_database(url))

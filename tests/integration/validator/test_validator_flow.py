@@ -16,7 +16,7 @@ from emms_messages.readings import RawReadingBatch, ReadingSource, ValidationSta
 from emms_validator.pipeline import validated_batch_id
 from emms_validator.synthetic import SyntheticMeter, readings, replacement_time
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 36
 CASES = {  # fault → (utility, the rule that must flag it)

@@ -15,7 +15,7 @@ from validator_harness import BusWatch, batches_by_day, running_validator, until
 from emms_bus import BusProducer, KafkaSettings
 from emms_validator.synthetic import SyntheticMeter, readings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -13,11 +13,21 @@ file that was already applied is an error, never silently re-run. Files skipped
 for the other storage mode are recorded as skipped, so a later mode change is
 visible rather than half-applied. The advisory lock makes concurrent runs from
 several replicas safe: one applies, the others wait and then find nothing to do.
+
+A schema's *layout* is the mode its applied mode-specific files were written for. When a
+schema laid out for plain PostgreSQL meets a server with TimescaleDB (the extension installed
+later, or the database moved to a TimescaleDB server), the runner converts it with the
+directory's ``convert/postgresql_to_timescaledb.sql`` (create-and-copy, every row kept, one
+transaction), records the TimescaleDB files as applied by that conversion and the plain ones as
+superseded, and goes on in timescaledb mode. Without that file the schema keeps its layout and
+the reported mode stays ``postgresql``. A schema laid out for TimescaleDB on a server without
+it is an error: its hypertables cannot be read there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +37,8 @@ import asyncpg
 from emms_db.connection import Connection
 from emms_db.storage_mode import StorageMode, detect_storage_mode
 
+log = logging.getLogger("emms.migrations")
+CONVERSION = Path("convert") / "postgresql_to_timescaledb.sql"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _HEADER = re.compile(r"^--\s*emms:\s*(\w+)\s*=\s*(\w+)\s*$")
 
@@ -51,6 +63,8 @@ class MigrationReport:
     mode: StorageMode
     applied: tuple[str, ...]
     skipped: tuple[str, ...]
+    converted: bool = False
+    """The schema was moved from the plain-PostgreSQL layout to TimescaleDB in this run."""
 
 
 def load_migrations(directory: Path) -> list[Migration]:
@@ -84,15 +98,20 @@ def _lock_key(schema: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def migrate(conn: Connection, schema: str, directory: Path) -> MigrationReport:
-    """Apply the pending migrations of ``directory`` to ``schema``."""
+async def migrate(conn: Connection, schema: str, directory: Path, *,
+                  enable_timescaledb: bool = True) -> MigrationReport:
+    """Apply the pending migrations of ``directory`` to ``schema``.
+
+    ``enable_timescaledb=False`` never creates the extension (a database that has it already is
+    still in timescaledb mode).
+    """
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise MigrationError(f"bad schema name {schema!r}")
     migrations = load_migrations(directory)
     key = _lock_key(schema)
     await conn.execute("SELECT pg_advisory_lock($1)", key)
     try:
-        mode = await detect_storage_mode(conn)
+        mode = await detect_storage_mode(conn, enable=enable_timescaledb)
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
@@ -100,20 +119,56 @@ async def migrate(conn: Connection, schema: str, directory: Path) -> MigrationRe
             " status text NOT NULL, storage_mode text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        rows = await conn.fetch(f"SELECT version, name, checksum FROM {schema}.schema_migrations")
+        rows = await conn.fetch(f"SELECT version, name, checksum, status FROM {schema}.schema_migrations")
         done = {r["version"]: r for r in rows}
+        for m in migrations:
+            if m.version in done and done[m.version]["checksum"] != m.checksum:
+                raise MigrationError(f"{schema}/{m.name} changed after it was applied")
+        layout = _layout(migrations, done)
+        converted = False
+        if layout is StorageMode.TIMESCALEDB and mode is StorageMode.POSTGRESQL:
+            raise MigrationError(f"schema {schema} is laid out for TimescaleDB; this server has no TimescaleDB")
+        if layout is StorageMode.POSTGRESQL and mode is StorageMode.TIMESCALEDB:
+            if (directory / CONVERSION).is_file():
+                await _convert(conn, schema, directory, migrations)
+                converted = True
+            else:
+                mode = StorageMode.POSTGRESQL
         applied: list[str] = []
         skipped: list[str] = []
         for m in migrations:
             if m.version in done:
-                if done[m.version]["checksum"] != m.checksum:
-                    raise MigrationError(f"{schema}/{m.name} changed after it was applied")
                 continue
             status = await _apply_one(conn, schema, m, mode)
             (applied if status == "applied" else skipped).append(m.name)
-        return MigrationReport(schema, mode, tuple(applied), tuple(skipped))
+        return MigrationReport(schema, mode, tuple(applied), tuple(skipped), converted)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+def _layout(migrations: list[Migration], done: dict[int, asyncpg.Record]) -> StorageMode | None:
+    """The mode the schema's applied mode-specific files were written for (None: no such file)."""
+    modes = {m.mode for m in migrations
+             if m.mode is not None and m.version in done and done[m.version]["status"] == "applied"}
+    if len(modes) > 1:
+        raise MigrationError(f"files of both storage modes are applied: {sorted(modes)}")
+    return modes.pop() if modes else None
+
+
+async def _convert(conn: Connection, schema: str, directory: Path, migrations: list[Migration]) -> None:
+    sql = (directory / CONVERSION).read_text(encoding="utf-8").replace("{schema}", schema)
+    ts = [m.version for m in migrations if m.mode is StorageMode.TIMESCALEDB]
+    plain = [m.version for m in migrations if m.mode is StorageMode.POSTGRESQL]
+    log.warning("converting schema %s from the plain-PostgreSQL layout to TimescaleDB", schema)
+    try:
+        async with conn.transaction():
+            await conn.execute(sql)
+            await conn.execute(f"UPDATE {schema}.schema_migrations SET status = 'applied', storage_mode = $2,"
+                               " applied_at = now() WHERE version = ANY($1)", ts, StorageMode.TIMESCALEDB.value)
+            await conn.execute(f"UPDATE {schema}.schema_migrations SET status = 'superseded', storage_mode = $2"
+                               " WHERE version = ANY($1)", plain, StorageMode.TIMESCALEDB.value)
+    except asyncpg.PostgresError as exc:
+        raise MigrationError(f"{schema}/{CONVERSION}: {exc}") from exc
 
 
 async def _apply_one(conn: Connection, schema: str, m: Migration, mode: StorageMode) -> str:
@@ -137,10 +192,11 @@ async def _apply_one(conn: Connection, schema: str, m: Migration, mode: StorageM
     return status
 
 
-async def migrate_url(url: str, schema: str, directory: Path) -> MigrationReport:
+async def migrate_url(url: str, schema: str, directory: Path, *,
+                      enable_timescaledb: bool = True) -> MigrationReport:
     """Open one connection to ``url`` and migrate (used by the CLI and ``make up``)."""
     conn = await asyncpg.connect(url)
     try:
-        return await migrate(conn, schema, directory)
+        return await migrate(conn, schema, directory, enable_timescaledb=enable_timescaledb)
     finally:
         await conn.close()

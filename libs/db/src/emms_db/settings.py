@@ -22,3 +22,6 @@ class DatabaseSettings(BaseModel):
     pool_max: int = Field(default=10, ge=1)
     command_timeout_s: float = Field(default=60.0, gt=0)
     create_if_missing: bool = True
+    timescaledb: bool = True
+    """Use TimescaleDB when the server has it (creating the extension); false keeps plain
+    PostgreSQL partitioning even there. A schema already on TimescaleDB stays on it."""

@@ -46,7 +46,8 @@ async def _start_storage(rt: ServiceRuntime, spec: ServiceSpec) -> None:
     rt.pool = await create_pool(rt.settings.database)
     async with rt.pool.acquire() as conn:
         if spec.schema and spec.migrations and rt.settings.migrate_on_start:
-            rt.migration = await migrate(conn, spec.schema, spec.migrations)
+            rt.migration = await migrate(conn, spec.schema, spec.migrations,
+                                         enable_timescaledb=rt.settings.database.timescaledb)
             rt.storage_mode = rt.migration.mode
             log.info("migrated", schema=spec.schema, applied=rt.migration.applied, mode=rt.storage_mode)
         else:

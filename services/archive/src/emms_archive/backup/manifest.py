@@ -32,6 +32,8 @@ class Manifest:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     format: int = FORMAT
     note: str = ""
+    timescaledb_version: str | None = None
+    """The extension's version when the database was on TimescaleDB (a restore needs the same)."""
 
     def write(self, directory: Path) -> Path:
         path = directory / NAME

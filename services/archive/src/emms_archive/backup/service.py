@@ -20,9 +20,10 @@ from emms_archive import audit
 from emms_archive.backup import copy_tables, system
 from emms_archive.backup.checksums import checksums
 from emms_archive.backup.manifest import Manifest, describe_files, verify_files
-from emms_archive.backup.tables import APPLICATION_TABLES, TABLES
+from emms_archive.backup.tables import APPLICATION_TABLES, TABLES, Table
 from emms_archive.schema import SCHEMA
 from emms_db import detect_storage_mode, migrate
+from emms_db.timescale import extension_version, jobs_paused
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -53,30 +54,42 @@ async def create(url: str, directory: Path, *, level: str = "application", compa
     tables = TABLES if level == "system" else APPLICATION_TABLES
     conn = await asyncpg.connect(url)
     try:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-            manifest = Manifest(level=level, method=method, created_at=datetime.now(UTC).isoformat(),
-                                database=system.database_name(url),
-                                storage_mode=(await detect_storage_mode(conn, enable=False)).value,
-                                migrations=await _migrations(conn), companies=companies,
-                                start=start.isoformat() if start else None, end=end.isoformat() if end else None)
-            manifest.tables = await checksums(conn, tables, companies, start, end)
-            if method == "pg_dump":
-                await system.dump(url, directory, snapshot=snapshot)
-                manifest.note = "pg_dump of the whole database (same snapshot as the checksums)"
-            else:
-                for table in tables:
-                    await copy_tables.export_table(conn, directory, table, companies, start, end)
-                if level == "system":
-                    manifest.note = "COPY of every archive table (pg_dump not used); restore into a migrated database"
-        manifest.files = await asyncio.to_thread(describe_files, directory)
-        await asyncio.to_thread(manifest.write, directory)
-        await audit.record(conn, actor=actor, entity="backup", entity_id=str(directory), action="created",
-                           after={k: v for k, v in asdict(manifest).items() if k not in ("files", "tables")},
-                           publish=False)
+        ts_version = await extension_version(conn)
+        if ts_version is None:
+            return await _create(conn, url, directory, level, method, tables, companies, start, end, actor)
+        async with jobs_paused(conn):  # no compression / retention job may queue between the two sessions
+            manifest = await _create(conn, url, directory, level, method, tables, companies, start, end, actor)
         return manifest
     finally:
         await conn.close()
+
+
+async def _create(conn: asyncpg.Connection, url: str, directory: Path, level: str, method: str,
+                  tables: tuple[Table, ...], companies: list[str] | None, start: datetime | None,
+                  end: datetime | None, actor: str) -> Manifest:
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+        manifest = Manifest(level=level, method=method, created_at=datetime.now(UTC).isoformat(),
+                            database=system.database_name(url),
+                            storage_mode=(await detect_storage_mode(conn, enable=False)).value,
+                            migrations=await _migrations(conn), companies=companies,
+                            start=start.isoformat() if start else None, end=end.isoformat() if end else None,
+                            timescaledb_version=await extension_version(conn))
+        manifest.tables = await checksums(conn, tables, companies, start, end)
+        if method == "pg_dump":
+            await system.dump(url, directory, snapshot=snapshot)
+            manifest.note = "pg_dump of the whole database (same snapshot as the checksums)"
+        else:
+            for table in tables:
+                await copy_tables.export_table(conn, directory, table, companies, start, end)
+            if level == "system":
+                manifest.note = "COPY of every archive table (pg_dump not used); restore into a migrated database"
+    manifest.files = await asyncio.to_thread(describe_files, directory)
+    await asyncio.to_thread(manifest.write, directory)
+    await audit.record(conn, actor=actor, entity="backup", entity_id=str(directory), action="created",
+                       after={k: v for k, v in asdict(manifest).items() if k not in ("files", "tables")},
+                       publish=False)
+    return manifest
 
 
 async def verify(directory: Path, url: str | None = None) -> dict[str, Any]:
@@ -112,7 +125,7 @@ async def restore(url: str, directory: Path, *, overwrite_masterdata: bool = Fal
         raise system.BackupError(f"the backup is damaged: {'; '.join(problems)}")
     loaded: dict[str, Any] = {}
     if manifest.method == "pg_dump":
-        await system.restore_dump(url, directory)
+        await system.restore_dump(url, directory, timescaledb_version=manifest.timescaledb_version)
     else:
         conn = await asyncpg.connect(url)
         try:

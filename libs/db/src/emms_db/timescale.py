@@ -1,0 +1,81 @@
+"""TimescaleDB operations the services need beside plain SQL: the extension's version, its
+background jobs held still (for a consistent dump), and the restore bracket.
+
+A ``pg_dump`` that joins a snapshot exported by another transaction can deadlock with a
+compression or retention job: the snapshot's transaction holds ``ACCESS SHARE`` on a
+hypertable, the job queues for a stronger lock, and ``pg_dump``'s own ``ACCESS SHARE`` queues
+behind the job. :func:`jobs_paused` unschedules this database's policy jobs, waits for running
+ones to end, and schedules them again afterwards (also on error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from emms_db.connection import Connection
+
+POLICY_JOBS = """
+SELECT job_id FROM timescaledb_information.jobs
+WHERE scheduled AND proc_schema = '_timescaledb_functions'
+  AND proc_name IN ('policy_compression', 'policy_retention', 'policy_reorder',
+                    'policy_refresh_continuous_aggregate')
+"""
+RUNNING = """
+SELECT count(*) FROM timescaledb_information.job_stats s
+JOIN timescaledb_information.jobs j USING (job_id)
+WHERE s.job_status = 'Running' AND j.proc_schema = '_timescaledb_functions'
+"""
+
+
+class JobsBusy(RuntimeError):
+    """A TimescaleDB job was still running when the wait ended."""
+
+
+async def extension_version(conn: Connection) -> str | None:
+    """The installed TimescaleDB version of this database, or None without the extension."""
+    value = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+    return None if value is None else str(value)
+
+
+async def _set_scheduled(conn: Connection, jobs: list[int], scheduled: bool) -> None:
+    for job in jobs:
+        await conn.execute("SELECT alter_job($1, scheduled => $2)", job, scheduled)
+
+
+@asynccontextmanager
+async def jobs_paused(conn: Connection, *, wait_s: float = 120.0) -> AsyncIterator[list[int]]:
+    """Hold this database's policy jobs still for the block; yield the ids that were paused."""
+    paused = [int(r["job_id"]) for r in await conn.fetch(POLICY_JOBS)]
+    await _set_scheduled(conn, paused, False)
+    try:
+        deadline = time.monotonic() + wait_s
+        while await conn.fetchval(RUNNING):
+            if time.monotonic() > deadline:
+                raise JobsBusy(f"a TimescaleDB policy job still runs after {wait_s:.0f} s")
+            await asyncio.sleep(0.2)
+        yield paused
+    finally:
+        await _set_scheduled(conn, paused, True)
+
+
+async def pre_restore(conn: Connection, version: str) -> None:
+    """Prepare an empty database for ``pg_restore`` of a TimescaleDB dump made with ``version``."""
+    await conn.execute(f"CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '{_checked(version)}'")
+    have = await extension_version(conn)
+    if have != version:
+        raise RuntimeError(f"the backup was made with TimescaleDB {version}; this database has {have}")
+    await conn.execute("SELECT timescaledb_pre_restore()")
+
+
+async def post_restore(conn: Connection) -> None:
+    """End restore mode (background workers start again)."""
+    await conn.execute("SELECT timescaledb_post_restore()")
+
+
+def _checked(version: str) -> str:
+    if not all(c.isalnum() or c in ".-" for c in version):
+        raise ValueError(f"not an extension version: {version!r}")
+    return version
