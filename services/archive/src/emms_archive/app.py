@@ -24,6 +24,7 @@ from emms_archive.consumers import (
     raw_handler,
     records_handler,
 )
+from emms_archive.readings.retention import run_retention
 from emms_archive.readings.unmatched import run_reattribution
 from emms_archive.runtime import ArchiveRuntime, build_runtime, prepare_partitions
 from emms_archive.schema import SCHEMA
@@ -46,6 +47,8 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_consumer(RECORDS_GROUP, list(RECORD_TOPICS), records_handler(archive), max_batch=ingest.max_batch)
     rt.add_worker("outbox", archive.outbox.run)
     rt.add_worker("partitions", lambda stop: prepare_partitions(archive, stop))
+    rt.add_worker("retention", lambda stop: run_retention(archive.pool, archive.partitions, settings.retention,
+                                                          stop))
     rt.add_worker("reattribution", lambda stop: run_reattribution(archive.pool, archive.partitions, stop,
                                                                   ingest.reattribute_interval_s))
 

@@ -15,3 +15,5 @@ QUERY_SECONDS = Histogram("emms_archive_query_seconds", "Query API latency by ki
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 DIRECT_FALLBACKS = Counter("emms_archive_ingest_direct_fallbacks_total",
                            "Raw batches the direct COPY refused (a reading already stored) that took the staging path")
+RETENTION_DROPPED = Counter("emms_archive_retention_partitions_dropped_total",
+                            "Monthly partitions dropped by retention on plain PostgreSQL", ["table"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -22,6 +23,28 @@ class IngestSettings(BaseModel):
     staging path for redeliveries; false: every batch through staging + INSERT … ON CONFLICT."""
     reattribute_interval_s: float = Field(default=30.0, gt=0)
     partitions_ahead_months: int = Field(default=2, ge=0, le=24)
+
+
+class RetentionSettings(BaseModel):
+    """How long each time-partitioned table keeps its rows (``EMMS_ARCHIVE_RETENTION__…``).
+
+    Whole months (plain PostgreSQL) or whole chunks (TimescaleDB) are dropped once all their rows
+    are older than this; readings are kept 10 years by default (billing disputes and the
+    statutory keeping of metering records), events and anomalies 5 years."""
+
+    enabled: bool = True
+    reading_raw_days: int = Field(default=3653, ge=31)
+    reading_validated_days: int = Field(default=3653, ge=31)
+    event_days: int = Field(default=1826, ge=31)
+    anomaly_days: int = Field(default=1826, ge=31)
+    interval_s: float = Field(default=3600.0, gt=0)
+    """Plain PostgreSQL: how often expired partitions are looked for (and, on TimescaleDB, the
+    policies compared with these settings)."""
+
+    def by_table(self) -> dict[str, timedelta]:
+        return {"reading_raw": timedelta(days=self.reading_raw_days),
+                "reading_validated": timedelta(days=self.reading_validated_days),
+                "event": timedelta(days=self.event_days), "anomaly": timedelta(days=self.anomaly_days)}
 
 
 class RoleLimits(BaseModel):
@@ -52,4 +75,5 @@ class ArchiveSettings(ServiceSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     limits: dict[str, RoleLimits] = Field(default_factory=_default_limits)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     import_max_rows: int = Field(default=100_000, ge=1)

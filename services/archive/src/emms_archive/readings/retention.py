@@ -1,0 +1,108 @@
+"""Retention of readings, events and anomalies: whole months (plain PostgreSQL) or whole chunks
+(TimescaleDB) older than each table's configured age are dropped, never single rows.
+
+On TimescaleDB the work is TimescaleDB's own retention policy (a background job per
+hypertable); this module keeps each policy's ``drop_after`` equal to the settings. On plain
+PostgreSQL nothing runs by itself, so the archive's ``retention`` worker drops the monthly
+partitions that end before ``now - keep`` on a schedule (``drop_partitions_before`` in the
+schema, migration 0004). Either way the result is the same: a row older than its table's
+retention is gone within one check interval (PostgreSQL) or one job interval (TimescaleDB),
+and a month / chunk that still holds younger rows stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import structlog
+
+from emms_archive.metrics import RETENTION_DROPPED
+from emms_archive.readings.partitions import Partitions
+from emms_archive.schema import SCHEMA
+from emms_archive.settings import RetentionSettings
+from emms_db import StorageMode
+from emms_db.connection import Connection
+
+log = structlog.get_logger("emms.archive.retention")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    mode: StorageMode
+    dropped: dict[str, int]
+    """Plain PostgreSQL: partitions dropped per table in this pass."""
+    policies_changed: tuple[str, ...] = ()
+    """TimescaleDB: tables whose retention policy was (re)set to the settings in this pass."""
+
+
+async def _policy(conn: Connection, table: str) -> timedelta | None:
+    value = await conn.fetchval(
+        "SELECT (config->>'drop_after')::interval FROM timescaledb_information.jobs"
+        " WHERE proc_name = 'policy_retention' AND hypertable_schema = $1 AND hypertable_name = $2",
+        SCHEMA, table)
+    return value if isinstance(value, timedelta) else None
+
+
+async def sync_policies(conn: Connection, settings: RetentionSettings) -> tuple[str, ...]:
+    """TimescaleDB: make every hypertable's retention policy say what the settings say."""
+    changed = []
+    for table, keep in settings.by_table().items():
+        current = await _policy(conn, table)
+        want = keep if settings.enabled else None
+        if current == want:
+            continue
+        async with conn.transaction():
+            await conn.execute("SELECT remove_retention_policy($1::regclass, if_exists => true)",
+                               f"{SCHEMA}.{table}")
+            if want is not None:
+                await conn.execute("SELECT add_retention_policy($1::regclass, drop_after => $2::interval)",
+                                   f"{SCHEMA}.{table}", want)
+        changed.append(table)
+        log.info("retention policy set", table=table, drop_after=str(want) if want else "none")
+    return tuple(changed)
+
+
+async def drop_expired_partitions(conn: Connection, settings: RetentionSettings,
+                                  now: datetime | None = None) -> dict[str, int]:
+    """Plain PostgreSQL: drop every monthly partition that ends before its table's cut-off."""
+    now = now or datetime.now(UTC)
+    dropped: dict[str, int] = {}
+    for table, keep in settings.by_table().items():
+        n = int(await conn.fetchval(f"SELECT {SCHEMA}.drop_partitions_before($1, $2)", table, now - keep))
+        dropped[table] = n
+        if n:
+            RETENTION_DROPPED.labels(table).inc(n)
+            log.info("expired partitions dropped", table=table, partitions=n, before=(now - keep).isoformat())
+    return dropped
+
+
+async def apply_retention(pool: asyncpg.Pool, partitions: Partitions, settings: RetentionSettings,
+                          now: datetime | None = None) -> RetentionReport:
+    """One pass in the database's storage mode."""
+    async with pool.acquire() as conn:
+        ts = await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+        hypertables = ts and await conn.fetchval(
+            "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = $1", SCHEMA)
+        if hypertables:
+            return RetentionReport(StorageMode.TIMESCALEDB, {}, await sync_policies(conn, settings))
+        dropped = await drop_expired_partitions(conn, settings, now) if settings.enabled else {}
+    if any(dropped.values()):
+        partitions.forget()
+    return RetentionReport(StorageMode.POSTGRESQL, dropped)
+
+
+async def run_retention(pool: asyncpg.Pool, partitions: Partitions, settings: RetentionSettings,
+                        stop: asyncio.Event) -> None:
+    """Worker: one pass at start, then every ``settings.interval_s``."""
+    while not stop.is_set():
+        try:
+            await apply_retention(pool, partitions, settings)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("retention pass failed; next pass at the next interval", error=str(exc))
+        try:
+            await asyncio.wait_for(stop.wait(), settings.interval_s)
+        except TimeoutError:
+            pass
