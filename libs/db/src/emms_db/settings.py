@@ -13,6 +13,10 @@ def _url_from_env() -> str:
     return os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL)
 
 
+def _timescaledb_from_env() -> bool:
+    return os.environ.get("EMMS_DATABASE_TIMESCALEDB", "true").strip().lower() not in ("0", "false", "no", "off")
+
+
 class DatabaseSettings(BaseModel):
     """Nested in each service's settings (``EMMS_<SERVICE>_DATABASE__URL``);
     falls back to the project-wide ``EMMS_DATABASE_URL``."""
@@ -22,6 +26,8 @@ class DatabaseSettings(BaseModel):
     pool_max: int = Field(default=10, ge=1)
     command_timeout_s: float = Field(default=60.0, gt=0)
     create_if_missing: bool = True
-    timescaledb: bool = True
+    timescaledb: bool = Field(default_factory=_timescaledb_from_env)
     """Use TimescaleDB when the server has it (creating the extension); false keeps plain
-    PostgreSQL partitioning even there. A schema already on TimescaleDB stays on it."""
+    PostgreSQL partitioning even there. A schema already on TimescaleDB stays on it. Falls back
+    to the project-wide ``EMMS_DATABASE_TIMESCALEDB`` (every service must agree: the first one
+    to start creates the extension for all)."""
