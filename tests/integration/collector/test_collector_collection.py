@@ -117,6 +117,11 @@ async def test_a_daily_run_collects_retries_and_records_each_meter(collector: Ru
     # several points share a frame: 10 meters of a terminal in one request (plus the retry of the flaky one)
     requests = [r for r in fleet.seen if r.afn == 0x0D and r.terminal in (GOOD, FLAKY)]
     assert len(requests) == 3 and sorted(len(r.units) for r in requests) == [1, 2, 2]  # pn 1–8, 9–10 per DA group
+    # the run counts every request it sent the FEP: those 3 (the retry of the flaky meter among them) + the water read
+    sent = [r for r in fleet.seen if r.requested_by == "collector:task:daily-good"]
+    assert len(sent) == 4 and run["requests"] == 4
+    listed = (await collector.client.get("/api/v1/runs", params={"task_id": "daily-good"})).json()
+    assert [(r["id"], r["requests"]) for r in listed["items"]] == [(run["id"], 4)]
     quality = (await collector.client.get(f"/api/v1/quality/runs/{run['id']}", params={"by": "terminal"})).json()
     assert quality["overall"]["success_first"] == pytest.approx(20 / 21)
     assert quality["overall"]["success_after_retries"] == 1.0 and quality["overall"]["completeness"] == 1.0
@@ -132,6 +137,9 @@ async def test_a_silent_terminal_leaves_gaps_that_back_fill_closes(collector: Ru
         "items": ["energy.active.import.total"], "period": {"unit": "daily", "at": "00:20"}, "retries": 1,
         "retry_delay_s": 0.1, "backfill_days": 3})
     assert run["ok_retry"] == 0 and run["status"] == "failed"  # nothing at all collected: a failed run
+    # unanswered requests count too: one frame (pn 1–8 and 9–10) in round 0 and again in the retry round
+    seen = [r for r in fleet.seen if r.requested_by == "collector:task:daily-silent"]
+    assert run["requests"] == len(seen) == 2
     assert run["failure_reasons"][0]["meters"] == 10 and "timed_out" in run["failure_reasons"][0]["reason"]
     gaps = (await collector.client.get("/api/v1/gaps", params={"task_id": "daily-silent"})).json()
     assert gaps["total"] == 10 and {g["state"] for g in gaps["items"]} <= {"open"}

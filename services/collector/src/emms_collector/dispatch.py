@@ -16,6 +16,10 @@ requests ahead of them are queueing somewhere) and grows while they are
 answered in time. Urgent requests (priority ≤ 1: manual reads, clock
 syncs) skip both queues here — the FEP's per-terminal priority queue puts them
 before scheduled reads — so a large collection never delays a manual read.
+
+Counting: every request published is counted on the :class:`RequestTally` current
+in the sending task's context (:data:`TALLY`; asyncio tasks inherit it), which is
+how a run knows how many requests it sent, whichever module sent them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -34,6 +39,23 @@ from emms_collector.window import AdaptiveWindow
 from emms_messages.terminal import URGENT_PRIORITY, DownlinkRequest, DownlinkResult, RequestOutcome
 
 log = structlog.get_logger("emms.collector.dispatch")
+
+
+class RequestTally:
+    """Requests published to the FEP for one piece of work (a run)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._reported = 0
+
+    def unreported(self) -> int:
+        """Requests sent since the last call (what is still to be added to the run's stored count)."""
+        n, self._reported = self.sent - self._reported, self.sent
+        return n
+
+
+TALLY: ContextVar[RequestTally | None] = ContextVar("emms_collector_request_tally", default=None)
+"""The tally of the work the current task does; set by the run executor, None elsewhere."""
 
 
 class _Slots:
@@ -124,6 +146,9 @@ class Dispatcher:
         try:
             await self._producer.publish(request)
             self.sent += 1
+            tally = TALLY.get()
+            if tally is not None:
+                tally.sent += 1
             result = await asyncio.wait_for(future, self.deadline_s(request))
         except TimeoutError:
             result = DownlinkResult(request_id=request.request_id, terminal=request.terminal,

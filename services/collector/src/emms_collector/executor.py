@@ -22,12 +22,14 @@ import structlog
 
 from emms_collector import metrics
 from emms_collector.datatime import tag_of
+from emms_collector.dispatch import TALLY, RequestTally
 from emms_collector.items import items_for
 from emms_collector.planner import Wanted
 from emms_collector.quality import figures
 from emms_collector.reading import MeterOutcome, Pass, ReadingEngine
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
+from emms_collector.repository import runs as run_sql
 from emms_collector.repository import status as status_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.repository.gaps import Gap
@@ -58,6 +60,15 @@ class RunExecutor:
         self._terminal_jobs = terminal_jobs or {}
 
     async def __call__(self, run: ClaimedRun) -> RunOutcome:
+        tally = RequestTally()
+        TALLY.set(tally)  # the scheduler runs each run in a task of its own: the tally is this run's alone
+        try:
+            return await self._execute(run)
+        finally:
+            async with self._pool.acquire() as conn:
+                await run_sql.add_requests(conn, run.id, tally.unreported())
+
+    async def _execute(self, run: ClaimedRun) -> RunOutcome:
         async with self._pool.acquire() as conn:
             task = await task_sql.get_task(conn, run.task_id)
         if task is None:
@@ -153,12 +164,15 @@ class RunExecutor:
         await self._flush(run.id, dirty)
 
     async def _flush(self, run_id: int, dirty: dict[str, MeterStatus]) -> None:
-        if not dirty:
+        tally = TALLY.get()
+        sent = tally.unreported() if tally is not None else 0
+        if not dirty and not sent:
             return
         rows = list(dirty.values())
         dirty.clear()
         async with self._pool.acquire() as conn:
             await status_sql.write(conn, run_id, rows)
+            await run_sql.add_requests(conn, run_id, sent)
 
     async def _close(self, task: Task, run: ClaimedRun, missing: list[MeterStatus], frozen: bool) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

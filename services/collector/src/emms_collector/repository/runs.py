@@ -147,6 +147,12 @@ async def finish(conn: Connection, me: str, run_id: int, status: str, detail: st
     return bool(done)
 
 
+async def add_requests(conn: Connection, run_id: int, n: int) -> None:
+    """Count ``n`` more requests sent to the FEP for the run."""
+    if n:
+        await conn.execute(f"UPDATE {SCHEMA}.task_run SET requests = requests + $2 WHERE id = $1", run_id, n)
+
+
 async def get_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE id = $1", run_id)
     return dict(row) if row else None
