@@ -43,3 +43,18 @@ def test_raw_readings_are_guarded_in_both_modes() -> None:
     common = (DIRECTORY / "0006_records_common.sql").read_text()
     assert "BEFORE UPDATE OR DELETE ON {schema}.reading_raw" in common
     assert "BEFORE TRUNCATE ON {schema}.reading_raw" in common
+
+
+def test_the_conversion_to_timescaledb_builds_what_0005_and_0006_build() -> None:
+    """The file that moves a plain schema to TimescaleDB repeats 0005's statements and 0006's
+    statements on the four tables; the integration test compares the resulting catalogs."""
+    convert = (DIRECTORY / "convert" / "postgresql_to_timescaledb.sql").read_text()
+    ts = (DIRECTORY / "0005_records_timescaledb.sql").read_text()
+    common = (DIRECTORY / "0006_records_common.sql").read_text()
+    assert _tables(convert) == _tables(ts)
+    statements = [line for line in ts.splitlines() if line.startswith(("SELECT ", "ALTER TABLE", "    timescaledb."))]
+    statements += [line for line in common.splitlines()
+                   if line.startswith(("CREATE INDEX event_", "CREATE INDEX anomaly_", "CREATE TRIGGER", "REVOKE"))]
+    assert statements and all(line in convert.splitlines() for line in statements)
+    for table in ("reading_raw", "reading_validated", "event", "anomaly"):
+        assert f"INSERT INTO {{schema}}.{table} SELECT * FROM {{schema}}.{table}_plain;" in convert
