@@ -121,6 +121,32 @@ class BusConsumer:
         for tp in list(self._consumer.assignment()):
             await self._consumer.position(tp)
 
+    async def end_offsets(self) -> dict[TopicPartition, int] | None:
+        """The end offset of every partition of the consumed topics (assigned to this member or not) —
+        what has been published so far; None while the topics' partitions are not known yet."""
+        partitions = []
+        for topic in self._topics:
+            name = self._settings.topic(topic)
+            numbers = self._consumer.partitions_for_topic(name)
+            if not numbers:
+                return None
+            partitions += [TopicPartition(name, n) for n in sorted(numbers)]
+        return dict(await self._consumer.end_offsets(partitions))
+
+    async def reached(self, targets: Mapping[TopicPartition, int]) -> bool:
+        """Whether the group (this member and any other) has handled and committed every partition up
+        to ``targets`` (from :meth:`end_offsets`); a partition whose messages up to its target are gone
+        from the log counts as reached."""
+        behind = {}
+        for tp, target in targets.items():
+            committed = await self._consumer.committed(tp)
+            if committed is None or committed < target:
+                behind[tp] = target
+        if not behind:
+            return True
+        first = await self._consumer.beginning_offsets(list(behind))
+        return all(first[tp] >= target for tp, target in behind.items())
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished and committed."""
         await self._consumer.start()

@@ -52,11 +52,13 @@ async def setup(rt: ServiceRuntime) -> None:
         rt.add_worker("housekeeping", _housekeeping(c))
         return
     rt.add_consumer("collector-uplink", ["emms.uplink.frame.v1"], c.reports.handle)
-    rt.add_consumer("collector-masterdata", ["emms.masterdata.change.v1"], c.masterdata.handle)
+    c.masterdata.consumer = rt.add_consumer("collector-masterdata", ["emms.masterdata.change.v1"],
+                                            c.masterdata.handle)
     rt.add_consumer("collector-backfill", ["emms.backfill.request.v1"], c.backfill.handle_requests)
     rt.add_consumer("collector-sessions", ["emms.terminal.session.v1"], c.timesync.handle_sessions)
     executor = RunExecutor(rt.pool, c.engine, terminal_jobs={TaskType.CLOCK: c.timesync.clock_task,
-                                                             TaskType.EVENTS: c.event_poller.events_task})
+                                                             TaskType.EVENTS: c.event_poller.events_task},
+                           settle=lambda: c.masterdata.settled(settings.scheduler.masterdata_wait_s))
     c.scheduler = Scheduler(rt.pool, settings.scheduler, c.me, executor, freeze_at=settings.freeze_at,
                             on_finished=executor.finished)
     if settings.scheduler.enabled:

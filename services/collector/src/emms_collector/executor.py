@@ -1,14 +1,18 @@
 """Executing one run of a task: targets, rounds of reading with retries, per-meter status, gaps.
 
-1. The first claim resolves the target and seeds one status row per meter with
-   the items it must deliver (a resumed run finds them and goes on).
+1. The first claim waits until the master-data changes already published are
+   applied (``settle``), then resolves the target and seeds one status row per
+   meter with the items it must deliver (a resumed run finds them and goes on).
 2. Round 0 reads every open meter; rounds 1..retries re-read what is still
    missing after ``retry_delay_s``. The first round's outcome per meter is the
    one-time success; the state after the last round is the success after
    retries (R-4.2.5).
-3. Status is flushed every few seconds and after each round, so a crash loses
+3. Meters that joined the target while the rounds ran are seeded and read the
+   same way (up to :data:`LATE_TAKES` times), so the run covers every point
+   known when it finishes planning (:mod:`emms_collector.run_targets`).
+4. Status is flushed every few seconds and after each round, so a crash loses
    at most a few seconds of work.
-4. Items still missing become gaps for back-fill (frozen data only: a past
+5. Items still missing become gaps for back-fill (frozen data only: a past
    instant of current data cannot be read again).
 """
 
@@ -23,7 +27,6 @@ import structlog
 from emms_collector import metrics
 from emms_collector.datatime import tag_of
 from emms_collector.dispatch import TALLY, RequestTally
-from emms_collector.items import items_for
 from emms_collector.planner import Wanted
 from emms_collector.quality import figures
 from emms_collector.reading import MeterOutcome, Pass, ReadingEngine
@@ -36,7 +39,7 @@ from emms_collector.repository.gaps import Gap
 from emms_collector.repository.points import Point
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.repository.status import MeterStatus
-from emms_collector.routes import choose
+from emms_collector.run_targets import seed_late, seed_run
 from emms_collector.scheduler import RunOutcome
 from emms_collector.schema import SCHEMA
 from emms_collector.task_types import TaskType
@@ -51,13 +54,19 @@ TerminalJob = Callable[[Task, ClaimedRun, list[str]], Awaitable[RunOutcome]]
 
 YIELD_EVERY = 5000
 """Meters handled between two turns of the event loop in a run's bulk steps."""
+LATE_TAKES = 5
+"""How often one run looks again for meters that joined its target while it read (a steady trickle of
+new points must not keep a run open for ever: what comes after is the next run's)."""
+Settle = Callable[[], Awaitable[object]]
+
 
 class RunExecutor:
     def __init__(self, pool: asyncpg.Pool, engine: ReadingEngine, *, terminal_jobs: dict[TaskType, TerminalJob]
-                 | None = None) -> None:
+                 | None = None, settle: Settle | None = None) -> None:
         self._pool = pool
         self._engine = engine
         self._terminal_jobs = terminal_jobs or {}
+        self._settle = settle
 
     async def __call__(self, run: ClaimedRun) -> RunOutcome:
         tally = RequestTally()
@@ -69,6 +78,8 @@ class RunExecutor:
                 await run_sql.add_requests(conn, run.id, tally.unreported())
 
     async def _execute(self, run: ClaimedRun) -> RunOutcome:
+        if self._settle is not None and run.claims == 1:
+            await self._settle()  # the first claim plans with the master data published so far applied
         async with self._pool.acquire() as conn:
             task = await task_sql.get_task(conn, run.task_id)
         if task is None:
@@ -80,37 +91,36 @@ class RunExecutor:
             return await job(task, run, sorted({p.terminal for p in points}))
         return await self._collect(task, run)
 
-    async def _seed(self, task: Task, run: ClaimedRun) -> tuple[int, list[str]]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collector.run'), $1::int)", run.id % 2**31)
-            if await status_sql.seeded(conn, run.id):
-                return 0, []
-            points = await point_sql.resolve(conn, task.id, task.target)
-            rows, skipped = [], set()
-            for n, p in enumerate(points, 1):
-                if n % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # 200,000 points: let manual reads and results through meanwhile
-                wanted = items_for(task.items, p.utility)
-                _, uncovered = choose(task.type, p.protocol, wanted)
-                skipped.update(uncovered)
-                items = tuple(i for i in wanted if i not in uncovered)
-                if items:
-                    rows.append(MeterStatus(p.meter_id, p.terminal, items))
-            await status_sql.seed(conn, run.id, rows)
-            await conn.execute(f"UPDATE {SCHEMA}.task_run SET meters = $2, expected = $3 WHERE id = $1",
-                               run.id, len(rows), sum(len(r.items) for r in rows))
-        return len(rows), sorted(skipped)
-
     async def _collect(self, task: Task, run: ClaimedRun) -> RunOutcome:
-        seeded, skipped = await self._seed(task, run)
+        first = await seed_run(self._pool, task, run)
         async with self._pool.acquire() as conn:
             open_rows = await status_sql.load_open(conn, run.id)
-            points = await point_sql.by_meters(conn, [r.meter_id for r in open_rows])
         frozen = task.type in FROZEN
         p = Pass(task.type, ReadingSource.SCHEDULED, "scheduled", f"collector:task:{task.id}",
                  tag=tag_of(run.data_time, self._engine.tz, monthly=task.type is TaskType.MONTHLY_FROZEN,
                             freeze_at=self._engine.freeze_at) if frozen else None,
                  expect_time=run.data_time if frozen else None, priority=max(task.priority, 2))
+        missing = await self._rounds(task, run, p, open_rows)
+        late, skipped = 0, set(first.skipped)
+        for _ in range(LATE_TAKES):
+            joined = await seed_late(self._pool, task, run)
+            skipped |= joined.skipped
+            if not joined.rows:
+                break
+            log.info("run takes up meters that joined its target meanwhile", run=run.id, meters=len(joined.rows))
+            late += len(joined.rows)
+            missing += await self._rounds(task, run, p, joined.rows)
+        await self._close(task, run, missing, frozen)
+        seeded = len(first.rows) + late
+        if first.rows and len(missing) == seeded and not any(r.collected for r in missing):
+            return "failed", f"nothing collected from {seeded} meters: {missing[0].reason}"[:300]
+        return self._verdict(seeded, late, sorted(skipped))
+
+    async def _rounds(self, task: Task, run: ClaimedRun, p: Pass, open_rows: list[MeterStatus],
+                      ) -> list[MeterStatus]:
+        """Read ``open_rows`` in the task's rounds; the rows still missing something afterwards."""
+        async with self._pool.acquire() as conn:
+            points = await point_sql.by_meters(conn, [r.meter_id for r in open_rows])
         gone = [r for r in open_rows if r.meter_id not in points]
         for r in gone:
             r.reason = "the meter is no longer in the measurement-point table"
@@ -123,11 +133,7 @@ class RunExecutor:
                 await asyncio.sleep(task.retry_delay_s)
             await self._round(run, p, open_rows, points)
             open_rows = [r for r in open_rows if r.missing]
-        missing = open_rows + gone
-        await self._close(task, run, missing, frozen)
-        if seeded and len(missing) == seeded and not any(r.collected for r in missing):
-            return "failed", f"nothing collected from {seeded} meters: {missing[0].reason}"[:300]
-        return self._verdict(run, seeded, skipped)
+        return open_rows + gone
 
     async def _round(self, run: ClaimedRun, p: Pass, rows: list[MeterStatus], points: dict[str, Point]) -> None:
         by_id = {r.meter_id: r for r in rows}
@@ -186,8 +192,9 @@ class RunExecutor:
         """After the scheduler closed a run: its success rates as metrics."""
         await publish_run_gauges(self._pool, run_id)
 
-    def _verdict(self, run: ClaimedRun, seeded: int, skipped: list[str]) -> RunOutcome:
+    def _verdict(self, seeded: int, late: int, skipped: list[str]) -> RunOutcome:
         return "done", (f"{seeded} meters seeded" if seeded else "resumed") + (
+            f" ({late} joined while it ran)" if late else "") + (
             f"; items with no route for some meter types: {skipped[:5]}" if skipped else "")
 
 

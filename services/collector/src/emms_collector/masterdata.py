@@ -13,10 +13,17 @@ collector keeps what it needs to read meters and resolve targets:
 
 Each batch is applied in one transaction together with the inbox rows of its
 messages, so a redelivered change does nothing.
+
+:meth:`MasterDataSync.settled` waits until every change on the topic at the time
+of the call has been applied (the group's committed offsets reach the end
+offsets of that moment, whichever replica handled them): a run plans its
+targets only then, so a fleet just loaded into the archive is collected whole
+rather than as far as its changes had travelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,7 +32,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from emms_bus import Delivery
+from emms_bus import BusConsumer, Delivery
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.schema import SCHEMA
@@ -62,6 +69,31 @@ class MasterDataSync:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self.applied = 0
+        self.consumer: BusConsumer | None = None
+        """The consumer of the master-data topic on this replica (none on an interactive one)."""
+
+    async def settled(self, timeout_s: float, poll_s: float = 0.2) -> bool:
+        """Wait until the changes published so far are applied; False when ``timeout_s`` passed first
+        (the caller goes on: a run takes up points that arrive later while it runs)."""
+        consumer = self.consumer
+        if consumer is None or timeout_s <= 0:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        targets = None
+        while True:
+            try:
+                targets = targets or await consumer.end_offsets()
+                if targets is not None and await consumer.reached(targets):
+                    return True
+            except Exception as exc:  # the consumer not started yet, a rebalance, a broker hiccup: ask again
+                log.debug("master-data catch-up not known yet", error=repr(exc))
+            if loop.time() >= deadline:
+                log.warning("master data not caught up in time; planning with the points known",
+                            waited_s=timeout_s, targets={f"{tp.topic}/{tp.partition}": o
+                                                         for tp, o in (targets or {}).items()})
+                return False
+            await asyncio.sleep(poll_s)
 
     async def handle(self, batch: Sequence[Delivery]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -25,6 +25,9 @@ class SchedulerSettings(BaseModel):
     max_running: int = Field(default=4, ge=1, le=64, description="runs executed at once by one replica")
     catchup_days: float = Field(default=7.0, ge=0, description="missed slots older than this are recorded 'missed'")
     local_tz: str = Field(default="Asia/Shanghai", description="the fleet's wall clock: periods and frozen days")
+    masterdata_wait_s: float = Field(default=120.0, ge=0, description=(
+        "a run waits at most this long for the master-data changes already published to be applied"
+        " before it plans its targets (0: no wait)"))
 
 
 class DispatchSettings(BaseModel):

@@ -43,8 +43,15 @@ async def seeded(conn: Connection, run_id: int) -> bool:
     return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.run_meter WHERE run_id = $1)", run_id))
 
 
+async def meters_of(conn: Connection, run_id: int) -> set[str]:
+    """Every meter the run holds a row for, whatever its state."""
+    rows = await conn.fetch(f"SELECT meter_id FROM {SCHEMA}.run_meter WHERE run_id = $1", run_id)
+    return {r["meter_id"] for r in rows}
+
+
 async def seed(conn: Connection, run_id: int, rows: Sequence[MeterStatus]) -> None:
-    """Write the run's expected meters and items (call once, in a transaction with :func:`seeded`)."""
+    """Write status rows of meters the run does not hold yet (in a transaction with :func:`seeded` or
+    :func:`meters_of`, under the run's lock)."""
     if rows:
         await conn.copy_records_to_table(
             "run_meter", schema_name=SCHEMA, columns=["run_id", "meter_id", "terminal", "items"],
