@@ -11,6 +11,7 @@ nothing differs. ``--wait S`` polls until then (the first runs of ``make up`` ta
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,8 @@ import asyncpg
 import httpx
 
 TOLERANCE = 0.011
+REPLACED = re.compile(r"-r(\d+)$")
+"""``make up`` names a meter already replaced in the field ``<simulated meter>-r<n>`` (seed_masterdata)."""
 METERS = "SELECT DISTINCT meter_id FROM archive.installation WHERE valid_to IS NULL"
 READINGS = """SELECT meter_id, item, data_time, value FROM archive.reading_raw
               WHERE meter_id = ANY($1::text[]) AND value IS NOT NULL"""
@@ -44,13 +47,17 @@ class CheckReport:
 
 async def _truth(client: httpx.AsyncClient, limit: asyncio.Semaphore, meter: str, item: str,
                  at: datetime) -> float | str | None:
+    replaced = REPLACED.search(meter)
+    sim_meter = meter[:replaced.start()] if replaced else meter
     async with limit:
-        resp = await client.get("/truth", params={"meter": meter, "item": item, "at": at.isoformat()})
+        resp = await client.get("/truth", params={"meter": sim_meter, "item": item, "at": at.isoformat()})
     if resp.status_code == 422:
         return "unmodelled"
     resp.raise_for_status()
-    value = resp.json()["value"]
-    return None if value is None else float(value)
+    body = resp.json()
+    if body["generation"] != (int(replaced.group(1)) if replaced else 0):
+        return None  # at that time another meter was in the socket: the reading cannot be this meter's
+    return None if body["value"] is None else float(body["value"])
 
 
 async def check_once(database_url: str, sim_url: str) -> CheckReport:

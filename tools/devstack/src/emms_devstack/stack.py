@@ -131,6 +131,7 @@ def _print_summary(stack: Stack, ready: dict[str, dict[str, object]]) -> None:
     print(f"  broker     {stack.broker.bootstrap}")
     print(f"  logs       {STATE}/*.log")
     print("  token      .venv/bin/emms-token --role admin   (send as 'Authorization: Bearer …')")
+    print("  check      .venv/bin/emms-devstack check --wait 300   (the fleet's coverage, every reading vs the truth)")
 
 
 def _seed_archive(stack: Stack, manifest: Path, timeout_s: float = 60.0) -> None:
