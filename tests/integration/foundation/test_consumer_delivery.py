@@ -176,3 +176,47 @@ async def test_a_topic_decoder_replaces_the_model_and_dead_letters_keep_the_byte
     assert len(dead) == 1
     # the message as published, not the decoded tuple serialised again
     assert model.model_validate_json(dead[0]).payload == refused
+
+
+async def test_an_outage_is_waited_out_not_dead_lettered_and_a_poison_message_still_is(
+        kafka_settings: KafkaSettings) -> None:
+    """The handler's store is away for 3 s (ConnectionRefusedError, as asyncpg raises it): the
+    consumer keeps its offsets, reports that it waits, dead-letters nothing for it and applies every
+    message once when the store is back; a message that fails on its own still reaches the DLQ."""
+    from emms_runtime.retriable import is_retriable
+
+    run = secrets.token_hex(3)
+    producer = BusProducer(kafka_settings, "test")
+    await producer.start()
+    applied: list[str] = []
+    down_until: list[float] = []  # the store goes away at the first call, for 3 s
+    waiting_seen: list[str] = []
+
+    async def handler(batch: list[Delivery]) -> None:  # type: ignore[type-arg]
+        mine = [d.payload for d in batch if d.payload.change_id.startswith(run)]
+        now = asyncio.get_running_loop().time()
+        if not down_until:
+            down_until.append(now + 3.0)
+        if now < down_until[0]:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        if any(c.entity_id == "M00007" for c in mine):
+            raise ValueError("this meter cannot be handled")
+        applied.extend(c.change_id for c in mine)
+
+    consumer = BusConsumer(kafka_settings, group=f"outage-{run}", topics=[TOPIC], handler=handler,
+                           dlq_producer=producer, retriable=is_retriable)
+
+    async def publish() -> None:
+        await producer.publish_many([_change(i, run) for i in range(10)])
+        for _ in range(80):
+            if consumer.waiting_out:
+                waiting_seen.append(consumer.waiting_out)
+                break
+            await asyncio.sleep(0.1)
+
+    await _run_until(consumer, producer, publish, lambda: len(applied) == 9 and consumer.dead_lettered == 1)
+    assert waiting_seen and "ConnectionRefusedError" in waiting_seen[0]
+    assert sorted(applied) == sorted(f"{run}-{i}" for i in range(10) if i != 7)  # each once, none lost
+    assert consumer.dead_lettered == 1 and consumer.waiting_out is None
+    dead = [json.loads(v) for v, h in await _read_dlq(kafka_settings) if run.encode() in v]
+    assert [d["payload"]["entity_id"] for d in dead] == ["M00007"]

@@ -7,9 +7,13 @@ The loop, per batch from ``getmany``:
 2. call the handler with the decoded batch; the handler makes its effect
    durable (a committed DB transaction) and must be idempotent, since a crash
    after step 2 and before step 3 redelivers the batch;
-3. on a handler error, retry the batch with exponential back-off up to
-   ``handler_retries`` times, then handle message by message so one poison
-   message goes to the DLQ and the rest still apply;
+3. on a handler error that an outage causes (``retriable``: the database or the
+   broker is away, the network is down) wait it out: keep the offsets, retry
+   with a back-off that doubles up to ``outage_backoff_max_s`` for as long as it
+   lasts, report it (``waiting_out``, readiness, ``emms_bus_consumer_waiting_out``)
+   and never dead-letter for it; on any other handler error, retry the batch
+   with exponential back-off up to ``handler_retries`` times, then handle message
+   by message so one poison message goes to the DLQ and the rest still apply;
 4. commit the offsets (``CommitPolicy.AFTER_EFFECT``). With
    ``CommitPolicy.BEFORE_EFFECT`` the offsets are committed before step 2: at
    most once, for signals that are cheaper to lose than to repeat.
@@ -35,8 +39,16 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
-from emms_bus.errors import PermanentHandlerError
-from emms_bus.metrics import BATCH_SECONDS, CONSUMED, DEAD_LETTERED, HANDLER_RETRIES, LAG
+from emms_bus.errors import PermanentHandlerError, is_transient
+from emms_bus.metrics import (
+    BATCH_SECONDS,
+    CONSUMED,
+    DEAD_LETTERED,
+    HANDLER_RETRIES,
+    LAG,
+    OUTAGE_SECONDS,
+    OUTAGE_WAITING,
+)
 from emms_bus.producer import BusProducer
 from emms_bus.settings import KafkaSettings
 from emms_messages.envelope import Envelope
@@ -75,7 +87,8 @@ class BusConsumer:
     def __init__(self, settings: KafkaSettings, *, group: str, topics: Sequence[str], handler: Handler,
                  dlq_producer: BusProducer, policy: CommitPolicy = CommitPolicy.AFTER_EFFECT,
                  max_batch: int | None = None, from_beginning: bool = True,
-                 decoders: Mapping[str, Decoder] | None = None, urgent: bool = False) -> None:
+                 decoders: Mapping[str, Decoder] | None = None, urgent: bool = False,
+                 retriable: Callable[[BaseException], bool] = is_transient) -> None:
         unknown = [t for t in topics if t not in TOPICS]
         if unknown:
             raise ValueError(f"not in the topic table: {unknown}")
@@ -107,6 +120,11 @@ class BusConsumer:
         )
         self.handled = 0
         self.dead_lettered = 0
+        self._retriable = retriable
+        self._stop: asyncio.Event | None = None
+        self.waiting_out: str | None = None
+        """The error being waited out, while the handler fails on an outage; None otherwise."""
+        self._waiting_since = 0.0
 
     def assigned(self) -> bool:
         """Whether the group has given this consumer its partitions yet (a reply published before
@@ -149,6 +167,7 @@ class BusConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished and committed."""
+        self._stop = stop
         await self._consumer.start()
         try:
             while not stop.is_set():
@@ -156,7 +175,11 @@ class BusConsumer:
                 records = [r for recs in batch.values() for r in recs]
                 if records:
                     await self._process(records)
+        except _StoppedWhileWaiting:
+            log.warning("stopped while waiting out an outage; the batch in hand will be redelivered",
+                        group=self.group)
         finally:
+            self._end_wait()
             await self._consumer.stop()
 
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -203,26 +226,67 @@ class BusConsumer:
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
         delay = self._settings.retry_backoff_s
-        for attempt in range(self._settings.handler_retries + 1):
+        attempt = 0
+        while True:
             try:
-                await self._handler(deliveries)
+                await self._call(deliveries)
                 return
             except PermanentHandlerError:
                 break
             except Exception as exc:
                 log.warning("batch handler failed", group=self.group, attempt=attempt, error=repr(exc))
-                if attempt < self._settings.handler_retries:
-                    HANDLER_RETRIES.labels(self.group).inc()
-                    await asyncio.sleep(delay)
-                    delay *= 2
+                if attempt >= self._settings.handler_retries:
+                    break
+                attempt += 1
+                HANDLER_RETRIES.labels(self.group).inc()
+                await asyncio.sleep(delay)
+                delay *= 2
         await self._handle_one_by_one(deliveries)
 
     async def _handle_one_by_one(self, deliveries: list[Delivery]) -> None:
         for d in deliveries:
             try:
-                await self._handler([d])
+                await self._call([d])
             except Exception as exc:
                 await self._dead_letter_delivery(d, "handler", repr(exc)[:2000])
+
+    async def _call(self, deliveries: Sequence[Delivery]) -> None:
+        """The handler, with outages waited out: returns when it succeeded, raises what is not
+        an outage (or ``_StoppedWhileWaiting`` when the service stops meanwhile)."""
+        delay = self._settings.retry_backoff_s
+        while True:
+            try:
+                await self._handler(deliveries)
+            except PermanentHandlerError:
+                raise
+            except Exception as exc:
+                if not self._retriable(exc):
+                    raise
+                self._begin_wait(exc)
+                if self._stop is not None and self._stop.is_set():
+                    raise _StoppedWhileWaiting from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.outage_backoff_max_s)
+                continue
+            self._end_wait()
+            return
+
+    def _begin_wait(self, exc: BaseException) -> None:
+        if self.waiting_out is None:
+            self._waiting_since = time.monotonic()
+            OUTAGE_WAITING.labels(self.group).set(1)
+            log.warning("handler failed on an outage; waiting it out (offsets kept, nothing dead-lettered)",
+                        group=self.group, error=repr(exc))
+        self.waiting_out = repr(exc)[:300]
+
+    def _end_wait(self) -> None:
+        if self.waiting_out is None:
+            return
+        waited = time.monotonic() - self._waiting_since
+        OUTAGE_SECONDS.labels(self.group).inc(waited)
+        OUTAGE_WAITING.labels(self.group).set(0)
+        log.info("outage over; consuming again", group=self.group, waited_s=round(waited, 1))
+        self.waiting_out = None
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], topic: str, reason: str,
                            error: str) -> None:
@@ -252,6 +316,10 @@ class BusConsumer:
             high = self._consumer.highwater(tp)
             if high is not None:
                 LAG.labels(self.group, self._settings.logical(tp.topic), str(tp.partition)).set(high - position)
+
+
+class _StoppedWhileWaiting(Exception):
+    """The service stops while a consumer waits out an outage: leave without committing."""
 
 
 @contextlib.contextmanager

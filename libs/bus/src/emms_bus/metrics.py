@@ -15,3 +15,6 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 LAG = Gauge("emms_bus_consumer_lag_messages", "High-water mark minus position", ["group", "topic", "partition"])
+OUTAGE_WAITING = Gauge("emms_bus_consumer_waiting_out", "1 while a consumer waits out a retriable outage", ["group"])
+OUTAGE_SECONDS = Counter("emms_bus_consumer_outage_seconds_total", "Time consumers spent waiting out outages",
+                         ["group"])

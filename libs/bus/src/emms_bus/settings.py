@@ -40,6 +40,9 @@ class KafkaSettings(BaseModel):
     max_batch: int = Field(default=500, ge=1, le=100_000)
     handler_retries: int = Field(default=3, ge=0, le=20)
     retry_backoff_s: float = Field(default=0.2, gt=0)
+    outage_backoff_max_s: float = Field(default=5.0, gt=0)
+    """A handler failing on an outage (database, broker, network) is retried with a back-off that
+    doubles up to this, for as long as the outage lasts; its messages are never dead-lettered."""
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     heartbeat_interval_ms: int = Field(default=1_000, ge=100)
 

@@ -55,7 +55,10 @@ async def readyz(request: Request) -> JSONResponse:
     rt = _runtime(request)
     db, broker = await asyncio.gather(_check_database(rt), _check_broker(rt))
     dead = rt.dead_workers()
+    waiting = rt.waiting_consumers()
     checks: dict[str, Any] = {"database": db, "broker": broker, "workers": "ok" if not dead else f"dead: {dead}"}
+    if waiting:  # handlers failing on an outage: offsets kept, nothing dead-lettered, retried until it ends
+        checks["consumers"] = f"waiting out an outage: {waiting}"[:500]
     ready = all(v in ("ok", "not used") for v in checks.values())
     body = {
         "status": "ready" if ready else "not ready",

@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from emms_bus import BusConsumer, BusProducer, CommitPolicy, Decoder
 from emms_bus.consumer import Handler
 from emms_db import MigrationReport, StorageMode
+from emms_runtime.retriable import is_retriable
 from emms_runtime.settings import ServiceSettings
 
 Worker = Callable[[asyncio.Event], Awaitable[None]]
@@ -53,10 +54,14 @@ class ServiceRuntime:
             raise RuntimeError("consumers need the producer (for the dead-letter topic)")
         consumer = BusConsumer(self.settings.kafka, group=group, topics=topics, handler=handler,
                                dlq_producer=self.producer, policy=policy, max_batch=max_batch,
-                               decoders=decoders)
+                               decoders=decoders, retriable=is_retriable)
         self.consumers.append(consumer)
         self.add_worker(f"consumer:{group}", consumer.run)
         return consumer
+
+    def waiting_consumers(self) -> dict[str, str]:
+        """Consumers waiting out an outage (group → the error)."""
+        return {c.group: c.waiting_out for c in self.consumers if c.waiting_out is not None}
 
     def dead_workers(self) -> list[str]:
         return [n for n, t in self.tasks.items() if t.done() and not self.stop.is_set()]

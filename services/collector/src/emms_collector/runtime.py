@@ -25,6 +25,7 @@ from emms_collector.reports import ReportIntake
 from emms_collector.scheduler import Scheduler
 from emms_collector.settings import CollectorSettings
 from emms_collector.timesync import TimeSync
+from emms_runtime.retriable import is_retriable
 
 log = structlog.get_logger("emms.collector")
 RESULT_TOPIC = "emms.downlink.result.v1"
@@ -97,6 +98,7 @@ def results_consumer(c: CollectorRuntime) -> BusConsumer:
     request is not a durable effect, so offsets are committed first (at most once)."""
     consumer = BusConsumer(c.settings.kafka, group=f"collector-results.{c.me}", topics=[RESULT_TOPIC],
                            handler=c.dispatcher.handle_results, dlq_producer=c.producer,
-                           policy=CommitPolicy.BEFORE_EFFECT, from_beginning=False, urgent=True)
+                           policy=CommitPolicy.BEFORE_EFFECT, from_beginning=False, urgent=True,
+                           retriable=is_retriable)
     c.results = consumer
     return consumer

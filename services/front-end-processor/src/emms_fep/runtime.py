@@ -37,6 +37,7 @@ from emms_fep.stats import TrafficBook
 from emms_fep.uplink import UplinkHandler
 from emms_fep.wire import RequestEncoder
 from emms_messages.terminal import DownlinkRequest
+from emms_runtime.retriable import is_retriable
 
 log = structlog.get_logger("emms.fep")
 SCHEMA = "fep"
@@ -174,7 +175,7 @@ def downlink_consumer(fep: FepRuntime, producer: BusProducer) -> BusConsumer:
     """Every replica reads every request (its own group); it starts at the end of the topic."""
     return BusConsumer(fep.settings.kafka, group=f"fep-downlink.{fep.replica}", topics=[DOWNLINK_TOPIC],
                        handler=fep.router.handle, dlq_producer=producer, from_beginning=False,
-                       max_batch=DOWNLINK_BATCH, urgent=True)
+                       max_batch=DOWNLINK_BATCH, urgent=True, retriable=is_retriable)
 
 
 async def shutdown(fep: FepRuntime) -> None:
