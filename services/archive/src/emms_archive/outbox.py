@@ -21,6 +21,7 @@ from emms_archive.metrics import OUTBOX_PUBLISHED
 from emms_archive.schema import SCHEMA
 from emms_bus import BusProducer
 from emms_messages.masterdata import ChangeKind, MasterDataChange
+from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.archive.outbox")
 
@@ -50,27 +51,18 @@ class OutboxRelay:
         self._producer = producer
         self._batch = batch
         self._sweep_s = sweep_s
-        self._wake = asyncio.Event()
+        self._worker = PeriodicWorker("archive-outbox", self._drain, sweep_s, on_stop=self.publish_pending)
 
     def poke(self) -> None:
         """A writer committed changes: publish them now rather than at the next sweep."""
-        self._wake.set()
+        self._worker.poke()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                while await self.publish_pending() >= self._batch:
-                    pass
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                log.warning("outbox relay failed; retrying", error=repr(exc))
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-            self._wake.clear()
-            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=self._sweep_s, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
-        await self.publish_pending()
+        await self._worker.run(stop)
+
+    async def _drain(self) -> None:
+        while await self.publish_pending() >= self._batch:
+            pass
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending changes; return how many went out."""

@@ -18,6 +18,7 @@ from emms_archive.readings.validated import ValidatedIngest
 from emms_archive.settings import ArchiveSettings
 from emms_bus import BusProducer
 from emms_runtime import ServiceRuntime
+from emms_runtime.periodic import PeriodicWorker
 
 
 @dataclass
@@ -44,13 +45,12 @@ def build_runtime(settings: ArchiveSettings, pool: asyncpg.Pool, producer: BusPr
 async def prepare_partitions(archive: ArchiveRuntime, stop: asyncio.Event) -> None:
     """Worker: keep this month's and the next months' partitions made ahead of the writers."""
     ahead = archive.settings.ingest.partitions_ahead_months
-    while not stop.is_set():
+
+    async def step() -> None:
         now = datetime.now(UTC)
         await archive.partitions.ensure(now + timedelta(days=31 * i) for i in range(ahead + 1))
-        try:
-            await asyncio.wait_for(stop.wait(), 3600)
-        except TimeoutError:
-            pass
+
+    await PeriodicWorker("archive-partitions", step, 3600).run(stop)
 
 
 def archive_of(request: Request) -> ArchiveRuntime:

@@ -17,6 +17,7 @@ import httpx
 import structlog
 from pydantic_core import to_jsonable_python
 
+from emms_runtime.periodic import PeriodicWorker
 from emms_validator import metrics
 from emms_validator.repository.anomalies import mark_handed_off, pending_handoff, pending_transitions, skip_handoff
 from emms_validator.settings import HandoffSettings
@@ -36,17 +37,12 @@ class Handoff:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=self._settings.timeout_s) as client:
-            while not stop.is_set():
-                try:
-                    sent = await self.deliver_once(client)
-                except (asyncpg.PostgresError, OSError) as exc:
-                    log.warning("hand-off poll failed", error=repr(exc))
-                    sent = 0
-                if sent < self._settings.batch:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
-                    except TimeoutError:
-                        pass
+
+            async def drain() -> None:
+                while await self.deliver_once(client) >= self._settings.batch and not stop.is_set():
+                    pass
+
+            await PeriodicWorker("validator-handoff", drain, self._settings.poll_s).run(stop)
 
     async def deliver_once(self, client: httpx.AsyncClient) -> int:
         """Send one batch; returns how many rows were handed off."""

@@ -28,6 +28,7 @@ from emms_messages.envelope import Payload
 from emms_messages.events import Anomaly, DeviceEvent, EventClass
 from emms_messages.masterdata import MasterDataChange
 from emms_messages.readings import RawReadingBatch, ValidationStatus
+from emms_runtime.periodic import PeriodicWorker, sleep_or_stop
 from emms_validator import metrics
 from emms_validator.config.resolve import RuleResolver
 from emms_validator.engine.records import Resolved
@@ -195,23 +196,20 @@ class ValidatorRuntime:
         _count(BatchResult(anomalies=anomalies))
         return len(anomalies)
 
+    async def sweep_and_purge(self) -> None:
+        await self.sweep()
+        async with self.pool.acquire() as conn:
+            await purge(conn, SCHEMA, older_than_days=8)
+
     async def run_sweep(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep()
-                async with self.pool.acquire() as conn:
-                    await purge(conn, SCHEMA, older_than_days=8)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("sweep failed; will retry", error=repr(exc))
-            await _sleep(stop, self.settings.vee.sweep_interval_s)
+        await PeriodicWorker("validator-sweep", self.sweep_and_purge,
+                             lambda: self.settings.vee.sweep_interval_s).run(stop)
 
     async def run_config_refresh(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await _sleep(stop, self.settings.vee.config_refresh_s)
-            try:
-                await self.refresh_config()
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("rule configuration refresh failed", error=repr(exc))
+        if await sleep_or_stop(stop, self.settings.vee.config_refresh_s):  # loaded at start already
+            return
+        await PeriodicWorker("validator-config-refresh", self.refresh_config,
+                             lambda: self.settings.vee.config_refresh_s).run(stop)
 
     async def publish(self, payloads: Sequence[Payload]) -> None:
         await self.producer.publish_many(payloads)
@@ -235,10 +233,3 @@ def _count(result: BatchResult) -> None:
     for outcome in result.outcomes:
         for record, _ in outcome.held_changed:
             metrics.REPAIRS.labels(record.status).inc()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -20,6 +20,7 @@ import structlog
 from emms_archive.readings import ingest, validated
 from emms_archive.readings.partitions import Partitions
 from emms_archive.schema import SCHEMA
+from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.archive.unmatched")
 
@@ -72,13 +73,9 @@ async def reattribute(pool: asyncpg.Pool, partitions: Partitions, *, limit: int 
 async def run_reattribution(pool: asyncpg.Pool, partitions: Partitions, stop: asyncio.Event,
                             interval_s: float) -> None:
     """Worker: re-attribute waiting readings every ``interval_s`` until stopped."""
-    while not stop.is_set():
-        try:
-            while await reattribute(pool, partitions) > 0 and not stop.is_set():
-                pass
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("re-attribution failed; retrying", error=repr(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), interval_s)
-        except TimeoutError:
+
+    async def drain() -> None:
+        while await reattribute(pool, partitions) > 0 and not stop.is_set():
             pass
+
+    await PeriodicWorker("archive-reattribution", drain, interval_s).run(stop)
