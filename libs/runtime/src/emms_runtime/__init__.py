@@ -2,11 +2,26 @@
 
 from emms_runtime.app import create_service_app
 from emms_runtime.auth import Principal, PrincipalDep, require_role
+from emms_runtime.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unavailable,
+    UpstreamTimeout,
+)
 from emms_runtime.serve import serve
 from emms_runtime.service import ServiceRuntime, ServiceSpec
 from emms_runtime.settings import ServiceSettings, service_config
+from emms_runtime.state import state_dependency, state_of
 
 __all__ = [
-    "Principal", "PrincipalDep", "ServiceRuntime", "ServiceSettings", "ServiceSpec",
-    "create_service_app", "require_role", "serve", "service_config",
+    "BadRequest", "Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "PayloadTooLarge", "Principal",
+    "PrincipalDep", "ServiceRuntime", "ServiceSettings", "ServiceSpec", "TooManyRequests", "Unavailable",
+    "UpstreamTimeout", "create_service_app", "require_role", "serve", "service_config", "state_dependency",
+    "state_of",
 ]

@@ -27,6 +27,7 @@ from starlette.requests import Request
 
 from emms_bus import BusProducer, ensure_topics
 from emms_db import create_pool, detect_storage_mode, migrate
+from emms_runtime.errors import DomainError, domain_error_handler
 from emms_runtime.health import router as health_router
 from emms_runtime.http_metrics import http_metrics_middleware
 from emms_runtime.routes_service import router as service_router
@@ -128,6 +129,7 @@ def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     app.state.auth_settings = settings.auth
     app.middleware("http")(http_metrics_middleware(spec.name))
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DomainError, domain_error_handler)
     app.include_router(health_router)
     app.include_router(service_router)
     for router in spec.routers:

@@ -6,10 +6,11 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from emms_bus import broker_reachable
+from emms_runtime.health_models import LIVENESS_RESPONSES, READINESS_RESPONSES, Liveness, Readiness
 from emms_runtime.service import ServiceRuntime
 
 router = APIRouter(tags=["health"])
@@ -21,7 +22,8 @@ def _runtime(request: Request) -> ServiceRuntime:
     return rt
 
 
-@router.get("/healthz", summary="Liveness: the process runs and no worker has died")
+@router.get("/healthz", response_model=Liveness, responses=LIVENESS_RESPONSES,
+            summary="Liveness: the process runs and no worker has died")
 async def healthz(request: Request) -> JSONResponse:
     rt = _runtime(request)
     dead = rt.dead_workers()
@@ -50,7 +52,8 @@ async def _check_broker(rt: ServiceRuntime) -> str:
         return "unreachable: timeout"
 
 
-@router.get("/readyz", summary="Readiness: database and broker reachable; storage mode")
+@router.get("/readyz", response_model=Readiness, responses=READINESS_RESPONSES,
+            summary="Readiness: database and broker reachable; storage mode")
 async def readyz(request: Request) -> JSONResponse:
     rt = _runtime(request)
     db, broker = await asyncio.gather(_check_database(rt), _check_broker(rt))
@@ -70,6 +73,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

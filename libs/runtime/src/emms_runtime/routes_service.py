@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from pydantic import Field
 
+from emms_runtime.api_models import ApiModel
 from emms_runtime.auth import Principal, require_role
 from emms_runtime.service import ServiceRuntime
 
@@ -18,12 +20,50 @@ Viewer = Annotated[Principal, require_role("viewer", "operator", "integrator")]
 Admin = Annotated[Principal, require_role()]
 
 
+class MigrationsInfo(ApiModel):
+    schema_: str = Field(alias="schema")
+    applied: list[str]
+    skipped: list[str]
+
+
+class ConsumerInfo(ApiModel):
+    group: str
+    policy: str
+    handled: int
+    dead_lettered: int
+
+
+class Caller(ApiModel):
+    subject: str
+    role: str
+
+
+class ServiceInfo(ApiModel):
+    """This instance: identity, storage mode, migrations, workers (name → running / stopped), consumers."""
+
+    service: str
+    instance: str
+    storage_mode: str | None
+    migrations: MigrationsInfo | None
+    workers: dict[str, str]
+    consumers: list[ConsumerInfo]
+    caller: Caller
+
+
+class EffectiveSettings(ApiModel):
+    """The instance's settings as loaded (every field of the service's settings class), secrets redacted."""
+
+    instance_id: str
+    auth: dict[str, Any]
+
+
 def _rt(request: Request) -> ServiceRuntime:
     rt: ServiceRuntime = request.app.state.runtime
     return rt
 
 
-@router.get("", summary="This instance: identity, storage mode, migrations, workers, consumers")
+@router.get("", response_model=ServiceInfo,
+            summary="This instance: identity, storage mode, migrations, workers, consumers")
 async def service_info(request: Request, principal: Viewer) -> dict[str, Any]:
     rt = _rt(request)
     migration = rt.migration
@@ -40,7 +80,8 @@ async def service_info(request: Request, principal: Viewer) -> dict[str, Any]:
     }
 
 
-@router.get("/settings", summary="Effective settings of this instance, secrets redacted (admin)")
+@router.get("/settings", response_model=EffectiveSettings,
+            summary="Effective settings of this instance, secrets redacted (admin)")
 async def service_settings(request: Request, principal: Admin) -> dict[str, Any]:
     data = _rt(request).settings.model_dump(mode="json")
     data["auth"]["secret"] = "***"

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends
 
 from emms_fep.runtime import FepRuntime
-from emms_runtime import Principal, require_role
+from emms_runtime import Principal, require_role, state_dependency
 
 TERMINAL_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{2,31}$"
 
 
-def _fep(request: Request) -> FepRuntime:
-    fep = getattr(request.app.state.runtime, "state", None)
-    if not isinstance(fep, FepRuntime):
-        raise HTTPException(503, detail="the FEP runtime is not running")
-    return fep
 
-
-FepDep = Annotated[FepRuntime, Depends(_fep)]
+FepDep = Annotated[FepRuntime, Depends(state_dependency(FepRuntime))]
 Viewer = Annotated[Principal, require_role("viewer", "operator", "integrator")]

@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from emms_fep.api.deps import TERMINAL_PATTERN, FepDep, Viewer
+from emms_fep.api.responses import TerminalDetail, TerminalPage, TerminalTraffic
 from emms_fep.repository.sessions import get_session, list_sessions
 from emms_fep.repository.traffic import traffic_of
 from emms_fep.runtime import SCHEMA
+from emms_runtime import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/terminals", tags=["terminals"])
 TerminalPath = Annotated[str, Path(pattern=TERMINAL_PATTERN, description="terminal address, e.g. 0171-00001")]
 MAX_DAYS = 366
 
 
-@router.get("", summary="Terminals known to the FEP fleet (default: online), filtered and paged")
+@router.get("", response_model=TerminalPage,
+            summary="Terminals known to the FEP fleet (default: online), filtered and paged")
 async def list_terminals(
     fep: FepDep, principal: Viewer,
     state: Annotated[Literal["online", "offline", "any"], Query()] = "online",
@@ -32,12 +35,13 @@ async def list_terminals(
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
-@router.get("/{terminal}", summary="One terminal: session, live counters on this replica, recent daily traffic")
+@router.get("/{terminal}", response_model=TerminalDetail,
+            summary="One terminal: session, live counters on this replica, recent daily traffic")
 async def terminal_detail(fep: FepDep, principal: Viewer, terminal: TerminalPath) -> dict[str, Any]:
     row = await get_session(fep.pool, SCHEMA, terminal)
     session = fep.sessions.get(terminal)
     if row is None and session is None:
-        raise HTTPException(404, detail=f"terminal {terminal} has never been connected")
+        raise NotFound(f"terminal {terminal} has never been connected")
     counters = fep.traffic.get(terminal)
     today = datetime.now(UTC).date()
     return {
@@ -51,7 +55,8 @@ async def terminal_detail(fep: FepDep, principal: Viewer, terminal: TerminalPath
     }
 
 
-@router.get("/{terminal}/traffic", summary="Daily traffic of one terminal (public-network traffic management)")
+@router.get("/{terminal}/traffic", response_model=TerminalTraffic,
+            summary="Daily traffic of one terminal (public-network traffic management)")
 async def terminal_traffic(
     fep: FepDep, principal: Viewer, terminal: TerminalPath,
     first: Annotated[date | None, Query(description="first day (UTC), default 30 days ago")] = None,
@@ -60,9 +65,9 @@ async def terminal_traffic(
     last = last or datetime.now(UTC).date()
     first = first or last - timedelta(days=29)
     if first > last:
-        raise HTTPException(422, detail="first must not be after last")
+        raise Invalid("first must not be after last")
     if (last - first).days >= MAX_DAYS:
-        raise HTTPException(422, detail=f"at most {MAX_DAYS} days per request")
+        raise Invalid(f"at most {MAX_DAYS} days per request")
     days = await traffic_of(fep.pool, SCHEMA, terminal, first, last)
     totals = {k: sum(d[k] for d in days) for k in ("frames_in", "frames_out", "bytes_in", "bytes_out",
                                                    "illegal_frames", "requests", "answered")}

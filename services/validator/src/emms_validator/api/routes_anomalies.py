@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from emms_runtime import Conflict, NotFound
 from emms_validator.api.deps import METER_PATTERN, Operator, ValidatorDep, Viewer
+from emms_validator.api.responses import AnomalyDetail, AnomalyPage, RuleStatistics
 from emms_validator.repository import anomalies as repo
 from emms_validator.runtime import SCHEMA
 
@@ -21,7 +23,7 @@ class Transition(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-@router.get("/anomalies", summary="Anomalies, newest first, filtered and paged")
+@router.get("/anomalies", response_model=AnomalyPage, summary="Anomalies, newest first, filtered and paged")
 async def list_anomalies(
     vr: ValidatorDep, principal: Viewer,
     meter_id: Annotated[str | None, Query(pattern=METER_PATTERN)] = None,
@@ -39,28 +41,30 @@ async def list_anomalies(
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
-@router.get("/anomalies/{anomaly_id}", summary="One anomaly with its workflow history")
+@router.get("/anomalies/{anomaly_id}", response_model=AnomalyDetail, summary="One anomaly with its workflow history")
 async def anomaly_detail(vr: ValidatorDep, principal: Viewer, anomaly_id: AnomalyId) -> dict[str, Any]:
     async with vr.pool.acquire() as conn:
         found = await repo.get_anomaly(conn, SCHEMA, anomaly_id)
     if found is None:
-        raise HTTPException(404, detail="no such anomaly")
+        raise NotFound("no such anomaly")
     return found
 
 
-@router.post("/anomalies/{anomaly_id}/transitions", summary="Acknowledge, resolve or dismiss an anomaly")
+@router.post("/anomalies/{anomaly_id}/transitions", response_model=AnomalyDetail,
+             summary="Acknowledge, resolve or dismiss an anomaly")
 async def transition(vr: ValidatorDep, principal: Operator, anomaly_id: AnomalyId, body: Transition) -> dict[str, Any]:
     async with vr.pool.acquire() as conn:
         try:
             found = await repo.transition(conn, SCHEMA, anomaly_id, body.to, principal.subject, body.note)
         except repo.TransitionError as exc:
-            raise HTTPException(409, detail=str(exc)) from None
+            raise Conflict(str(exc)) from None
     if found is None:
-        raise HTTPException(404, detail="no such anomaly")
+        raise NotFound("no such anomaly")
     return found
 
 
-@router.get("/statistics/rules", summary="Findings per rule: totals, important, held, by workflow status")
+@router.get("/statistics/rules", response_model=RuleStatistics,
+            summary="Findings per rule: totals, important, held, by workflow status")
 async def rule_statistics(
     vr: ValidatorDep, principal: Viewer,
     since: Annotated[datetime | None, Query()] = None,

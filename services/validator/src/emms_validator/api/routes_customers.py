@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
+from emms_runtime import NotFound
 from emms_validator.api.deps import Operator, ValidatorDep, Viewer
+from emms_validator.api.responses import KeyCustomer, KeyMark, KeyRuleBody, KeyRuleRow
 from emms_validator.repository import meters as repo
 from emms_validator.runtime import SCHEMA
 
@@ -32,20 +34,21 @@ class KeyRule(BaseModel):
         return self
 
 
-@router.get("", summary="Key customers with how they became key")
+@router.get("", response_model=list[KeyCustomer], summary="Key customers with how they became key")
 async def list_keys(vr: ValidatorDep, principal: Viewer, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
                     offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.list_key_customers(conn, SCHEMA, limit, offset)
 
 
-@router.get("/rules", summary="Rules that make customers key (by category, by consumption)")
+@router.get("/rules", response_model=list[KeyRuleRow],
+            summary="Rules that make customers key (by category, by consumption)")
 async def list_rules(vr: ValidatorDep, principal: Viewer) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.list_key_rules(conn, SCHEMA)
 
 
-@router.put("/rules/{rule_id}", summary="Create or change a key-customer rule")
+@router.put("/rules/{rule_id}", response_model=KeyRuleBody, summary="Create or change a key-customer rule")
 async def put_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath, body: KeyRule) -> dict[str, Any]:
     async with vr.pool.acquire() as conn:
         await repo.put_key_rule(conn, SCHEMA, rule_id, body.customer_category, body.utility,
@@ -54,23 +57,23 @@ async def put_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath, bod
     return {"rule_id": rule_id, **body.model_dump()}
 
 
-@router.delete("/rules/{rule_id}", status_code=204, summary="Remove a key-customer rule")
+@router.delete("/rules/{rule_id}", response_class=Response, status_code=204, summary="Remove a key-customer rule")
 async def delete_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath) -> None:
     async with vr.pool.acquire() as conn:
         if not await repo.delete_key_rule(conn, SCHEMA, rule_id):
-            raise HTTPException(404, detail="no such rule")
+            raise NotFound("no such rule")
     await vr.refresh_config()
 
 
-@router.put("/{customer_id}", summary="Mark a customer as key by hand")
+@router.put("/{customer_id}", response_model=KeyMark, summary="Mark a customer as key by hand")
 async def mark(vr: ValidatorDep, principal: Operator, customer_id: CustomerPath, body: Mark) -> dict[str, Any]:
     async with vr.pool.acquire() as conn:
         await repo.mark_key(conn, SCHEMA, customer_id, "manual", body.reason, principal.subject)
     return {"customer_id": customer_id, "source": "manual", "reason": body.reason, "marked_by": principal.subject}
 
 
-@router.delete("/{customer_id}", status_code=204, summary="Remove a customer's key mark")
+@router.delete("/{customer_id}", response_class=Response, status_code=204, summary="Remove a customer's key mark")
 async def unmark(vr: ValidatorDep, principal: Operator, customer_id: CustomerPath) -> None:
     async with vr.pool.acquire() as conn:
         if not await repo.unmark_key(conn, SCHEMA, customer_id):
-            raise HTTPException(404, detail="not a key customer")
+            raise NotFound("not a key customer")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
+from emms_runtime import Invalid
 from emms_validator import metrics
 from emms_validator.api.deps import ITEM_PATTERN, METER_PATTERN, Operator, ValidatorDep, Viewer
+from emms_validator.api.responses import EditResult, MeterValidation, PointAudit, ReviewPage
 from emms_validator.repository import review
 from emms_validator.runtime import SCHEMA
 
@@ -25,7 +27,8 @@ class Edit(BaseModel):
     unit: str | None = Field(default=None, max_length=20)
 
 
-@router.get("/meters/{meter_id}/validation", summary="A meter's validation history: versions, anomalies, gaps")
+@router.get("/meters/{meter_id}/validation", response_model=MeterValidation,
+            summary="A meter's validation history: versions, anomalies, gaps")
 async def meter_validation(vr: ValidatorDep, principal: Viewer, meter_id: MeterPath,
                            since: Annotated[datetime | None, Query()] = None,
                            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
@@ -33,16 +36,17 @@ async def meter_validation(vr: ValidatorDep, principal: Viewer, meter_id: MeterP
         return await review.meter_history(conn, SCHEMA, meter_id, since, limit)
 
 
-@router.get("/meters/{meter_id}/items/{item}/audit", summary="Raw, back-filled and published values of one point")
+@router.get("/meters/{meter_id}/items/{item}/audit", response_model=PointAudit,
+            summary="Raw, back-filled and published values of one point")
 async def point_audit(vr: ValidatorDep, principal: Viewer, meter_id: MeterPath, item: ItemPath,
                       data_time: Annotated[datetime, Query(description="ISO 8601 with offset")]) -> dict[str, Any]:
     if data_time.tzinfo is None:
-        raise HTTPException(422, detail="data_time needs a UTC offset")
+        raise Invalid("data_time needs a UTC offset")
     async with vr.pool.acquire() as conn:
         return await review.point_history(conn, SCHEMA, meter_id, item, data_time)
 
 
-@router.post("/meters/{meter_id}/items/{item}/edits", status_code=201,
+@router.post("/meters/{meter_id}/items/{item}/edits", response_model=EditResult, status_code=201,
              summary="Publish a manually edited value as a new version (raw data stays untouched)")
 async def edit_point(vr: ValidatorDep, principal: Operator, meter_id: MeterPath, item: ItemPath,
                      body: Edit) -> dict[str, Any]:
@@ -51,7 +55,7 @@ async def edit_point(vr: ValidatorDep, principal: Operator, meter_id: MeterPath,
             edited = await review.manual_edit(conn, SCHEMA, meter_id, item, body.data_time, body.value, body.unit,
                                               body.reason, principal.subject)
         except LookupError as exc:
-            raise HTTPException(422, detail=str(exc)) from None
+            raise Invalid(str(exc)) from None
         message = await review.edit_batch(conn, SCHEMA, edited)
         await vr.publish([message])
     metrics.EDITS.inc()
@@ -59,7 +63,8 @@ async def edit_point(vr: ValidatorDep, principal: Operator, meter_id: MeterPath,
             "edited_by": principal.subject, "reason": body.reason}
 
 
-@router.get("/review", summary="Held readings waiting for back-fill or for a person (the review queue)")
+@router.get("/review", response_model=ReviewPage,
+            summary="Held readings waiting for back-fill or for a person (the review queue)")
 async def review_queue(
     vr: ValidatorDep, principal: Viewer,
     status: Annotated[Literal["awaiting_backfill", "unrepaired", "repaired", "edited"] | None, Query()] = None,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from emms_runtime import Invalid, NotFound
 from emms_validator.api.deps import METER_PATTERN, Operator, ValidatorDep, Viewer
+from emms_validator.api.responses import EffectiveRules, Override, OverrideChange, Rule, StoredOverride
 from emms_validator.config.catalog import RULES
 from emms_validator.config.resolve import RuleOverride, ScopeKind, UnknownRuleError, check_override
 from emms_validator.model import MeterInfo, RuleSetting
@@ -23,13 +25,14 @@ def _setting(s: RuleSetting) -> dict[str, Any]:
     return {"enabled": s.enabled, "action": s.action.value, "severity": s.severity.value, "params": dict(s.params)}
 
 
-@router.get("", summary="Every VEE rule with its default action, severity, parameters and source")
+@router.get("", response_model=list[Rule],
+            summary="Every VEE rule with its default action, severity, parameters and source")
 async def catalog(principal: Viewer) -> list[dict[str, Any]]:
     return [{"rule": r.rule, "family": r.family, "title": r.title, "action": r.action.value,
              "severity": r.severity.value, "params": dict(r.params), "source": r.source} for r in RULES.values()]
 
 
-@router.get("/effective", summary="The rules as they apply to one meter or to a scope")
+@router.get("/effective", response_model=EffectiveRules, summary="The rules as they apply to one meter or to a scope")
 async def effective(
     vr: ValidatorDep, principal: Viewer,
     meter_id: Annotated[str | None, Query(pattern=METER_PATTERN)] = None,
@@ -49,28 +52,30 @@ async def effective(
             "rules": {rule: _setting(s) for rule, s in book.items()}}
 
 
-@router.get("/overrides", summary="Stored overrides per scope")
+@router.get("/overrides", response_model=list[StoredOverride], summary="Stored overrides per scope")
 async def overrides(vr: ValidatorDep, principal: Viewer) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.list_overrides(conn, SCHEMA)
 
 
-@router.get("/overrides/log", summary="Every change of the rule configuration, newest first")
+@router.get("/overrides/log", response_model=list[OverrideChange],
+            summary="Every change of the rule configuration, newest first")
 async def overrides_log(vr: ValidatorDep, principal: Viewer,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.override_log(conn, SCHEMA, limit)
 
 
-@router.put("/overrides/{scope}/{scope_value}/{rule}", summary="Switch a rule or change its parameters for a scope")
+@router.put("/overrides/{scope}/{scope_value}/{rule}", response_model=Override,
+            summary="Switch a rule or change its parameters for a scope")
 async def put_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, scope_value: ScopeValue,
                        rule: str, body: RuleOverride) -> dict[str, Any]:
     try:
         check_override(rule, body)
     except UnknownRuleError as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+        raise Invalid(str(exc)) from None
     if scope is ScopeKind.GLOBAL and scope_value != "*":
-        raise HTTPException(422, detail="the global scope's value is '*'")
+        raise Invalid("the global scope's value is '*'")
     async with vr.pool.acquire() as conn:
         await repo.put_override(conn, SCHEMA, scope, scope_value, rule, body, principal.subject)
     await vr.refresh_config()
@@ -78,11 +83,12 @@ async def put_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, 
             "override": body.model_dump(exclude_none=True)}
 
 
-@router.delete("/overrides/{scope}/{scope_value}/{rule}", status_code=204, summary="Remove an override")
+@router.delete("/overrides/{scope}/{scope_value}/{rule}", response_class=Response, status_code=204,
+               summary="Remove an override")
 async def delete_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, scope_value: ScopeValue,
                           rule: str) -> None:
     async with vr.pool.acquire() as conn:
         removed = await repo.delete_override(conn, SCHEMA, scope, scope_value, rule, principal.subject)
     if not removed:
-        raise HTTPException(404, detail="no such override")
+        raise NotFound("no such override")
     await vr.refresh_config()

@@ -1,0 +1,86 @@
+"""The bodies the FEP's routes return (documented in its OpenAPI; see ``emms_runtime.api_models``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from emms_runtime.api_models import ApiModel
+
+
+class Counters(ApiModel):
+    """Frames, bytes, illegal frames, downlink requests and answers; ``success_rate`` = answered / requests."""
+
+    frames_in: int
+    frames_out: int
+    bytes_in: int
+    bytes_out: int
+    illegal_frames: int
+    requests: int
+    answered: int
+    success_rate: float | None
+
+
+class PortFigures(Counters):
+    """One listening port (``tcp-server:9027``, a serial line…) and its links."""
+
+    port: str
+    links: int
+    sessions: int
+    refused: int
+    dropped_bytes: int
+
+
+class Replica(ApiModel):
+    replica: str
+    started_at: datetime
+    last_seen: datetime
+    sessions: int
+    connections: int
+    live: bool
+
+
+class FepStats(ApiModel):
+    """This replica's links, totals, queues, requests, loop lag and GC; the fleet's sessions and traffic."""
+
+    replica: str
+    started_at: datetime
+    listen_port: int | None
+    links: int
+    sessions: int
+    totals: Counters
+    dropped_bytes: int
+    publish_queue: dict[str, int]
+    requests: dict[str, Any]
+    event_loop_lag: dict[str, Any]
+    gc: dict[str, Any]
+    fleet: dict[str, Any]
+
+
+class TerminalPage(ApiModel):
+    """Sessions (``terminal``, ``state``, ``fep_instance``, …) of the terminals matching the filter."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+class TerminalDetail(ApiModel):
+    terminal: str
+    session: dict[str, Any] | None
+    held_here: bool
+    live: dict[str, Any] | None
+    counters_since_start: dict[str, Any] | None
+    requests: dict[str, Any]
+    traffic_daily: list[dict[str, Any]]
+
+
+class TerminalTraffic(ApiModel):
+    """Per-day rows (``day`` and the counters) and their totals over ``first`` … ``last``."""
+
+    terminal: str
+    first: date
+    last: date
+    days: list[dict[str, Any]]
+    totals: dict[str, Any]
