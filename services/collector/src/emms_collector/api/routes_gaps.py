@@ -5,21 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.responses import BackfillStarted, Page
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository.gaps import Gap
 from emms_collector.task_types import TaskType
 from emms_protocol.items import ITEMS
+from emms_runtime import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-@router.get("", summary="Gaps: (meter, item, data time) expected and not collected")
+@router.get("", response_model=Page, summary="Gaps: (meter, item, data time) expected and not collected")
 async def list_gaps(
     c: CollectorDep, principal: Viewer,
     meter_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -56,18 +58,19 @@ class BackfillBody(BaseModel):
         return self
 
 
-@router.post("/backfill", status_code=202, summary="Open gaps for a manual back-fill and start it")
+@router.post("/backfill", response_model=BackfillStarted, status_code=202,
+             summary="Open gaps for a manual back-fill and start it")
 async def backfill(c: CollectorDep, principal: Operator, body: BackfillBody) -> dict[str, Any]:
     if body.end > datetime.now(UTC):
-        raise HTTPException(422, detail="end is in the future: only past freezes can be back-filled")
+        raise Invalid("end is in the future: only past freezes can be back-filled")
     instants = c.backfill.freezes_between(body.start, body.end)
     if not instants:
-        raise HTTPException(422, detail="no daily freeze falls between start and end")
+        raise Invalid("no daily freeze falls between start and end")
     async with c.pool.acquire() as conn, conn.transaction():
         points = await point_sql.by_meters(conn, body.meters, active_only=False)
         unknown = sorted(set(body.meters) - set(points))
         if len(unknown) == len(body.meters):
-            raise HTTPException(404, detail=f"none of the meters is known to the collector: {unknown[:5]}")
+            raise NotFound(f"none of the meters is known to the collector: {unknown[:5]}")
         opened = await gap_sql.open_gaps(conn, [
             Gap(m, item, at, TaskType.DAILY_FROZEN.value, p.terminal, reason=f"{principal.subject}: {body.reason}",
                 origin="request") for m, p in points.items() for item in body.items for at in instants])

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.responses import PointPage, PointsImported
 from emms_collector.manifest import import_manifest
 from emms_collector.repository import points as point_sql
+from emms_runtime import Forbidden, Invalid
 
 router = APIRouter(prefix="/api/v1/points", tags=["points"])
 
 
-@router.get("", summary="Measurement points the collector reads, by terminal and pn")
+@router.get("", response_model=PointPage, summary="Measurement points the collector reads, by terminal and pn")
 async def list_points(c: CollectorDep, principal: Viewer,
                       terminal: Annotated[str | None, Query(pattern=r"^[0-9A-Fa-f]{4}-\d{5}$")] = None,
                       utility: Annotated[str | None, Query(max_length=20)] = None,
@@ -34,12 +36,13 @@ class ManifestImport(BaseModel):
     join_templates: bool = True
 
 
-@router.post("/import-manifest", summary="Import a simulator manifest file (development and tests)")
+@router.post("/import-manifest", response_model=PointsImported,
+             summary="Import a simulator manifest file (development and tests)")
 async def import_fleet(c: CollectorDep, principal: Operator, body: ManifestImport) -> dict[str, Any]:
     if c.settings.environment == "production":
-        raise HTTPException(403, detail="manifest import is for development and tests")
+        raise Forbidden("manifest import is for development and tests")
     try:
         written = await import_manifest(c.pool, body.path, join_templates=body.join_templates)
     except (OSError, ValueError, KeyError) as exc:
-        raise HTTPException(422, detail=f"cannot import {body.path}: {exc}") from None
+        raise Invalid(f"cannot import {body.path}: {exc}") from None
     return {"points": written}

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, Path, Response
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.responses import ReadJob
 from emms_collector.manual import ManualRead
+from emms_runtime import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/reads", tags=["reads"])
 JobPath = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^read-[0-9a-z-]+$")]
 
 
-@router.post("", summary="Read items of meters now; 200 with the values, or 202 with a job to poll",
+@router.post("", response_model=ReadJob,
+             summary="Read items of meters now; 200 with the values, or 202 with a job to poll",
              responses={202: {"description": "still running: poll /api/v1/reads/{job_id}"}})
 async def manual_read(c: CollectorDep, principal: Operator, body: ManualRead, response: Response) -> dict[str, Any]:
     try:
         job_id, _ = await c.manual.start(body, f"{principal.role}:{principal.subject}")
     except LookupError as exc:
-        raise HTTPException(404, detail=str(exc)) from None
+        raise NotFound(str(exc)) from None
     except ValueError as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+        raise Invalid(str(exc)) from None
     job = await c.manual.wait(job_id, body.wait_s) if body.wait_s > 0 else None
     if job is None:
         response.status_code = 202
@@ -30,9 +33,10 @@ async def manual_read(c: CollectorDep, principal: Operator, body: ManualRead, re
     return job
 
 
-@router.get("/{job_id}", summary="A manual read job: status and, when done, the values per meter")
+@router.get("/{job_id}", response_model=ReadJob,
+            summary="A manual read job: status and, when done, the values per meter")
 async def read_job(c: CollectorDep, principal: Viewer, job_id: JobPath) -> dict[str, Any]:
     job = await c.manual.get(job_id)
     if job is None:
-        raise HTTPException(404, detail=f"no read job {job_id}")
+        raise NotFound(f"no read job {job_id}")
     return job

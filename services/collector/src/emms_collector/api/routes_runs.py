@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from emms_collector.api.deps import CollectorDep, Viewer
+from emms_collector.api.responses import Page, RunDetail, RunPage
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import status as status_sql
 from emms_collector.schema import SCHEMA
+from emms_runtime import NotFound
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 RunState = Literal["pending", "running", "done", "failed", "missed", "cancelled"]
 
 
-@router.get("", summary="Runs of every task, newest first")
+@router.get("", response_model=RunPage, summary="Runs of every task, newest first")
 async def list_runs(
     c: CollectorDep, principal: Viewer,
     task_id: Annotated[str | None, Query(max_length=80)] = None,
@@ -39,12 +41,12 @@ def _rates(run: dict[str, Any]) -> dict[str, float | None]:
             "success_final": run["ok_final"] / expected}
 
 
-@router.get("/{run_id}", summary="One run with its success rates and failure reasons")
+@router.get("/{run_id}", response_model=RunDetail, summary="One run with its success rates and failure reasons")
 async def get_run(c: CollectorDep, principal: Viewer, run_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         run = await run_sql.get_run(conn, run_id)
         if run is None:
-            raise HTTPException(404, detail=f"no run {run_id}")
+            raise NotFound(f"no run {run_id}")
         reasons = await conn.fetch(
             f"SELECT reason, count(*) AS meters FROM {SCHEMA}.run_meter WHERE run_id = $1 AND state <> 'ok'"
             " GROUP BY reason ORDER BY count(*) DESC LIMIT 20", run_id)
@@ -54,13 +56,14 @@ async def get_run(c: CollectorDep, principal: Viewer, run_id: Annotated[int, Pat
             "failure_reasons": [dict(r) for r in reasons]}
 
 
-@router.get("/{run_id}/meters", summary="Per-meter status of a run: items expected and collected, reason")
+@router.get("/{run_id}/meters", response_model=Page,
+            summary="Per-meter status of a run: items expected and collected, reason")
 async def run_meters(c: CollectorDep, principal: Viewer, run_id: Annotated[int, Path(ge=1)],
                      state: Annotated[Literal["pending", "ok", "partial", "failed"] | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         if await run_sql.get_run(conn, run_id) is None:
-            raise HTTPException(404, detail=f"no run {run_id}")
+            raise NotFound(f"no run {run_id}")
         total, items = await status_sql.meters_of_run(conn, run_id, state=state, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": items}

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.responses import MemberPage, RunPage, RunStarted, TaskOut, TaskPage, TaskWithRuns
 from emms_collector.datatime import run_data_time
 from emms_collector.periods import PeriodUnit
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.task_types import TaskType
 from emms_collector.tasks import Task, TaskBody, TaskPatch
+from emms_runtime import Conflict, Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 TaskPath = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
@@ -27,7 +29,7 @@ def _planned_from(task: Task, now: datetime) -> datetime:
     return now
 
 
-@router.post("", status_code=201, summary="Create a collection task")
+@router.post("", response_model=TaskOut, status_code=201, summary="Create a collection task")
 async def create_task(c: CollectorDep, principal: Operator, body: TaskBody) -> dict[str, Any]:
     now = datetime.now(UTC)
     task_id = body.id or f"task-{now.strftime('%Y%m%d%H%M%S%f')}"
@@ -36,12 +38,12 @@ async def create_task(c: CollectorDep, principal: Operator, body: TaskBody) -> d
         try:
             stored = await task_sql.insert_task(conn, task, planned_from=_planned_from(task, now))
         except task_sql.TaskExists as exc:
-            raise HTTPException(409, detail=str(exc)) from None
+            raise Conflict(str(exc)) from None
     c.poke_scheduler()
     return stored.as_public()
 
 
-@router.get("", summary="Collection tasks, filtered and paged")
+@router.get("", response_model=TaskPage, summary="Collection tasks, filtered and paged")
 async def list_tasks(
     c: CollectorDep, principal: Viewer,
     type: Annotated[TaskType | None, Query()] = None,
@@ -60,11 +62,11 @@ async def _get(c: CollectorDep, task_id: str) -> Task:
     async with c.pool.acquire() as conn:
         task = await task_sql.get_task(conn, task_id)
     if task is None:
-        raise HTTPException(404, detail=f"no task {task_id}")
+        raise NotFound(f"no task {task_id}")
     return task
 
 
-@router.get("/{task_id}", summary="One task with its last runs")
+@router.get("/{task_id}", response_model=TaskWithRuns, summary="One task with its last runs")
 async def get_task(c: CollectorDep, principal: Viewer, task_id: TaskPath) -> dict[str, Any]:
     task = await _get(c, task_id)
     async with c.pool.acquire() as conn:
@@ -81,48 +83,48 @@ async def _store(c: CollectorDep, old: Task, new: Task, version: int | None) -> 
             stored = await task_sql.update_task(conn, new, expected_version=version,
                                                 reschedule_from=_planned_from(new, now) if schedule_moved else None)
         except task_sql.VersionConflict as exc:
-            raise HTTPException(409, detail=str(exc)) from None
+            raise Conflict(str(exc)) from None
         except KeyError:
-            raise HTTPException(404, detail=f"no task {old.id}") from None
+            raise NotFound(f"no task {old.id}") from None
     c.poke_scheduler()
     return stored.as_public()
 
 
-@router.put("/{task_id}", summary="Replace a task (version guards against lost updates)")
+@router.put("/{task_id}", response_model=TaskOut, summary="Replace a task (version guards against lost updates)")
 async def replace_task(c: CollectorDep, principal: Operator, task_id: TaskPath, body: TaskBody,
                        version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
     if body.id is not None and body.id != task_id:
-        raise HTTPException(422, detail=f"body id {body.id} differs from the path's {task_id}")
+        raise Invalid(f"body id {body.id} differs from the path's {task_id}")
     old = await _get(c, task_id)
     if old.auto:
-        raise HTTPException(409, detail="a task made from a template is changed through its template")
+        raise Conflict("a task made from a template is changed through its template")
     new = Task.model_validate({**body.model_dump(), "id": task_id, "created_by": old.created_by})
     return await _store(c, old, new, version)
 
 
-@router.patch("/{task_id}", summary="Change some fields of a task")
+@router.patch("/{task_id}", response_model=TaskOut, summary="Change some fields of a task")
 async def patch_task(c: CollectorDep, principal: Operator, task_id: TaskPath, body: TaskPatch,
                      version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
     old = await _get(c, task_id)
     if old.auto and set(body.model_dump(exclude_unset=True)) - {"enabled", "priority"}:
-        raise HTTPException(409, detail="a task made from a template only takes enabled / priority here; "
+        raise Conflict("a task made from a template only takes enabled / priority here; "
                                         "change the template for the rest")
     try:
         new = body.apply(old)
     except ValueError as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+        raise Invalid(str(exc)) from None
     return await _store(c, old, new, version)
 
 
-@router.delete("/{task_id}", status_code=204, summary="Delete a task (its runs stay readable)")
+@router.delete("/{task_id}", response_class=Response, status_code=204, summary="Delete a task (its runs stay readable)")
 async def delete_task(c: CollectorDep, principal: Operator, task_id: TaskPath) -> Response:
     async with c.pool.acquire() as conn, conn.transaction():
         if not await task_sql.delete_task(conn, task_id):
-            raise HTTPException(404, detail=f"no task {task_id}")
+            raise NotFound(f"no task {task_id}")
     return Response(status_code=204)
 
 
-@router.get("/{task_id}/members", summary="The explicit member meters of a task")
+@router.get("/{task_id}/members", response_model=MemberPage, summary="The explicit member meters of a task")
 async def task_members(c: CollectorDep, principal: Viewer, task_id: TaskPath,
                        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                        offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -140,24 +142,25 @@ class RunNow(BaseModel):
     slot: AwareDatetime | None = None
 
 
-@router.post("/{task_id}/runs", status_code=202, summary="Run the task now, or re-run a past slot")
+@router.post("/{task_id}/runs", response_model=RunStarted, status_code=202,
+             summary="Run the task now, or re-run a past slot")
 async def run_now(c: CollectorDep, principal: Operator, task_id: TaskPath,
                   body: RunNow | None = None) -> dict[str, Any]:
     task = await _get(c, task_id)
     now = datetime.now(UTC)
     slot = body.slot if body and body.slot else now
     if slot > now + timedelta(seconds=1):
-        raise HTTPException(422, detail="slot is in the future; the scheduler runs future slots")
+        raise Invalid("slot is in the future; the scheduler runs future slots")
     data_time = run_data_time(task.type, slot, c.tz, freeze_at=c.settings.freeze_at)
     async with c.pool.acquire() as conn:
         run_id = await run_sql.create_run(conn, task_id, slot, data_time, min(task.priority, 2), "manual")
     if run_id is None:
-        raise HTTPException(409, detail=f"a manual run of slot {slot.isoformat()} exists already")
+        raise Conflict(f"a manual run of slot {slot.isoformat()} exists already")
     c.poke_scheduler()
     return {"run_id": run_id, "task_id": task_id, "due_at": slot.isoformat(), "data_time": data_time.isoformat()}
 
 
-@router.get("/{task_id}/runs", summary="Runs of one task, newest first")
+@router.get("/{task_id}/runs", response_model=RunPage, summary="Runs of one task, newest first")
 async def task_runs(c: CollectorDep, principal: Viewer, task_id: TaskPath,
                     status: Annotated[str | None, Query(pattern=r"^[a-z]+$")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -4,39 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, Path, Response
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.responses import ItemCatalog, TemplateList, TemplateOut
 from emms_collector.routes import ROUTES
 from emms_collector.schema import SCHEMA
 from emms_collector.templates import Template, delete_template, get_template, list_templates, put_template
 from emms_protocol.items import ITEMS
+from emms_runtime import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
 TemplatePath = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
 
 
-@router.get("/templates", summary="Task templates by meter type")
+@router.get("/templates", response_model=TemplateList, summary="Task templates by meter type")
 async def templates(c: CollectorDep, principal: Viewer) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         found = await list_templates(conn)
     return {"items": [t.model_dump(mode="json") for t in found]}
 
 
-@router.get("/templates/{template_id}", summary="One template")
+@router.get("/templates/{template_id}", response_model=TemplateOut, summary="One template")
 async def template(c: CollectorDep, principal: Viewer, template_id: TemplatePath) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         found = await get_template(conn, template_id)
     if found is None:
-        raise HTTPException(404, detail=f"no template {template_id}")
+        raise NotFound(f"no template {template_id}")
     return found.model_dump(mode="json")
 
 
-@router.put("/templates/{template_id}", summary="Create or replace a template (its automatic task follows)")
+@router.put("/templates/{template_id}", response_model=TemplateOut,
+            summary="Create or replace a template (its automatic task follows)")
 async def store_template(c: CollectorDep, principal: Operator, template_id: TemplatePath,
                          body: Template) -> dict[str, Any]:
     if body.id != template_id:
-        raise HTTPException(422, detail=f"body id {body.id} differs from the path's {template_id}")
+        raise Invalid(f"body id {body.id} differs from the path's {template_id}")
     async with c.pool.acquire() as conn, conn.transaction():
         await put_template(conn, body)
         await conn.execute(
@@ -48,15 +51,17 @@ async def store_template(c: CollectorDep, principal: Operator, template_id: Temp
     return body.model_dump(mode="json")
 
 
-@router.delete("/templates/{template_id}", status_code=204, summary="Delete a template (its task stays)")
+@router.delete("/templates/{template_id}", response_class=Response, status_code=204,
+               summary="Delete a template (its task stays)")
 async def remove_template(c: CollectorDep, principal: Operator, template_id: TemplatePath) -> Response:
     async with c.pool.acquire() as conn:
         if not await delete_template(conn, template_id):
-            raise HTTPException(404, detail=f"no template {template_id}")
+            raise NotFound(f"no template {template_id}")
     return Response(status_code=204)
 
 
-@router.get("/items", summary="Canonical items, and which task types can read each for which meter type")
+@router.get("/items", response_model=ItemCatalog,
+            summary="Canonical items, and which task types can read each for which meter type")
 async def items(principal: Viewer) -> dict[str, Any]:
     readable: dict[str, list[dict[str, str]]] = {}
     for (task_type, family), routes in ROUTES.items():
