@@ -152,12 +152,16 @@ def _answer_frames(request: DownlinkRequest, fleet: FakeFleet) -> list[dict[str,
                     set_to = datetime.fromisoformat(spec.data["value"])
                     fleet.clock_offset[request.terminal] = (set_to - now).total_seconds()
                     req = builders.request(address, request.afn, [], 1)
-                    return [frame_view(decode_frame(encode_frame(builders.confirm(req))))]
+                    return [_published(encode_frame(builders.confirm(req)))]
     if not units:
         return None
     req = builders.request(address, request.afn, [], 1)
-    answer = decode_frame(encode_frame(builders.response(req, units)))
-    return [frame_view(answer)]
+    return [_published(encode_frame(builders.response(req, units)))]
+
+
+def _published(raw: bytes) -> dict[str, Any]:
+    """One frame of ``DownlinkResult.frames`` as the FEP publishes it: the JSON view and the bytes."""
+    return {**frame_view(decode_frame(raw)), "raw_hex": raw.hex()}
 
 
 def _water(volume: float) -> Any:

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from emms_fep.wire import LINK_HEARTBEAT, LINK_LOGIN, LINK_LOGOUT, RequestEncoder, confirm_for, read_frame
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest
@@ -14,6 +16,7 @@ from emms_protocol.gdw1376 import Address, Control, DataUnit, Frame, Seq, builde
 from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn05 import TripCommand
 from emms_protocol.gdw1376.afn10 import ForwardRequest
+from emms_protocol.gdw1376.energy_blocks import EnergyReading
 from emms_protocol.gdw1376.units import RawData, decode_units, encode_units
 
 ADDRESS = Address.parse("3701-00012")
@@ -150,3 +153,40 @@ def test_raw_data_units_keep_their_bytes() -> None:
                                            0, datetime.now(UTC) - timedelta(seconds=1)))
     (unit,) = decode_units(frame)
     assert isinstance(unit.value, RawData) and unit.value.data == b"\x0a\x0b"
+
+
+def _failures(stage: str, error: str) -> float:
+    return REGISTRY.get_sample_value("emms_fep_unit_decode_failures_total", {"stage": stage, "error": error}) or 0.0
+
+
+def test_units_that_do_not_decode_are_counted_and_logged_once_per_frame() -> None:
+    request = builders.request(ADDRESS, 0x0C, [DataUnit(1, 129, None)], 4)
+    good = builders.response(request, [DataUnit(1, 129, EnergyReading(None, 1.0, (2.0,)))])
+    cut = replace(good, body=good.body[:-3])  # the F129 block ends early
+    before = _failures("units", "protocol")
+    with capture_logs() as logs:
+        view = read_frame(encode_frame(cut))
+        assert view.units == [] and not view.denied and view.terminal_clock is None
+    assert _failures("units", "protocol") == before + 1  # the frame's units were decoded (and failed) once
+    (entry,) = [e for e in logs if e["event"] == "data units not decoded"]
+    assert entry["terminal"] == "3701-00012" and entry["afn"] == 0x0C and entry["stage"] == "units"
+    assert entry["error"] == "protocol" and "ProtocolError" in entry["detail"]
+    ok = read_frame(encode_frame(good))
+    assert [u.fn for u in ok.units] == [129] and _failures("units", "protocol") == before + 1
+
+
+def test_a_codec_defect_is_counted_as_such_and_the_frame_still_has_a_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    import emms_fep.wire as wire
+
+    def broken(*_: object, **__: object) -> object:
+        raise ZeroDivisionError("codec bug")
+
+    monkeypatch.setattr(wire, "decode_units", broken)
+    monkeypatch.setattr(wire, "frame_view", broken)
+    units_before, view_before = _failures("units", "defect"), _failures("view", "defect")
+    with capture_logs() as logs:
+        view = read_frame(encode_frame(builders.heartbeat(ADDRESS, 1, datetime(2026, 1, 2, tzinfo=UTC))))
+        assert view.terminal_clock is None
+        assert view.as_dict()["units_error"] == "ZeroDivisionError: codec bug"
+    assert _failures("units", "defect") == units_before + 1 and _failures("view", "defect") == view_before + 1
+    assert [e["stage"] for e in logs if e["event"] == "data units not decoded"] == ["units", "view"]

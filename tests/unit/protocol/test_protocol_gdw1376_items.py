@@ -69,7 +69,8 @@ def test_json_view_keeps_numbers_as_numbers() -> None:
                                "vendor_hex": "01710822"}
     unit = view["units"][0]
     assert unit["type"] == "EnergyReading"
-    assert unit["value"] == {"read_at": "2018-08-28T16:18:00+08:00", "total": 0.01, "rates": [None] * 4, "td": None}
+    assert unit["value"] == {"type": "EnergyReading", "read_at": "2018-08-28T16:18:00+08:00", "total": 0.01,
+                             "rates": [None] * 4, "td": None}
     assert view["seq"]["fir"] is False and view["tp"]["pfc"] == 2
 
 

@@ -17,7 +17,7 @@ import asyncpg
 
 from emms_bus import BusProducer
 from emms_collector import metrics
-from emms_collector.answers import units_of
+from emms_collector.answers import typed_frames
 from emms_collector.dispatch import Dispatcher
 from emms_collector.events import events_of
 from emms_collector.repository import points as point_sql
@@ -55,14 +55,14 @@ class EventPoller:
             if result.outcome is not RequestOutcome.ANSWERED:
                 reasons.append(f"F{fn} {result.outcome.value}")
                 continue
-            events, _ = events_of(result.frames, terminal, points, result.completed_at)
+            frames = typed_frames(result.frames)
+            events, _ = events_of(frames, terminal, points, result.completed_at)
             if events:
                 await self._producer.publish_many(events)
                 for e in events:
                     metrics.EVENTS.labels(e.event_class.value).inc()
                 published += len(events)
-            batch = next((u.value for f in result.frames for u in units_of(f)[1] if isinstance(u.value, EventBatch)),
-                         None)
+            batch = next((u.value for f in frames for u in f.units if isinstance(u.value, EventBatch)), None)
             if batch is not None:
                 async with self._pool.acquire() as conn:
                     await conn.execute(

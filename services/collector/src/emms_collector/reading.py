@@ -19,7 +19,7 @@ import structlog
 
 from emms_bus import BusProducer
 from emms_collector import metrics
-from emms_collector.answers import forwarded_values, point_values
+from emms_collector.answers import forwarded_values, point_values, typed_frames
 from emms_collector.dispatch import Dispatcher
 from emms_collector.normalise import Stamp, from_meter, from_points
 from emms_collector.planner import PlannedRequest, PlanOptions, Wanted, plan
@@ -149,11 +149,11 @@ class ReadingEngine:
         stamp = Stamp(p.source, result.completed_at, self.tz, self.freeze_at)
         if pr.route.forward:
             (w,) = pr.meters.values()
-            meter_values = [v for v in forwarded_values(result.frames)
+            meter_values = [v for v in forwarded_values(typed_frames(result.frames))
                             if not w.point.meter_address or _same_address(v.meter_address, w.point.meter_address)]
             when = result.completed_at if pr.route.current or not p.expect_time else p.expect_time
             return from_meter(meter_values, w.point, stamp, when, wanted=w.items)
-        values, bad = point_values(result.frames)
+        values, bad = point_values(typed_frames(result.frames))
         points = {pn: w.point for pn, w in pr.meters.items()}
         readings, unmatched = from_points(values, points, pr.terminal, stamp,
                                           wanted={pn: w.items for pn, w in pr.meters.items()})

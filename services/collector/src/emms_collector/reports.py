@@ -20,7 +20,7 @@ import structlog
 
 from emms_bus import BusProducer, Delivery
 from emms_collector import metrics
-from emms_collector.answers import point_values
+from emms_collector.answers import point_values, uplink
 from emms_collector.events import MeterClockEvent, events_of
 from emms_collector.normalise import Stamp, from_points
 from emms_collector.repository import gaps as gap_sql
@@ -82,12 +82,12 @@ class ReportIntake:
     def _normalise(self, d: Delivery, points: dict[int, Point]) -> tuple[list[Payload], list[MeterClockEvent]]:
         frame: UplinkFrame = d.payload
         if frame.kind is FrameKind.EVENT:
-            events, clocks = events_of([frame.decoded], frame.terminal, points, frame.received_at)
+            events, clocks = events_of([uplink(frame)], frame.terminal, points, frame.received_at)
             for e in events:
                 metrics.EVENTS.labels(e.event_class.value).inc()
             self.events += len(events)
             return list(events), clocks
-        values, bad = point_values([frame.decoded])
+        values, bad = point_values([uplink(frame)])
         stamp = Stamp(ReadingSource.REPORT, frame.received_at, self._tz, self._freeze_at)
         readings, unmatched = from_points(values, points, frame.terminal, stamp)
         if unmatched or bad:

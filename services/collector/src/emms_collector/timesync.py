@@ -31,7 +31,7 @@ import structlog
 
 from emms_bus import Delivery
 from emms_collector import metrics
-from emms_collector.answers import units_of
+from emms_collector.answers import typed_frames
 from emms_collector.dispatch import Dispatcher
 from emms_collector.events import MeterClockEvent
 from emms_collector.repository import points as point_sql
@@ -83,9 +83,8 @@ def deviation_of(result: DownlinkResult, published_at: datetime) -> ClockReading
     if result.outcome is not RequestOutcome.ANSWERED:
         return None
     clock = None
-    for frame in result.frames:
-        _, units, _ = units_of(frame)
-        clock = next((u.value for u in units if u.fn == 2 and isinstance(u.value, datetime)), clock)
+    for frame in typed_frames(result.frames):
+        clock = next((u.value for u in frame.units if u.fn == 2 and isinstance(u.value, datetime)), clock)
     if clock is None:
         return None
     sent = result.sent_at or published_at

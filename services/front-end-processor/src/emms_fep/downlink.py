@@ -129,7 +129,9 @@ class DownlinkDispatcher:
         if not _same_family(pending.request.afn, frame.afn):
             metrics.UNMATCHED.inc()
             return None
-        pending.frames.append(frame.as_dict())
+        # The JSON view for people and tools, plus the bytes: consumers decode those with the codec
+        # (docs/architecture.md, "The decoded frame").
+        pending.frames.append({**frame.as_dict(), "raw_hex": frame.raw.hex()})
         if frame.denied:
             self._finish(requests, pending, RequestOutcome.DENIED, frame.denial_detail)
         elif frame.fin:

@@ -30,6 +30,10 @@ ROUND_TRIP = Histogram("emms_fep_request_round_trip_seconds", "Send to final ans
 IN_FLIGHT = Gauge("emms_fep_requests_in_flight", "Downlink requests sent and not yet answered")
 QUEUED = Gauge("emms_fep_requests_queued", "Downlink requests waiting for a free slot of their terminal")
 PARKED = Gauge("emms_fep_requests_parked", "Requests for terminals nobody holds, waiting out the grace period")
+UNIT_DECODE_FAILURES = Counter("emms_fep_unit_decode_failures_total",
+                               "Frames whose data units did not decode (the frame is still published, bytes and "
+                               "header); error: protocol = malformed bytes, defect = a codec bug",
+                               ["stage", "error"])
 UNMATCHED = Counter("emms_fep_unmatched_responses_total", "Responses matching no request (late, duplicate)")
 CLOCK_DEVIATION = Histogram("emms_fep_terminal_clock_deviation_seconds",
                             "Terminal clock minus FEP clock, absolute, at heartbeats that carry it",

@@ -17,33 +17,34 @@ send, in the JSON shape ``emms_protocol``'s JSON view prints:
 * ``{"values": [V, …]}`` — one value per (pn, Fn), pn-major order;
 * ``{"raw": "hex"}`` — bytes sent as they are.
 
-``V`` is a number, a string, ``"now"`` (the time at sending, e.g. AFN 05
-F31 time sync), an ISO date (``"2026-11-24"``, freeze tags of AFN 0D) or time
-(``"2026-11-24T10:00:00+08:00"``), or an object ``{"type": "ClassName",
-field: …}`` naming a value class of ``emms_protocol.gdw1376`` (``TripCommand``,
-``EventRequest``, ``ForwardRequest`` with ``payload`` as hex, ``MeterConfig``
-…); nested objects and lists follow the class's field types.
+``V`` is read back by ``emms_protocol.gdw1376.json_view.from_jsonable`` — the
+same view that prints decoded frames: a number, a string, ``"now"`` (the time
+at sending, e.g. AFN 05 F31 time sync), an ISO date (``"2026-11-24"``, freeze
+tags of AFN 0D) or time (``"2026-11-24T10:00:00+08:00"``), or an object
+``{"type": "Tag", field: …}`` naming a value class of the view's
+``VALUE_TYPES`` (``TripCommand``, ``EventRequest``, ``ForwardRequest`` with
+``payload`` as hex, ``MeterConfig`` …); nested objects and lists follow the
+class's field types.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import sys
-import types
-import typing
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
+from emms_fep.metrics import UNIT_DECODE_FAILURES
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest
 from emms_protocol import ProtocolError
 from emms_protocol.gdw1376 import Address, DataUnit, Frame, RawData, TimeLabel, builders, decode_frame, encode_frame
-from emms_protocol.gdw1376 import registry as _registry  # noqa: F401  (loads every value class)
 from emms_protocol.gdw1376.data_id import fns_of, pns_of
 from emms_protocol.gdw1376.frame import has_pw
-from emms_protocol.gdw1376.json_view import frame_view
+from emms_protocol.gdw1376.json_view import frame_view, from_jsonable
 from emms_protocol.gdw1376.units import decode_units
+
+log = structlog.get_logger("emms.fep.wire")
 
 LINK_LOGIN = 1
 LINK_LOGOUT = 2
@@ -57,7 +58,7 @@ _LINK_FUNCTIONS = frozenset((LINK_LOGIN, LINK_LOGOUT, LINK_HEARTBEAT))
 class FrameView:
     """One decoded frame as the FEP sees it; the JSON view and units are computed on first use."""
 
-    __slots__ = ("_dict", "frame", "link_function", "raw", "terminal")
+    __slots__ = ("_dict", "_units", "frame", "link_function", "raw", "terminal")
 
     def __init__(self, raw: bytes, frame: Frame, terminal: str, link_function: int) -> None:
         self.raw = raw
@@ -65,6 +66,7 @@ class FrameView:
         self.terminal = terminal
         self.link_function = link_function  # 1 login, 2 logout, 3 heartbeat; 0 when not a link frame
         self._dict: dict[str, Any] | None = None
+        self._units: list[DataUnit] | None = None
 
     # -- header facts ---------------------------------------------------------------------------------------
     @property
@@ -106,11 +108,18 @@ class FrameView:
 
     # -- content ----------------------------------------------------------------------------------------------
     @property
+    def units(self) -> list[DataUnit]:
+        """The decoded data units ([] when they do not decode: counted and logged once per frame)."""
+        if self._units is None:
+            self._units = _units(self.frame, self.terminal)
+        return self._units
+
+    @property
     def terminal_clock(self) -> datetime | None:
         """The terminal's clock carried by a heartbeat (a variant; most heartbeats carry none)."""
         if self.link_function != LINK_HEARTBEAT:
             return None
-        for unit in _units(self.frame):
+        for unit in self.units:
             if unit.fn == LINK_HEARTBEAT and isinstance(unit.value, datetime):
                 return unit.value
         return None
@@ -129,7 +138,7 @@ class FrameView:
             return "denied: no requested data (function 9)"
         if frame.afn != AFN_CONFIRM:
             return ""
-        for unit in _units(frame):
+        for unit in self.units:
             if unit.fn == 2:
                 return "denied (AFN 00 F2)"
             acks = getattr(unit.value, "units", None)
@@ -144,16 +153,26 @@ class FrameView:
             try:
                 self._dict = frame_view(self.frame)
             except Exception as exc:  # a codec defect must not cost the frame: publish its header and bytes
+                _count_failure(self.frame, self.terminal, "view", exc)
                 self._dict = {"protocol": "gdw1376", "afn": self.afn, "units": None,
                               "units_error": f"{type(exc).__name__}: {exc}"[:200], "body": self.frame.body.hex()}
         return self._dict
 
 
-def _units(frame: Frame) -> list[DataUnit]:
+def _units(frame: Frame, terminal: str) -> list[DataUnit]:
+    """The frame's data units; malformed units cost their content, never the frame — counted and logged."""
     try:
         return decode_units(frame)
-    except Exception:  # malformed units: the frame still counts, its content does not
+    except Exception as exc:  # ProtocolError for malformed bytes; anything else is a codec defect
+        _count_failure(frame, terminal, "units", exc)
         return []
+
+
+def _count_failure(frame: Frame, terminal: str, stage: str, exc: Exception) -> None:
+    error = "protocol" if isinstance(exc, ProtocolError) else "defect"
+    UNIT_DECODE_FAILURES.labels(stage=stage, error=error).inc()
+    log.warning("data units not decoded", terminal=terminal, afn=int(frame.afn), stage=stage, error=error,
+                detail=f"{type(exc).__name__}: {exc}"[:200], body=frame.body[:64].hex())
 
 
 def read_frame(raw: bytes) -> FrameView:
@@ -235,106 +254,6 @@ def data_units(spec: DataUnitRequest, afn: int, now: datetime) -> list[DataUnit]
         values = data["values"]
         if not isinstance(values, list) or len(values) != len(pairs):
             raise ProtocolError("value", detail=f"values must be a list of {len(pairs)} (one per pn × Fn)")
-        return [DataUnit(pn, fn, json_value(v, now)) for (pn, fn), v in zip(pairs, values, strict=True)]
-    value = json_value(data.get("value"), now)
+        return [DataUnit(pn, fn, from_jsonable(v, now=now)) for (pn, fn), v in zip(pairs, values, strict=True)]
+    value = from_jsonable(data.get("value"), now=now)
     return [DataUnit(pn, fn, value) for pn, fn in pairs]
-
-
-def json_value(raw: Any, now: datetime, hint: Any = None) -> object:
-    """One JSON value → the codec's value type (``hint``: the dataclass field's type, when known)."""
-    hint = _unwrap_optional(hint)
-    if raw is None:
-        return None
-    if isinstance(raw, dict):
-        if set(raw) == {"type", "value"} and isinstance(raw["value"], dict):
-            return _typed({**raw["value"], "type": raw["type"]}, now)  # the JSON view's own shape
-        if "type" in raw:
-            return _typed(raw, now)
-        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-            return _typed({**raw, "type": hint.__name__}, now)
-        return {str(k): json_value(v, now) for k, v in raw.items()}
-    if isinstance(raw, list):
-        element = _element_type(hint)
-        return tuple(json_value(v, now, element) for v in raw)
-    if isinstance(raw, str):
-        return _string(raw, now, hint)
-    if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
-        return float(raw)
-    return raw
-
-
-def _string(raw: str, now: datetime, hint: Any) -> object:
-    if hint is bytes:
-        try:
-            return bytes.fromhex(raw)
-        except ValueError:
-            raise ProtocolError("value", detail=f"{raw!r} is not hex") from None
-    if hint is str:
-        return raw
-    if raw == "now":
-        return now.replace(microsecond=0)
-    wants_time = hint in (datetime, date)
-    looks_like_date = len(raw) >= 10 and raw[4:5] == "-" and raw[7:8] == "-" and raw[:4].isdigit()
-    if wants_time or (hint is None and looks_like_date):
-        try:
-            if len(raw) == 10 and hint is not datetime:
-                return date.fromisoformat(raw)
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            raise ProtocolError("value", detail=f"{raw!r} is not an ISO date or time") from None
-        return moment
-    return raw
-
-
-def _typed(raw: dict[str, Any], now: datetime) -> object:
-    cls = value_class(str(raw["type"]))
-    hints = _hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = set(raw) - fields - {"type"}
-    if unknown:
-        raise ProtocolError("value", detail=f"{cls.__name__} has no field(s) {sorted(unknown)}")
-    kwargs = {k: json_value(v, now, hints.get(k)) for k, v in raw.items() if k != "type"}
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ProtocolError("value", detail=f"{cls.__name__}: {exc}") from None
-
-
-_CLASSES: dict[str, type] = {}
-
-
-def value_class(name: str) -> type:
-    """A value dataclass of ``emms_protocol.gdw1376`` by name (``TripCommand``, ``EventRequest`` …)."""
-    cls = _CLASSES.get(name)
-    if cls is not None:
-        return cls
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("emms_protocol.gdw1376"):
-            found = getattr(module, name, None)
-            if isinstance(found, type) and dataclasses.is_dataclass(found):
-                _CLASSES[name] = found
-                return found
-    raise ProtocolError("value", detail=f"no 1376.1 value type named {name!r}")
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls)
-    except Exception:  # an unresolvable annotation: convert without hints
-        return {}
-
-
-def _unwrap_optional(hint: Any) -> Any:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return args[0] if len(args) == 1 else None
-    return hint
-
-
-def _element_type(hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (tuple, list, Sequence):
-        args = typing.get_args(hint)
-        if args:
-            return _unwrap_optional(args[0])
-    return None

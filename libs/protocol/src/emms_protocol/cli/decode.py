@@ -16,9 +16,9 @@ from importlib import import_module
 from typing import Any
 
 from emms_protocol import cjt188, dlt645
-from emms_protocol.cli.jsonview import to_json
 from emms_protocol.detect import CJT188, DLT645, GDW1376, FoundFrame, scan
 from emms_protocol.errors import ProtocolError
+from emms_protocol.gdw1376.json_view import to_jsonable
 from emms_protocol.items import ITEMS, items_from_188, items_from_645
 
 
@@ -37,7 +37,7 @@ def items_of(frame: object) -> list[dict[str, Any]]:
 
 def frame_json(frame: dlt645.Frame645 | cjt188.Frame188) -> dict[str, Any]:
     """Header fields, body and items of a 645 / 188 frame."""
-    out: dict[str, Any] = to_json(frame, tag=False)
+    out: dict[str, Any] = to_jsonable(frame)
     out["items"] = items_of(frame)
     return out
 
@@ -47,11 +47,7 @@ def _gdw1376() -> tuple[Any, Callable[[object], Any]] | None:
         module = import_module("emms_protocol.gdw1376")
     except ImportError:
         return None
-    try:
-        view: Callable[[object], Any] = import_module("emms_protocol.gdw1376.json_view").to_jsonable
-    except (ImportError, AttributeError):
-        view = to_json
-    return module, view
+    return module, to_jsonable
 
 
 def _attach_inner_items(unit_json: Any, unit: object) -> None:

@@ -3,16 +3,15 @@
 Built on ``emms_protocol.gdw1376`` (``builders.request`` + ``encode_frame``),
 imported lazily so the 645 / 188 side of the CLI works without it. Unit values
 in JSON are converted to the codec's types: ``{"type": "ClassName", ...}``
-constructs that dataclass from the 1376.1 package (the shape ``decode`` prints),
-``{"raw": "hex"}`` sends bytes as they are, ISO strings become datetimes.
+constructs that value class (``emms_protocol.gdw1376.json_view``, the view
+``decode`` prints, read back), ``{"raw": "hex"}`` sends bytes as they are, ISO
+strings become dates / datetimes, ``"now"`` the current time.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any
 
@@ -31,51 +30,10 @@ def _module(name: str) -> Any:
         raise ProtocolError("unsupported", detail="the 1376.1 codec (emms_protocol.gdw1376) is not installed") from None
 
 
-def _find_class(name: str) -> type:
-    _module(".registry")
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("emms_protocol.gdw1376"):
-            cls = getattr(module, name, None)
-            if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-                return cls
-    raise ProtocolError("value", detail=f"no 1376.1 value type named {name!r}")
-
-
-def _typed(value: dict[str, Any]) -> object:
-    cls = _find_class(str(value["type"]))
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = set(value) - set(fields) - {"type"}
-    if unknown:
-        raise ProtocolError("value", detail=f"{cls.__name__} has no field(s) {sorted(unknown)}")
-    kwargs = {}
-    for key, raw in value.items():
-        if key == "type":
-            continue
-        annotation = str(fields[key].type)
-        kwargs[key] = _value(raw, annotation)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ProtocolError("value", detail=f"{cls.__name__}: {exc}") from None
-
-
-def _value(raw: Any, annotation: str = "") -> object:
-    if isinstance(raw, dict):
-        if "type" in raw:
-            return _typed(raw)
-        return {k: _value(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        items = [_value(v) for v in raw]
-        return tuple(items) if "tuple" in annotation or not annotation else items
-    if isinstance(raw, str):
-        if "bytes" in annotation:
-            try:
-                return bytes.fromhex(raw)
-            except ValueError:
-                raise ProtocolError("value", detail=f"{raw!r} is not hex") from None
-        if "datetime" in annotation or (not annotation and len(raw) >= 10 and raw[4:5] == "-" and raw[7:8] == "-"):
-            return parse_time(raw)
-    return raw
+def _value(raw: Any) -> object:
+    """A unit value in JSON → the codec's type, by the protocol library's one JSON view."""
+    view = _module(".json_view")
+    return view.from_jsonable(raw, now=datetime.now(UTC))
 
 
 _UNIT_KEYS = {"pn", "fn", "value", "date", "type", "raw", "name"}
