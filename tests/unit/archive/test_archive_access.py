@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import HTTPException
 
 from emms_archive.access import RateLimiter, admit
 from emms_archive.masterdata.entities import ScopeKind
 from emms_archive.query import cursor
 from emms_archive.scope import Scope
 from emms_archive.settings import RoleLimits
-from emms_archive.where import Where
-from emms_runtime import Principal
+from emms_db.where import Where
+from emms_runtime import Forbidden, Invalid, Principal, TooManyRequests
 
 
 def test_cursor_round_trip_and_foreign_cursors() -> None:
@@ -34,12 +33,12 @@ def test_rate_limiter_window() -> None:
 def test_admit_refuses_rate_and_volume_with_reasons() -> None:
     limits = {"viewer": RoleLimits(max_rows=10, per_minute=1)}
     viewer = Principal("v", "viewer")
-    with pytest.raises(HTTPException) as too_many:
+    with pytest.raises(Invalid) as too_many:
         admit(RateLimiter(), limits, viewer, rows=11)
-    assert too_many.value.status_code == 422 and "10 rows" in str(too_many.value.detail)
+    assert too_many.value.status_code == 422 and "10 rows" in too_many.value.reason
     limiter = RateLimiter()
     admit(limiter, limits, viewer)
-    with pytest.raises(HTTPException) as too_often:
+    with pytest.raises(TooManyRequests) as too_often:
         admit(limiter, limits, viewer)
     assert too_often.value.status_code == 429 and too_often.value.headers == {"Retry-After": "60"}
 
@@ -50,6 +49,6 @@ def test_scope_conditions() -> None:
     w = Where()
     scope.restrict(ScopeKind.CUSTOMER_OF, "mp", w)
     assert "mp.customer_id IN (SELECT sc.id" in w.sql() and w.args == [["A"], ["R"]]
-    with pytest.raises(HTTPException) as refused:
+    with pytest.raises(Forbidden) as refused:
         scope.require(["A", "B"])
-    assert refused.value.status_code == 403 and "['B']" in str(refused.value.detail)
+    assert refused.value.status_code == 403 and "['B']" in refused.value.reason

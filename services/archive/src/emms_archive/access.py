@@ -10,10 +10,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from fastapi import HTTPException, status
-
 from emms_archive.settings import RoleLimits
-from emms_runtime import Principal
+from emms_runtime import Invalid, Principal, TooManyRequests
 
 
 class RateLimiter:
@@ -38,11 +36,9 @@ def admit(limiter: RateLimiter, limits: dict[str, RoleLimits], principal: Princi
     """Count one request of ``principal``; refuse it if over its role's rate or row limit."""
     role = limits.get(principal.role) or limits["viewer"]
     if not limiter.allow(f"{principal.role}:{principal.subject}", role.per_minute):
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            detail=f"more than {role.per_minute} data requests a minute for role {principal.role!r}",
-                            headers={"Retry-After": "60"})
+        raise TooManyRequests(f"more than {role.per_minute} data requests a minute for role {principal.role!r}",
+                              retry_after_s=60)
     if rows is not None and rows > role.max_rows:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=f"limit {rows} is above the {role.max_rows} rows role {principal.role!r} may take "
-                                   "at once; page with the cursor")
+        raise Invalid(f"limit {rows} is above the {role.max_rows} rows role {principal.role!r} may take "
+                      "at once; page with the cursor")
     return role

@@ -2,7 +2,7 @@
 
 An empty list in the token means "all"; admins are never restricted. Regions include every
 region below them. Reads are filtered with :meth:`Scope.restrict`; a request that names a
-company or region outside the scope is refused with 403 by :meth:`Scope.require`.
+company or region outside the scope is refused (``Forbidden``, 403) by :meth:`Scope.require`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fastapi import HTTPException, status
-
 from emms_archive.masterdata.entities import ScopeKind
 from emms_archive.schema import SCHEMA
-from emms_archive.where import Where
-from emms_runtime import Principal
+from emms_db.where import Where
+from emms_runtime import Forbidden, Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +35,11 @@ class Scope:
         return not self.companies or company in self.companies
 
     def require(self, companies: Iterable[str] = ()) -> None:
-        """403 when the request names a company outside the caller's scope."""
+        """Refuse (:class:`Forbidden`, 403) a request that names a company outside the caller's scope."""
         outside = sorted({c for c in companies if not self.allows_company(c)})
         if outside:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                detail=f"outside your data scope: companies {outside}; "
-                                       f"your token allows {list(self.companies)}")
+            raise Forbidden(f"outside your data scope: companies {outside}; "
+                            f"your token allows {list(self.companies)}")
 
     def restrict(self, kind: ScopeKind, alias: str, where: Where, *, has_region: bool = False) -> None:
         """Add the conditions that keep ``alias``'s rows inside the scope."""

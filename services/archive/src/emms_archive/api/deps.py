@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends
 from pydantic import BaseModel, ValidationError
 
-from emms_archive.runtime import ArchiveRuntime, archive_of
+from emms_archive.runtime import ArchiveRuntime
 from emms_archive.scope import Scope
-from emms_runtime import Principal, require_role
+from emms_runtime import BadRequest, Invalid, Principal, require_role, state_dependency
 
 Reader = Annotated[Principal, require_role("viewer", "operator", "integrator")]
 """Reads: every role."""
@@ -22,11 +22,11 @@ Importer = Annotated[Principal, require_role("operator", "integrator")]
 Admin = Annotated[Principal, require_role()]
 """Backup and restore: admins only."""
 
-Archive = Annotated[ArchiveRuntime, Depends(archive_of)]
+Archive = Annotated[ArchiveRuntime, Depends(state_dependency(ArchiveRuntime))]
 
 
-async def _connection(request: Request) -> AsyncIterator[Any]:
-    async with archive_of(request).pool.acquire() as conn:
+async def _connection(archive: Archive) -> AsyncIterator[Any]:
+    async with archive.pool.acquire() as conn:
         yield conn
 
 
@@ -42,14 +42,14 @@ def sees_held(principal: Principal) -> bool:
     return principal.role in ("admin", "operator")
 
 
-def unprocessable(exc: ValidationError, what: str = "query") -> HTTPException:
+def unprocessable(exc: ValidationError, what: str = "query") -> Invalid:
     """A 422 whose detail names every bad field and why."""
     parts = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in e.get("loc", ()))
         message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc}: {message}" if loc else message)
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"invalid {what}: " + "; ".join(parts))
+    return Invalid(f"invalid {what}: " + "; ".join(parts))
 
 
 def parse_model(model: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -60,5 +60,5 @@ def parse_model(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise unprocessable(exc) from None
 
 
-def bad_request(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_400_BAD_REQUEST, detail=message)
+def bad_request(message: str) -> BadRequest:
+    return BadRequest(message)

@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from emms_archive.api.deps import Admin, Archive
+from emms_archive.api.responses import Backup, BackupCheck, BackupMade
 from emms_archive.backup import service, system
 from emms_archive.backup.manifest import Manifest
 from emms_archive.masterdata.models import Id
+from emms_runtime import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/backups", tags=["backup"])
 
@@ -32,11 +34,11 @@ class BackupRequest(BaseModel):
 
 def _dir(request: Request, archive: Archive, name: str) -> Path:
     if not name.replace("-", "").replace("_", "").isalnum():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no backup {name!r}")
+        raise NotFound(f"no backup {name!r}")
     return archive.settings.backup.directory / name
 
 
-@router.post("", status_code=201, summary="Make a backup now (application level by default)")
+@router.post("", response_model=BackupMade, status_code=201, summary="Make a backup now (application level by default)")
 async def create_backup(body: BackupRequest, principal: Admin, archive: Archive) -> dict[str, Any]:
     name = f"{body.level}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     directory = archive.settings.backup.directory / name
@@ -46,7 +48,7 @@ async def create_backup(body: BackupRequest, principal: Admin, archive: Archive)
                                         companies=body.companies, start=body.start, end=body.end,
                                         method=body.method, actor=principal.subject)
     except (ValueError, system.BackupError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        raise Invalid(str(exc)) from None
     return {"name": name, "method": manifest.method, "tables": manifest.tables,
             "files": manifest.files, "pg_dump_available": system.tools_available()}
 
@@ -64,16 +66,17 @@ def _listing(root: Path) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("", summary="Backups in the backup directory")
+@router.get("", response_model=list[Backup], summary="Backups in the backup directory")
 async def list_backups(principal: Admin, archive: Archive) -> list[dict[str, Any]]:
     return await asyncio.to_thread(_listing, archive.settings.backup.directory)
 
 
-@router.post("/{name}/verify", summary="Check a backup's files, and with check_database its rows, against its manifest")
+@router.post("/{name}/verify", response_model=BackupCheck,
+             summary="Check a backup's files, and with check_database its rows, against its manifest")
 async def verify_backup(name: str, request: Request, principal: Admin, archive: Archive,
                         check_database: bool = False) -> dict[str, Any]:
     directory = _dir(request, archive, name)
     try:
         return await service.verify(directory, archive.settings.database.url if check_database else None)
     except FileNotFoundError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no backup {name!r}") from None
+        raise NotFound(f"no backup {name!r}") from None

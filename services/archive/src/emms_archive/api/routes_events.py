@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from emms_archive.access import admit
 from emms_archive.api.deps import Archive, Conn, Reader, bad_request, parse_model
 from emms_archive.api.query_params import ListParam, selection_of, selection_params
+from emms_archive.api.responses import EventPage
 from emms_archive.query import events as queries
 from emms_archive.query.cursor import BadCursor
 from emms_archive.query.filters import TimeRange, select_points
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-@router.get("/events", summary="Terminal and meter events, newest first")
+@router.get("/events", response_model=EventPage, summary="Terminal and meter events, newest first")
 async def list_events(principal: Reader, conn: Conn, archive: Archive,
                       selection: Annotated[dict[str, Any], Depends(selection_params)],
                       start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
@@ -36,7 +37,7 @@ async def list_events(principal: Reader, conn: Conn, archive: Archive,
         raise bad_request(str(exc)) from None
 
 
-@router.get("/anomalies", summary="Findings of validation rules, newest first")
+@router.get("/anomalies", response_model=EventPage, summary="Findings of validation rules, newest first")
 async def list_anomalies(principal: Reader, conn: Conn, archive: Archive,
                          selection: Annotated[dict[str, Any], Depends(selection_params)],
                          start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],

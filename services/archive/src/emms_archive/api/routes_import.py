@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from emms_archive.api.deps import Archive, Conn, Importer
+from emms_archive.api.responses import ImportResult
 from emms_archive.masterdata.batch import Batch
 from emms_archive.masterdata.import_batch import (
     KINDS,
@@ -32,7 +33,7 @@ from emms_archive.masterdata.sync import parse_sync
 from emms_archive.metrics import IMPORT_ROWS
 from emms_archive.runtime import ArchiveRuntime
 from emms_archive.scope import Scope
-from emms_runtime import Principal
+from emms_runtime import BadRequest, Conflict, NotFound, PayloadTooLarge, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["import"])
 
@@ -43,15 +44,14 @@ IMPORT_BODY = {"requestBody": {"required": True, "content": {
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown import kind {kind!r}; one of {list(KINDS)}")
+        raise NotFound(f"unknown import kind {kind!r}; one of {list(KINDS)}")
     return kind
 
 
 async def _run(archive: ArchiveRuntime, conn: Any, kind: str, batch: Batch, principal: Principal,
                dry_run: bool, removals: list[Removal]) -> JSONResponse:
     if batch.rows > archive.settings.import_max_rows:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                            detail=f"{batch.rows} rows; at most {archive.settings.import_max_rows} per import")
+        raise PayloadTooLarge(f"{batch.rows} rows; at most {archive.settings.import_max_rows} per import")
     try:
         result = await apply_batch(conn, kind, batch, actor=principal.subject, scope=Scope.of(principal),
                                    dry_run=dry_run, removals=removals)
@@ -59,16 +59,18 @@ async def _run(archive: ArchiveRuntime, conn: Any, kind: str, batch: Batch, prin
         IMPORT_ROWS.labels("rejected").inc(batch.rows)
         return JSONResponse(exc.result.as_dict(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     except ImportConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise Conflict(str(exc)) from None
     IMPORT_ROWS.labels("dry_run" if dry_run else "applied").inc(batch.rows)
     if not dry_run:
         archive.outbox.poke()
     return JSONResponse(result.as_dict())
 
 
-@router.post("/import/{kind}", summary="Import a CSV or JSON file of master data, all or nothing",
+@router.post("/import/{kind}", response_model=ImportResult,
+             summary="Import a CSV or JSON file of master data, all or nothing",
              openapi_extra=IMPORT_BODY,
-             responses={422: {"description": "rejected: the report lists every bad row; nothing was written"}})
+             responses={422: {"model": ImportResult,
+                              "description": "rejected: the report lists every bad row; nothing was written"}})
 async def import_rows(kind: str, request: Request, principal: Importer, conn: Conn, archive: Archive,
                       dry_run: Annotated[bool, Query()] = False) -> JSONResponse:
     kind = _kind(kind)
@@ -76,16 +78,19 @@ async def import_rows(kind: str, request: Request, principal: Importer, conn: Co
         rows = parse_body(await request.body(), request.headers.get("content-type", ""))
         batch = build_batch(kind, rows)
     except BadImport as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+        raise BadRequest(str(exc)) from None
     except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="the body is not UTF-8 text") from None
+        raise BadRequest("the body is not UTF-8 text") from None
     return await _run(archive, conn, kind, batch, principal, dry_run, [])
 
 
-@router.post("/sync/{kind}", summary="Incremental sync: upserts by external id and removals, all or nothing",
+@router.post("/sync/{kind}", response_model=ImportResult,
+             summary="Incremental sync: upserts by external id and removals, all or nothing",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                  "type": "object", "properties": {"upserts": {"type": "array", "items": {"type": "object"}},
-                                                  "removals": {"type": "array", "items": {"type": "string"}}}}}}}})
+                                                  "removals": {"type": "array", "items": {"type": "string"}}}}}}}},
+             responses={422: {"model": ImportResult,
+                              "description": "rejected: the report lists every bad row; nothing was written"}})
 async def sync_rows(kind: str, request: Request, principal: Importer, conn: Conn, archive: Archive,
                     dry_run: Annotated[bool, Query()] = False) -> JSONResponse:
     kind = _kind(kind)
@@ -93,7 +98,7 @@ async def sync_rows(kind: str, request: Request, principal: Importer, conn: Conn
         body = json.loads(await request.body() or b"null")
         batch, removals = parse_sync(kind, body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="the body is not JSON") from None
+        raise BadRequest("the body is not JSON") from None
     except BadImport as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+        raise BadRequest(str(exc)) from None
     return await _run(archive, conn, kind, batch, principal, dry_run, removals)

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 
 from emms_archive.api.deps import Archive, Conn, Reader, Writer
+from emms_archive.api.responses import InstallationChange, InstallationPeriod
 from emms_archive.audit import Change
 from emms_archive.masterdata import meter_periods, repository
 from emms_archive.masterdata.entities import ENTITIES, ScopeKind
@@ -22,8 +23,8 @@ from emms_archive.masterdata.meter_periods import PeriodError
 from emms_archive.masterdata.models import Installation, Removal, Replacement
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
-from emms_archive.where import Where
-from emms_runtime import Principal
+from emms_db.where import Where
+from emms_runtime import Conflict, Forbidden, Invalid, NotFound, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["installations"])
 POINT = ENTITIES["metering_point"]
@@ -34,20 +35,18 @@ async def _point(conn: Any, point_id: str, principal: Principal) -> dict[str, An
     row = await repository.get(conn, POINT, (point_id,), Scope.of(principal))
     if row is None:
         exists = await repository.get(conn, POINT, (point_id,)) is not None
-        raise HTTPException(status.HTTP_403_FORBIDDEN if exists else status.HTTP_404_NOT_FOUND,
-                            detail=f"metering point {point_id} is outside your data scope" if exists
-                            else f"no metering point {point_id}")
+        if exists:
+            raise Forbidden(f"metering point {point_id} is outside your data scope")
+        raise NotFound(f"no metering point {point_id}")
     return row
 
 
 async def _meter_for(conn: Any, meter_id: str, point: dict[str, Any], principal: Principal) -> None:
     meter = await repository.get(conn, METER, (meter_id,), Scope.of(principal))
     if meter is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=f"no meter {meter_id} in your data scope; create it first (POST /api/v1/meters)")
+        raise Invalid(f"no meter {meter_id} in your data scope; create it first (POST /api/v1/meters)")
     if meter["utility"] != point["utility"]:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=f"a {meter['utility']} meter cannot measure {point['utility']} point {point['id']}")
+        raise Invalid(f"a {meter['utility']} meter cannot measure {point['utility']} point {point['id']}")
 
 
 async def _apply(conn: Any, archive: Any, operation: Callable[[], Awaitable[Change]]) -> dict[str, Any]:
@@ -57,18 +56,19 @@ async def _apply(conn: Any, archive: Any, operation: Callable[[], Awaitable[Chan
         async with conn.transaction():
             change = await operation()
     except PeriodError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise Conflict(str(exc)) from None
     archive.outbox.poke()
     return {"change_id": str(change.change_id), "action": change.action, "metering_point_id": change.entity_id}
 
 
-@router.get("/metering-points/{point_id}/meters", summary="Which meter was on this metering point when")
+@router.get("/metering-points/{point_id}/meters", response_model=list[InstallationPeriod],
+            summary="Which meter was on this metering point when")
 async def meter_history(point_id: str, principal: Reader, conn: Conn) -> list[dict[str, Any]]:
     await _point(conn, point_id, principal)
     return await meter_periods.history(conn, point_id)
 
 
-@router.post("/metering-points/{point_id}/install-meter", status_code=201,
+@router.post("/metering-points/{point_id}/install-meter", response_model=InstallationChange, status_code=201,
              summary="Put a meter on a metering point that has none")
 async def install_meter(point_id: str, body: Installation, principal: Writer, conn: Conn,
                         archive: Archive) -> dict[str, Any]:
@@ -78,7 +78,7 @@ async def install_meter(point_id: str, body: Installation, principal: Writer, co
         conn, point_id, body.meter_id, body.at, body.reason, principal.subject))
 
 
-@router.post("/metering-points/{point_id}/replace-meter",
+@router.post("/metering-points/{point_id}/replace-meter", response_model=InstallationChange,
              summary="Replace the point's meter: close its period at `at`, open one for the new meter")
 async def replace_meter(point_id: str, body: Replacement, principal: Writer, conn: Conn,
                         archive: Archive) -> dict[str, Any]:
@@ -88,7 +88,8 @@ async def replace_meter(point_id: str, body: Replacement, principal: Writer, con
         conn, point_id, body.new_meter_id, body.at, body.reason, principal.subject))
 
 
-@router.post("/metering-points/{point_id}/remove-meter", summary="Take the point's meter off at `at`")
+@router.post("/metering-points/{point_id}/remove-meter", response_model=InstallationChange,
+             summary="Take the point's meter off at `at`")
 async def remove_meter(point_id: str, body: Removal, principal: Writer, conn: Conn,
                        archive: Archive) -> dict[str, Any]:
     await _point(conn, point_id, principal)
@@ -96,13 +97,14 @@ async def remove_meter(point_id: str, body: Removal, principal: Writer, conn: Co
         conn, point_id, body.at, body.reason, principal.subject))
 
 
-@router.get("/installations", summary="Meters on metering points at a time (default now), by terminal")
+@router.get("/installations", response_model=list[InstallationPeriod],
+            summary="Meters on metering points at a time (default now), by terminal")
 async def installations(principal: Reader, conn: Conn,
                         terminal_id: Annotated[str | None, Query()] = None,
                         at: Annotated[datetime | None, Query(description="UTC time; default now")] = None,
                         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:
     if at is not None and at.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="at: give a UTC offset (e.g. ...Z)")
+        raise Invalid("at: give a UTC offset (e.g. ...Z)")
     w = Where()
     w.add("i.valid_from <= coalesce({}, now()) AND (i.valid_to IS NULL OR i.valid_to > coalesce({}, now()))", at, at)
     if terminal_id:

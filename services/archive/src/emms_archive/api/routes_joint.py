@@ -12,6 +12,7 @@ from pydantic import ConfigDict
 from emms_archive.access import admit
 from emms_archive.api.deps import Archive, Conn, Reader, bad_request, parse_model
 from emms_archive.api.query_params import ListParam, selection_of, selection_params
+from emms_archive.api.responses import JointView
 from emms_archive.metrics import QUERY_SECONDS
 from emms_archive.query.filters import Selection, TimeRange
 from emms_archive.query.joint import joint_view, parties_of
@@ -41,7 +42,8 @@ async def _joint(q: JointQuery, principal: Principal, conn: Any, archive: Archiv
     return {"from": q.start, "to": q.end, **view}
 
 
-@router.get("/joint", summary="Archive, usage and anomalies of every utility of the selected customers")
+@router.get("/joint", response_model=JointView,
+            summary="Archive, usage and anomalies of every utility of the selected customers")
 async def get_joint(principal: Reader, conn: Conn, archive: Archive,
                     selection: Annotated[dict[str, Any], Depends(selection_params)],
                     start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
@@ -51,6 +53,6 @@ async def get_joint(principal: Reader, conn: Conn, archive: Archive,
     return await _joint(q, principal, conn, archive)
 
 
-@router.post("/joint", summary="The joint view for a custom set given as a JSON body")
+@router.post("/joint", response_model=JointView, summary="The joint view for a custom set given as a JSON body")
 async def post_joint(q: JointQuery, principal: Reader, conn: Conn, archive: Archive) -> dict[str, Any]:
     return await _joint(q, principal, conn, archive)

@@ -12,9 +12,10 @@ made in a loop and FastAPI must see each entity's model class as the body annota
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 
 from emms_archive.api.deps import Archive, Conn, Reader, Writer
+from emms_archive.api.responses import ENTITY_MODELS, Removed
 from emms_archive.masterdata import repository
 from emms_archive.masterdata.batch import Batch, Item
 from emms_archive.masterdata.entities import ENTITIES, EntitySpec
@@ -22,7 +23,7 @@ from emms_archive.masterdata.import_batch import ImportConflict, ImportRejected,
 from emms_archive.masterdata.models import Record, as_row
 from emms_archive.runtime import ArchiveRuntime
 from emms_archive.scope import Scope
-from emms_runtime import Principal
+from emms_runtime import Conflict, Forbidden, Invalid, NotFound, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["masterdata"])
 
@@ -31,7 +32,7 @@ def _key(spec: EntitySpec, text: str) -> tuple[str, ...]:
     key = tuple(text.strip("/").split("/"))
     if len(key) != len(spec.key) or not all(key):
         shape = "/".join("{" + k + "}" for k in spec.key)
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"a {spec.name} is addressed as /{spec.path}/{shape}")
+        raise NotFound(f"a {spec.name} is addressed as /{spec.path}/{shape}")
     return key
 
 
@@ -40,8 +41,8 @@ async def _visible(conn: Any, spec: EntitySpec, key: tuple[str, ...], principal:
     if row is not None:
         return row
     if await repository.get(conn, spec, key) is not None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{spec.name} {'/'.join(key)} is outside your data scope")
-    raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {spec.name} {'/'.join(key)}")
+        raise Forbidden(f"{spec.name} {'/'.join(key)} is outside your data scope")
+    raise NotFound(f"no {spec.name} {'/'.join(key)}")
 
 
 async def write_record(archive: ArchiveRuntime, conn: Any, spec: EntitySpec, record: Record,
@@ -54,10 +55,10 @@ async def write_record(archive: ArchiveRuntime, conn: Any, spec: EntitySpec, rec
     except ImportRejected as exc:
         reasons = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in exc.result.errors)
         forbidden = all("outside your data scope" in e.message for e in exc.result.errors)
-        raise HTTPException(status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=f"{spec.name} {'/'.join(spec.key_of(as_row(record)))} refused: {reasons}") from None
+        refusal = Forbidden if forbidden else Invalid
+        raise refusal(f"{spec.name} {'/'.join(spec.key_of(as_row(record)))} refused: {reasons}") from None
     except ImportConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise Conflict(str(exc)) from None
     archive.outbox.poke()
     key = spec.key_of(as_row(record))
     return {"changes": [{"change_id": str(c.change_id), "action": c.action} for c in result.changes],
@@ -74,8 +75,7 @@ def _add_routes(spec: EntitySpec) -> None:
         filters = {k: v for k, v in request.query_params.items() if k not in ("after", "limit")}
         unknown = sorted(set(filters) - set(spec.columns))
         if unknown:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                detail=f"unknown filter(s) {unknown}; filter on {list(spec.columns)}")
+            raise Invalid(f"unknown filter(s) {unknown}; filter on {list(spec.columns)}")
         rows = await repository.list_rows(conn, spec, filters=filters, scope=Scope.of(principal),
                                           after=_key(spec, after) if after else None, limit=limit)
         last = "/".join(spec.key_of(rows[-1])) if len(rows) == limit else None
@@ -87,15 +87,13 @@ def _add_routes(spec: EntitySpec) -> None:
     async def create(body: model, principal: Writer, conn: Conn, archive: Archive) -> dict[str, Any]:  # type: ignore[valid-type]
         key = "/".join(spec.key_of(as_row(body)))
         if await repository.get(conn, spec, spec.key_of(as_row(body))) is not None:
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                detail=f"{spec.name} {key} exists; PUT /{spec.path}/{key} updates it")
+            raise Conflict(f"{spec.name} {key} exists; PUT /{spec.path}/{key} updates it")
         return await write_record(archive, conn, spec, body, principal)
 
     async def put(key: str, body: model, principal: Writer, conn: Conn, archive: Archive) -> dict[str, Any]:  # type: ignore[valid-type]
         body_key = spec.key_of(as_row(body))
         if body_key != _key(spec, key):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                detail=f"the body's key {'/'.join(body_key)} is not the path's {key}")
+            raise Invalid(f"the body's key {'/'.join(body_key)} is not the path's {key}")
         return await write_record(archive, conn, spec, body, principal)
 
     async def delete(key: str, principal: Writer, conn: Conn, archive: Archive) -> dict[str, Any]:
@@ -106,15 +104,20 @@ def _add_routes(spec: EntitySpec) -> None:
         return {"removed": change is not None, "change_id": str(change.change_id) if change else None}
 
     name = spec.name
-    router.add_api_route(f"/{spec.path}", list_rows, methods=["GET"], name=f"list_{name}",
+    models = ENTITY_MODELS[name]
+    router.add_api_route(f"/{spec.path}", list_rows, methods=["GET"], name=f"list_{name}", response_model=models.page,
                          summary=f"List {spec.path} (filters: any column; paging: after, limit)")
     router.add_api_route(f"/{spec.path}", create, methods=["POST"], name=f"create_{name}",
+                         response_model=models.written,
                          summary=f"Create one {name} (409 if it exists)", status_code=201)
     router.add_api_route(f"/{spec.path}/{{key:path}}", get_one, methods=["GET"], name=f"get_{name}",
+                         response_model=models.record,
                          summary=f"One {name} by {label}")
     router.add_api_route(f"/{spec.path}/{{key:path}}", put, methods=["PUT"], name=f"put_{name}",
+                         response_model=models.written,
                          summary=f"Create or update one {name} by {label} (incremental sync)")
     router.add_api_route(f"/{spec.path}/{{key:path}}", delete, methods=["DELETE"], name=f"delete_{name}",
+                         response_model=Removed,
                          summary=f"Remove one {name} (marked removed when it has a status, else deleted)")
 
 

@@ -11,12 +11,13 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from emms_archive.access import admit
 from emms_archive.api.deps import Archive, Conn, Reader, bad_request, parse_model, sees_held
 from emms_archive.api.query_params import ListParam, reading_query_params, selection_of, selection_params
+from emms_archive.api.responses import LatestReading, ReadingPage, Usage
 from emms_archive.metrics import QUERY_SECONDS
 from emms_archive.query import readings
 from emms_archive.query.cursor import BadCursor
@@ -24,7 +25,7 @@ from emms_archive.query.export import stream_csv
 from emms_archive.query.filters import ReadingQuery, TimeRange, select_points
 from emms_archive.query.usage import GroupBy, Interval, usage
 from emms_archive.scope import Scope
-from emms_runtime import Principal
+from emms_runtime import Invalid, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
@@ -43,12 +44,14 @@ async def _page(q: ReadingQuery, principal: Principal, conn: Any, archive: Archi
     return result
 
 
-@router.get("/readings", summary="Readings matching combined conditions, one page (next_cursor for the next)")
+@router.get("/readings", response_model=ReadingPage,
+            summary="Readings matching combined conditions, one page (next_cursor for the next)")
 async def get_readings(q: QueryParams, principal: Reader, conn: Conn, archive: Archive) -> dict[str, Any]:
     return await _page(q, principal, conn, archive)
 
 
-@router.post("/readings/query", summary="Batch query: the same conditions as a JSON body (long lists)")
+@router.post("/readings/query", response_model=ReadingPage,
+             summary="Batch query: the same conditions as a JSON body (long lists)")
 async def post_readings(q: ReadingQuery, principal: Reader, conn: Conn, archive: Archive) -> dict[str, Any]:
     return await _page(q, principal, conn, archive)
 
@@ -80,7 +83,8 @@ async def export_readings_body(q: ReadingQuery, principal: Reader, conn: Conn, a
     return await _export(q, principal, conn, archive, max_rows)
 
 
-@router.get("/readings/latest", summary="Latest raw value of each item of the selected metering points")
+@router.get("/readings/latest", response_model=list[LatestReading],
+            summary="Latest raw value of each item of the selected metering points")
 async def latest_readings(principal: Reader, conn: Conn, archive: Archive,
                           selection: Annotated[dict[str, Any], Depends(selection_params)],
                           items: ListParam = None,
@@ -91,12 +95,11 @@ async def latest_readings(principal: Reader, conn: Conn, archive: Archive,
         raise bad_request("name the metering points: customers, metering_points, meters, regions, groups…")
     points = await select_points(conn, sel, Scope.of(principal)) or []
     if len(points) > limit:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=f"the selection has {len(points)} metering points; at most {limit} at once")
+        raise Invalid(f"the selection has {len(points)} metering points; at most {limit} at once")
     return await readings.latest(conn, points, items)
 
 
-@router.get("/usage", summary="Usage (register increments × multiplier) by period and dimension")
+@router.get("/usage", response_model=Usage, summary="Usage (register increments × multiplier) by period and dimension")
 async def get_usage(principal: Reader, conn: Conn, archive: Archive,
                     selection: Annotated[dict[str, Any], Depends(selection_params)],
                     start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
