@@ -1,4 +1,5 @@
-"""A small builder for parameterised ``WHERE`` clauses (asyncpg ``$n`` placeholders).
+"""A small builder for parameterised ``WHERE`` clauses (asyncpg ``$n`` placeholders), used by
+every service's repository code.
 
 Conditions are SQL templates with ``{}`` where a value goes; values always travel as
 parameters, never spliced into the text.
@@ -22,6 +23,11 @@ class Where:
     def add(self, template: str, *values: Any) -> None:
         """Add a condition; each ``{}`` in ``template`` takes the next value as a parameter."""
         self.parts.append(template.format(*[self.param(v) for v in values]))
+
+    def add_if(self, template: str, value: Any) -> None:
+        """``add(template, value)`` when ``value`` is given (not None): an optional filter."""
+        if value is not None:
+            self.add(template, value)
 
     def add_any(self, column: str, values: list[Any] | None, cast: str = "text[]") -> None:
         """``column = ANY(values)`` when ``values`` is given (an empty list matches nothing)."""

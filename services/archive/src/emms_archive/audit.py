@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from emms_archive.schema import SCHEMA
-from emms_archive.where import Where
+from emms_db.where import Where
 from emms_db.connection import Connection
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 Dimension = Literal["terminal", "region", "utility", "protocol"]
 _COLUMN = {"terminal": "rm.terminal", "region": "coalesce(p.region_id, '')", "utility": "coalesce(p.utility, '')",
@@ -45,13 +46,13 @@ def rates(row: Any) -> dict[str, Any]:
 
 def _scope(run_id: int | None, task_id: str | None, since: datetime | None, until: datetime | None,
            ) -> tuple[str, list[Any]]:
-    where, args = ["r.status IN ('done', 'failed', 'running')"], []
-    for cond, value in (("r.id = ${}", run_id), ("r.task_id = ${}", task_id), ("r.due_at >= ${}", since),
-                        ("r.due_at < ${}", until)):
-        if value is not None:
-            args.append(value)
-            where.append(cond.format(len(args)))
-    return " AND ".join(where), args
+    w = Where()
+    w.add("r.status IN ('done', 'failed', 'running')")
+    w.add_if("r.id = {}", run_id)
+    w.add_if("r.task_id = {}", task_id)
+    w.add_if("r.due_at >= {}", since)
+    w.add_if("r.due_at < {}", until)
+    return w.sql(), w.args
 
 
 async def figures(conn: Connection, *, run_id: int | None = None, task_id: str | None = None,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from emms_archive.schema import SCHEMA
-from emms_archive.where import Where
+from emms_db.where import Where
 
 S = SCHEMA
 _CUSTOMERS = f"SELECT id FROM {S}.customer WHERE company_id = ANY({{c}}::text[])"

@@ -16,7 +16,7 @@ from emms_archive.audit import Change
 from emms_archive.masterdata.entities import EntitySpec
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
-from emms_archive.where import Where
+from emms_db.where import Where
 from emms_db.connection import Connection
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from emms_archive.query import cursor
 from emms_archive.schema import SCHEMA
-from emms_archive.where import Where
+from emms_db.where import Where
 from emms_db.connection import Connection
 
 

@@ -19,7 +19,7 @@ from emms_archive.masterdata.entities import ScopeKind
 from emms_archive.masterdata.models import Id
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
-from emms_archive.where import Where
+from emms_db.where import Where
 from emms_db.connection import Connection
 from emms_messages.readings import ReadingSource
 

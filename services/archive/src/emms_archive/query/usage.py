@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from emms_archive.schema import SCHEMA
-from emms_archive.where import Where
+from emms_db.where import Where
 from emms_db.connection import Connection
 
 WORK_MEM = "64MB"

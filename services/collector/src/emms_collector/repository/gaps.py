@@ -18,6 +18,7 @@ from typing import Any
 from emms_collector.repository import status as status_sql
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +124,14 @@ async def open_keys(conn: Connection, keys: Sequence[tuple[str, str, datetime]])
 
 async def list_gaps(conn: Connection, *, meter_id: str | None, state: str | None, task_id: str | None,
                     since: datetime | None, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    where, args = ["true"], []
-    for cond, value in (("meter_id = ${}", meter_id), ("state = ${}", state), ("task_id = ${}", task_id),
-                        ("data_time >= ${}", since)):
-        if value is not None:
-            args.append(value)
-            where.append(cond.format(len(args)))
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.gap WHERE {clause}", *args)
-    rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.gap WHERE {clause} ORDER BY data_time DESC, meter_id, item"
-                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+    w = Where()
+    w.add_if("meter_id = {}", meter_id)
+    w.add_if("state = {}", state)
+    w.add_if("task_id = {}", task_id)
+    w.add_if("data_time >= {}", since)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.gap WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.gap WHERE {w.sql()} ORDER BY data_time DESC, meter_id, item"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks import Target
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,39 +92,25 @@ async def by_terminal_pn(conn: Connection, terminal: str) -> dict[int, Point]:
 
 async def resolve(conn: Connection, task_id: str | None, target: Target) -> list[Point]:
     """Active points selected by ``target`` (and the task's member list when ``members``)."""
-    where, args = ["p.active"], []
-
-    def arg(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    w = Where()
+    w.add("p.active")
     sel = target.selectors()
-    if "meters" in sel:
-        where.append(f"p.meter_id = ANY({arg(sel['meters'])}::text[])")
-    if "terminals" in sel:
-        where.append(f"p.terminal = ANY({arg(sel['terminals'])}::text[])")
-    if "regions" in sel:
-        where.append(f"p.region_id = ANY({arg(sel['regions'])}::text[])")
-    if "categories" in sel:
-        where.append(f"p.category = ANY({arg(sel['categories'])}::text[])")
-    if "utilities" in sel:
-        where.append(f"p.utility = ANY({arg(sel['utilities'])}::text[])")
-    if "protocols" in sel:
-        where.append(f"p.protocol = ANY({arg(sel['protocols'])}::text[])")
+    for selector, column in (("meters", "p.meter_id"), ("terminals", "p.terminal"), ("regions", "p.region_id"),
+                             ("categories", "p.category"), ("utilities", "p.utility"),
+                             ("protocols", "p.protocol")):
+        w.add_any(column, sel.get(selector))
     if "groups" in sel:
-        g = arg(sel["groups"])
-        where.append(
-            f"EXISTS (SELECT 1 FROM {SCHEMA}.md_group_member g WHERE g.group_id = ANY({g}::text[]) AND ("
-            " (g.member_kind = 'meter' AND g.member_id = p.meter_id)"
-            " OR (g.member_kind = 'metering_point' AND g.member_id = p.metering_point_id)"
-            " OR (g.member_kind = 'customer' AND g.member_id = p.customer_id)))")
+        w.add(f"EXISTS (SELECT 1 FROM {SCHEMA}.md_group_member g WHERE g.group_id = ANY({{}}::text[]) AND ("
+              " (g.member_kind = 'meter' AND g.member_id = p.meter_id)"
+              " OR (g.member_kind = 'metering_point' AND g.member_id = p.metering_point_id)"
+              " OR (g.member_kind = 'customer' AND g.member_id = p.customer_id)))", sel["groups"])
     if target.members:
         if task_id is None:
             return []
-        where.append(f"EXISTS (SELECT 1 FROM {SCHEMA}.task_member m WHERE m.task_id = {arg(task_id)}"
-                     " AND m.meter_id = p.meter_id)")
-    rows = await conn.fetch(f"SELECT {_SELECT} FROM {SCHEMA}.point p WHERE {' AND '.join(where)}"
-                            " ORDER BY p.terminal, p.pn", *args)
+        w.add(f"EXISTS (SELECT 1 FROM {SCHEMA}.task_member m WHERE m.task_id = {{}} AND m.meter_id = p.meter_id)",
+              task_id)
+    rows = await conn.fetch(f"SELECT {_SELECT} FROM {SCHEMA}.point p WHERE {w.sql()}"
+                            " ORDER BY p.terminal, p.pn", *w.args)
     return [_point(r) for r in rows]
 
 
@@ -134,13 +121,11 @@ async def count(conn: Connection) -> dict[str, int]:
 
 async def list_points(conn: Connection, *, terminal: str | None, utility: str | None, limit: int,
                       offset: int) -> tuple[int, list[dict[str, Any]]]:
-    where, args = ["active"], []
-    for col, value in (("terminal", terminal), ("utility", utility)):
-        if value is not None:
-            args.append(value)
-            where.append(f"{col} = ${len(args)}")
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.point WHERE {clause}", *args)
-    rows = await conn.fetch(f"SELECT {', '.join(POINT_FIELDS)}, updated_at FROM {SCHEMA}.point WHERE {clause}"
-                            f" ORDER BY terminal, pn LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+    w = Where()
+    w.add("active")
+    w.add_if("terminal = {}", terminal)
+    w.add_if("utility = {}", utility)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.point WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT {', '.join(POINT_FIELDS)}, updated_at FROM {SCHEMA}.point WHERE {w.sql()}"
+                            f" ORDER BY terminal, pn LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]

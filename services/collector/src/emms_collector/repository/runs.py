@@ -24,6 +24,7 @@ from emms_collector.schema import SCHEMA
 from emms_collector.task_types import TaskType
 from emms_collector.tasks import PeriodSpec
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 RUN_COLUMNS = ("id, task_id, due_at, kind, data_time, status, priority, claimed_by, lease_until, claims, started_at,"
                " finished_at, expected, ok_first, ok_retry, ok_final, meters, requests, detail")
@@ -161,13 +162,11 @@ async def get_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
 async def list_runs(conn: Connection, *, task_id: str | None = None, status: str | None = None,
                     since: datetime | None = None, limit: int = 100,
                     offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    where, args = ["true"], []
-    for cond, value in (("task_id = ${}", task_id), ("status = ${}", status), ("due_at >= ${}", since)):
-        if value is not None:
-            args.append(value)
-            where.append(cond.format(len(args)))
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task_run WHERE {clause}", *args)
-    rows = await conn.fetch(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE {clause}"
-                            f" ORDER BY due_at DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+    w = Where()
+    w.add_if("task_id = {}", task_id)
+    w.add_if("status = {}", status)
+    w.add_if("due_at >= {}", since)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task_run WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE {w.sql()}"
+                            f" ORDER BY due_at DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]

@@ -18,6 +18,7 @@ import asyncpg
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks import Task
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 _COLUMNS = ("id, name, task_type, target, items, valid_from, valid_to, period, priority, retries, retry_delay_s,"
             " backfill_days, enabled, auto, template_id, version, created_by, created_at, updated_at")
@@ -76,16 +77,14 @@ async def get_task(conn: Connection, task_id: str, *, include_deleted: bool = Fa
 
 async def list_tasks(conn: Connection, *, task_type: str | None = None, enabled: bool | None = None,
                      auto: bool | None = None, limit: int = 100, offset: int = 0) -> tuple[int, list[Task]]:
-    where = ["deleted_at IS NULL"]
-    args: list[Any] = []
-    for column, value in (("task_type", task_type), ("enabled", enabled), ("auto", auto)):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task WHERE {clause}", *args)
-    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM {SCHEMA}.task WHERE {clause} ORDER BY priority, id"
-                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+    w = Where()
+    w.add("deleted_at IS NULL")
+    w.add_if("task_type = {}", task_type)
+    w.add_if("enabled = {}", enabled)
+    w.add_if("auto = {}", auto)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM {SCHEMA}.task WHERE {w.sql()} ORDER BY priority, id"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [task_from_row(r) for r in rows]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 TRANSITIONS = {
     "new": ("acknowledged", "resolved", "dismissed"),
@@ -48,15 +49,14 @@ class AnomalyFilter:
     until: datetime | None = None
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        for column, value, op in (("meter_id", self.meter_id, "="), ("rule", self.rule, "="),
-                                  ("status", self.status, "="), ("severity", self.severity, "="),
-                                  ("detected_at", self.since, ">="), ("detected_at", self.until, "<")):
-            if value is not None:
-                args.append(value)
-                clauses.append(f"{column} {op} ${len(args)}")
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+        w = Where()
+        w.add_if("meter_id = {}", self.meter_id)
+        w.add_if("rule = {}", self.rule)
+        w.add_if("status = {}", self.status)
+        w.add_if("severity = {}", self.severity)
+        w.add_if("detected_at >= {}", self.since)
+        w.add_if("detected_at < {}", self.until)
+        return f" WHERE {w.sql()}", w.args
 
 
 async def list_anomalies(conn: Connection, schema: str, f: AnomalyFilter, limit: int,
