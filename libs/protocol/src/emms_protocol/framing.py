@@ -16,28 +16,12 @@ into chunks: any split of the same stream yields the same frames.
 
 from __future__ import annotations
 
-from zlib import adler32
+from emms_protocol.checksum import sum8
 
 _START = 0x68
 _END = 0x16
 _HEADER = 6
 _MIN_USER_DATA = 8  # C(1) + A(5) + AFN(1) + SEQ(1)
-
-
-def sum8(data: bytes | bytearray, start: int, end: int) -> int:
-    """Sum of ``data[start:end]`` mod 256, computed in C.
-
-    Adler-32's low half is ``1 + sum(bytes)`` mod 65521, exact while the sum
-    stays below 65521 — i.e. for up to 256 bytes. Longer ranges are summed in
-    256-byte pieces. Same result as ``sum(data[start:end]) & 0xFF``, several
-    times faster on long frames.
-    """
-    if end - start <= 256:
-        return (adler32(data[start:end]) - 1) & 0xFF
-    total = 0
-    for piece in range(start, end, 256):
-        total += (adler32(data[piece:min(piece + 256, end)]) & 0xFFFF) - 1
-    return total & 0xFF
 
 
 class StreamFramer:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import IntEnum
 
+from emms_protocol.checksum import sum8
 from emms_protocol.errors import ProtocolError
 from emms_protocol.fastinit import fast_constructor
-from emms_protocol.framing import sum8
 from emms_protocol.gdw1376.address import Address
 from emms_protocol.gdw1376.control import Control
 from emms_protocol.gdw1376.seq import DEVICE_TZ, Seq, TimeLabel
