@@ -98,7 +98,7 @@ async def world(archive_service: Service, producer: BusProducer) -> dict[str, An
     async def all_stored() -> bool:
         resp = await api.get("/api/v1/events", headers=ADMIN, params={
             "terminals": [ta, tb], "from": BASE.isoformat(), "to": TODAY.isoformat()})
-        return resp.status_code == 200 and resp.json()["count"] == len(events)
+        return resp.status_code == 200 and int(resp.json()["count"]) == len(events)
 
     await eventually(all_stored)
     return {"run": run, "a": a, "b": b, "ta": ta, "tb": tb, "at": at,
