@@ -57,17 +57,27 @@ def storage_mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-def timescale_cluster() -> Iterator[TimescaleCluster]:
-    """A private PostgreSQL 15 + TimescaleDB 2.28 cluster for this session (skips if none can be had)."""
+def _private_cluster(why: str) -> Iterator[TimescaleCluster]:
     reason = unavailable_reason()
     if reason:
-        pytest.skip(f"TimescaleDB half skipped: {reason}")
+        pytest.skip(f"{why}: {reason}")
     cluster = TimescaleCluster().start()
     try:
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def timescale_cluster() -> Iterator[TimescaleCluster]:
+    """A private PostgreSQL 15 + TimescaleDB 2.28 cluster for this session (skips if none can be had)."""
+    yield from _private_cluster("TimescaleDB half skipped")
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[TimescaleCluster]:
+    """A cluster of one test's own, which it may stop and start (outages)."""
+    yield from _private_cluster("no private PostgreSQL cluster to stop")
 
 
 def _session_db_url(base: str) -> str:

@@ -31,7 +31,7 @@ from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_db import ensure_database
 from emms_db.settings import DatabaseSettings
 from emms_devstack.local_broker import LocalBroker
-from emms_devstack.timescale import TimescaleCluster, unavailable_reason
+from emms_devstack.timescale import TimescaleCluster
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
 from emms_runtime import ServiceRuntime
 
@@ -47,18 +47,6 @@ def _batch(run: str, terminal: str, day: int) -> RawReadingBatch:
         Reading(meter_id=f"M-{run}-{m}", item="energy_active_import_total", data_time=t, value=100.0 * m + day,
                 unit="kWh", source=ReadingSource.SCHEDULED, collected_at=t + timedelta(minutes=5), quality=0, pn=1)
         for m in range(METERS)])
-
-
-@pytest.fixture
-def private_cluster() -> Iterator[TimescaleCluster]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"no private PostgreSQL cluster to stop: {reason}")
-    cluster = TimescaleCluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.remove()
 
 
 @pytest.fixture
@@ -118,6 +106,26 @@ async def _dead_letters(ks: KafkaSettings) -> int:
         await reader.stop()
 
 
+@asynccontextmanager
+async def _ingesting(url: str, ks: KafkaSettings, run: str,
+                     ) -> AsyncIterator[tuple[BusProducer, ServiceRuntime, httpx.AsyncClient, str]]:
+    """A database and topics of the run's own, the archive on them with its meters imported, and
+    ten days of readings already stored: (producer, runtime, client, terminal)."""
+    await ensure_database(url)
+    await ensure_topics(ks)
+    producer = BusProducer(ks, "outage-test")
+    await producer.start()
+    try:
+        async with _archive(url, ks) as (client, rt):
+            terminal = await _seed(client, run)
+            for day in range(10):
+                await producer.publish(_batch(run, terminal, day))
+            assert (await _until_stored(url, run, 10 * METERS, 30))[0] == 10 * METERS
+            yield producer, rt, client, terminal
+    finally:
+        await producer.stop()
+
+
 async def _seed(client: httpx.AsyncClient, run: str) -> str:
     ids = await seed_reference(client, run)
     rows = customer_meter_rows(ids, run, METERS, installed_at="2026-01-01T00:00:00Z")
@@ -130,40 +138,28 @@ async def test_a_database_outage_during_ingest_loses_nothing_and_dead_letters_no
         private_cluster: TimescaleCluster, kafka_settings: KafkaSettings) -> None:
     run = secrets.token_hex(3)
     url = private_cluster.database_url(f"outage_{run}")
-    await ensure_database(url)
     ks = kafka_settings.model_copy(update={"topic_prefix": f"{kafka_settings.topic_prefix}dbout{run}."})
-    await ensure_topics(ks)
-    producer = BusProducer(ks, "outage-test")
-    await producer.start()
-    try:
-        async with _archive(url, ks) as (client, rt):
-            terminal = await _seed(client, run)
-            for day in range(10):
-                await producer.publish(_batch(run, terminal, day))
-            assert (await _until_stored(url, run, 10 * METERS, 30))[0] == 10 * METERS
+    async with _ingesting(url, ks, run) as (producer, rt, client, terminal):
+        private_cluster.stop()  # fast shutdown: every connection ends, new ones are refused
+        for day in range(10, 30):  # readings keep arriving while the database is away
+            await producer.publish(_batch(run, terminal, day))
+        await asyncio.sleep(min(15.0, OUTAGE_S / 2))
+        waiting = rt.waiting_consumers()
+        ready = await client.get("/readyz")
+        assert waiting, "the raw-reading consumer should be waiting the outage out"
+        assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("unreachable")
+        assert "waiting out an outage" in ready.json()["checks"]["consumers"]
+        await asyncio.sleep(max(0.0, OUTAGE_S - min(15.0, OUTAGE_S / 2)))
+        private_cluster.start()
 
-            private_cluster.stop()  # fast shutdown: every connection ends, new ones are refused
-            for day in range(10, 30):  # readings keep arriving while the database is away
-                await producer.publish(_batch(run, terminal, day))
-            await asyncio.sleep(min(15.0, OUTAGE_S / 2))
-            waiting = rt.waiting_consumers()
-            ready = await client.get("/readyz")
-            assert waiting, "the raw-reading consumer should be waiting the outage out"
-            assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("unreachable")
-            assert "waiting out an outage" in ready.json()["checks"]["consumers"]
-            await asyncio.sleep(max(0.0, OUTAGE_S - min(15.0, OUTAGE_S / 2)))
-            private_cluster.start()
-
-            rows, distinct = await _until_stored(url, run, 30 * METERS, 90)
-            for day in range(30, 32):  # and the service goes on as before
-                await producer.publish(_batch(run, terminal, day))
-            rows, distinct = await _until_stored(url, run, 32 * METERS, 60)
-            assert (rows, distinct) == (32 * METERS, 32 * METERS)  # every reading, each once
-            assert (await client.get("/readyz")).status_code == 200
-            assert not any(c.waiting_out for c in rt.consumers)
-            assert sum(c.dead_lettered for c in rt.consumers) == 0
-    finally:
-        await producer.stop()
+        rows, distinct = await _until_stored(url, run, 30 * METERS, 90)
+        for day in range(30, 32):  # and the service goes on as before
+            await producer.publish(_batch(run, terminal, day))
+        rows, distinct = await _until_stored(url, run, 32 * METERS, 60)
+        assert (rows, distinct) == (32 * METERS, 32 * METERS)  # every reading, each once
+        assert (await client.get("/readyz")).status_code == 200
+        assert not any(c.waiting_out for c in rt.consumers)
+        assert sum(c.dead_lettered for c in rt.consumers) == 0
     assert await _dead_letters(ks) == 0
 
 
@@ -173,31 +169,20 @@ async def test_a_hung_broker_during_ingest_loses_nothing_and_dead_letters_nothin
     run = secrets.token_hex(3)
     ks = kafka_settings.model_copy(update={"bootstrap": private_broker.bootstrap,
                                            "topic_prefix": f"brout{run}."})
-    await ensure_topics(ks)
     url = database_url.rsplit("/", 1)[0] + f"/outage_{run}"
-    await ensure_database(url)
-    producer = BusProducer(ks, "outage-test")
-    await producer.start()
-    try:
-        async with _archive(url, ks) as (client, rt):
-            terminal = await _seed(client, run)
-            for day in range(10):
-                await producer.publish(_batch(run, terminal, day))
-            assert (await _until_stored(url, run, 10 * METERS, 30))[0] == 10 * METERS
-            for day in range(10, 30):
-                await producer.publish(_batch(run, terminal, day))
-            assert private_broker.process is not None
-            private_broker.process.send_signal(signal.SIGSTOP)  # hung: connections stay, nothing answers
-            await asyncio.sleep(OUTAGE_S)
-            private_broker.process.send_signal(signal.SIGCONT)
-            for day in range(30, 32):
-                await producer.publish(_batch(run, terminal, day))
-            rows, distinct = await _until_stored(url, run, 32 * METERS, 120)
-            assert (rows, distinct) == (32 * METERS, 32 * METERS)
-            assert sum(c.dead_lettered for c in rt.consumers) == 0
-            assert not any(c.waiting_out for c in rt.consumers)
-    finally:
-        await producer.stop()
+    async with _ingesting(url, ks, run) as (producer, rt, _client, terminal):
+        for day in range(10, 30):
+            await producer.publish(_batch(run, terminal, day))
+        assert private_broker.process is not None
+        private_broker.process.send_signal(signal.SIGSTOP)  # hung: connections stay, nothing answers
+        await asyncio.sleep(OUTAGE_S)
+        private_broker.process.send_signal(signal.SIGCONT)
+        for day in range(30, 32):
+            await producer.publish(_batch(run, terminal, day))
+        rows, distinct = await _until_stored(url, run, 32 * METERS, 120)
+        assert (rows, distinct) == (32 * METERS, 32 * METERS)
+        assert sum(c.dead_lettered for c in rt.consumers) == 0
+        assert not any(c.waiting_out for c in rt.consumers)
     assert await _dead_letters(ks) == 0
     conn = await asyncpg.connect(database_url)
     try:

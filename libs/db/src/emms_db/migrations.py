@@ -18,7 +18,9 @@ A schema's *layout* is the mode its applied mode-specific files were written for
 schema laid out for plain PostgreSQL meets a server with TimescaleDB (the extension installed
 later, or the database moved to a TimescaleDB server), the runner converts it with the
 directory's ``convert/postgresql_to_timescaledb.sql`` (create-and-copy, every row kept, one
-transaction), records the TimescaleDB files as applied by that conversion and the plain ones as
+transaction; the line ``-- emms: timescaledb-migrations`` in it stands for the text of every
+``mode=timescaledb`` migration of the directory, in order, so the new layout is built by the very
+files a new database runs), records the TimescaleDB files as applied by that conversion and the plain ones as
 superseded, and goes on in timescaledb mode. Without that file the schema keeps its layout and
 the reported mode stays ``postgresql``. A schema laid out for TimescaleDB on a server without
 it is an error: its hypertables cannot be read there.
@@ -39,6 +41,7 @@ from emms_db.storage_mode import StorageMode, detect_storage_mode
 
 log = logging.getLogger("emms.migrations")
 CONVERSION = Path("convert") / "postgresql_to_timescaledb.sql"
+SPLICE = "-- emms: timescaledb-migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _HEADER = re.compile(r"^--\s*emms:\s*(\w+)\s*=\s*(\w+)\s*$")
 
@@ -156,7 +159,11 @@ def _layout(migrations: list[Migration], done: dict[int, asyncpg.Record]) -> Sto
 
 
 async def _convert(conn: Connection, schema: str, directory: Path, migrations: list[Migration]) -> None:
-    sql = (directory / CONVERSION).read_text(encoding="utf-8").replace("{schema}", schema)
+    text = (directory / CONVERSION).read_text(encoding="utf-8")
+    if SPLICE not in text:
+        raise MigrationError(f"{CONVERSION} has no line {SPLICE!r}")
+    layout = "\n".join(m.sql for m in migrations if m.mode is StorageMode.TIMESCALEDB)
+    sql = text.replace(SPLICE, layout).replace("{schema}", schema)
     ts = [m.version for m in migrations if m.mode is StorageMode.TIMESCALEDB]
     plain = [m.version for m in migrations if m.mode is StorageMode.POSTGRESQL]
     log.warning("converting schema %s from the plain-PostgreSQL layout to TimescaleDB", schema)
