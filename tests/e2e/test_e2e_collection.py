@@ -17,7 +17,7 @@ import pytest
 from test_e2e_collection_stack import BusReadings, Stack, http, stack_env
 
 from emms_bus import KafkaSettings
-from emms_collector.periods import zone
+from emms_collector.tasks.periods import zone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.both_storage_modes]
 TZ = zone("Asia/Shanghai")

@@ -19,8 +19,8 @@ import asyncpg
 import pytest
 from test_e2e_collection_stack import Stack, http, stack_env
 
-from emms_collector.datatime import tag_of
-from emms_collector.periods import zone
+from emms_collector.reading.datatime import tag_of
+from emms_collector.tasks.periods import zone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.integration]
 TZ = zone("Asia/Shanghai")

@@ -19,9 +19,9 @@ from collector_harness import (
 )
 
 from emms_bus import KafkaSettings
-from emms_collector.datatime import freeze_instant
-from emms_collector.periods import zone
+from emms_collector.reading.datatime import freeze_instant
 from emms_collector.repository import points as point_sql
+from emms_collector.tasks.periods import zone
 from emms_messages.readings import ReadingSource
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,9 @@ from collector_harness import (
 from service_harness import wait_until
 
 from emms_bus import KafkaSettings
-from emms_collector.datatime import freeze_instant
-from emms_collector.periods import zone
+from emms_collector.reading.datatime import freeze_instant
 from emms_collector.repository import points as point_sql
+from emms_collector.tasks.periods import zone
 from emms_messages.readings import ReadingSource
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings

@@ -28,12 +28,12 @@ from collector_harness import (
 )
 
 from emms_bus import BusProducer, Delivery, KafkaSettings
-from emms_collector.datatime import freeze_instant
-from emms_collector.masterdata import MasterDataSync
-from emms_collector.periods import zone
-from emms_collector.task_types import TaskType
-from emms_collector.tasks import PeriodSpec
-from emms_collector.templates import Template, TemplateSpec, put_template
+from emms_collector.intake.masterdata import MasterDataSync
+from emms_collector.reading.datatime import freeze_instant
+from emms_collector.tasks.model import PeriodSpec
+from emms_collector.tasks.periods import zone
+from emms_collector.tasks.templates import Template, TemplateSpec, put_template
+from emms_collector.tasks.types import TaskType
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from emms_collector.periods import zone
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.repository.runs import ClaimedRun
-from emms_collector.scheduler import Scheduler
+from emms_collector.scheduling.scheduler import Scheduler
 from emms_collector.settings import SchedulerSettings
-from emms_collector.tasks import Task
+from emms_collector.tasks.model import Task
+from emms_collector.tasks.periods import zone
 
 pytestmark = pytest.mark.integration
 TZ = zone("Asia/Shanghai")

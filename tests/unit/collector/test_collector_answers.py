@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from emms_collector.answers import TypedFrame, forwarded_values, point_values, typed, typed_frames
-from emms_collector.events import events_of
-from emms_collector.normalise import Stamp, from_meter, from_points
-from emms_collector.periods import zone
-from emms_collector.planner import PlanOptions, Wanted, plan
+from emms_collector.intake.events import events_of
+from emms_collector.reading.answers import TypedFrame, forwarded_values, point_values, typed, typed_frames
+from emms_collector.reading.normalise import Stamp, from_meter, from_points
 from emms_collector.repository.points import Point
-from emms_collector.task_types import TaskType
-from emms_collector.timesync import deviation_of, in_quiet_window
+from emms_collector.scheduling.planner import PlanOptions, Wanted, plan
+from emms_collector.tasks.periods import zone
+from emms_collector.tasks.types import TaskType
+from emms_collector.timesync.sync import deviation_of, in_quiet_window
 from emms_messages.readings import ReadingSource
 from emms_messages.terminal import DownlinkResult, RequestOutcome
 from emms_protocol import cjt188

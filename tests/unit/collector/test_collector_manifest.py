@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from emms_collector.manifest import point_rows
-from emms_collector.masterdata import terminal_key
+from emms_collector.intake.manifest import point_rows
+from emms_collector.intake.masterdata import terminal_key
 
 DOC = {"terminals": [{"key": "3701-00001", "a1": "3701", "meters": [
     {"pn": 1, "meter_id": "m-000000-0001", "utility": "electricity", "protocol": "dlt645-2007", "port": 31,

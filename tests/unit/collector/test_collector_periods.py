@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from emms_collector.datatime import freeze_instant, run_data_time, tag_of
-from emms_collector.periods import Period, PeriodError, PeriodUnit, next_slot, previous_slot, slots, zone
-from emms_collector.task_types import TaskType
+from emms_collector.reading.datatime import freeze_instant, run_data_time, tag_of
+from emms_collector.tasks.periods import Period, PeriodError, PeriodUnit, next_slot, previous_slot, slots, zone
+from emms_collector.tasks.types import TaskType
 
 TZ = zone("Asia/Shanghai")
 

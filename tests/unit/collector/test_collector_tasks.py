@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from emms_collector.items import items_for
-from emms_collector.routes import choose
-from emms_collector.task_types import TaskType
-from emms_collector.tasks import TaskBody, TaskPatch
-from emms_collector.templates import default_templates
+from emms_collector.reading.item_routing import choose
+from emms_collector.reading.items import items_for
+from emms_collector.tasks.model import TaskBody, TaskPatch
+from emms_collector.tasks.templates import default_templates
+from emms_collector.tasks.types import TaskType
 
 
 def _task(**kw: Any) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def test_bad_tasks_are_refused_with_a_reason(change: dict[str, Any], reason: str
 
 
 def test_a_patch_is_validated_with_the_whole_task() -> None:
-    from emms_collector.tasks import Task
+    from emms_collector.tasks.model import Task
 
     task = Task.model_validate({**_task(), "id": "t1"})
     assert TaskPatch(priority=1).apply(task).priority == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from emms_collector.window import AdaptiveWindow
+from emms_collector.scheduling.window import AdaptiveWindow
 
 
 async def test_the_window_bounds_waits_and_hands_slots_on_in_order() -> None:

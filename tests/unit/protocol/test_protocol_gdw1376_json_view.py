@@ -137,7 +137,7 @@ def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() 
 
 
 def _import_consumers_against(package: Path) -> subprocess.CompletedProcess[str]:
-    code = ("import emms_protocol, emms_fep.wire, emms_collector.answers, emms_collector.events; "
+    code = ("import emms_protocol, emms_fep.wire, emms_collector.reading.answers, emms_collector.intake.events; "
             "print(emms_protocol.__file__)")
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

@@ -17,14 +17,14 @@ from emms_collector.api.routes_reads import router as reads_router
 from emms_collector.api.routes_runs import router as runs_router
 from emms_collector.api.routes_tasks import router as tasks_router
 from emms_collector.api.routes_templates import router as templates_router
-from emms_collector.executor import RunExecutor
-from emms_collector.manifest import import_manifest
+from emms_collector.intake.manifest import import_manifest
 from emms_collector.runtime import CollectorRuntime, build_runtime, results_consumer
-from emms_collector.scheduler import Scheduler
+from emms_collector.scheduling.executor import RunExecutor
+from emms_collector.scheduling.scheduler import Scheduler
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import CollectorSettings
-from emms_collector.task_types import TaskType
-from emms_collector.templates import default_templates, put_template
+from emms_collector.tasks.templates import default_templates, put_template
+from emms_collector.tasks.types import TaskType
 from emms_db import inbox
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
 from emms_runtime.gc_policy import GcFreezer

@@ -14,17 +14,17 @@ import asyncpg
 import structlog
 
 from emms_bus import BusConsumer, BusProducer, CommitPolicy
-from emms_collector.backfill import Backfiller
-from emms_collector.dispatch import Dispatcher
-from emms_collector.event_polls import EventPoller
-from emms_collector.manual import ManualReads
-from emms_collector.masterdata import MasterDataSync
-from emms_collector.periods import zone
-from emms_collector.reading import ReadingEngine
-from emms_collector.reports import ReportIntake
-from emms_collector.scheduler import Scheduler
+from emms_collector.backfill.passes import Backfiller
+from emms_collector.intake.event_polls import EventPoller
+from emms_collector.intake.masterdata import MasterDataSync
+from emms_collector.intake.reports import ReportIntake
+from emms_collector.manual.reads import ManualReads
+from emms_collector.reading.engine import ReadingEngine
+from emms_collector.scheduling.dispatch import Dispatcher
+from emms_collector.scheduling.scheduler import Scheduler
 from emms_collector.settings import CollectorSettings
-from emms_collector.timesync import TimeSync
+from emms_collector.tasks.periods import zone
+from emms_collector.timesync.sync import TimeSync
 from emms_runtime.retriable import is_retriable
 
 log = structlog.get_logger("emms.collector")

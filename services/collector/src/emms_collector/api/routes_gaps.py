@@ -13,7 +13,7 @@ from emms_collector.api.responses import BackfillStarted, Page
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository.gaps import Gap
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 from emms_protocol.items import ITEMS
 from emms_runtime import Invalid, NotFound
 

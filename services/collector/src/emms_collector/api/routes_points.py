@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.responses import PointPage, PointsImported
-from emms_collector.manifest import import_manifest
+from emms_collector.intake.manifest import import_manifest
 from emms_collector.repository import points as point_sql
 from emms_runtime import Forbidden, Invalid
 

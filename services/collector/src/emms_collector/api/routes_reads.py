@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.responses import ReadJob
-from emms_collector.manual import ManualRead
+from emms_collector.manual.reads import ManualRead
 from emms_runtime import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/reads", tags=["reads"])

@@ -10,12 +10,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.responses import MemberPage, RunPage, RunStarted, TaskOut, TaskPage, TaskWithRuns
-from emms_collector.datatime import run_data_time
-from emms_collector.periods import PeriodUnit
+from emms_collector.reading.datatime import run_data_time
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import tasks as task_sql
-from emms_collector.task_types import TaskType
-from emms_collector.tasks import Task, TaskBody, TaskPatch
+from emms_collector.tasks.model import Task, TaskBody, TaskPatch
+from emms_collector.tasks.periods import PeriodUnit
+from emms_collector.tasks.types import TaskType
 from emms_runtime import Conflict, Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Response
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.responses import ItemCatalog, TemplateList, TemplateOut
-from emms_collector.routes import ROUTES
+from emms_collector.reading.item_routing import ROUTES
 from emms_collector.schema import SCHEMA
-from emms_collector.templates import Template, delete_template, get_template, list_templates, put_template
+from emms_collector.tasks.templates import Template, delete_template, get_template, list_templates, put_template
 from emms_protocol.items import ITEMS
 from emms_runtime import Invalid, NotFound
 

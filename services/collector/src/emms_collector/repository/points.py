@@ -1,7 +1,7 @@
 """SQL of the local measurement-point table: which meter is behind which terminal and pn.
 
-Rows come from master-data changes (:mod:`emms_collector.masterdata`) and the
-simulator's manifest (:mod:`emms_collector.manifest`). A target (task or manual
+Rows come from master-data changes (:mod:`emms_collector.intake.masterdata`) and the
+simulator's manifest (:mod:`emms_collector.intake.manifest`). A target (task or manual
 read) is resolved against this table in one query, never by calling the archive.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks import Target
+from emms_collector.tasks.model import Target
 from emms_db.connection import Connection
 from emms_db.where import Where
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from emms_collector.datatime import run_data_time
-from emms_collector.periods import PeriodUnit, slots
+from emms_collector.reading.datatime import run_data_time
 from emms_collector.schema import SCHEMA
-from emms_collector.task_types import TaskType
-from emms_collector.tasks import PeriodSpec
+from emms_collector.tasks.model import PeriodSpec
+from emms_collector.tasks.periods import PeriodUnit, slots
+from emms_collector.tasks.types import TaskType
 from emms_db.connection import Connection
 from emms_db.where import Where
 

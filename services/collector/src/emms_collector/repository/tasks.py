@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks import Task
+from emms_collector.tasks.model import Task
 from emms_db.connection import Connection
 from emms_db.where import Where
 

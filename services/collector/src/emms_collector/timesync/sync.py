@@ -31,15 +31,15 @@ import structlog
 
 from emms_bus import Delivery
 from emms_collector import metrics
-from emms_collector.answers import typed_frames
-from emms_collector.dispatch import Dispatcher
-from emms_collector.events import MeterClockEvent
+from emms_collector.intake.events import MeterClockEvent
+from emms_collector.reading.answers import typed_frames
 from emms_collector.repository import points as point_sql
 from emms_collector.repository.runs import ClaimedRun
-from emms_collector.scheduler import RunOutcome
+from emms_collector.scheduling.dispatch import Dispatcher
+from emms_collector.scheduling.scheduler import RunOutcome
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import TimeSyncSettings
-from emms_collector.tasks import Task
+from emms_collector.tasks.model import Task
 from emms_db.connection import Connection
 from emms_messages.terminal import (
     DataUnitRequest,

@@ -10,7 +10,7 @@ the request) is reported as ``timed_out`` with a reason and the run's retry
 rounds take it from there.
 
 Bounds: ``max_in_flight_per_terminal`` requests per terminal, and in total an
-adaptive window (:mod:`emms_collector.window`) up to ``max_in_flight`` that
+adaptive window (:mod:`emms_collector.scheduling.window`) up to ``max_in_flight`` that
 shrinks when requests time out or take longer than ``target_latency_s`` (the
 requests ahead of them are queueing somewhere) and grows while they are
 answered in time. Urgent requests (priority ≤ 1: manual reads, clock
@@ -34,8 +34,8 @@ import structlog
 
 from emms_bus import BusProducer, Delivery
 from emms_collector import metrics
+from emms_collector.scheduling.window import AdaptiveWindow
 from emms_collector.settings import DispatchSettings
-from emms_collector.window import AdaptiveWindow
 from emms_messages.terminal import URGENT_PRIORITY, DownlinkRequest, DownlinkResult, RequestOutcome
 
 log = structlog.get_logger("emms.collector.dispatch")

@@ -36,7 +36,7 @@ from emms_bus import BusConsumer, Delivery
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.schema import SCHEMA
-from emms_collector.templates import join, list_templates
+from emms_collector.tasks.templates import join, list_templates
 from emms_db import inbox
 from emms_db.connection import Connection
 from emms_messages.masterdata import ChangeKind, MasterDataChange

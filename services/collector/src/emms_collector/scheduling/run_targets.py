@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from emms_collector.items import items_for
+from emms_collector.reading.item_routing import choose
+from emms_collector.reading.items import items_for
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import status as status_sql
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.repository.status import MeterStatus
-from emms_collector.routes import choose
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks import Task
+from emms_collector.tasks.model import Task
 from emms_db.connection import Connection
 
 YIELD_EVERY = 5000

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from emms_collector.items import Utility
+from emms_collector.reading.items import Utility
 from emms_collector.repository import tasks as task_sql
 from emms_collector.schema import SCHEMA
-from emms_collector.task_types import TaskType
-from emms_collector.tasks import PeriodSpec, Target, Task
+from emms_collector.tasks.model import PeriodSpec, Target, Task
+from emms_collector.tasks.types import TaskType
 from emms_db.connection import Connection
 
 TemplateId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60,

@@ -22,16 +22,16 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from emms_collector import metrics
-from emms_collector.datatime import freeze_instant
-from emms_collector.items import items_for
-from emms_collector.planner import Wanted
-from emms_collector.reading import MeterOutcome, Pass, ReadingEngine
+from emms_collector.reading.datatime import freeze_instant
+from emms_collector.reading.engine import MeterOutcome, Pass, ReadingEngine
+from emms_collector.reading.item_routing import check_items
+from emms_collector.reading.items import items_for
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
-from emms_collector.routes import check_items
+from emms_collector.scheduling.planner import Wanted
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import ManualSettings
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 from emms_messages.readings import ReadingSource
 
 log = structlog.get_logger("emms.collector.manual")

@@ -22,18 +22,18 @@ import structlog
 
 from emms_bus import Delivery
 from emms_collector import metrics
-from emms_collector.datatime import tag_of
-from emms_collector.items import items_for
-from emms_collector.planner import Wanted
-from emms_collector.reading import Pass, ReadingEngine
+from emms_collector.reading.datatime import tag_of
+from emms_collector.reading.engine import Pass, ReadingEngine
+from emms_collector.reading.item_routing import choose
+from emms_collector.reading.items import items_for
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.repository.gaps import Gap
-from emms_collector.routes import choose
+from emms_collector.scheduling.planner import Wanted
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import BackfillSettings
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 from emms_db import inbox
 from emms_messages.readings import BackfillRequest, ReadingSource
 

@@ -19,12 +19,12 @@ import structlog
 
 from emms_bus import BusProducer
 from emms_collector import metrics
-from emms_collector.answers import forwarded_values, point_values, typed_frames
-from emms_collector.dispatch import Dispatcher
-from emms_collector.normalise import Stamp, from_meter, from_points
-from emms_collector.planner import PlannedRequest, PlanOptions, Wanted, plan
+from emms_collector.reading.answers import forwarded_values, point_values, typed_frames
+from emms_collector.reading.normalise import Stamp, from_meter, from_points
+from emms_collector.scheduling.dispatch import Dispatcher
+from emms_collector.scheduling.planner import PlannedRequest, PlanOptions, Wanted, plan
 from emms_collector.settings import DispatchSettings
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
 from emms_messages.terminal import DownlinkResult, RequestOutcome
 

@@ -20,9 +20,9 @@ import structlog
 
 from emms_bus import BusProducer, Delivery
 from emms_collector import metrics
-from emms_collector.answers import point_values, uplink
-from emms_collector.events import MeterClockEvent, events_of
-from emms_collector.normalise import Stamp, from_points
+from emms_collector.intake.events import MeterClockEvent, events_of
+from emms_collector.reading.answers import point_values, uplink
+from emms_collector.reading.normalise import Stamp, from_points
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository.points import Point

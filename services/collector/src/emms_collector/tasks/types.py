@@ -3,8 +3,8 @@
 ``daily_frozen`` yesterday's daily freeze, ``monthly_frozen`` last month's,
 ``realtime`` current values, ``events`` the terminals' event records,
 ``clock`` the terminals' clocks (for time synchronisation). The task model
-(:mod:`emms_collector.tasks`), the route table (:mod:`emms_collector.routes`)
-and the freeze arithmetic (:mod:`emms_collector.datatime`) all speak of it.
+(:mod:`emms_collector.tasks.model`), the route table (:mod:`emms_collector.reading.item_routing`)
+and the freeze arithmetic (:mod:`emms_collector.reading.datatime`) all speak of it.
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ import asyncpg
 import structlog
 
 from emms_collector import metrics
-from emms_collector.periods import zone
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import SchedulerSettings
+from emms_collector.tasks.periods import zone
 from emms_db.connection import Connection
 
 log = structlog.get_logger("emms.collector.scheduler")

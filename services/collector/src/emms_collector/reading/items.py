@@ -5,7 +5,7 @@ Codes are those of ``emms_protocol.items.ITEMS`` (``energy.active.import.total``
 meter is asked only for the items of its own utility (or of ``any``). An
 empty list means the utility's main registers (:data:`DEFAULT_ITEMS`), which is
 what templates use. Whether an item can be read for a task type at all is the
-route table's call (:func:`emms_collector.routes.check_items`).
+route table's call (:func:`emms_collector.reading.item_routing.check_items`).
 """
 
 from __future__ import annotations

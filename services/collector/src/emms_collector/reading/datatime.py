@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 
 FREEZE_AT = ("start", "end")
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from emms_collector import items as item_table
-from emms_collector.periods import Period, PeriodError, PeriodUnit, format_at, parse_at
-from emms_collector.routes import check_items
-from emms_collector.task_types import TaskType
+from emms_collector.reading import items as item_table
+from emms_collector.reading.item_routing import check_items
+from emms_collector.tasks.periods import Period, PeriodError, PeriodUnit, format_at, parse_at
+from emms_collector.tasks.types import TaskType
 
 TaskId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
                                           pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from emms_collector.reading.item_routing import CJT188, Route, choose
 from emms_collector.repository.points import Point
-from emms_collector.routes import CJT188, Route, choose
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest
 from emms_protocol import cjt188
 from emms_protocol.gdw1376.afn10 import control_word

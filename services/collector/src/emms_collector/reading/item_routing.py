@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from emms_collector.task_types import TaskType
+from emms_collector.tasks.types import TaskType
 from emms_protocol.items import ITEMS
 
 

@@ -2,7 +2,7 @@
 
 Values are attributed through the measurement-point table (terminal, pn →
 meter); a forwarded meter read belongs to the meter the request named. Frozen
-values are stamped with the freeze instant (:mod:`emms_collector.datatime`),
+values are stamped with the freeze instant (:mod:`emms_collector.reading.datatime`),
 current values with the terminal's reading time Tm (or the answer's arrival).
 A value the terminal marked absent (``EE`` filler → ``None``) is not a reading:
 the item stays missing and is re-collected.
@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
-from emms_collector.answers import MeterValue
-from emms_collector.datatime import freeze_instant
+from emms_collector.reading.answers import MeterValue
+from emms_collector.reading.datatime import freeze_instant
 from emms_collector.repository.points import Point
 from emms_messages.readings import Reading, ReadingSource
 from emms_protocol.gdw1376.items_map import ItemValue

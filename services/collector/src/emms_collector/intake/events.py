@@ -1,7 +1,7 @@
 """Event records (AFN 0E, ERC) → ``DeviceEvent`` (R-4.2.3c, R-4.5.4.3).
 
 Records arrive typed (``EventBatch`` / ``EventRecord`` decoded from the frame's
-bytes by :mod:`emms_collector.answers`). F1 carries important events, F2
+bytes by :mod:`emms_collector.reading.answers`). F1 carries important events, F2
 normal ones. A record about a measurement point (ERC 12 meter clock drift, 13 meter fault, 31 read failure, 33 status
 word change) is attributed to the meter on that point. ERC 12 is also the
 meter clock-deviation event of layered time synchronisation (R-4.6.1.5): the
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from emms_collector.answers import TypedFrame
+from emms_collector.reading.answers import TypedFrame
 from emms_collector.repository.points import Point
 from emms_messages.events import DeviceEvent, EventClass
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, PointEvent

@@ -17,14 +17,14 @@ import asyncpg
 
 from emms_bus import BusProducer
 from emms_collector import metrics
-from emms_collector.answers import typed_frames
-from emms_collector.dispatch import Dispatcher
-from emms_collector.events import events_of
+from emms_collector.intake.events import events_of
+from emms_collector.reading.answers import typed_frames
 from emms_collector.repository import points as point_sql
 from emms_collector.repository.runs import ClaimedRun
-from emms_collector.scheduler import RunOutcome
+from emms_collector.scheduling.dispatch import Dispatcher
+from emms_collector.scheduling.scheduler import RunOutcome
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks import Task
+from emms_collector.tasks.model import Task
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest, RequestOutcome
 from emms_protocol.gdw1376.afn0e import EventBatch
 

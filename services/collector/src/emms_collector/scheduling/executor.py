@@ -9,7 +9,7 @@
    retries (R-4.2.5).
 3. Meters that joined the target while the rounds ran are seeded and read the
    same way (up to :data:`LATE_TAKES` times), so the run covers every point
-   known when it finishes planning (:mod:`emms_collector.run_targets`).
+   known when it finishes planning (:mod:`emms_collector.scheduling.run_targets`).
 4. Status is flushed every few seconds and after each round, so a crash loses
    at most a few seconds of work.
 5. Items still missing become gaps for back-fill (frozen data only: a past
@@ -25,11 +25,9 @@ import asyncpg
 import structlog
 
 from emms_collector import metrics
-from emms_collector.datatime import tag_of
-from emms_collector.dispatch import TALLY, RequestTally
-from emms_collector.planner import Wanted
 from emms_collector.quality import figures
-from emms_collector.reading import MeterOutcome, Pass, ReadingEngine
+from emms_collector.reading.datatime import tag_of
+from emms_collector.reading.engine import MeterOutcome, Pass, ReadingEngine
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import runs as run_sql
@@ -39,11 +37,13 @@ from emms_collector.repository.gaps import Gap
 from emms_collector.repository.points import Point
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.repository.status import MeterStatus
-from emms_collector.run_targets import seed_late, seed_run
-from emms_collector.scheduler import RunOutcome
+from emms_collector.scheduling.dispatch import TALLY, RequestTally
+from emms_collector.scheduling.planner import Wanted
+from emms_collector.scheduling.run_targets import seed_late, seed_run
+from emms_collector.scheduling.scheduler import RunOutcome
 from emms_collector.schema import SCHEMA
-from emms_collector.task_types import TaskType
-from emms_collector.tasks import Task
+from emms_collector.tasks.model import Task
+from emms_collector.tasks.types import TaskType
 from emms_messages.readings import ReadingSource
 
 log = structlog.get_logger("emms.collector.executor")

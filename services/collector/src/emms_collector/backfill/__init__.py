@@ -1,0 +1,1 @@
+"""Back-fill: gap index upkeep, back-fill passes, BackfillRequest intake."""

@@ -1,0 +1,1 @@
+"""Intake: what arrives unasked — active reports, events, event polls, master data, the simulator manifest."""

@@ -1,0 +1,1 @@
+"""Manual reads (召测) as jobs."""

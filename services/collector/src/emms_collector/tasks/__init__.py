@@ -1,0 +1,1 @@
+"""Tasks: the model and its validation, task types, periods, templates by meter type."""

@@ -1,0 +1,1 @@
+"""Clock: deviation, delay-compensated terminal sync, meter clock events."""
