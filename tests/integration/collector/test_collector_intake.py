@@ -23,8 +23,9 @@ from collector_harness import (
 from emms_bus import KafkaSettings
 from emms_collector.reading.datatime import freeze_instant
 from emms_collector.repository import points as point_sql
+from emms_collector.repository.templates import put_template
 from emms_collector.tasks.periods import zone
-from emms_collector.tasks.templates import default_templates, put_template
+from emms_collector.tasks.templates import default_templates
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 from emms_messages.readings import BackfillRequest, ReadingSource
 from emms_messages.terminal import FrameKind, SessionState, TerminalSession, UplinkFrame

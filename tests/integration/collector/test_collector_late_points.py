@@ -30,9 +30,10 @@ from collector_harness import (
 from emms_bus import BusProducer, Delivery, KafkaSettings
 from emms_collector.intake.masterdata import MasterDataSync
 from emms_collector.reading.datatime import freeze_instant
+from emms_collector.repository.templates import put_template
 from emms_collector.tasks.model import PeriodSpec
 from emms_collector.tasks.periods import zone
-from emms_collector.tasks.templates import Template, TemplateSpec, put_template
+from emms_collector.tasks.templates import Template, TemplateSpec
 from emms_collector.tasks.types import TaskType
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 

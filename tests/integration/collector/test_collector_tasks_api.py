@@ -9,7 +9,9 @@ import pytest
 from collector_harness import Running, collector_settings, running_collector, truncate
 
 from emms_bus import KafkaSettings
-from emms_collector.tasks.templates import default_templates, ensure_task, put_template
+from emms_collector.repository.templates import put_template
+from emms_collector.tasks.auto_tasks import ensure_task
+from emms_collector.tasks.templates import default_templates
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
 

@@ -11,7 +11,7 @@ from emms_collector.repository.points import Point
 from emms_collector.scheduling.planner import PlanOptions, Wanted, plan
 from emms_collector.tasks.periods import zone
 from emms_collector.tasks.types import TaskType
-from emms_collector.timesync.sync import deviation_of, in_quiet_window
+from emms_collector.timesync.clock_read import deviation_of, in_quiet_window
 from emms_messages.readings import ReadingSource
 from emms_messages.terminal import DownlinkResult, RequestOutcome
 from emms_protocol import cjt188

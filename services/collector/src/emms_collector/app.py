@@ -18,19 +18,22 @@ from emms_collector.api.routes_runs import router as runs_router
 from emms_collector.api.routes_tasks import router as tasks_router
 from emms_collector.api.routes_templates import router as templates_router
 from emms_collector.intake.manifest import import_manifest
+from emms_collector.repository.templates import put_template
 from emms_collector.runtime import CollectorRuntime, build_runtime, results_consumer
 from emms_collector.scheduling.executor import RunExecutor
 from emms_collector.scheduling.scheduler import Scheduler
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import CollectorSettings
-from emms_collector.tasks.templates import default_templates, put_template
+from emms_collector.tasks.templates import default_templates
 from emms_collector.tasks.types import TaskType
 from emms_db import inbox
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
 from emms_runtime.gc_policy import GcFreezer
+from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.collector")
 Worker = Callable[[asyncio.Event], Awaitable[None]]
+HOUSEKEEPING_S = 3600.0
 INBOX_DAYS = 35  # longer than any consumed topic keeps its messages (master data: 30 days)
 
 
@@ -85,46 +88,32 @@ def _gated(c: CollectorRuntime, worker: Worker) -> Worker:
 
 def _manifest_watcher(c: CollectorRuntime) -> Worker:
     """Import the simulator's manifest at start and whenever the file changes (``make up``, tests)."""
+    path = Path(str(c.settings.manifest_path))
+    seen: float | None = None
 
-    async def run(stop: asyncio.Event) -> None:
-        path = Path(str(c.settings.manifest_path))
-        seen: float | None = None
-        while not stop.is_set():
-            try:
-                mtime = (await asyncio.to_thread(path.stat)).st_mtime
-                if mtime != seen:
-                    await import_manifest(c.pool, path)
-                    seen = mtime
-                    c.poke_scheduler()
-            except FileNotFoundError:
-                pass
-            except Exception:
-                log.exception("manifest import failed", path=str(path))
-            try:
-                await asyncio.wait_for(stop.wait(), c.settings.manifest_poll_s)
-            except TimeoutError:
-                pass
+    async def step() -> None:
+        nonlocal seen
+        try:
+            mtime = (await asyncio.to_thread(path.stat)).st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != seen:
+            await import_manifest(c.pool, path)
+            seen = mtime
+            c.poke_scheduler()
 
-    return run
+    return PeriodicWorker("manifest", step, c.settings.manifest_poll_s).run
 
 
 def _housekeeping(c: CollectorRuntime) -> Worker:
     """Hourly: drop finished manual-read jobs past their retention and inbox rows past topic retention."""
 
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await c.manual.purge()
-                async with c.pool.acquire() as conn:
-                    await inbox.purge(conn, SCHEMA, INBOX_DAYS)
-            except Exception:
-                log.exception("housekeeping failed")
-            try:
-                await asyncio.wait_for(stop.wait(), 3600)
-            except TimeoutError:
-                pass
+    async def step() -> None:
+        await c.manual.purge()
+        async with c.pool.acquire() as conn:
+            await inbox.purge(conn, SCHEMA, INBOX_DAYS)
 
-    return run
+    return PeriodicWorker("housekeeping", step, HOUSEKEEPING_S).run
 
 
 SPEC = ServiceSpec(

@@ -25,6 +25,7 @@ from emms_collector.scheduling.scheduler import Scheduler
 from emms_collector.settings import CollectorSettings
 from emms_collector.tasks.periods import zone
 from emms_collector.timesync.sync import TimeSync
+from emms_runtime.periodic import sleep_or_stop
 from emms_runtime.retriable import is_retriable
 
 log = structlog.get_logger("emms.collector")
@@ -65,8 +66,9 @@ class CollectorRuntime:
         """Wait until the result consumer holds its partitions and knows its positions."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not self.results_ready() and not stop.is_set() and loop.time() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)  # the consumer has no "assigned" event to wait on
+        while not self.results_ready() and loop.time() < deadline:  # the consumer has no "assigned" event
+            if await sleep_or_stop(stop, 0.1):
+                break
         if not self.results_ready():
             return False
         try:

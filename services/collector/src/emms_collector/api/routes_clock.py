@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.responses import ClockRead, ClockSync, ClockSyncs, MeterClockSync, TerminalClocks
-from emms_collector.schema import SCHEMA
+from emms_collector.repository import clock as clock_sql
 from emms_runtime import NotFound, UpstreamTimeout
 
 router = APIRouter(prefix="/api/v1/clock", tags=["clock"])
@@ -20,13 +20,10 @@ async def terminal_clocks(c: CollectorDep, principal: Viewer,
                           out_of_tolerance: Annotated[bool, Query()] = False,
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-    where = "abs(deviation_s) > $1" if out_of_tolerance else "$1::float8 IS NOT NULL"
     async with c.pool.acquire() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock WHERE {where}",
-                                    c.settings.timesync.tolerance_s)
-        rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.terminal_clock WHERE {where} ORDER BY abs(deviation_s) DESC"
-                                f" NULLS LAST LIMIT {limit} OFFSET {offset}", c.settings.timesync.tolerance_s)
-    return {"tolerance_s": c.settings.timesync.tolerance_s, "total": total, "items": [dict(r) for r in rows]}
+        total, items = await clock_sql.terminal_clocks(conn, tolerance_s=c.settings.timesync.tolerance_s,
+                                                       out_of_tolerance=out_of_tolerance, limit=limit, offset=offset)
+    return {"tolerance_s": c.settings.timesync.tolerance_s, "total": total, "items": items}
 
 
 @router.get("/syncs", response_model=ClockSyncs, summary="Clock measurements and syncs with their results")
@@ -35,11 +32,8 @@ async def syncs(c: CollectorDep, principal: Viewer,
                 level: Annotated[Literal["terminal", "meter"] | None, Query()] = None,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT * FROM {SCHEMA}.clock_sync WHERE ($1::text IS NULL OR terminal = $1)"
-            f" AND ($2::text IS NULL OR level = $2) ORDER BY requested_at DESC, id DESC LIMIT {limit}",
-            terminal, level)
-    return {"items": [dict(r) for r in rows]}
+        items = await clock_sql.list_syncs(conn, terminal=terminal, level=level, limit=limit)
+    return {"items": items}
 
 
 @router.post("/terminals/{terminal}/read", response_model=ClockRead, summary="Poll a terminal's clock now")

@@ -11,7 +11,6 @@ from emms_collector.api.deps import CollectorDep, Viewer
 from emms_collector.api.responses import Page, RunDetail, RunPage
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import status as status_sql
-from emms_collector.schema import SCHEMA
 from emms_runtime import NotFound
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -47,13 +46,9 @@ async def get_run(c: CollectorDep, principal: Viewer, run_id: Annotated[int, Pat
         run = await run_sql.get_run(conn, run_id)
         if run is None:
             raise NotFound(f"no run {run_id}")
-        reasons = await conn.fetch(
-            f"SELECT reason, count(*) AS meters FROM {SCHEMA}.run_meter WHERE run_id = $1 AND state <> 'ok'"
-            " GROUP BY reason ORDER BY count(*) DESC LIMIT 20", run_id)
-        states = await conn.fetch(f"SELECT state, count(*) AS n FROM {SCHEMA}.run_meter WHERE run_id = $1"
-                                  " GROUP BY state", run_id)
-    return {**run, **_rates(run), "meter_states": {r["state"]: r["n"] for r in states},
-            "failure_reasons": [dict(r) for r in reasons]}
+        reasons = await status_sql.failure_reasons(conn, run_id)
+        states = await status_sql.state_counts(conn, run_id)
+    return {**run, **_rates(run), "meter_states": states, "failure_reasons": reasons}
 
 
 @router.get("/{run_id}/meters", response_model=Page,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Response
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.responses import ItemCatalog, TemplateList, TemplateOut
 from emms_collector.reading.item_routing import ROUTES
-from emms_collector.schema import SCHEMA
-from emms_collector.tasks.templates import Template, delete_template, get_template, list_templates, put_template
+from emms_collector.repository import templates as template_sql
+from emms_collector.tasks.templates import Template
 from emms_protocol.items import ITEMS
 from emms_runtime import Invalid, NotFound
 
@@ -21,14 +21,14 @@ TemplatePath = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[A-Za
 @router.get("/templates", response_model=TemplateList, summary="Task templates by meter type")
 async def templates(c: CollectorDep, principal: Viewer) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
-        found = await list_templates(conn)
+        found = await template_sql.list_templates(conn)
     return {"items": [t.model_dump(mode="json") for t in found]}
 
 
 @router.get("/templates/{template_id}", response_model=TemplateOut, summary="One template")
 async def template(c: CollectorDep, principal: Viewer, template_id: TemplatePath) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
-        found = await get_template(conn, template_id)
+        found = await template_sql.get_template(conn, template_id)
     if found is None:
         raise NotFound(f"no template {template_id}")
     return found.model_dump(mode="json")
@@ -41,13 +41,8 @@ async def store_template(c: CollectorDep, principal: Operator, template_id: Temp
     if body.id != template_id:
         raise Invalid(f"body id {body.id} differs from the path's {template_id}")
     async with c.pool.acquire() as conn, conn.transaction():
-        await put_template(conn, body)
-        await conn.execute(
-            f"UPDATE {SCHEMA}.task SET name = $2, task_type = $3, items = $4, period = $5::jsonb, priority = $6,"
-            " retries = $7, retry_delay_s = $8, backfill_days = $9, version = version + 1, updated_at = now()"
-            " WHERE template_id = $1 AND auto AND deleted_at IS NULL",
-            body.id, body.spec.name, body.spec.type.value, body.spec.items, body.spec.period.model_dump_json(),
-            body.spec.priority, body.spec.retries, body.spec.retry_delay_s, body.spec.backfill_days)
+        await template_sql.put_template(conn, body)
+        await template_sql.update_auto_task(conn, body)
     return body.model_dump(mode="json")
 
 
@@ -55,7 +50,7 @@ async def store_template(c: CollectorDep, principal: Operator, template_id: Temp
                summary="Delete a template (its task stays)")
 async def remove_template(c: CollectorDep, principal: Operator, template_id: TemplatePath) -> Response:
     async with c.pool.acquire() as conn:
-        if not await delete_template(conn, template_id):
+        if not await template_sql.delete_template(conn, template_id):
             raise NotFound(f"no template {template_id}")
     return Response(status_code=204)
 

@@ -28,6 +28,7 @@ from emms_collector.reading.item_routing import choose
 from emms_collector.reading.items import items_for
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import points as point_sql
+from emms_collector.repository import runs as run_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.repository.gaps import Gap
 from emms_collector.scheduling.planner import Wanted
@@ -36,6 +37,7 @@ from emms_collector.settings import BackfillSettings
 from emms_collector.tasks.types import TaskType
 from emms_db import inbox
 from emms_messages.readings import BackfillRequest, ReadingSource
+from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.collector.backfill")
 CONSUMER = "backfill-requests"
@@ -47,27 +49,23 @@ class Backfiller:
         self._pool = pool
         self._engine = engine
         self._settings = settings
-        self._wake = asyncio.Event()
+        self._worker = PeriodicWorker("backfill", self._step, settings.every_s)
+        self._stop = asyncio.Event()
         self.passes = 0
 
     def poke(self) -> None:
-        self._wake.set()
+        """Gaps were opened: pass now rather than at the end of the interval."""
+        self._worker.poke()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.open_missed_runs()
-                while await self.pass_once() >= self._settings.batch and not stop.is_set():
-                    pass
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                log.warning("back-fill pass failed; retrying", error=repr(exc))
-            except Exception:
-                log.exception("back-fill pass failed; retrying")
-            self._wake.clear()
-            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=self._settings.every_s, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
+        """The worker: open the missed runs' gaps, then pass until a pass takes less than a batch."""
+        self._stop = stop
+        await self._worker.run(stop)
+
+    async def _step(self) -> None:
+        await self.open_missed_runs()
+        while await self.pass_once() >= self._settings.batch and not self._stop.is_set():
+            pass
 
     async def pass_once(self, now: datetime | None = None) -> int:
         """Take the due gaps, re-collect them; return how many gaps were taken."""
@@ -113,11 +111,8 @@ class Backfiller:
         """Open gaps for every meter of frozen-data runs that were never executed (beyond catch-up)."""
         now = now or datetime.now(UTC)
         async with self._pool.acquire() as conn:
-            runs = await conn.fetch(
-                f"SELECT r.id, r.task_id, r.data_time FROM {SCHEMA}.task_run r JOIN {SCHEMA}.task t ON t.id = r.task_id"
-                " WHERE r.status = 'missed' AND NOT r.gaps_opened AND t.task_type = ANY($1::text[])"
-                " AND t.backfill_days > 0 AND r.data_time >= $2::timestamptz - make_interval(days => t.backfill_days)",
-                [TaskType.DAILY_FROZEN.value, TaskType.MONTHLY_FROZEN.value], now)
+            runs = await run_sql.missed_without_gaps(conn, now, [TaskType.DAILY_FROZEN.value,
+                                                                 TaskType.MONTHLY_FROZEN.value])
         opened = 0
         for run in runs:
             async with self._pool.acquire() as conn, conn.transaction():
@@ -132,7 +127,7 @@ class Backfiller:
                                      run_id=run["id"], reason="the run was missed", origin="missed")
                                  for i in wanted if i not in uncovered]
                     opened += await gap_sql.open_gaps(conn, gaps)
-                await conn.execute(f"UPDATE {SCHEMA}.task_run SET gaps_opened = true WHERE id = $1", run["id"])
+                await run_sql.mark_gaps_opened(conn, run["id"])
         return opened
 
     async def handle_requests(self, batch: Sequence[Delivery]) -> None:

@@ -20,10 +20,10 @@ from emms_collector import metrics
 from emms_collector.intake.events import events_of
 from emms_collector.reading.answers import typed_frames
 from emms_collector.repository import points as point_sql
+from emms_collector.repository import terminal_events as event_sql
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.scheduling.dispatch import Dispatcher
 from emms_collector.scheduling.scheduler import RunOutcome
-from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import Task
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest, RequestOutcome
 from emms_protocol.gdw1376.afn0e import EventBatch
@@ -40,10 +40,10 @@ class EventPoller:
     async def read_terminal(self, terminal: str) -> tuple[int, str]:
         """Read both queues of one terminal; (events published, failure reason)."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT * FROM {SCHEMA}.terminal_events WHERE terminal = $1", terminal)
+            row = await event_sql.pointers(conn, terminal)
             points = await point_sql.by_terminal_pn(conn, terminal)
         published, reasons = 0, []
-        for fn, ptr_col, ec_col in ((1, "next_important", "ec_important"), (2, "next_normal", "ec_normal")):
+        for fn, (ptr_col, ec_col) in event_sql.QUEUES.items():
             start = int(row[ptr_col]) if row else 0
             ec = row[ec_col] if row else None
             end = int(ec) % 256 if ec is not None and ec != start else (start + BATCH) % 256
@@ -65,12 +65,8 @@ class EventPoller:
             batch = next((u.value for f in frames for u in f.units if isinstance(u.value, EventBatch)), None)
             if batch is not None:
                 async with self._pool.acquire() as conn:
-                    await conn.execute(
-                        f"INSERT INTO {SCHEMA}.terminal_events AS t (terminal, {ptr_col}, {ec_col}, read_at)"
-                        " VALUES ($1, $2, $3, $4) ON CONFLICT (terminal) DO UPDATE SET"
-                        f" {ptr_col} = excluded.{ptr_col}, {ec_col} = excluded.{ec_col}, read_at = excluded.read_at",
-                        terminal, (start + len(batch.records)) % 256, batch.ec1 if fn == 1 else batch.ec2,
-                        datetime.now(UTC))
+                    await event_sql.advance(conn, terminal, fn, (start + len(batch.records)) % 256,
+                                            batch.ec1 if fn == 1 else batch.ec2, datetime.now(UTC))
         return published, "; ".join(reasons)
 
     async def events_task(self, task: Task, run: ClaimedRun, terminals: list[str]) -> RunOutcome:

@@ -20,7 +20,8 @@ import asyncpg
 import structlog
 
 from emms_collector.repository import points as point_sql
-from emms_collector.tasks.templates import join_many, list_templates
+from emms_collector.repository.templates import list_templates
+from emms_collector.tasks.auto_tasks import join_many
 
 log = structlog.get_logger("emms.collector.manifest")
 CHUNK = 20_000

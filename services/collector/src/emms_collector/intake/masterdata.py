@@ -33,10 +33,12 @@ import asyncpg
 import structlog
 
 from emms_bus import BusConsumer, Delivery
+from emms_collector.repository import masterdata as md_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import tasks as task_sql
+from emms_collector.repository.templates import list_templates
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks.templates import join, list_templates
+from emms_collector.tasks.auto_tasks import join
 from emms_db import inbox
 from emms_db.connection import Connection
 from emms_messages.masterdata import ChangeKind, MasterDataChange
@@ -113,14 +115,8 @@ class MasterDataSync:
         if change.entity == "meter_installation":
             await self._installation(conn, change, templates)
         elif change.entity == "customer":
-            await conn.execute(
-                f"INSERT INTO {SCHEMA}.md_customer (id, region_id, category, utility, company_id)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET region_id = excluded.region_id,"
-                " category = excluded.category, utility = excluded.utility, company_id = excluded.company_id",
-                change.entity_id, data.get("region_id"), data.get("category"), data.get("utility"),
-                data.get("company_id"))
-            await conn.execute(f"UPDATE {SCHEMA}.point SET region_id = $2, category = $3 WHERE customer_id = $1",
-                               change.entity_id, data.get("region_id"), data.get("category"))
+            await md_sql.upsert_customer(conn, change.entity_id, data.get("region_id"), data.get("category"),
+                                         data.get("utility"), data.get("company_id"))
         elif change.entity == "terminal":
             await self._terminal(conn, change)
         elif change.entity == "group_member":
@@ -139,18 +135,15 @@ class MasterDataSync:
         if key is None or data.get("pn") is None:
             log.info("installation without a terminal and pn is not read by the collector", meter=meter_id)
             return
-        customer = await conn.fetchrow(f"SELECT region_id, category FROM {SCHEMA}.md_customer WHERE id = $1",
-                                       data.get("customer_id"))
+        customer = await md_sql.customer_scope(conn, data.get("customer_id"))
         if data.get("metering_point_id"):  # a replacement: the old meter of this point is no longer read
-            await conn.execute(f"UPDATE {SCHEMA}.point SET active = false, updated_at = now()"
-                               " WHERE metering_point_id = $1 AND meter_id <> $2 AND active",
-                               data["metering_point_id"], str(meter_id))
+            await md_sql.deactivate_replaced(conn, data["metering_point_id"], str(meter_id))
         await point_sql.upsert_points(conn, [{
             "meter_id": str(meter_id), "terminal": key, "pn": int(data["pn"]), "utility": str(data.get("utility")),
             "protocol": str(data.get("protocol") or ""), "meter_address": str(data.get("meter_address") or ""),
             "port": data.get("port"), "metering_point_id": data.get("metering_point_id"),
-            "customer_id": data.get("customer_id"), "region_id": customer["region_id"] if customer else None,
-            "category": customer["category"] if customer else None, "valid_from": _time(data.get("valid_from")),
+            "customer_id": data.get("customer_id"), "region_id": customer[0] if customer else None,
+            "category": customer[1] if customer else None, "valid_from": _time(data.get("valid_from")),
             "valid_to": _time(data.get("valid_to")), "active": True, "source": "masterdata"}])
         await join(conn, templates, str(meter_id), str(data.get("utility")), str(data.get("protocol") or ""),
                    f"{change.kind.value} {change.changed_at.isoformat()}")
@@ -158,24 +151,12 @@ class MasterDataSync:
     async def _terminal(self, conn: Connection, change: MasterDataChange) -> None:
         data = change.data
         key = terminal_key(data.get("address"))
-        old = await conn.fetchval(f"SELECT terminal FROM {SCHEMA}.md_terminal WHERE id = $1", change.entity_id)
-        await conn.execute(
-            f"INSERT INTO {SCHEMA}.md_terminal (id, address, terminal, region_id, status) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (id) DO UPDATE SET address = excluded.address, terminal = excluded.terminal,"
-            " region_id = excluded.region_id, status = excluded.status",
-            change.entity_id, data.get("address"), key, data.get("region_id"), data.get("status"))
-        if old and key and old != key:
-            await conn.execute(f"UPDATE {SCHEMA}.point SET terminal = $2, updated_at = now() WHERE terminal = $1",
-                               old, key)
+        await md_sql.upsert_terminal(conn, change.entity_id, data.get("address"), key, data.get("region_id"),
+                                     data.get("status"))
 
     async def _group_member(self, conn: Connection, change: MasterDataChange) -> None:
         data = change.data
         keys = (data.get("group_id"), data.get("member_kind"), data.get("member_id"))
         if not all(keys):
             return
-        if change.kind is ChangeKind.REMOVED:
-            await conn.execute(f"DELETE FROM {SCHEMA}.md_group_member WHERE group_id = $1 AND member_kind = $2"
-                               " AND member_id = $3", *keys)
-        else:
-            await conn.execute(f"INSERT INTO {SCHEMA}.md_group_member (group_id, member_kind, member_id)"
-                               " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", *keys)
+        await md_sql.set_group_member(conn, *keys, member=change.kind is not ChangeKind.REMOVED)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import secrets
 import time
 from datetime import UTC, date, datetime
@@ -27,9 +26,9 @@ from emms_collector.reading.engine import MeterOutcome, Pass, ReadingEngine
 from emms_collector.reading.item_routing import check_items
 from emms_collector.reading.items import items_for
 from emms_collector.repository import gaps as gap_sql
+from emms_collector.repository import manual_jobs as job_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.scheduling.planner import Wanted
-from emms_collector.schema import SCHEMA
 from emms_collector.settings import ManualSettings
 from emms_collector.tasks.types import TaskType
 from emms_messages.readings import ReadingSource
@@ -84,9 +83,7 @@ class ManualReads:
             if not points:
                 raise LookupError(f"none of the meters is known to the collector: {unknown[:5]}")
             job_id = f"read-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
-            await conn.execute(f"INSERT INTO {SCHEMA}.manual_job (id, requested_by, reason, request)"
-                               " VALUES ($1, $2, $3, $4::jsonb)", job_id, requested_by, body.reason,
-                               body.model_dump_json())
+            await job_sql.insert_job(conn, job_id, requested_by, body.reason, body.model_dump_json())
         wanted = [Wanted(p, tuple(items_for(body.items, p.utility))) for p in points]
         wanted = [w for w in wanted if w.items]
         self._jobs[job_id] = asyncio.create_task(self._run(job_id, body, wanted, unknown, requested_by))
@@ -102,13 +99,7 @@ class ManualReads:
 
     async def get(self, job_id: str) -> dict[str, Any] | None:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT * FROM {SCHEMA}.manual_job WHERE id = $1", job_id)
-        if row is None:
-            return None
-        job = dict(row)
-        job["request"] = _json(job["request"])
-        job["results"] = _json(job["results"])
-        return job
+            return await job_sql.get_job(conn, job_id)
 
     def _pass(self, body: ManualRead, requested_by: str) -> Pass:
         task_type = TaskType(body.type)
@@ -137,8 +128,7 @@ class ManualReads:
         results = [_result(o, items_of.get(o.meter_id, ())) for o in outcomes]
         results += [{"meter_id": m, "values": {}, "missing": [], "reason": "unknown meter"} for m in unknown]
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"UPDATE {SCHEMA}.manual_job SET status = $2, results = $3::jsonb, finished_at = now()"
-                               " WHERE id = $1", job_id, status, json.dumps(results))
+            await job_sql.finish_job(conn, job_id, status, results)
             await gap_sql.fill(conn, [(r.meter_id, r.item, r.data_time) for o in outcomes for r in o.readings],
                                "manual")
         metrics.MANUAL_SECONDS.observe(time.perf_counter() - started)
@@ -149,9 +139,7 @@ class ManualReads:
 
     async def purge(self) -> int:
         async with self._pool.acquire() as conn:
-            result = await conn.execute(f"DELETE FROM {SCHEMA}.manual_job WHERE created_at < now()"
-                                        " - make_interval(hours => $1)", self._settings.job_retention_h)
-        return int(result.split()[-1])
+            return await job_sql.purge(conn, self._settings.job_retention_h)
 
 
 def _default_tag(monthly: bool, engine: ReadingEngine) -> date:
@@ -169,6 +157,3 @@ def _result(o: MeterOutcome, items: tuple[str, ...]) -> dict[str, Any]:
     return {"meter_id": o.meter_id, "values": values, "missing": missing,
             "reason": (o.reason or "no value") if missing else ""}
 
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value

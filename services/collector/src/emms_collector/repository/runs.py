@@ -170,3 +170,39 @@ async def list_runs(conn: Connection, *, task_id: str | None = None, status: str
     rows = await conn.fetch(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE {w.sql()}"
                             f" ORDER BY due_at DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]
+
+
+async def lock_run(conn: Connection, run_id: int) -> None:
+    """Serialise seeding of one run across replicas until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collector.run'), $1::int)", run_id % 2**31)
+
+
+async def add_expected(conn: Connection, run_id: int, meters: int, items: int) -> None:
+    """Count meters (and their items) seeded into a run."""
+    await conn.execute(f"UPDATE {SCHEMA}.task_run SET meters = meters + $2, expected = expected + $3"
+                       " WHERE id = $1", run_id, meters, items)
+
+
+async def task_of(conn: Connection, run_id: int) -> str | None:
+    task_id = await conn.fetchval(f"SELECT task_id FROM {SCHEMA}.task_run WHERE id = $1", run_id)
+    return str(task_id) if task_id is not None else None
+
+
+async def release(conn: Connection, me: str, run_ids: list[int]) -> None:
+    """Hand back the leases of runs this replica holds (another replica resumes them at once)."""
+    await conn.execute(f"UPDATE {SCHEMA}.task_run SET lease_until = now()"
+                       " WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'running'", run_ids, me)
+
+
+async def missed_without_gaps(conn: Connection, now: datetime, task_types: list[str]) -> list[dict[str, Any]]:
+    """Missed runs of the given task types whose gaps are not opened yet, inside their task's back-fill days."""
+    rows = await conn.fetch(
+        f"SELECT r.id, r.task_id, r.data_time FROM {SCHEMA}.task_run r JOIN {SCHEMA}.task t ON t.id = r.task_id"
+        " WHERE r.status = 'missed' AND NOT r.gaps_opened AND t.task_type = ANY($1::text[])"
+        " AND t.backfill_days > 0 AND r.data_time >= $2::timestamptz - make_interval(days => t.backfill_days)",
+        task_types, now)
+    return [dict(r) for r in rows]
+
+
+async def mark_gaps_opened(conn: Connection, run_id: int) -> None:
+    await conn.execute(f"UPDATE {SCHEMA}.task_run SET gaps_opened = true WHERE id = $1", run_id)

@@ -112,3 +112,18 @@ async def add_collected(conn: Connection, keys: Sequence[tuple[int, str, str]]) 
                   GROUP BY r2.run_id, r2.meter_id, r2.collected) x
             WHERE r.run_id = x.run_id AND r.meter_id = x.meter_id""",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+
+
+async def failure_reasons(conn: Connection, run_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """(reason, meters) of a run's meters not complete, commonest first."""
+    rows = await conn.fetch(
+        f"SELECT reason, count(*) AS meters FROM {SCHEMA}.run_meter WHERE run_id = $1 AND state <> 'ok'"
+        f" GROUP BY reason ORDER BY count(*) DESC LIMIT {int(limit)}", run_id)
+    return [dict(r) for r in rows]
+
+
+async def state_counts(conn: Connection, run_id: int) -> dict[str, int]:
+    """How many of a run's meters are in each state."""
+    rows = await conn.fetch(f"SELECT state, count(*) AS n FROM {SCHEMA}.run_meter WHERE run_id = $1"
+                            " GROUP BY state", run_id)
+    return {r["state"]: r["n"] for r in rows}

@@ -41,7 +41,6 @@ from emms_collector.scheduling.dispatch import TALLY, RequestTally
 from emms_collector.scheduling.planner import Wanted
 from emms_collector.scheduling.run_targets import seed_late, seed_run
 from emms_collector.scheduling.scheduler import RunOutcome
-from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import Task
 from emms_collector.tasks.types import TaskType
 from emms_messages.readings import ReadingSource
@@ -201,7 +200,7 @@ class RunExecutor:
 async def publish_run_gauges(pool: asyncpg.Pool, run_id: int) -> None:
     """Set the task's success-rate gauges from a finished run's figures."""
     async with pool.acquire() as conn:
-        task_id = await conn.fetchval(f"SELECT task_id FROM {SCHEMA}.task_run WHERE id = $1", run_id)
+        task_id = await run_sql.task_of(conn, run_id)
         found = (await figures(conn, run_id=run_id))["overall"]
     if task_id is None or not found["meters"]:
         return

@@ -18,10 +18,10 @@ import asyncpg
 from emms_collector.reading.item_routing import choose
 from emms_collector.reading.items import items_for
 from emms_collector.repository import points as point_sql
+from emms_collector.repository import runs as run_sql
 from emms_collector.repository import status as status_sql
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.repository.status import MeterStatus
-from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import Task
 from emms_db.connection import Connection
 
@@ -53,7 +53,7 @@ async def seed_late(pool: asyncpg.Pool, task: Task, run: ClaimedRun) -> Seeded:
 
 
 async def _lock(conn: Connection, run: ClaimedRun) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collector.run'), $1::int)", run.id % 2**31)
+    await run_sql.lock_run(conn, run.id)
 
 
 async def _add(conn: Connection, task: Task, run: ClaimedRun, held: set[str]) -> Seeded:
@@ -72,6 +72,5 @@ async def _add(conn: Connection, task: Task, run: ClaimedRun, held: set[str]) ->
             out.rows.append(MeterStatus(p.meter_id, p.terminal, items))
     if out.rows:
         await status_sql.seed(conn, run.id, out.rows)
-        await conn.execute(f"UPDATE {SCHEMA}.task_run SET meters = meters + $2, expected = expected + $3"
-                           " WHERE id = $1", run.id, len(out.rows), sum(len(r.items) for r in out.rows))
+        await run_sql.add_expected(conn, run.id, len(out.rows), sum(len(r.items) for r in out.rows))
     return out

@@ -23,10 +23,10 @@ import structlog
 from emms_collector import metrics
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository.runs import ClaimedRun
-from emms_collector.schema import SCHEMA
 from emms_collector.settings import SchedulerSettings
 from emms_collector.tasks.periods import zone
 from emms_db.connection import Connection
+from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.collector.scheduler")
 
@@ -48,7 +48,7 @@ class Scheduler:
         self._on_finished = on_finished
         self._tz = zone(settings.local_tz)
         self._running: dict[int, asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
+        self._worker = PeriodicWorker("scheduler", self.tick, settings.tick_s, on_stop=self.stop_running)
         self._renewed_at = 0.0
 
     @property
@@ -57,22 +57,11 @@ class Scheduler:
 
     def poke(self) -> None:
         """Something became due (a manual run, a back-fill): look now rather than at the next tick."""
-        self._wake.set()
+        self._worker.poke()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                log.warning("scheduler tick failed; retrying", error=repr(exc))
-            except Exception:
-                log.exception("scheduler tick failed; retrying")
-            self._wake.clear()
-            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=self._settings.tick_s, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
-        await self.stop_running()
+        """The worker: a :meth:`tick` every ``tick_s`` (or when poked); at stop the leases go back."""
+        await self._worker.run(stop)
 
     async def tick(self) -> int:
         """Plan, claim and start; return how many runs were started."""
@@ -119,7 +108,7 @@ class Scheduler:
         finally:
             self._running.pop(run.id, None)
             metrics.RUNS_RUNNING.set(len(self._running))
-            self._wake.set()
+            self._worker.poke()
 
     async def stop_running(self) -> None:
         """Cancel unfinished runs and hand their leases back at once (another replica resumes them)."""
@@ -131,9 +120,6 @@ class Scheduler:
             with suppress(asyncio.CancelledError, Exception):
                 await task
         if ids:
-            with suppress(OSError, asyncpg.PostgresError):
-                async with self._pool.acquire() as conn:
-                    await conn.execute(f"UPDATE {SCHEMA}.task_run SET lease_until = now()"
-                                       " WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'running'",
-                                       ids, self._me)
+            async with self._pool.acquire() as conn:
+                await run_sql.release(conn, self._me, ids)
             log.info("released unfinished runs", runs=ids)

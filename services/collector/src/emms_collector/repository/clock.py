@@ -1,0 +1,129 @@
+"""SQL of clocks: the latest deviation per terminal (``terminal_clock``) and every measurement and sync
+(``clock_sync``), terminal and meter level."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from emms_collector.schema import SCHEMA
+from emms_db.connection import Connection
+
+
+async def note_sessions(conn: Connection, terminals: Sequence[str], deviations: Sequence[float | None],
+                        seen: Sequence[datetime], online: Sequence[bool]) -> None:
+    """Online state and heartbeat deviation per terminal; an older observation never overwrites a newer one."""
+    await conn.execute(
+        f"""INSERT INTO {SCHEMA}.terminal_clock AS c (terminal, deviation_s, observed_at, source, online)
+            SELECT t, d, o, CASE WHEN d IS NULL THEN '' ELSE 'heartbeat' END, on_ FROM
+            unnest($1::text[], $2::float8[], $3::timestamptz[], $4::bool[]) AS u(t, d, o, on_)
+            ON CONFLICT (terminal) DO UPDATE SET online = excluded.online,
+              deviation_s = coalesce(excluded.deviation_s, c.deviation_s),
+              observed_at = CASE WHEN excluded.deviation_s IS NULL THEN c.observed_at
+                                 ELSE excluded.observed_at END,
+              source = CASE WHEN excluded.deviation_s IS NULL THEN c.source ELSE 'heartbeat' END
+            WHERE c.observed_at IS NULL OR excluded.observed_at >= c.observed_at
+               OR excluded.deviation_s IS NULL""",
+        list(terminals), list(deviations), list(seen), list(online))
+
+
+async def add_meter_syncs(conn: Connection, rows: Sequence[tuple[str, str | None, str, str, str | None]]) -> None:
+    """Meter syncs (terminal, meter, outcome, detail, approved by) reported by terminals (ERC 12)."""
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.clock_sync (terminal, meter_id, level, outcome, detail, approved_by)"
+        " VALUES ($1, $2, 'meter', $3, $4, $5)", rows)
+
+
+async def note_poll(conn: Connection, terminal: str, deviation_s: float | None, round_trip_ms: float | None,
+                    detail: str) -> None:
+    """A polled clock read: the terminal's deviation (when it answered) and the measurement's record."""
+    if deviation_s is not None:
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.terminal_clock AS c (terminal, deviation_s, observed_at, source)"
+            " VALUES ($1, $2, now(), 'poll') ON CONFLICT (terminal) DO UPDATE SET"
+            " deviation_s = excluded.deviation_s, observed_at = excluded.observed_at, source = 'poll'",
+            terminal, deviation_s)
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.clock_sync (terminal, level, deviation_before_s, round_trip_ms, outcome,"
+        " detail, finished_at) VALUES ($1, 'terminal', $2, $3, $4, $5, now())",
+        terminal, deviation_s, round_trip_ms, "measured" if deviation_s is not None else "failed", detail)
+
+
+async def record_terminal_sync(conn: Connection, terminal: str, *, before_s: float | None,
+                               round_trip_ms: float | None, set_to: datetime | None, after_s: float | None,
+                               latest_s: float | None, outcome: str, detail: str) -> dict[str, Any]:
+    """A terminal sync's record, and the terminal's latest deviation and sync result; the record."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"INSERT INTO {SCHEMA}.clock_sync (terminal, level, deviation_before_s, round_trip_ms, set_to, outcome,"
+            " deviation_after_s, detail, finished_at) VALUES ($1, 'terminal', $2, $3, $4, $5, $6, $7, now())"
+            " RETURNING *", terminal, before_s, round_trip_ms, set_to, outcome, after_s, detail)
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.terminal_clock AS c (terminal, deviation_s, observed_at, source, last_sync_at,"
+            " last_result, syncs) VALUES ($1, $2, now(), 'sync', now(), $3, 1)"
+            " ON CONFLICT (terminal) DO UPDATE SET deviation_s = coalesce($2, c.deviation_s),"
+            " observed_at = CASE WHEN $2 IS NULL THEN c.observed_at ELSE now() END, source = 'sync',"
+            " last_sync_at = now(), last_result = $3, syncs = c.syncs + 1",
+            terminal, latest_s, outcome)
+    return dict(row) if row else {}
+
+
+async def approve_meter_sync(conn: Connection, sync_id: int, approver: str) -> dict[str, Any] | None:
+    """Mark a meter sync awaiting approval (or failed) approved; the record, None if there is none such."""
+    row = await conn.fetchrow(
+        f"UPDATE {SCHEMA}.clock_sync SET outcome = 'approved', approved_by = $2 WHERE id = $1"
+        " AND level = 'meter' AND outcome IN ('awaiting_approval', 'failed') RETURNING *", sync_id, approver)
+    return dict(row) if row else None
+
+
+async def finish_sync(conn: Connection, sync_id: int, outcome: str, detail: str) -> dict[str, Any]:
+    row = await conn.fetchrow(f"UPDATE {SCHEMA}.clock_sync SET outcome = $2, detail = $3, finished_at = now()"
+                              " WHERE id = $1 RETURNING *", sync_id, outcome, detail)
+    return dict(row) if row else {}
+
+
+async def count_out_of_tolerance(conn: Connection, tolerance_s: float) -> int:
+    """Online terminals whose clock is off by more than ``tolerance_s``."""
+    return int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock WHERE online"
+                                   " AND abs(deviation_s) > $1", tolerance_s) or 0)
+
+
+async def claim_to_sync(conn: Connection, tolerance_s: float, min_interval_s: float, limit: int = 200) -> list[str]:
+    """The online terminals out of tolerance and not synced within ``min_interval_s``, worst first, marked
+    ``syncing`` (skipping rows another replica holds)."""
+    rows = await conn.fetch(
+        f"""UPDATE {SCHEMA}.terminal_clock c SET last_sync_at = now(), last_result = 'syncing'
+            WHERE c.terminal IN (SELECT terminal FROM {SCHEMA}.terminal_clock
+                WHERE online AND abs(deviation_s) > $1
+                  AND (last_sync_at IS NULL OR last_sync_at < now() - make_interval(secs => $2))
+                ORDER BY abs(deviation_s) DESC LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)
+            RETURNING c.terminal""", tolerance_s, min_interval_s)
+    return [r["terminal"] for r in rows]
+
+
+async def approved_meter_syncs(conn: Connection, limit: int = 200) -> list[tuple[int, str | None]]:
+    """(sync id, meter id) of approved meter syncs not yet sent."""
+    rows = await conn.fetch(f"SELECT id, meter_id FROM {SCHEMA}.clock_sync WHERE level = 'meter'"
+                            f" AND outcome = 'approved' AND finished_at IS NULL LIMIT {int(limit)}")
+    return [(r["id"], r["meter_id"]) for r in rows]
+
+
+async def terminal_clocks(conn: Connection, *, tolerance_s: float, out_of_tolerance: bool, limit: int,
+                          offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the latest clock per terminal, worst deviation first."""
+    where = "abs(deviation_s) > $1" if out_of_tolerance else "$1::float8 IS NOT NULL"
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock WHERE {where}", tolerance_s)
+    rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.terminal_clock WHERE {where} ORDER BY abs(deviation_s) DESC"
+                            f" NULLS LAST LIMIT {int(limit)} OFFSET {int(offset)}", tolerance_s)
+    return int(total or 0), [dict(r) for r in rows]
+
+
+async def list_syncs(conn: Connection, *, terminal: str | None, level: str | None,
+                     limit: int) -> list[dict[str, Any]]:
+    """Clock measurements and syncs, newest first."""
+    rows = await conn.fetch(
+        f"SELECT * FROM {SCHEMA}.clock_sync WHERE ($1::text IS NULL OR terminal = $1)"
+        f" AND ($2::text IS NULL OR level = $2) ORDER BY requested_at DESC, id DESC LIMIT {int(limit)}",
+        terminal, level)
+    return [dict(r) for r in rows]
