@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from emms_archive.schema import SCHEMA
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 @dataclass(frozen=True, slots=True)

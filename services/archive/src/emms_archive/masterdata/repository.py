@@ -16,8 +16,8 @@ from emms_archive.audit import Change
 from emms_archive.masterdata.entities import EntitySpec
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 def _key_expr(spec: EntitySpec, alias: str) -> str:

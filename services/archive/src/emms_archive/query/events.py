@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from emms_archive.query import cursor
 from emms_archive.schema import SCHEMA
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 async def events(conn: Connection, *, points: list[str] | None, start: datetime, end: datetime,

@@ -19,8 +19,8 @@ from emms_archive.masterdata.entities import ScopeKind
 from emms_archive.masterdata.models import Id
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 from emms_messages.readings import ReadingSource
 
 MAX_SPAN = timedelta(days=3700)

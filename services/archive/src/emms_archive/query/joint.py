@@ -18,8 +18,8 @@ from emms_archive.query.filters import Selection, select_points
 from emms_archive.query.usage import usage
 from emms_archive.schema import SCHEMA
 from emms_archive.scope import Scope
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 RECENT = 20
 

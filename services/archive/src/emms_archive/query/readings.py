@@ -14,8 +14,8 @@ from typing import Any
 from emms_archive.query import cursor
 from emms_archive.query.filters import ReadingQuery
 from emms_archive.schema import SCHEMA
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 RAW_COLUMNS = ("metering_point_id", "item", "data_time", "source", "meter_id", "value", "unit", "quality",
                "collected_at", "terminal", "pn")

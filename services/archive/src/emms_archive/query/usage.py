@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from emms_archive.schema import SCHEMA
-from emms_db.where import Where
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 WORK_MEM = "64MB"
 Interval = Literal["hour", "day", "month", "year", "range"]
