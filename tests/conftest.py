@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -78,6 +79,19 @@ def timescale_cluster() -> Iterator[TimescaleCluster]:
 def private_cluster() -> Iterator[TimescaleCluster]:
     """A cluster of one test's own, which it may stop and start (outages)."""
     yield from _private_cluster("no private PostgreSQL cluster to stop")
+
+
+@pytest.fixture
+def private_broker() -> Iterator[LocalBroker]:
+    """A broker of one test's own, which it may freeze (SIGSTOP) and thaw (SIGCONT): a hung broker.
+    Tansu keeps its topics in memory, so a real stop and start would lose them."""
+    broker = LocalBroker().start()
+    try:
+        yield broker
+    finally:
+        if broker.process is not None:
+            broker.process.send_signal(signal.SIGCONT)
+        broker.stop()
 
 
 def _session_db_url(base: str) -> str:

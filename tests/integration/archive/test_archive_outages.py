@@ -15,7 +15,7 @@ import asyncio
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -47,17 +47,6 @@ def _batch(run: str, terminal: str, day: int) -> RawReadingBatch:
         Reading(meter_id=f"M-{run}-{m}", item="energy_active_import_total", data_time=t, value=100.0 * m + day,
                 unit="kWh", source=ReadingSource.SCHEDULED, collected_at=t + timedelta(minutes=5), quality=0, pn=1)
         for m in range(METERS)])
-
-
-@pytest.fixture
-def private_broker() -> Iterator[LocalBroker]:
-    broker = LocalBroker().start()
-    try:
-        yield broker
-    finally:
-        if broker.process is not None:
-            broker.process.send_signal(signal.SIGCONT)
-        broker.stop()
 
 
 @asynccontextmanager
