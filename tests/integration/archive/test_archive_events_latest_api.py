@@ -150,8 +150,6 @@ async def test_events_of_a_customer_newest_first_with_their_values(
     assert len({r["event_id"] for r in rows}) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="GET /events returns detail as a JSON-encoded string: the jsonb column is"
-                                       " read without a codec (emms_archive.query.events)")
 async def test_event_detail_is_a_json_object(api: httpx.AsyncClient, world: dict[str, Any]) -> None:
     body = await _events(api, {"customers": world["points"]["a1"], "classes": "important", **_span()})
     assert [r["detail"] for r in body["rows"]] == [{"phase": "B"}, {"phase": "A"}]

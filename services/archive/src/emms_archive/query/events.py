@@ -3,6 +3,7 @@ keyset-paged on (time, id), newest first."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ async def events(conn: Connection, *, points: list[str] | None, start: datetime,
     if after:
         t, event_id = cursor.decode(after, 2)
         w.add("(e.occurred_at, e.event_id) < ({}, {}::uuid)", datetime.fromisoformat(t), event_id)
-    rows = [dict(r) for r in await conn.fetch(
+    rows = [_row(r) for r in await conn.fetch(
         f"SELECT e.event_id, e.occurred_at, e.terminal, e.meter_id, e.metering_point_id, e.code, e.event_class,"
         f" e.received_at, e.detail FROM {SCHEMA}.event e WHERE {w.sql()}"
         f" ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT {int(limit) + 1}", *w.args)]
@@ -42,11 +43,19 @@ async def anomalies(conn: Connection, *, points: list[str] | None, start: dateti
     if after:
         t, anomaly_id = cursor.decode(after, 2)
         w.add("(a.data_time, a.anomaly_id) < ({}, {})", datetime.fromisoformat(t), anomaly_id)
-    rows = [dict(r) for r in await conn.fetch(
+    rows = [_row(r) for r in await conn.fetch(
         f"SELECT a.anomaly_id, a.data_time, a.meter_id, a.metering_point_id, a.rule, a.item, a.severity,"
         f" a.detail, a.detected_at FROM {SCHEMA}.anomaly a WHERE {w.sql()}"
         f" ORDER BY a.data_time DESC, a.anomaly_id DESC LIMIT {int(limit) + 1}", *w.args)]
     return _page(rows, limit, lambda r: [r["data_time"].isoformat(), r["anomaly_id"]])
+
+
+def _row(record: Any) -> dict[str, Any]:
+    """A row as the API returns it: ``detail`` (jsonb, which asyncpg hands over as text) as an object."""
+    row = dict(record)
+    if isinstance(row.get("detail"), str):
+        row["detail"] = json.loads(row["detail"])
+    return row
 
 
 def _page(rows: list[dict[str, Any]], limit: int, key: Any) -> dict[str, Any]:

@@ -86,5 +86,20 @@ async def usage(conn: Connection, points: list[str] | None, items: list[str] | N
         return []
     sql, args = usage_sql(points, items, start, end, interval, group_by, layer)
     async with conn.transaction(readonly=True):
-        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # sort the window in memory, not on disk
+        await plan_settings(conn)
         return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+async def plan_settings(conn: Connection) -> None:
+    """How the usage query must be planned, for this transaction.
+
+    * ``work_mem``: the window sorts in memory, not on disk.
+    * TimescaleDB's SkipScan off: for ``DISTINCT ON (point, item, time)`` over thousands of point
+      ids it picks a SkipScan that took over 60 s where a plain sort takes 0.7 s (measured,
+      ``docs/benchmarks.md``). On plain PostgreSQL the setting is an inert placeholder.
+    * custom plans: a prepared statement's generic plan (from its sixth run) ignores the actual
+      ids and ranges and was measured at 19.8 s for the same query.
+    """
+    await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    await conn.execute("SET LOCAL timescaledb.enable_skipscan = off")
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
