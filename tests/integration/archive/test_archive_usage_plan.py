@@ -22,7 +22,8 @@ POINTS = 4000
 async def month_of_a_city(db: asyncpg.Connection, archive_service: object) -> list[str]:
     await db.fetchval("SELECT archive.ensure_partitions($1, $2)", START, END)
     await db.execute("""
-        INSERT INTO archive.reading_raw (metering_point_id, item, data_time, source, meter_id, value, unit, collected_at)
+        INSERT INTO archive.reading_raw (metering_point_id, item, data_time, source, meter_id, value, unit,
+                                         collected_at)
         SELECT 'MP-plan-' || p, 'energy.active.import.total', $1::timestamptz + d * interval '1 day', 'scheduled',
                'M-plan-' || p, p + d * 3.5, 'kWh', $1::timestamptz + d * interval '1 day'
         FROM generate_series(1, $2::int) p, generate_series(0, 30) d
