@@ -14,7 +14,7 @@ from archive_harness import OPERATOR, Service, customer_meter_rows, eventually, 
 
 from emms_archive.readings.retention import apply_retention
 from emms_archive.runtime import ArchiveRuntime
-from emms_archive.settings import RetentionSettings
+from emms_archive.settings import RetentionSettings, StorageSettings
 from emms_bus import BusProducer
 from emms_db import StorageMode
 from emms_messages.readings import RawReadingBatch, Reading, ReadingSource
@@ -113,6 +113,33 @@ async def test_retention_drops_whole_expired_months_or_chunks_and_keeps_younger_
     assert [r["data_time"] for r in left] == kept
     # back to the service's settings for the tests that follow
     await apply_retention(archive.pool, archive.partitions, archive.settings.retention)
+
+
+async def test_chunk_interval_and_compression_follow_the_settings(
+        archive_service: Service, db: asyncpg.Connection, storage_mode: str) -> None:
+    """An operator who gives the database server more memory sets 28-day reading chunks (better
+    compression of daily data) and compresses after 60 days; the archive applies both."""
+    archive = archive_service.app.state.runtime.state
+    assert isinstance(archive, ArchiveRuntime)
+    wanted = StorageSettings(reading_chunk_days=28, compress_after_days=60)
+    report = await apply_retention(archive.pool, archive.partitions, archive.settings.retention, storage=wanted)
+    try:
+        if storage_mode != StorageMode.TIMESCALEDB:
+            assert report.storage_changed == ()  # months are months on plain PostgreSQL
+            return
+        assert set(report.storage_changed) == {"reading_raw.chunk_interval", "reading_validated.chunk_interval",
+                                               "reading_raw.compress_after", "reading_validated.compress_after"}
+        intervals = dict(await db.fetch("SELECT hypertable_name, time_interval FROM timescaledb_information.dimensions"
+                                        " WHERE hypertable_schema = 'archive'"))
+        assert intervals["reading_raw"] == timedelta(days=28) and intervals["event"] == timedelta(days=30)
+        after = await db.fetchval("SELECT config->>'compress_after' FROM timescaledb_information.jobs WHERE"
+                                  " proc_name = 'policy_compression' AND hypertable_name = 'reading_raw'")
+        assert after == "60 days"
+        again = await apply_retention(archive.pool, archive.partitions, archive.settings.retention, storage=wanted)
+        assert again.storage_changed == ()
+    finally:  # back to the service's settings for the tests that follow
+        await apply_retention(archive.pool, archive.partitions, archive.settings.retention,
+                              storage=archive.settings.storage)
 
 
 def test_retention_settings_are_per_table_and_refuse_nonsense() -> None:

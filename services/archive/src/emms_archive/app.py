@@ -48,7 +48,7 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_worker("outbox", archive.outbox.run)
     rt.add_worker("partitions", lambda stop: prepare_partitions(archive, stop))
     rt.add_worker("retention", lambda stop: run_retention(archive.pool, archive.partitions, settings.retention,
-                                                          stop))
+                                                          settings.storage, stop))
     rt.add_worker("reattribution", lambda stop: run_reattribution(archive.pool, archive.partitions, stop,
                                                                   ingest.reattribute_interval_s))
 

@@ -47,6 +47,25 @@ class RetentionSettings(BaseModel):
                 "event": timedelta(days=self.event_days), "anomaly": timedelta(days=self.anomaly_days)}
 
 
+class StorageSettings(BaseModel):
+    """TimescaleDB's chunks and compression (``EMMS_ARCHIVE_STORAGE__…``); no effect on plain
+    PostgreSQL, whose partitions are months.
+
+    The default chunk of 7 days follows TimescaleDB's rule that the chunks being written, with their
+    indexes, fit in a quarter of the server's memory: at the target fleet (200,000 meters, about
+    0.76 million raw readings a day, 275 bytes a row with its indexes, measured) a 7-day chunk of
+    raw and validated readings is about 3 GB together, a 28-day one about 12 GB. Longer chunks
+    compress daily data much better (3.4× at 7 days, 7.6× at 28: more rows of a point per
+    compressed batch; docs/benchmarks.md): a database server with the memory sets 28. A change
+    applies to chunks made from then on."""
+
+    reading_chunk_days: int = Field(default=7, ge=1, le=366)
+    event_chunk_days: int = Field(default=30, ge=1, le=366)
+    compress_after_days: int = Field(default=45, ge=1)
+    """Chunks of raw and validated readings older than this are compressed (past the collector's
+    back-fill window; late readings are still accepted into compressed chunks)."""
+
+
 class RoleLimits(BaseModel):
     """What one caller of a role may take from the data service (R-4.3.3a: frequency, volume)."""
 
@@ -76,4 +95,5 @@ class ArchiveSettings(ServiceSettings):
     limits: dict[str, RoleLimits] = Field(default_factory=_default_limits)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     import_max_rows: int = Field(default=100_000, ge=1)

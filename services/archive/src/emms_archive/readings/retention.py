@@ -20,11 +20,13 @@ import asyncpg
 import structlog
 
 from emms_archive.metrics import RETENTION_DROPPED
+from emms_archive.readings.chunks import sync_chunks_and_compression
 from emms_archive.readings.partitions import Partitions
 from emms_archive.schema import SCHEMA
-from emms_archive.settings import RetentionSettings
+from emms_archive.settings import RetentionSettings, StorageSettings
 from emms_db import StorageMode
 from emms_db.connection import Connection
+from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.archive.retention")
 
@@ -36,6 +38,8 @@ class RetentionReport:
     """Plain PostgreSQL: partitions dropped per table in this pass."""
     policies_changed: tuple[str, ...] = ()
     """TimescaleDB: tables whose retention policy was (re)set to the settings in this pass."""
+    storage_changed: tuple[str, ...] = ()
+    """TimescaleDB: chunk intervals and compression policies (re)set to the settings."""
 
 
 async def _policy(conn: Connection, table: str) -> timedelta | None:
@@ -80,14 +84,16 @@ async def drop_expired_partitions(conn: Connection, settings: RetentionSettings,
 
 
 async def apply_retention(pool: asyncpg.Pool, partitions: Partitions, settings: RetentionSettings,
-                          now: datetime | None = None) -> RetentionReport:
-    """One pass in the database's storage mode."""
+                          now: datetime | None = None, storage: StorageSettings | None = None) -> RetentionReport:
+    """One pass in the database's storage mode (on TimescaleDB, ``storage`` applied too)."""
     async with pool.acquire() as conn:
         ts = await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
         hypertables = ts and await conn.fetchval(
             "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = $1", SCHEMA)
         if hypertables:
-            return RetentionReport(StorageMode.TIMESCALEDB, {}, await sync_policies(conn, settings))
+            policies = await sync_policies(conn, settings)
+            chunks = await sync_chunks_and_compression(conn, storage) if storage is not None else ()
+            return RetentionReport(StorageMode.TIMESCALEDB, {}, policies, chunks)
         dropped = await drop_expired_partitions(conn, settings, now) if settings.enabled else {}
     if any(dropped.values()):
         partitions.forget()
@@ -95,14 +101,7 @@ async def apply_retention(pool: asyncpg.Pool, partitions: Partitions, settings: 
 
 
 async def run_retention(pool: asyncpg.Pool, partitions: Partitions, settings: RetentionSettings,
-                        stop: asyncio.Event) -> None:
+                        storage: StorageSettings, stop: asyncio.Event) -> None:
     """Worker: one pass at start, then every ``settings.interval_s``."""
-    while not stop.is_set():
-        try:
-            await apply_retention(pool, partitions, settings)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("retention pass failed; next pass at the next interval", error=str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), settings.interval_s)
-        except TimeoutError:
-            pass
+    await PeriodicWorker("archive-retention", lambda: apply_retention(pool, partitions, settings, storage=storage),
+                         settings.interval_s).run(stop)
