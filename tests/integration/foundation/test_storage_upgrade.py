@@ -162,3 +162,21 @@ async def test_turning_timescaledb_off_keeps_a_schema_that_is_on_it(fresh_db: st
         assert (await migrate(conn, SCHEMA, MIGRATIONS, enable_timescaledb=False)).mode is StorageMode.TIMESCALEDB
     finally:
         await conn.close()
+
+
+async def test_jobs_held_still_for_a_backup_survive_a_policy_replaced_meanwhile(fresh_db: str) -> None:
+    """The archive may replace a retention policy (a new job) while a backup holds the jobs still."""
+    from emms_db.timescale import jobs_paused
+
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        await migrate(conn, SCHEMA, MIGRATIONS)
+        jobs = "SELECT job_id, scheduled FROM timescaledb_information.jobs WHERE hypertable_schema = $1"
+        async with jobs_paused(conn) as paused:
+            assert paused and all(not r["scheduled"] for r in await conn.fetch(jobs, SCHEMA))
+            await conn.execute("SELECT remove_retention_policy('archive.event')")
+            await conn.execute("SELECT add_retention_policy('archive.event', INTERVAL '1000 days')")
+        after = await conn.fetch(jobs, SCHEMA)
+        assert len(after) == len(paused) and all(r["scheduled"] for r in after)
+    finally:
+        await conn.close()

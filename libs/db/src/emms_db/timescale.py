@@ -15,6 +15,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+
 from emms_db.connection import Connection
 
 POLICY_JOBS = """
@@ -41,8 +43,13 @@ async def extension_version(conn: Connection) -> str | None:
 
 
 async def _set_scheduled(conn: Connection, jobs: list[int], scheduled: bool) -> None:
+    """A job removed meanwhile (a policy replaced by the archive's settings) is skipped: its
+    successor is a new job, scheduled as it was made."""
     for job in jobs:
-        await conn.execute("SELECT alter_job($1, scheduled => $2)", job, scheduled)
+        try:
+            await conn.execute("SELECT alter_job($1, scheduled => $2)", job, scheduled)
+        except asyncpg.UndefinedObjectError:  # "job N not found"
+            continue
 
 
 @asynccontextmanager
