@@ -37,6 +37,7 @@ from emms_fep.stats import TrafficBook
 from emms_fep.uplink import UplinkHandler
 from emms_fep.wire import RequestEncoder
 from emms_messages.terminal import DownlinkRequest
+from emms_runtime.periodic import PeriodicWorker
 from emms_runtime.retriable import is_retriable
 
 log = structlog.get_logger("emms.fep")
@@ -87,33 +88,22 @@ class FepRuntime:
 
     async def run_store_flusher(self, stop: asyncio.Event) -> None:
         """Sessions and request outcomes every half second; traffic every ``stats_flush_s``."""
-        next_traffic = 0.0
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
+        next_traffic = 0.0
+
+        async def step() -> None:
+            nonlocal next_traffic
             due = loop.time() >= next_traffic
-            try:
-                await self.flush_stores(traffic=due)
-                if due:
-                    next_traffic = loop.time() + self.settings.stats_flush_s
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("store flush failed; will retry", error=repr(exc))
-            await _sleep_or_stop(stop, 0.5)
+            await self.flush_stores(traffic=due)
+            if due:
+                next_traffic = loop.time() + self.settings.stats_flush_s
+
+        await PeriodicWorker("fep-stores", step, 0.5).run(stop)
 
     async def run_retention(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.ledger.forget_older_than(self.settings.replica.request_retention_h)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("request retention failed", error=repr(exc))
-            await _sleep_or_stop(stop, 3600.0)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            await stop.wait()
-    except TimeoutError:
-        return
+        await PeriodicWorker("fep-request-retention",
+                             lambda: self.ledger.forget_older_than(self.settings.replica.request_retention_h),
+                             3600.0).run(stop)
 
 
 def build_runtime(settings: FepSettings, pool: asyncpg.Pool, producer: BusProducer) -> FepRuntime:
