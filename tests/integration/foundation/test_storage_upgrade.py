@@ -180,3 +180,26 @@ async def test_jobs_held_still_for_a_backup_survive_a_policy_replaced_meanwhile(
         assert len(after) == len(paused) and all(r["scheduled"] for r in after)
     finally:
         await conn.close()
+
+
+async def test_the_archive_replaces_no_policy_while_a_backup_holds_the_jobs_still(fresh_db: str) -> None:
+    """A policy change (the archive's settings) on another connection waits until the backup's
+    block is over, then applies; the backup's jobs are all scheduled again."""
+    from emms_archive.readings.retention import sync_policies
+    from emms_archive.settings import RetentionSettings
+    from emms_db.timescale import jobs_paused
+
+    backup, archive = await asyncpg.connect(fresh_db), await asyncpg.connect(fresh_db)
+    try:
+        await migrate(backup, SCHEMA, MIGRATIONS)
+        async with jobs_paused(backup):
+            change = asyncio.create_task(sync_policies(archive, RetentionSettings(event_days=400)))
+            await asyncio.sleep(1.0)
+            assert not change.done()  # waits for the backup
+        assert "event" in await asyncio.wait_for(change, 10)
+        rows = await backup.fetch("SELECT scheduled FROM timescaledb_information.jobs WHERE hypertable_schema = $1",
+                                  SCHEMA)
+        assert rows and all(r["scheduled"] for r in rows)
+    finally:
+        await backup.close()
+        await archive.close()

@@ -6,11 +6,16 @@ compression or retention job: the snapshot's transaction holds ``ACCESS SHARE`` 
 hypertable, the job queues for a stronger lock, and ``pg_dump``'s own ``ACCESS SHARE`` queues
 behind the job. :func:`jobs_paused` unschedules this database's policy jobs, waits for running
 ones to end, and schedules them again afterwards (also on error).
+
+Whoever replaces a policy (the archive keeps them equal to its settings) takes
+:data:`POLICY_LOCK` in its transaction (:func:`lock_policies`); ``jobs_paused`` holds the same lock
+for its whole block, so a policy is never replaced under a paused job (and the other way round).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +35,14 @@ SELECT count(*) FROM timescaledb_information.job_stats s
 JOIN timescaledb_information.jobs j USING (job_id)
 WHERE s.job_status = 'Running' AND j.proc_schema = '_timescaledb_functions'
 """
+
+
+POLICY_LOCK = int.from_bytes(hashlib.sha256(b"emms.timescaledb.policies").digest()[:8], "big", signed=True)
+
+
+async def lock_policies(conn: Connection) -> None:
+    """In a transaction: wait for any backup holding the jobs still, and keep it out until commit."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", POLICY_LOCK)
 
 
 class JobsBusy(RuntimeError):
@@ -55,6 +68,7 @@ async def _set_scheduled(conn: Connection, jobs: list[int], scheduled: bool) -> 
 @asynccontextmanager
 async def jobs_paused(conn: Connection, *, wait_s: float = 120.0) -> AsyncIterator[list[int]]:
     """Hold this database's policy jobs still for the block; yield the ids that were paused."""
+    await conn.execute("SELECT pg_advisory_lock($1)", POLICY_LOCK)
     paused = [int(r["job_id"]) for r in await conn.fetch(POLICY_JOBS)]
     await _set_scheduled(conn, paused, False)
     try:
@@ -65,7 +79,10 @@ async def jobs_paused(conn: Connection, *, wait_s: float = 120.0) -> AsyncIterat
             await asyncio.sleep(0.2)
         yield paused
     finally:
-        await _set_scheduled(conn, paused, True)
+        try:
+            await _set_scheduled(conn, paused, True)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", POLICY_LOCK)
 
 
 async def pre_restore(conn: Connection, version: str) -> None:

@@ -11,6 +11,7 @@ import structlog
 from emms_archive.schema import SCHEMA
 from emms_archive.settings import StorageSettings
 from emms_db.connection import Connection
+from emms_db.timescale import lock_policies
 
 log = structlog.get_logger("emms.archive.chunks")
 COMPRESSED = ("reading_raw", "reading_validated")
@@ -41,6 +42,7 @@ async def sync_chunks_and_compression(conn: Connection, settings: StorageSetting
             SCHEMA, table)
         if now != after:
             async with conn.transaction():
+                await lock_policies(conn)
                 await conn.execute("SELECT remove_compression_policy($1::regclass, if_exists => true)",
                                    f"{SCHEMA}.{table}")
                 await conn.execute("SELECT add_compression_policy($1::regclass, compress_after => $2::interval)",

@@ -26,6 +26,7 @@ from emms_archive.schema import SCHEMA
 from emms_archive.settings import RetentionSettings, StorageSettings
 from emms_db import StorageMode
 from emms_db.connection import Connection
+from emms_db.timescale import lock_policies
 from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.archive.retention")
@@ -59,6 +60,7 @@ async def sync_policies(conn: Connection, settings: RetentionSettings) -> tuple[
         if current == want:
             continue
         async with conn.transaction():
+            await lock_policies(conn)
             await conn.execute("SELECT remove_retention_policy($1::regclass, if_exists => true)",
                                f"{SCHEMA}.{table}")
             if want is not None:
