@@ -6,9 +6,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from validator_harness import BusWatch, batches_by_day, running_validator, until, validator_settings
+from validator_harness import BusWatch, batches_by_day, running_validator, until, validator_settings, watching_bus
 
-from emms_bus import BusProducer, KafkaSettings
+from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_messages.readings import ValidationStatus
 from emms_validator.synthetic import SyntheticMeter, readings
 
@@ -16,10 +16,17 @@ pytestmark = pytest.mark.integration
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def test_restart_keeps_state(bus: tuple[BusWatch, BusProducer], database_url: str,
-                                   kafka_settings: KafkaSettings) -> None:
-    watch, producer = bus
+async def test_restart_keeps_state(database_url: str, kafka_settings: KafkaSettings) -> None:
+    """On topics of its own: no other validator of the session is in the group to take the run's partition."""
     run = f"s{secrets.token_hex(3)}"
+    ks = kafka_settings.model_copy(update={"topic_prefix": f"{kafka_settings.topic_prefix}{run}."})
+    await ensure_topics(ks)
+    async with watching_bus(ks) as (watch, producer):
+        await _restart(watch, producer, ks, database_url, run)
+
+
+async def _restart(watch: BusWatch, producer: BusProducer, kafka_settings: KafkaSettings, database_url: str,
+                   run: str) -> None:
     meter = SyntheticMeter(f"{run}-M", "electricity", faults=frozenset({"spike"}), fault_day=33, terminal=f"{run}-T")
     series = readings(meter, START, 35)
     cut = START + timedelta(days=30)
