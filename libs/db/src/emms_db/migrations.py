@@ -37,6 +37,7 @@ from pathlib import Path
 import asyncpg
 
 from emms_db.connection import Connection
+from emms_db.locks import advisory_key
 from emms_db.storage_mode import StorageMode, detect_storage_mode
 
 log = logging.getLogger("emms.migrations")
@@ -96,11 +97,6 @@ def load_migrations(directory: Path) -> list[Migration]:
     return found
 
 
-def _lock_key(schema: str) -> int:
-    digest = hashlib.sha256(f"emms.migrate.{schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 async def migrate(conn: Connection, schema: str, directory: Path, *,
                   enable_timescaledb: bool = True) -> MigrationReport:
     """Apply the pending migrations of ``directory`` to ``schema``.
@@ -111,7 +107,7 @@ async def migrate(conn: Connection, schema: str, directory: Path, *,
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise MigrationError(f"bad schema name {schema!r}")
     migrations = load_migrations(directory)
-    key = _lock_key(schema)
+    key = advisory_key(f"emms.migrate.{schema}")
     await conn.execute("SELECT pg_advisory_lock($1)", key)
     try:
         mode = await detect_storage_mode(conn, enable=enable_timescaledb)

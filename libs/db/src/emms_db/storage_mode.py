@@ -15,13 +15,12 @@ and then find it there.
 
 from __future__ import annotations
 
-import hashlib
 from enum import StrEnum
 
 from emms_db.connection import Connection
+from emms_db.locks import advisory_key
 
-_EXTENSION_LOCK = int.from_bytes(hashlib.sha256(b"emms.create_extension.timescaledb").digest()[:8],
-                                 "big", signed=True)
+_EXTENSION_LOCK = advisory_key("emms.create_extension.timescaledb")
 
 
 class StorageMode(StrEnum):

@@ -15,7 +15,6 @@ for its whole block, so a policy is never replaced under a paused job (and the o
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from emms_db.connection import Connection
+from emms_db.locks import advisory_key
 
 POLICY_JOBS = """
 SELECT job_id FROM timescaledb_information.jobs
@@ -37,7 +37,7 @@ WHERE s.job_status = 'Running' AND j.proc_schema = '_timescaledb_functions'
 """
 
 
-POLICY_LOCK = int.from_bytes(hashlib.sha256(b"emms.timescaledb.policies").digest()[:8], "big", signed=True)
+POLICY_LOCK = advisory_key("emms.timescaledb.policies")
 
 
 async def lock_policies(conn: Connection) -> None:
