@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Iterator
 
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
@@ -30,20 +31,25 @@ class PermanentHandlerError(Exception):
     retriable = False
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True for a network or broker error that waiting (and trying again) can cure; follows
-    ``raise … from`` causes."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its explicit causes (``raise … from``), each once; not the implicit context,
+    which may be unrelated to the failure."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _transient_here(current):
-            return True
+        yield current
         current = current.__cause__
-    return False
 
 
-def _transient_here(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
+    """True for a network or broker error that waiting (and trying again) can cure; follows
+    ``raise … from`` causes."""
+    return any(is_transient_itself(e) for e in causes(exc))
+
+
+def is_transient_itself(exc: BaseException) -> bool:
+    """:func:`is_transient` for this one exception, its causes not looked at."""
     if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
         return True
     if isinstance(exc, OSError):

@@ -8,18 +8,11 @@ logged as a warning; any other is logged with its traceback and counted).
 
 from __future__ import annotations
 
-from emms_bus.errors import is_transient
+from emms_bus.errors import causes, is_transient_itself
 from emms_db.errors import is_retriable_db_error
 
 
 def is_retriable(exc: BaseException) -> bool:
     """True when waiting for the network, the broker or the database can cure ``exc``
     (its ``raise … from`` causes included)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if is_transient(current) or is_retriable_db_error(current):
-            return True
-        current = current.__cause__
-    return False
+    return any(is_transient_itself(e) or is_retriable_db_error(e) for e in causes(exc))
