@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import asyncpg
 
@@ -43,6 +44,30 @@ POLICY_LOCK = advisory_key("emms.timescaledb.policies")
 async def lock_policies(conn: Connection) -> None:
     """In a transaction: wait for any backup holding the jobs still, and keep it out until commit."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", POLICY_LOCK)
+
+
+_POLICIES = {  # kind → (the job's config key and add_…_policy argument, remove function, add function)
+    "retention": ("drop_after", "remove_retention_policy", "add_retention_policy"),
+    "compression": ("compress_after", "remove_compression_policy", "add_compression_policy"),
+}
+
+
+async def set_policy(conn: Connection, hypertable: str, kind: str, after: timedelta | None) -> bool:
+    """Make ``schema.table``'s retention or compression policy act after ``after`` (None: no
+    policy); True when it had to change. Replaced under :func:`lock_policies`."""
+    key, remove, add = _POLICIES[kind]
+    schema, table = hypertable.split(".", 1)
+    now = await conn.fetchval(
+        f"SELECT (config->>'{key}')::interval FROM timescaledb_information.jobs"
+        " WHERE proc_name = $1 AND hypertable_schema = $2 AND hypertable_name = $3", f"policy_{kind}", schema, table)
+    if (now if isinstance(now, timedelta) else None) == after:
+        return False
+    async with conn.transaction():
+        await lock_policies(conn)
+        await conn.execute(f"SELECT {remove}($1::regclass, if_exists => true)", hypertable)
+        if after is not None:
+            await conn.execute(f"SELECT {add}($1::regclass, {key} => $2::interval)", hypertable, after)
+    return True
 
 
 class JobsBusy(RuntimeError):

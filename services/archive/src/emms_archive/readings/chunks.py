@@ -11,7 +11,7 @@ import structlog
 from emms_archive.schema import SCHEMA
 from emms_archive.settings import StorageSettings
 from emms_db.connection import Connection
-from emms_db.timescale import lock_policies
+from emms_db.timescale import set_policy
 
 log = structlog.get_logger("emms.archive.chunks")
 COMPRESSED = ("reading_raw", "reading_validated")
@@ -36,17 +36,7 @@ async def sync_chunks_and_compression(conn: Connection, settings: StorageSetting
             log.info("chunk interval set", table=table, interval=str(interval))
     after = timedelta(days=settings.compress_after_days)
     for table in COMPRESSED:
-        now = await conn.fetchval(
-            "SELECT (config->>'compress_after')::interval FROM timescaledb_information.jobs"
-            " WHERE proc_name = 'policy_compression' AND hypertable_schema = $1 AND hypertable_name = $2",
-            SCHEMA, table)
-        if now != after:
-            async with conn.transaction():
-                await lock_policies(conn)
-                await conn.execute("SELECT remove_compression_policy($1::regclass, if_exists => true)",
-                                   f"{SCHEMA}.{table}")
-                await conn.execute("SELECT add_compression_policy($1::regclass, compress_after => $2::interval)",
-                                   f"{SCHEMA}.{table}", after)
+        if await set_policy(conn, f"{SCHEMA}.{table}", "compression", after):
             changed.append(f"{table}.compress_after")
             log.info("compression policy set", table=table, compress_after=str(after))
     return tuple(changed)

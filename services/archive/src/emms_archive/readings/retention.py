@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -26,7 +26,7 @@ from emms_archive.schema import SCHEMA
 from emms_archive.settings import RetentionSettings, StorageSettings
 from emms_db import StorageMode
 from emms_db.connection import Connection
-from emms_db.timescale import lock_policies
+from emms_db.timescale import set_policy
 from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.archive.retention")
@@ -43,29 +43,13 @@ class RetentionReport:
     """TimescaleDB: chunk intervals and compression policies (re)set to the settings."""
 
 
-async def _policy(conn: Connection, table: str) -> timedelta | None:
-    value = await conn.fetchval(
-        "SELECT (config->>'drop_after')::interval FROM timescaledb_information.jobs"
-        " WHERE proc_name = 'policy_retention' AND hypertable_schema = $1 AND hypertable_name = $2",
-        SCHEMA, table)
-    return value if isinstance(value, timedelta) else None
-
-
 async def sync_policies(conn: Connection, settings: RetentionSettings) -> tuple[str, ...]:
     """TimescaleDB: make every hypertable's retention policy say what the settings say."""
     changed = []
     for table, keep in settings.by_table().items():
-        current = await _policy(conn, table)
         want = keep if settings.enabled else None
-        if current == want:
+        if not await set_policy(conn, f"{SCHEMA}.{table}", "retention", want):
             continue
-        async with conn.transaction():
-            await lock_policies(conn)
-            await conn.execute("SELECT remove_retention_policy($1::regclass, if_exists => true)",
-                               f"{SCHEMA}.{table}")
-            if want is not None:
-                await conn.execute("SELECT add_retention_policy($1::regclass, drop_after => $2::interval)",
-                                   f"{SCHEMA}.{table}", want)
         changed.append(table)
         log.info("retention policy set", table=table, drop_after=str(want) if want else "none")
     return tuple(changed)
