@@ -32,7 +32,7 @@ def test_rate_limiter_window() -> None:
 
 def test_admit_refuses_rate_and_volume_with_reasons() -> None:
     limits = {"viewer": RoleLimits(max_rows=10, per_minute=1)}
-    viewer = Principal("v", "viewer")
+    viewer = Principal.with_role("v", "viewer")
     with pytest.raises(Invalid) as too_many:
         admit(RateLimiter(), limits, viewer, rows=11)
     assert too_many.value.status_code == 422 and "10 rows" in too_many.value.reason
@@ -44,11 +44,19 @@ def test_admit_refuses_rate_and_volume_with_reasons() -> None:
 
 
 def test_scope_conditions() -> None:
-    assert Scope.of(Principal("x", "admin", companies=("A",))).unrestricted
-    scope = Scope.of(Principal("x", "viewer", companies=("A",), regions=("R",)))
+    assert Scope.of(Principal.with_role("x", "admin")).unrestricted
+    assert not Scope.of(Principal.with_role("x", "admin", companies=("A",))).unrestricted  # a company's admin
+    scope = Scope.of(Principal.with_role("x", "viewer", companies=("A",), regions=("R",)))
     w = Where()
     scope.restrict(ScopeKind.CUSTOMER_OF, "mp", w)
     assert "mp.customer_id IN (SELECT sc.id" in w.sql() and w.args == [["A"], ["R"]]
     with pytest.raises(Forbidden) as refused:
         scope.require(["A", "B"])
     assert refused.value.status_code == 403 and "['B']" in refused.value.reason
+
+
+def test_customer_scope_keeps_to_own_records() -> None:
+    scope = Scope.of(Principal.with_role("c", "customer", customers=("C1",)))
+    w = Where()
+    scope.restrict_customers("c", w)
+    assert not scope.unrestricted and "c.id = ANY" in w.sql() and w.args == [["C1"]]

@@ -7,7 +7,6 @@ from pydantic import ValidationError
 
 from emms_collector.settings import CollectorSettings
 from emms_fep.settings import FepSettings
-from emms_runtime.settings import DEV_SECRET
 
 
 def test_service_prefix_and_nested_delimiter(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,13 +30,18 @@ def test_unknown_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         FepSettings(no_such_setting=1)  # type: ignore[call-arg]
 
 
-def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_development_tokens_and_needs_a_jwks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMMS_ENVIRONMENT", "production")
-    monkeypatch.delenv("EMMS_JWT_SECRET", raising=False)
-    with pytest.raises(ValidationError, match="development JWT secret"):
+    monkeypatch.delenv("EMMS_ACCEPT_DEV_TOKENS", raising=False)
+    monkeypatch.delenv("EMMS_JWKS_URL", raising=False)
+    with pytest.raises(ValidationError, match="must not accept development tokens"):
         FepSettings()
-    monkeypatch.setenv("EMMS_JWT_SECRET", "a-real-secret-from-the-vault-123")
-    assert FepSettings().auth.secret != DEV_SECRET
+    monkeypatch.setenv("EMMS_ACCEPT_DEV_TOKENS", "false")
+    with pytest.raises(ValidationError, match="EMMS_JWKS_URL"):
+        FepSettings()
+    monkeypatch.setenv("EMMS_JWKS_URL", "http://identity:8007/.well-known/jwks.json")
+    auth = FepSettings().auth
+    assert not auth.accept_dev_tokens and auth.jwks_url.endswith("/jwks.json")
 
 
 def test_one_nested_variable_keeps_the_sections_other_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,8 @@ from starlette.requests import Request
 
 from emms_bus import BusProducer, ensure_topics
 from emms_db import create_pool, detect_storage_mode, migrate
+from emms_runtime.auth import TokenVerifier, annotate_openapi
+from emms_runtime.auth.quotas import RateLimiter
 from emms_runtime.errors import DomainError, domain_error_handler
 from emms_runtime.health import router as health_router
 from emms_runtime.http_metrics import http_metrics_middleware
@@ -127,6 +129,9 @@ def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     app = FastAPI(title=spec.title, description=spec.description, version=spec.version,
                   lifespan=build_lifespan(spec, settings), generate_unique_id_function=_operation_id)
     app.state.auth_settings = settings.auth
+    app.state.token_verifier = TokenVerifier(settings.auth)
+    app.state.rate_limiter = RateLimiter()
+    app.state.access_audit = []
     app.middleware("http")(http_metrics_middleware(spec.name))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DomainError, domain_error_handler)
@@ -134,4 +139,5 @@ def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     app.include_router(service_router)
     for router in spec.routers:
         app.include_router(router)
+    annotate_openapi(app)
     return app

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from emms_bus import broker_reachable
+from emms_runtime.auth.dependencies import PUBLIC
 from emms_runtime.health_models import LIVENESS_RESPONSES, READINESS_RESPONSES, Liveness, Readiness
 from emms_runtime.service import ServiceRuntime
 
@@ -22,7 +23,7 @@ def _runtime(request: Request) -> ServiceRuntime:
     return rt
 
 
-@router.get("/healthz", response_model=Liveness, responses=LIVENESS_RESPONSES,
+@router.get("/healthz", openapi_extra=PUBLIC, response_model=Liveness, responses=LIVENESS_RESPONSES,
             summary="Liveness: the process runs and no worker has died")
 async def healthz(request: Request) -> JSONResponse:
     rt = _runtime(request)
@@ -52,7 +53,7 @@ async def _check_broker(rt: ServiceRuntime) -> str:
         return "unreachable: timeout"
 
 
-@router.get("/readyz", response_model=Readiness, responses=READINESS_RESPONSES,
+@router.get("/readyz", openapi_extra=PUBLIC, response_model=Readiness, responses=READINESS_RESPONSES,
             summary="Readiness: database and broker reachable; storage mode")
 async def readyz(request: Request) -> JSONResponse:
     rt = _runtime(request)
@@ -73,6 +74,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
+@router.get("/metrics", openapi_extra=PUBLIC, include_in_schema=False, response_class=PlainTextResponse)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

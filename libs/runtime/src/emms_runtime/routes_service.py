@@ -1,23 +1,24 @@
 """``/api/v1/service``: identity, migrations, workers and consumer figures of this instance.
 
-Read by viewers; the effective settings (secrets redacted) by admins only.
+Read with ``service:read``; the effective settings by ``service:configure`` (admins).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
 
 from emms_runtime.api_models import ApiModel
-from emms_runtime.auth import Principal, require_role
+from emms_runtime.auth import Permission, Principal, require
 from emms_runtime.service import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/service", tags=["service"])
 
-Viewer = Annotated[Principal, require_role("viewer", "operator", "integrator")]
-Admin = Annotated[Principal, require_role()]
+Viewer = Annotated[Principal, require(Permission.SERVICE_READ, scope="global")]
+Admin = Annotated[Principal, require(Permission.SERVICE_CONFIGURE, scope="global")]
 
 
 class MigrationsInfo(ApiModel):
@@ -36,6 +37,8 @@ class ConsumerInfo(ApiModel):
 class Caller(ApiModel):
     subject: str
     role: str
+    kind: str
+    permissions: list[str]
 
 
 class ServiceInfo(ApiModel):
@@ -76,13 +79,16 @@ async def service_info(request: Request, principal: Viewer) -> dict[str, Any]:
         "workers": {name: ("running" if not t.done() else "stopped") for name, t in rt.tasks.items()},
         "consumers": [{"group": c.group, "policy": c.policy.value, "handled": c.handled,
                        "dead_lettered": c.dead_lettered} for c in rt.consumers],
-        "caller": {"subject": principal.subject, "role": principal.role},
+        "caller": {"subject": principal.subject, "role": principal.role, "kind": principal.kind,
+                   "permissions": sorted(principal.permissions)},
     }
 
 
 @router.get("/settings", response_model=EffectiveSettings,
-            summary="Effective settings of this instance, secrets redacted (admin)")
+            summary="Effective settings of this instance, the database password redacted (admin)")
 async def service_settings(request: Request, principal: Admin) -> dict[str, Any]:
     data = _rt(request).settings.model_dump(mode="json")
-    data["auth"]["secret"] = "***"
+    url = data.get("database", {}).get("url")
+    if isinstance(url, str):
+        data["database"]["url"] = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
     return data

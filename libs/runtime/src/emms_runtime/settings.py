@@ -21,8 +21,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from emms_bus.settings import KafkaSettings
 from emms_db.settings import DatabaseSettings
 
-DEV_SECRET = "emms-development-secret-change-me"
-
 
 def service_config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
@@ -35,17 +33,29 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
 
 
-def _secret_from_env() -> str:
-    return os.environ.get("EMMS_JWT_SECRET", DEV_SECRET)
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value.strip().lower() in ("1", "true", "yes", "on")
 
 
 class AuthSettings(BaseModel):
-    """JWT (HS256) verification; the secret comes from ``EMMS_JWT_SECRET`` or a k8s Secret."""
+    """Token verification: EdDSA JWTs of the identity service, checked against its JWKS.
 
-    secret: str = Field(default_factory=_secret_from_env, min_length=16)
-    issuer: str = "emms"
+    ``jwks_url`` defaults to ``EMMS_JWKS_URL`` (project-wide, like the database URL);
+    ``accept_dev_tokens`` (tokens of ``emms-token``, signed with the published development key)
+    to ``EMMS_ACCEPT_DEV_TOKENS``, true unless set — production settings refuse it.
+    """
+
+    issuer: str = Field(default_factory=lambda: os.environ.get("EMMS_TOKEN_ISSUER", "emms"))
     audience: str = "emms"
-    algorithm: str = "HS256"
+    jwks_url: str | None = Field(default_factory=lambda: os.environ.get("EMMS_JWKS_URL") or None)
+    accept_dev_tokens: bool = Field(default_factory=lambda: _env_flag("EMMS_ACCEPT_DEV_TOKENS", True))
+    jwks_cache_s: float = Field(default=300.0, gt=0)
+    jwks_refresh_min_s: float = Field(default=1.0, ge=0)
+    jwks_timeout_s: float = Field(default=5.0, gt=0)
+    leeway_s: int = Field(default=5, ge=0, le=300)
+    step_up_max_age_s: int = Field(default=300, ge=10, le=3600)
+    enforce_quotas: bool = True
 
 
 class ServiceSettings(BaseSettings):
@@ -79,7 +89,11 @@ class ServiceSettings(BaseSettings):
         return data
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self) -> ServiceSettings:
-        if self.environment == "production" and self.auth.secret == DEV_SECRET:
-            raise ValueError("the development JWT secret must not be used in production (set EMMS_JWT_SECRET)")
+    def _refuse_dev_tokens_in_production(self) -> ServiceSettings:
+        if self.environment == "production":
+            if self.auth.accept_dev_tokens:
+                raise ValueError("production must not accept development tokens (emms-token, signed with a"
+                                 " published key): set EMMS_ACCEPT_DEV_TOKENS=false")
+            if not self.auth.jwks_url:
+                raise ValueError("production needs the identity service's JWKS: set EMMS_JWKS_URL")
         return self

@@ -1,6 +1,7 @@
-"""The caller's data scope: which companies and regions a token may see (R-4.3.3a, R-4.6.2).
+"""The caller's data scope: which companies, regions and customers a token may see (R-4.3.3a, R-4.6.2, R-4.5.7).
 
-An empty list in the token means "all"; admins are never restricted. Regions include every
+An empty list in the token means "all" (the identity service gives an empty scope only to
+callers of the whole utility); a customer's token names its own customer records. Regions include every
 region below them. Reads are filtered with :meth:`Scope.restrict`; a request that names a
 company or region outside the scope is refused (``Forbidden``, 403) by :meth:`Scope.require`.
 """
@@ -20,16 +21,15 @@ from emms_runtime import Forbidden, Principal
 class Scope:
     companies: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, principal: Principal) -> Scope:
-        if principal.role == "admin":
-            return cls()
-        return cls(tuple(principal.companies), tuple(principal.regions))
+        return cls(tuple(principal.companies), tuple(principal.regions), tuple(principal.customers))
 
     @property
     def unrestricted(self) -> bool:
-        return not self.companies and not self.regions
+        return not self.companies and not self.regions and not self.customers
 
     def allows_company(self, company: str | None) -> bool:
         return not self.companies or company in self.companies
@@ -60,6 +60,11 @@ class Scope:
         elif kind is ScopeKind.GROUP_OF and self.companies:
             where.add(f"{alias}.group_id IN (SELECT sg.id FROM {SCHEMA}.custom_group sg"
                       f" WHERE sg.company_id IS NULL OR sg.company_id = ANY({{}}::text[]))", list(self.companies))
+
+    def restrict_customers(self, alias: str, where: Where) -> None:
+        """Keep ``alias`` (a customer row) to the caller's own customer records, if it names any."""
+        if self.customers:
+            where.add(f"{alias}.id = ANY({{}}::text[])", list(self.customers))
 
     def _owned(self, alias: str, where: Where, has_region: bool) -> None:
         if self.companies:

@@ -11,16 +11,24 @@ from pydantic import BaseModel, ValidationError
 
 from emms_archive.runtime import ArchiveRuntime
 from emms_archive.scope import Scope
-from emms_runtime import BadRequest, Invalid, Principal, require_role, state_dependency
+from emms_runtime import BadRequest, Invalid, Permission, Principal, require, state_dependency
 
-Reader = Annotated[Principal, require_role("viewer", "operator", "integrator")]
-"""Reads: every role."""
-Writer = Annotated[Principal, require_role("operator")]
-"""Master-data changes and meter installations: operators and admins."""
-Importer = Annotated[Principal, require_role("operator", "integrator")]
-"""Batch import and sync from source systems: operators, integrators (source systems) and admins."""
-Admin = Annotated[Principal, require_role()]
-"""Backup and restore: admins only."""
+Reader = Annotated[Principal, require(Permission.READINGS_READ)]
+"""Readings, usage and the joint view of meters in the caller's scope."""
+EventReader = Annotated[Principal, require(Permission.EVENTS_READ)]
+"""Events and anomalies of meters in scope."""
+MasterReader = Annotated[Principal, require(Permission.MASTERDATA_READ)]
+"""Master data in scope."""
+CatalogReader = Annotated[Principal, require(Permission.MASTERDATA_READ, scope="global")]
+"""Fixed catalogues of the standard (categories, network kinds)."""
+Writer = Annotated[Principal, require(Permission.MASTERDATA_EDIT)]
+"""Master-data changes and meter installations."""
+Importer = Annotated[Principal, require(Permission.MASTERDATA_IMPORT)]
+"""Batch import and sync from source systems (R-4.7)."""
+AuditReader = Annotated[Principal, require(Permission.AUDIT_READ)]
+"""The master-data change log of the caller's scope."""
+Admin = Annotated[Principal, require(Permission.BACKUP_RUN, scope="global")]
+"""Backup and restore."""
 
 Archive = Annotated[ArchiveRuntime, Depends(state_dependency(ArchiveRuntime))]
 
@@ -38,8 +46,8 @@ def scope_of(principal: Principal) -> Scope:
 
 
 def sees_held(principal: Principal) -> bool:
-    """Held (unrepaired) data is restricted (R-4.3.1): only operators and admins see it."""
-    return principal.role in ("admin", "operator")
+    """Held (unrepaired) data is restricted (R-4.3.1): only callers with ``readings:read-held`` see it."""
+    return principal.has(Permission.READINGS_READ_HELD)
 
 
 def unprocessable(exc: ValidationError, what: str = "query") -> Invalid:

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from emms_archive import audit
-from emms_archive.api.deps import Conn, Writer
+from emms_archive.api.deps import AuditReader, Conn
 from emms_archive.api.responses import AuditEntry
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
 @router.get("/audit", response_model=list[AuditEntry], summary="Audit log entries in order (operators and admins)")
-async def audit_log(principal: Writer, conn: Conn, entity: str | None = None, entity_id: str | None = None,
+async def audit_log(principal: AuditReader, conn: Conn, entity: str | None = None, entity_id: str | None = None,
                     actor: str | None = None, since: datetime | None = None,
                     after_seq: Annotated[int, Query(ge=0)] = 0,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 100) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from emms_archive.access import admit
-from emms_archive.api.deps import Archive, Conn, Reader, bad_request, parse_model
+from emms_archive.api.deps import Archive, Conn, EventReader, bad_request, parse_model
 from emms_archive.api.query_params import ListParam, selection_of, selection_params
 from emms_archive.api.responses import EventPage
 from emms_archive.query import events as queries
@@ -22,7 +22,7 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 @router.get("/events", response_model=EventPage, summary="Terminal and meter events, newest first")
-async def list_events(principal: Reader, conn: Conn, archive: Archive,
+async def list_events(principal: EventReader, conn: Conn, archive: Archive,
                       selection: Annotated[dict[str, Any], Depends(selection_params)],
                       start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
                       terminals: ListParam = None, classes: ListParam = None, codes: ListParam = None,
@@ -38,7 +38,7 @@ async def list_events(principal: Reader, conn: Conn, archive: Archive,
 
 
 @router.get("/anomalies", response_model=EventPage, summary="Findings of validation rules, newest first")
-async def list_anomalies(principal: Reader, conn: Conn, archive: Archive,
+async def list_anomalies(principal: EventReader, conn: Conn, archive: Archive,
                          selection: Annotated[dict[str, Any], Depends(selection_params)],
                          start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
                          severities: ListParam = None, rules: ListParam = None,

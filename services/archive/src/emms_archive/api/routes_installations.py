@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from emms_archive.api.deps import Archive, Conn, Reader, Writer
+from emms_archive.api.deps import Archive, Conn, MasterReader, Writer
 from emms_archive.api.responses import InstallationChange, InstallationPeriod
 from emms_archive.audit import Change
 from emms_archive.masterdata import meter_periods, repository
@@ -63,7 +63,7 @@ async def _apply(conn: Any, archive: Any, operation: Callable[[], Awaitable[Chan
 
 @router.get("/metering-points/{point_id}/meters", response_model=list[InstallationPeriod],
             summary="Which meter was on this metering point when")
-async def meter_history(point_id: str, principal: Reader, conn: Conn) -> list[dict[str, Any]]:
+async def meter_history(point_id: str, principal: MasterReader, conn: Conn) -> list[dict[str, Any]]:
     await _point(conn, point_id, principal)
     return await meter_periods.history(conn, point_id)
 
@@ -99,7 +99,7 @@ async def remove_meter(point_id: str, body: Removal, principal: Writer, conn: Co
 
 @router.get("/installations", response_model=list[InstallationPeriod],
             summary="Meters on metering points at a time (default now), by terminal")
-async def installations(principal: Reader, conn: Conn,
+async def installations(principal: MasterReader, conn: Conn,
                         terminal_id: Annotated[str | None, Query()] = None,
                         at: Annotated[datetime | None, Query(description="UTC time; default now")] = None,
                         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:

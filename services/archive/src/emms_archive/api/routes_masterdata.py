@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from emms_archive.api.deps import Archive, Conn, Reader, Writer
+from emms_archive.api.deps import Archive, Conn, MasterReader, Writer
 from emms_archive.api.responses import ENTITY_MODELS, Removed
 from emms_archive.masterdata import repository
 from emms_archive.masterdata.batch import Batch, Item
@@ -69,7 +69,7 @@ def _add_routes(spec: EntitySpec) -> None:
     model = spec.model
     label = "/".join("{" + k + "}" for k in spec.key)
 
-    async def list_rows(request: Request, principal: Reader, conn: Conn,
+    async def list_rows(request: Request, principal: MasterReader, conn: Conn,
                         after: Annotated[str | None, Query(description="key of the previous page's last row")] = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         filters = {k: v for k, v in request.query_params.items() if k not in ("after", "limit")}
@@ -81,7 +81,7 @@ def _add_routes(spec: EntitySpec) -> None:
         last = "/".join(spec.key_of(rows[-1])) if len(rows) == limit else None
         return {"rows": rows, "count": len(rows), "next_after": last}
 
-    async def get_one(key: str, principal: Reader, conn: Conn) -> dict[str, Any]:
+    async def get_one(key: str, principal: MasterReader, conn: Conn) -> dict[str, Any]:
         return await _visible(conn, spec, _key(spec, key), principal)
 
     async def create(body: model, principal: Writer, conn: Conn, archive: Archive) -> dict[str, Any]:  # type: ignore[valid-type]

@@ -99,6 +99,7 @@ async def select_points(conn: Connection, sel: Selection, scope: Scope) -> list[
             f" UNION SELECT p.metering_point_id FROM {SCHEMA}.meter_period p JOIN {SCHEMA}.group_member gm"
             f" ON gm.member_kind = 'meter' AND gm.member_id = p.meter_id WHERE gm.group_id = ANY({g}::text[]))")
     scope.restrict(ScopeKind.OWNED, "c", w, has_region=True)
+    scope.restrict_customers("c", w)
     rows = await conn.fetch(f"SELECT mp.id FROM {SCHEMA}.metering_point mp JOIN {SCHEMA}.customer c"
                             f" ON c.id = mp.customer_id WHERE {w.sql()}", *w.args)
     return [r["id"] for r in rows]

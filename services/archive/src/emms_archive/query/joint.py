@@ -32,6 +32,7 @@ async def parties_of(conn: Connection, sel: Selection, scope: Scope) -> list[str
           " OR c.id = ANY({}::text[]) OR c.party_id = ANY({}::text[])",
           points, sel.customers or [], sel.parties or [])
     scope.restrict(ScopeKind.OWNED, "c", w, has_region=True)
+    scope.restrict_customers("c", w)
     rows = await conn.fetch(f"SELECT DISTINCT c.party_id FROM {SCHEMA}.customer c WHERE {w.sql()}"
                             " ORDER BY 1 LIMIT 1000", *w.args)
     return [r["party_id"] for r in rows]
@@ -43,6 +44,7 @@ async def joint_view(conn: Connection, parties: list[str], scope: Scope, start: 
     w = Where()
     w.add_any("c.party_id", parties)
     scope.restrict(ScopeKind.OWNED, "c", w, has_region=True)
+    scope.restrict_customers("c", w)
     customers = [dict(r) for r in await conn.fetch(
         f"SELECT c.* FROM {SCHEMA}.customer c WHERE {w.sql()} ORDER BY c.party_id, c.utility, c.id", *w.args)]
     points = [dict(r) for r in await conn.fetch(

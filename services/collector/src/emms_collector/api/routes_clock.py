@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.deps import ClockApprover, CollectorDep, Operator, Viewer
 from emms_collector.api.responses import ClockRead, ClockSync, ClockSyncs, MeterClockSync, TerminalClocks
 from emms_collector.repository import clock as clock_sql
 from emms_runtime import NotFound, UpstreamTimeout
@@ -47,7 +47,7 @@ async def read_terminal_clock(c: CollectorDep, principal: Operator, terminal: Te
 
 @router.post("/terminals/{terminal}/sync", response_model=ClockSync,
              summary="Sync a terminal's clock now (delay-compensated)")
-async def sync_terminal(c: CollectorDep, principal: Operator, terminal: TerminalPath,
+async def sync_terminal(c: CollectorDep, principal: ClockApprover, terminal: TerminalPath,
                         force: Annotated[bool, Query(description="even within tolerance or the quiet minutes")]
                         = False) -> dict[str, Any]:
     return await c.timesync.sync_terminal(terminal, force=force)
@@ -55,7 +55,7 @@ async def sync_terminal(c: CollectorDep, principal: Operator, terminal: Terminal
 
 @router.post("/meter-syncs/{sync_id}/approve", response_model=MeterClockSync,
              summary="Approve a meter clock sync reported by a terminal")
-async def approve(c: CollectorDep, principal: Operator, sync_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+async def approve(c: CollectorDep, principal: ClockApprover, sync_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     try:
         return await c.timesync.approve_meter_sync(sync_id, principal.subject)
     except LookupError as exc:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from emms_collector.api.deps import CollectorDep, Operator, Viewer
+from emms_collector.api.deps import CatalogEditor, CatalogViewer, CollectorDep
 from emms_collector.api.responses import ItemCatalog, TemplateList, TemplateOut
 from emms_collector.reading.item_routing import ROUTES
 from emms_collector.repository import templates as template_sql
@@ -19,14 +19,14 @@ TemplatePath = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[A-Za
 
 
 @router.get("/templates", response_model=TemplateList, summary="Task templates by meter type")
-async def templates(c: CollectorDep, principal: Viewer) -> dict[str, Any]:
+async def templates(c: CollectorDep, principal: CatalogViewer) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         found = await template_sql.list_templates(conn)
     return {"items": [t.model_dump(mode="json") for t in found]}
 
 
 @router.get("/templates/{template_id}", response_model=TemplateOut, summary="One template")
-async def template(c: CollectorDep, principal: Viewer, template_id: TemplatePath) -> dict[str, Any]:
+async def template(c: CollectorDep, principal: CatalogViewer, template_id: TemplatePath) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         found = await template_sql.get_template(conn, template_id)
     if found is None:
@@ -36,7 +36,7 @@ async def template(c: CollectorDep, principal: Viewer, template_id: TemplatePath
 
 @router.put("/templates/{template_id}", response_model=TemplateOut,
             summary="Create or replace a template (its automatic task follows)")
-async def store_template(c: CollectorDep, principal: Operator, template_id: TemplatePath,
+async def store_template(c: CollectorDep, principal: CatalogEditor, template_id: TemplatePath,
                          body: Template) -> dict[str, Any]:
     if body.id != template_id:
         raise Invalid(f"body id {body.id} differs from the path's {template_id}")
@@ -48,7 +48,7 @@ async def store_template(c: CollectorDep, principal: Operator, template_id: Temp
 
 @router.delete("/templates/{template_id}", response_class=Response, status_code=204,
                summary="Delete a template (its task stays)")
-async def remove_template(c: CollectorDep, principal: Operator, template_id: TemplatePath) -> Response:
+async def remove_template(c: CollectorDep, principal: CatalogEditor, template_id: TemplatePath) -> Response:
     async with c.pool.acquire() as conn:
         if not await template_sql.delete_template(conn, template_id):
             raise NotFound(f"no template {template_id}")
@@ -57,7 +57,7 @@ async def remove_template(c: CollectorDep, principal: Operator, template_id: Tem
 
 @router.get("/items", response_model=ItemCatalog,
             summary="Canonical items, and which task types can read each for which meter type")
-async def items(principal: Viewer) -> dict[str, Any]:
+async def items(principal: CatalogViewer) -> dict[str, Any]:
     readable: dict[str, list[dict[str, str]]] = {}
     for (task_type, family), routes in ROUTES.items():
         for route in routes:

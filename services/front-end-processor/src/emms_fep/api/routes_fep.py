@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from emms_fep.api.deps import FepDep, Viewer
+from emms_fep.api.deps import FepDep, FleetViewer
 from emms_fep.api.responses import FepStats, PortFigures, Replica
 from emms_fep.repository.replicas import all_replicas
 from emms_fep.repository.sessions import count_by_state
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/fep", tags=["fep"])
 @router.get("/stats", response_model=FepStats,
             summary="This replica's figures and the fleet's session and traffic totals")
 async def fep_stats(
-    fep: FepDep, principal: Viewer,
+    fep: FepDep, principal: FleetViewer,
     lag_window_s: Annotated[float, Query(gt=0, le=300, description="event-loop lag over the last … seconds")] = 60.0,
 ) -> dict[str, Any]:
     total = Counters()
@@ -54,10 +54,10 @@ async def fep_stats(
 
 @router.get("/ports", response_model=list[PortFigures],
             summary="Per-port figures of this replica: links, frames, bytes, illegal frames")
-async def fep_ports(fep: FepDep, principal: Viewer) -> list[dict[str, Any]]:
+async def fep_ports(fep: FepDep, principal: FleetViewer) -> list[dict[str, Any]]:
     return [p.as_dict() for p in sorted(fep.gateway.ports.values(), key=lambda p: p.port)]
 
 
 @router.get("/replicas", response_model=list[Replica], summary="FEP replicas known to the fleet, with liveness")
-async def fep_replicas(fep: FepDep, principal: Viewer) -> list[dict[str, Any]]:
+async def fep_replicas(fep: FepDep, principal: FleetViewer) -> list[dict[str, Any]]:
     return await all_replicas(fep.pool, SCHEMA, fep.settings.replica.dead_after_s)

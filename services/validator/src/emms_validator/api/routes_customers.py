@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
 from emms_runtime import NotFound
-from emms_validator.api.deps import Operator, ValidatorDep, Viewer
+from emms_validator.api.deps import Configurer, KeyMarker, RulesViewer, ValidatorDep, Viewer
 from emms_validator.api.responses import KeyCustomer, KeyMark, KeyRuleBody, KeyRuleRow
 from emms_validator.repository import meters as repo
 from emms_validator.runtime import SCHEMA
@@ -43,13 +43,13 @@ async def list_keys(vr: ValidatorDep, principal: Viewer, limit: Annotated[int, Q
 
 @router.get("/rules", response_model=list[KeyRuleRow],
             summary="Rules that make customers key (by category, by consumption)")
-async def list_rules(vr: ValidatorDep, principal: Viewer) -> list[dict[str, Any]]:
+async def list_rules(vr: ValidatorDep, principal: RulesViewer) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.list_key_rules(conn, SCHEMA)
 
 
 @router.put("/rules/{rule_id}", response_model=KeyRuleBody, summary="Create or change a key-customer rule")
-async def put_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath, body: KeyRule) -> dict[str, Any]:
+async def put_rule(vr: ValidatorDep, principal: Configurer, rule_id: RulePath, body: KeyRule) -> dict[str, Any]:
     async with vr.pool.acquire() as conn:
         await repo.put_key_rule(conn, SCHEMA, rule_id, body.customer_category, body.utility,
                                 body.min_daily_consumption, principal.subject)
@@ -58,7 +58,7 @@ async def put_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath, bod
 
 
 @router.delete("/rules/{rule_id}", response_class=Response, status_code=204, summary="Remove a key-customer rule")
-async def delete_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath) -> None:
+async def delete_rule(vr: ValidatorDep, principal: Configurer, rule_id: RulePath) -> None:
     async with vr.pool.acquire() as conn:
         if not await repo.delete_key_rule(conn, SCHEMA, rule_id):
             raise NotFound("no such rule")
@@ -66,14 +66,14 @@ async def delete_rule(vr: ValidatorDep, principal: Operator, rule_id: RulePath) 
 
 
 @router.put("/{customer_id}", response_model=KeyMark, summary="Mark a customer as key by hand")
-async def mark(vr: ValidatorDep, principal: Operator, customer_id: CustomerPath, body: Mark) -> dict[str, Any]:
+async def mark(vr: ValidatorDep, principal: KeyMarker, customer_id: CustomerPath, body: Mark) -> dict[str, Any]:
     async with vr.pool.acquire() as conn:
         await repo.mark_key(conn, SCHEMA, customer_id, "manual", body.reason, principal.subject)
     return {"customer_id": customer_id, "source": "manual", "reason": body.reason, "marked_by": principal.subject}
 
 
 @router.delete("/{customer_id}", response_class=Response, status_code=204, summary="Remove a customer's key mark")
-async def unmark(vr: ValidatorDep, principal: Operator, customer_id: CustomerPath) -> None:
+async def unmark(vr: ValidatorDep, principal: KeyMarker, customer_id: CustomerPath) -> None:
     async with vr.pool.acquire() as conn:
         if not await repo.unmark_key(conn, SCHEMA, customer_id):
             raise NotFound("not a key customer")

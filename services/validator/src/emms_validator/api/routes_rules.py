@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from emms_runtime import Invalid, NotFound
-from emms_validator.api.deps import METER_PATTERN, Operator, ValidatorDep, Viewer
+from emms_validator.api.deps import METER_PATTERN, Configurer, RulesViewer, ValidatorDep, Viewer
 from emms_validator.api.responses import EffectiveRules, Override, OverrideChange, Rule, StoredOverride
 from emms_validator.config.catalog import RULES
 from emms_validator.config.resolve import RuleOverride, ScopeKind, UnknownRuleError, check_override
@@ -27,7 +27,7 @@ def _setting(s: RuleSetting) -> dict[str, Any]:
 
 @router.get("", response_model=list[Rule],
             summary="Every VEE rule with its default action, severity, parameters and source")
-async def catalog(principal: Viewer) -> list[dict[str, Any]]:
+async def catalog(principal: RulesViewer) -> list[dict[str, Any]]:
     return [{"rule": r.rule, "family": r.family, "title": r.title, "action": r.action.value,
              "severity": r.severity.value, "params": dict(r.params), "source": r.source} for r in RULES.values()]
 
@@ -53,14 +53,14 @@ async def effective(
 
 
 @router.get("/overrides", response_model=list[StoredOverride], summary="Stored overrides per scope")
-async def overrides(vr: ValidatorDep, principal: Viewer) -> list[dict[str, Any]]:
+async def overrides(vr: ValidatorDep, principal: RulesViewer) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.list_overrides(conn, SCHEMA)
 
 
 @router.get("/overrides/log", response_model=list[OverrideChange],
             summary="Every change of the rule configuration, newest first")
-async def overrides_log(vr: ValidatorDep, principal: Viewer,
+async def overrides_log(vr: ValidatorDep, principal: RulesViewer,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     async with vr.pool.acquire() as conn:
         return await repo.override_log(conn, SCHEMA, limit)
@@ -68,7 +68,7 @@ async def overrides_log(vr: ValidatorDep, principal: Viewer,
 
 @router.put("/overrides/{scope}/{scope_value}/{rule}", response_model=Override,
             summary="Switch a rule or change its parameters for a scope")
-async def put_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, scope_value: ScopeValue,
+async def put_override(vr: ValidatorDep, principal: Configurer, scope: ScopeKind, scope_value: ScopeValue,
                        rule: str, body: RuleOverride) -> dict[str, Any]:
     try:
         check_override(rule, body)
@@ -85,7 +85,7 @@ async def put_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, 
 
 @router.delete("/overrides/{scope}/{scope_value}/{rule}", response_class=Response, status_code=204,
                summary="Remove an override")
-async def delete_override(vr: ValidatorDep, principal: Operator, scope: ScopeKind, scope_value: ScopeValue,
+async def delete_override(vr: ValidatorDep, principal: Configurer, scope: ScopeKind, scope_value: ScopeValue,
                           rule: str) -> None:
     async with vr.pool.acquire() as conn:
         removed = await repo.delete_override(conn, SCHEMA, scope, scope_value, rule, principal.subject)
