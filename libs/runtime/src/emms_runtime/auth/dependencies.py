@@ -153,5 +153,5 @@ def routes_without_access(app: FastAPI) -> list[str]:
     for route in app.routes:
         if isinstance(route, APIRoute) and _access_of(route.dependant) is None \
                 and not (route.openapi_extra or {}).get("x-emms-public"):
-            missing.append(f"{sorted(route.methods)} {route.path}")
+            missing.append(f"{sorted(route.methods or ())} {route.path}")
     return missing
