@@ -131,3 +131,33 @@ def test_service_info_reports_the_caller(client: TestClient, storage_mode: str) 
     assert body["service"] == "control" and body["storage_mode"] == storage_mode
     assert body["migrations"]["schema"] == "control"
     assert body["caller"]["kind"] == "dev" and "service:read" in body["caller"]["permissions"]
+
+
+def test_a_refusal_reaches_the_bus_for_the_audit_log(client: TestClient, service_env: dict[str, str]) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    marker = f"/api/v1/service/settings?probe={time.time_ns()}"
+    client.get(marker, headers=_bearer("viewer"))
+    topic = f"{service_env['EMMS_TOPIC_PREFIX']}emms.access.denied.v1"
+
+    async def read() -> list[dict[str, object]]:
+        reader = AIOKafkaConsumer(topic, bootstrap_servers=service_env["EMMS_KAFKA_BOOTSTRAP"],
+                                  auto_offset_reset="earliest", enable_auto_commit=False)
+        await reader.start()
+        try:
+            found: list[dict[str, object]] = []
+            for _ in range(10):
+                batches = await reader.getmany(timeout_ms=1000)
+                found += [json.loads(r.value or b"{}")["payload"] for recs in batches.values() for r in recs]
+                if any(p["subject"] == "tester" and p["status"] == 403 for p in found):
+                    break
+            return found
+        finally:
+            await reader.stop()
+
+    refused = [p for p in asyncio.run(read()) if p["subject"] == "tester" and p["status"] == 403]
+    assert refused, "the refusal was not published"
+    assert refused[-1]["service"] == "control" and refused[-1]["path"] == "/api/v1/service/settings"
+    assert "service:configure" in str(refused[-1]["reason"]) and refused[-1]["kind"] == "dev"

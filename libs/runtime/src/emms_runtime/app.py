@@ -28,6 +28,7 @@ from starlette.requests import Request
 from emms_bus import BusProducer, ensure_topics
 from emms_db import create_pool, detect_storage_mode, migrate
 from emms_runtime.auth import TokenVerifier, annotate_openapi
+from emms_runtime.auth.audit import BusAccessAudit
 from emms_runtime.auth.quotas import RateLimiter
 from emms_runtime.errors import DomainError, domain_error_handler
 from emms_runtime.health import router as health_router
@@ -57,11 +58,14 @@ async def _start_storage(rt: ServiceRuntime, spec: ServiceSpec) -> None:
             rt.storage_mode = await detect_storage_mode(conn, enable=False)
 
 
-async def _start_bus(rt: ServiceRuntime) -> None:
+async def _start_bus(rt: ServiceRuntime, app: FastAPI) -> None:
     if rt.settings.kafka.ensure_topics:
         await ensure_topics(rt.settings.kafka)
     rt.producer = BusProducer(rt.settings.kafka, source=f"emms-{rt.name}")
     await rt.producer.start()
+    audit = BusAccessAudit(rt.producer, rt.name, rt.settings.instance_id)
+    audit.start()
+    app.state.access_audit.append(audit)
 
 
 async def _run_worker(rt: ServiceRuntime, name: str) -> None:
@@ -96,7 +100,7 @@ def build_lifespan(spec: ServiceSpec, settings: ServiceSettings):  # type: ignor
             if spec.uses_database:
                 await _start_storage(rt, spec)
             if spec.uses_bus:
-                await _start_bus(rt)
+                await _start_bus(rt, app)
             if spec.setup:
                 await spec.setup(rt)
             for name in rt.workers:
@@ -109,6 +113,10 @@ def build_lifespan(spec: ServiceSpec, settings: ServiceSettings):  # type: ignor
             await _stop_workers(rt)
             if spec.teardown:
                 await spec.teardown(rt)
+            for hook in app.state.access_audit:
+                if isinstance(hook, BusAccessAudit):
+                    await hook.stop()
+            app.state.access_audit.clear()
             if rt.producer:
                 await rt.producer.stop()
             if rt.pool:
