@@ -45,9 +45,21 @@ async def record(conn: Connection, *, actor: str, entity: str, entity_id: str, a
 
 async def entries(conn: Connection, *, entity: str | None = None, entity_id: str | None = None,
                   actor: str | None = None, since: datetime | None = None, after_seq: int = 0,
-                  limit: int = 100) -> list[dict[str, Any]]:
-    """Audit rows in order, filtered; page with ``after_seq`` (the last ``seq`` seen)."""
+                  limit: int = 100, companies: tuple[str, ...] = (), regions: tuple[str, ...] = ()
+                  ) -> list[dict[str, Any]]:
+    """Audit rows in order, filtered; page with ``after_seq`` (the last ``seq`` seen).
+
+    A caller restricted to ``companies`` / ``regions`` sees only changes of rows that belong to
+    them (by the row's ``company_id`` / ``region_id`` before or after the change, or the
+    company / region row itself); changes of nobody's rows (backups, catalogues) are not theirs."""
     where = Where()
+    if companies:
+        where.add("((entity = 'company' AND entity_id = ANY({0}::text[]))"
+                  " OR COALESCE(after->>'company_id', before->>'company_id') = ANY({0}::text[]))", list(companies))
+    if regions:
+        where.add(f"((entity = 'region' AND entity_id IN (SELECT {SCHEMA}.region_subtree({{0}}::text[])))"
+                  f" OR COALESCE(after->>'region_id', before->>'region_id') IN"
+                  f" (SELECT {SCHEMA}.region_subtree({{0}}::text[])))", list(regions))
     where.add("seq > {}", after_seq)
     if entity:
         where.add("entity = {}", entity)

@@ -18,10 +18,11 @@ app's ``access_audit`` hooks (the bus publisher of :mod:`emms_runtime.auth.audit
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import fastapi.routing
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.dependencies.models import Dependant
@@ -121,7 +122,9 @@ def require(permission: Permission | None, *, scope: ScopeKind = "company") -> A
     return Depends(check)
 
 
-def _access_of(dependant: Dependant) -> RouteAccess | None:
+def _access_of(dependant: Dependant | None) -> RouteAccess | None:
+    if dependant is None:
+        return None
     found = getattr(dependant.call, "emms_access", None)
     if isinstance(found, RouteAccess):
         return found
@@ -132,26 +135,43 @@ def _access_of(dependant: Dependant) -> RouteAccess | None:
     return None
 
 
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant | None, dict[str, Any]]]:
+    """(path, methods, dependant, openapi_extra) of every API route, routers included.
+
+    FastAPI 0.16x keeps included routers as lazy branches; ``iter_route_contexts`` walks them."""
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    contexts: Iterable[Any] = walk(app.routes) if walk else app.routes
+    for ctx in contexts:
+        original = getattr(ctx, "original_route", ctx)
+        if isinstance(original, APIRoute):
+            path = getattr(ctx, "path_format", None) or ctx.path
+            yield path, set(ctx.methods or ()), ctx.dependant, dict(original.openapi_extra or {})
+
+
 def annotate_openapi(app: FastAPI) -> None:
-    """Write each route's access mark into its OpenAPI operation (call once all routers are in)."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        access = _access_of(route.dependant)
-        if access is None:
-            continue
-        extra = dict(route.openapi_extra or {})
-        extra.update({"x-emms-permission": access.permission.value if access.permission else None,
-                      "x-emms-scope": access.scope, "x-emms-step-up": access.step_up})
-        route.openapi_extra = extra
-    app.openapi_schema = None
+    """Write each route's access mark into its OpenAPI operation (``x-emms-permission`` …)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for path, methods, dependant, _extra in _api_routes(app):
+            access = _access_of(dependant)
+            if access is None:
+                continue
+            for method in methods:
+                operation = document.get("paths", {}).get(path, {}).get(method.lower())
+                if operation is not None:
+                    operation.update({"x-emms-permission": access.permission.value if access.permission else None,
+                                      "x-emms-scope": access.scope, "x-emms-step-up": access.step_up})
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def routes_without_access(app: FastAPI) -> list[str]:
     """Routes that neither check access nor are marked public (for tests and start-up checks)."""
-    missing = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and _access_of(route.dependant) is None \
-                and not (route.openapi_extra or {}).get("x-emms-public"):
-            missing.append(f"{sorted(route.methods or ())} {route.path}")
-    return missing
+    return [f"{sorted(methods)} {path}" for path, methods, dependant, extra in _api_routes(app)
+            if _access_of(dependant) is None and not extra.get("x-emms-public")]
