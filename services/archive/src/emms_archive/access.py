@@ -1,8 +1,9 @@
 """Data-service access by permission: how often and how much each role may take (R-4.3.3a).
 
 Each role has a request rate per minute and a largest page / export here; a system's token
-also carries the row limit of its trust level (``max_rows``), and the smaller of the two applies; going over the rate is a 429 with
-``Retry-After``, asking for more rows than allowed is a 422 that says the limit.
+also carries the row limit of its trust level (``max_rows``), and the smaller of the two
+applies; going over the rate is a 429 with ``Retry-After``, asking for more rows than allowed
+is a 422 that says the limit.
 """
 
 from __future__ import annotations

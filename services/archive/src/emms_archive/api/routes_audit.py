@@ -14,7 +14,8 @@ from emms_archive.api.responses import AuditEntry
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
-@router.get("/audit", response_model=list[AuditEntry], summary="Audit log entries in order, of the caller's companies and regions")
+@router.get("/audit", response_model=list[AuditEntry],
+            summary="Audit log entries in order, of the caller's companies and regions")
 async def audit_log(principal: AuditReader, conn: Conn, entity: str | None = None, entity_id: str | None = None,
                     actor: str | None = None, since: datetime | None = None,
                     after_seq: Annotated[int, Query(ge=0)] = 0,
