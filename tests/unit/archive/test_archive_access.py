@@ -60,3 +60,17 @@ def test_customer_scope_keeps_to_own_records() -> None:
     w = Where()
     scope.restrict_customers("c", w)
     assert not scope.unrestricted and "c.id = ANY" in w.sql() and w.args == [["C1"]]
+
+
+def test_a_systems_trust_level_bounds_its_rows_below_its_role() -> None:
+    from emms_runtime.auth import TRUST_LEVELS
+
+    analysis = TRUST_LEVELS["analysis"]
+    client = Principal.with_role("bi", "integrator", kind="client", trust_level="analysis",
+                                 max_rows=analysis.max_rows, per_minute=analysis.per_minute)
+    limits = {"integrator": RoleLimits(max_rows=50_000, per_minute=600, max_export_rows=1_000_000)}
+    granted = admit(RateLimiter(), limits, client, rows=analysis.max_rows)
+    assert granted.max_rows == granted.max_export_rows == analysis.max_rows
+    with pytest.raises(Invalid) as refused:
+        admit(RateLimiter(), limits, client, rows=analysis.max_rows + 1)
+    assert "client:bi" in refused.value.reason
