@@ -1,0 +1,1 @@
+"""Passwords: argon2id hashing (:mod:`.hashing`) and the password policy (:mod:`.policy`)."""

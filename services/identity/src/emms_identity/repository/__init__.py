@@ -1,0 +1,1 @@
+"""Every SQL statement of the identity service, one module per table group."""

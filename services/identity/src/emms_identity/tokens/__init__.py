@@ -1,0 +1,1 @@
+"""The OAuth2 token endpoint: grants, claims, refresh-token rotation, throttling, local verification."""
