@@ -8,6 +8,7 @@ skip and the base's YAML files are validated directly.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib
 import json
@@ -19,14 +20,18 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from deploy_harness import K8S, OVERLAYS, by_kind, render_overlay
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from emms_identity.passwords import policy
+from emms_identity.settings import PasswordPolicy
 from emms_runtime.settings import ServiceSettings
 
 K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
 SCHEMAS = K8S / "schemas"
 SERVICES = {  # short name -> (settings class, HTTP port)
+    "identity": ("emms_identity.settings:IdentitySettings", 8007),
     "fep": ("emms_fep.settings:FepSettings", 8001),
     "collector": ("emms_collector.settings:CollectorSettings", 8002),
     "validator": ("emms_validator.settings:ValidatorSettings", 8003),
@@ -151,13 +156,13 @@ def test_workloads_follow_the_deployment_rules(overlay: str) -> None:
         assert {"requests", "limits"} <= set(c["resources"]), name
         env = {e["name"]: e.get("valueFrom", {}) for e in c["env"]}
         assert env["EMMS_DATABASE_URL"]["secretKeyRef"]["key"] == "uri", name
-        assert env["EMMS_JWT_SECRET"]["secretKeyRef"]["key"] == "secret", name
+        assert "EMMS_JWT_SECRET" not in env, f"{name}: services verify with the JWKS, no shared secret"
         upper = short_name(w).upper()
         assert env[f"EMMS_{upper}_INSTANCE_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}, name
 
 
-PROJECT_WIDE = {"EMMS_ENVIRONMENT", "EMMS_KAFKA_BOOTSTRAP", "EMMS_TOPIC_PREFIX", "EMMS_DATABASE_URL", "EMMS_JWT_SECRET",
-                "EMMS_KAFKA_ENSURE_TOPICS"}
+PROJECT_WIDE = {"EMMS_ENVIRONMENT", "EMMS_KAFKA_BOOTSTRAP", "EMMS_TOPIC_PREFIX", "EMMS_DATABASE_URL", "EMMS_JWKS_URL",
+                "EMMS_ACCEPT_DEV_TOKENS", "EMMS_KAFKA_ENSURE_TOPICS"}
 
 
 def names_a_setting(model: type[BaseModel], path: list[str]) -> bool:
@@ -188,27 +193,138 @@ def test_config_map_keys_name_real_settings(overlay: str) -> None:
                     assert key in PROJECT_WIDE or key.startswith("PYTHON"), f"{short}: {key}"
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    docs = render_overlay(overlay)
+OUT_OF_BAND_SECRET_VALUES = {"key-encryption-key": lambda: Fernet.generate_key().decode()}
+"""Values of the Secrets prod creates out of band (docs/operations.md), made up for the settings test."""
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def secret_volume_files(docs: tuple[dict[str, Any], ...], w: dict[str, Any], root: Path) -> dict[str, Path]:
+    """Lay out the workload's Secret volumes under ``root`` as the kubelet would mount them:
+    ``{mountPath: local directory}``. The rendered Secret's data where the overlay makes it (dev),
+    else a made-up value for a Secret created out of band (prod)."""
+    secrets = {s["metadata"]["name"]: s.get("data", {}) for s in by_kind(docs, "Secret")}
+    volumes = {v["name"]: v["secret"] for v in w["spec"]["template"]["spec"].get("volumes", []) if "secret" in v}
+    out = {}
+    for mount in container(w).get("volumeMounts", []):
+        if mount["name"] not in volumes:
+            continue
+        source = volumes[mount["name"]]
+        data = secrets.get(source["secretName"])
+        local = root / mount["name"]
+        local.mkdir(parents=True)
+        for item in source["items"]:
+            value = (base64.b64decode(data[item["key"]]).decode() if data is not None
+                     else OUT_OF_BAND_SECRET_VALUES[item["key"]]())
+            (local / item["path"]).write_text(value)
+        out[mount["mountPath"]] = local
+    return out
+
+
+def build_settings(docs: tuple[dict[str, Any], ...], w: dict[str, Any], root: Path, m: pytest.MonkeyPatch,
+                   unset: tuple[str, ...] = (), **extra: str) -> Any:
+    """The service's settings from its config maps, Secret mounts and Secret references, as in the pod
+    (less the variables in ``unset``, plus ``extra``)."""
     maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
+    mounts = secret_volume_files(docs, w, root)
+    c = container(w)
+    for ref in c["envFrom"]:
+        for key, value in maps[ref["configMapRef"]["name"]].items():
+            for mount_path, local in mounts.items():
+                if value.startswith(mount_path + "/"):
+                    value = str(local / value.removeprefix(mount_path + "/"))
+            m.setenv(key, value)
+    m.setenv("EMMS_DATABASE_URL", "postgresql://emms@emms-db-rw:5432/emms")
+    for key, value in extra.items():
+        m.setenv(key, value)
+    for key in unset:
+        m.delenv(key, raising=False)
+    module, cls = SERVICES[short_name(w)][0].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    docs = render_overlay(overlay)
+    (identity,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == "emms-identity"]
+    jwks_url = f"http://emms-identity:{identity['spec']['ports'][0]['port']}{JWKS_PATH}"
     for w in workloads(docs):
         short, c = short_name(w), container(w)
         with monkeypatch.context() as m:
-            for ref in c["envFrom"]:
-                for key, value in maps[ref["configMapRef"]["name"]].items():
-                    m.setenv(key, value)
-            m.setenv("EMMS_JWT_SECRET", "a-test-secret-of-sufficient-length")
-            m.setenv("EMMS_DATABASE_URL", "postgresql://emms@emms-db-rw:5432/emms")
-            module, cls = SERVICES[short][0].split(":")
-            settings = getattr(importlib.import_module(module), cls)()
+            settings = build_settings(docs, w, tmp_path / w["metadata"]["name"], m)
         assert settings.http.host == "0.0.0.0"
         assert settings.kafka.ensure_topics is False, "on Kubernetes, Strimzi owns the topics"
         assert settings.http.port == SERVICES[short][1] == ports(c)["http-metrics"]
         assert settings.database.create_if_missing is False
         assert settings.kafka.bootstrap.endswith("-kafka-bootstrap:9092")
+        assert settings.auth.jwks_url == jwks_url, f"{short}: tokens are verified with the identity Service's JWKS"
+        assert settings.auth.accept_dev_tokens is (overlay == "dev"), short
+        assert settings.environment == ("development" if overlay == "dev" else "production")
         if short == "fep":
             assert settings.terminals.port == ports(c)["terminals"]
+
+
+def test_prod_services_refuse_development_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every prod service is configured to refuse emms-token's tokens, and would refuse to start if told
+    to accept them or if it had no JWKS to verify with."""
+    docs = render_overlay("prod")
+    common = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("emms-common"))
+    assert common["data"]["EMMS_ACCEPT_DEV_TOKENS"] == "false"
+    for w in workloads(docs):
+        name = w["metadata"]["name"]
+        assert {e["name"] for e in container(w)["env"]}.isdisjoint({"EMMS_ACCEPT_DEV_TOKENS", "EMMS_JWKS_URL"}), name
+        with monkeypatch.context() as m, pytest.raises(ValidationError, match="development tokens"):
+            build_settings(docs, w, tmp_path / f"{name}-dev", m, EMMS_ACCEPT_DEV_TOKENS="true")
+        with monkeypatch.context() as m, pytest.raises(ValidationError, match="EMMS_JWKS_URL"):
+            build_settings(docs, w, tmp_path / f"{name}-nojwks", m, unset=("EMMS_JWKS_URL",))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_shared_jwt_secret_remains(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    text = yaml.safe_dump_all(docs)
+    assert "EMMS_JWT_SECRET" not in text and "emms-jwt" not in text
+    for path in K8S.rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".env"):
+            assert "EMMS_JWT_SECRET" not in path.read_text(), path
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_identity_reads_its_key_encryption_key_from_a_secret(overlay: str) -> None:
+    docs = render_overlay(overlay)
+    (w,) = [w for w in workloads(docs) if w["metadata"]["name"] == "emms-identity"]
+    c, pod = container(w), w["spec"]["template"]["spec"]
+    maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
+    config = {k: v for ref in c["envFrom"] for k, v in maps[ref["configMapRef"]["name"]].items()}
+    assert "EMMS_IDENTITY_KEY_ENCRYPTION_KEY" not in config, "the key itself never sits in a ConfigMap"
+    assert "EMMS_IDENTITY_KEY_ENCRYPTION_KEY" not in {e["name"] for e in c["env"]}
+    key_file = Path(config["EMMS_IDENTITY_KEY_ENCRYPTION_KEY_FILE"])
+    (mount,) = [mt for mt in c["volumeMounts"] if key_file.parent == Path(mt["mountPath"])]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    secret_name = volume["secret"]["secretName"]
+    assert secret_name.startswith("emms-identity")
+    assert {i["path"]: i["key"] for i in volume["secret"]["items"]} == {key_file.name: "key-encryption-key"}
+    assert volume["secret"]["defaultMode"] & 0o007 == 0, "not readable by others"
+    env = {e["name"]: e.get("valueFrom", {}) for e in c["env"]}
+    ref = env["EMMS_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == (secret_name, "bootstrap-admin-password")
+    secrets = {s["metadata"]["name"]: s for s in by_kind(docs, "Secret")}
+    if overlay == "prod":
+        assert secrets == {}, "prod Secrets are created out of band (docs/operations.md), never rendered"
+    else:
+        data = secrets[secret_name]["data"]
+        Fernet(base64.b64decode(data["key-encryption-key"]))  # a valid Fernet key
+        password = base64.b64decode(data["bootstrap-admin-password"]).decode()
+        assert "not-for-production" in password
+        assert policy.violations(PasswordPolicy(), password, "admin") == [], "the first start would refuse it"
+    for other in workloads(docs):
+        if other is not w:
+            refs = {v["secret"]["secretName"] for v in other["spec"]["template"]["spec"].get("volumes", [])
+                    if "secret" in v}
+            refs |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container(other)["env"]
+                     if "secretKeyRef" in e.get("valueFrom", {})}
+            assert secret_name not in refs, f"{other['metadata']['name']} must not read the identity's Secret"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
