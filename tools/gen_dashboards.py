@@ -41,7 +41,7 @@ CNPG_QUERIES = REPO / "deploy" / "k8s" / "base" / "database" / "monitoring-queri
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 POSTGRES = DataSourceRef(type_val="grafana-postgresql-datasource", uid="emms-postgres")
 RATE = "$__rate_interval"
-SERVICES = "fep|collector|validator|control|analytics|archive"
+SERVICES = "identity|fep|collector|validator|control|analytics|archive"
 POD = f'pod=~"emms-({SERVICES})-.+"'
 
 # Prometheus and kube-state-metrics, present wherever kube-prometheus-stack runs.
