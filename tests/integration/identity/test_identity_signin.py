@@ -4,6 +4,7 @@ after a reset, and the password policy on every route that sets a password."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import jwt
@@ -159,7 +160,7 @@ async def test_a_new_password_is_none_of_the_last_five(identity: Identity) -> No
     user = await identity.create_user(await identity.admin(), roles=["viewer"])
     headers = await identity.bearer(user["username"], PASSWORD)
     passwords = [PASSWORD] + [f"Rotation-secret-{i}x" for i in range(5)]
-    for old, new in zip(passwords, passwords[1:], strict=False):
+    for old, new in itertools.pairwise(passwords):
         resp = await identity.client.post("/api/v1/me/password", headers=headers, json={
             "current_password": old, "new_password": new})
         assert resp.status_code == 200, resp.text

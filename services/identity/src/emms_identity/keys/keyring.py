@@ -87,11 +87,18 @@ class Keyring:
         return key.kid
 
     def _renew_encryption(self, token: bytes) -> bytes | None:
+        """The private key encrypted under the first key-encryption key, when it is not already."""
         try:
             self._primary.decrypt(token)
             return None
         except InvalidToken:
+            pass
+        try:
             return self._kek.rotate(token)
+        except InvalidToken:
+            raise RuntimeError("the signing keys cannot be decrypted with any of the key-encryption keys given"
+                               " (EMMS_IDENTITY_KEY_ENCRYPTION_KEY): to change it, give the new key first and the"
+                               " old one after it, comma-separated, until every replica has started") from None
 
     def forget(self) -> None:
         """Drop the cached keys (after a rotation here)."""
