@@ -1,10 +1,13 @@
-"""What a master-data change means for VEE: meter attributes, replacements, key customers.
+"""What a master-data change means for VEE: meter attributes, replacements, key customers, owners.
 
 The archive publishes ``MasterDataChange`` for every archive entity. For a
 ``meter`` the validator keeps utility, type, customer and category (rule
-scopes), the register width (roll-over) and the CT×VT multiplier, and records
-a replacement (kind ``replaced``) so the register may restart. For a
-``customer`` it follows the category and the key-customer mark. Field names
+scopes), the register width (roll-over), the CT×VT multiplier and its company,
+and records a replacement (kind ``replaced``) so the register may restart. For a
+``customer`` it follows the category, the key-customer mark, and the company
+and region that own it. A ``meter_installation`` (a meter put on a metering
+point) names the meter's customer with that customer's company and region; a
+``region`` its parent (scope covers every region below a token's). Field names
 are read liberally (several spellings), and a partial update changes only
 what it carries.
 """
@@ -23,6 +26,8 @@ _ALIASES = {
     "meter_type": ("meter_type", "type", "model"),
     "customer_id": ("customer_id", "customer"),
     "customer_category": ("customer_category", "category"),
+    "company_id": ("company_id", "company"),
+    "region_id": ("region_id", "region"),
 }
 
 
@@ -64,6 +69,8 @@ def meter_change(change: MasterDataChange) -> MeterChange:
     data = change.data
     fields: dict[str, Any] = {}
     for name, aliases in _ALIASES.items():
+        if name == "region_id":  # a meter's region is its customer's
+            continue
         value = _first(data, aliases)
         if value is not None:
             fields[name] = str(value)
@@ -88,16 +95,61 @@ def meter_change(change: MasterDataChange) -> MeterChange:
     return MeterChange(change.entity_id, fields, when, float(start) if start is not None else 0.0)
 
 
+def _text(data: Mapping[str, Any], name: str) -> str | None:
+    value = _first(data, _ALIASES[name])
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerChange:
     customer_id: str
     category: str | None
     key: bool | None
+    company_id: str | None = None
+    region_id: str | None = None
 
 
 def customer_change(change: MasterDataChange) -> CustomerChange:
     data = change.data
-    category = _first(data, _ALIASES["customer_category"])
     key = data.get("key_customer", data.get("key"))
-    return CustomerChange(change.entity_id, None if category is None else str(category),
-                          None if key is None else bool(key))
+    return CustomerChange(change.entity_id, _text(data, "customer_category"), None if key is None else bool(key),
+                          _text(data, "company_id"), _text(data, "region_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class InstallationChange:
+    """A meter put on (or taken off) a customer's metering point: who owns the meter's readings."""
+
+    meter_id: str
+    customer: CustomerChange | None
+    utility: str | None
+    removed: bool
+
+
+def installation_change(change: MasterDataChange) -> InstallationChange | None:
+    """The meter and customer of a ``meter_installation`` change (keyed by metering point); None when the
+    message names no meter."""
+    data = change.data
+    meter = data.get("meter_id")
+    if meter in (None, ""):
+        return None
+    customer_id = _text(data, "customer_id")
+    customer = None if customer_id is None else CustomerChange(
+        customer_id, _text(data, "customer_category"), None, _text(data, "company_id"), _text(data, "region_id"))
+    removed = change.kind is ChangeKind.REMOVED or data.get("removed_at") is not None
+    return InstallationChange(str(meter), customer, _text(data, "utility"), removed)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionChange:
+    region_id: str
+    parent_id: str | None
+    has_parent: bool
+    """Whether the change carries the parent at all (a partial update may not)."""
+
+
+def region_change(change: MasterDataChange) -> RegionChange:
+    data = change.data
+    has_parent = "parent_id" in data or "parent" in data
+    parent = data.get("parent_id", data.get("parent"))
+    return RegionChange(change.entity_id, None if parent in (None, "") else str(parent), has_parent)

@@ -35,7 +35,7 @@ from emms_validator.engine.records import Resolved
 from emms_validator.events import EVENT_ITEM, apply_event
 from emms_validator.items import ItemCatalog
 from emms_validator.keycustomers import ConsumptionRule, key_by_consumption
-from emms_validator.masterdata import customer_change, meter_change
+from emms_validator.masterdata import customer_change, installation_change, meter_change, region_change
 from emms_validator.model import Action, MeterInfo
 from emms_validator.pipeline import BatchResult, Pipeline, VeeParams, anomaly_message
 from emms_validator.repository import meters as meters_repo
@@ -172,6 +172,12 @@ class ValidatorRuntime:
                 await meters_repo.apply_meter_change(conn, SCHEMA, meter_change(change))
             elif change.entity.lower() == "customer":
                 await meters_repo.apply_customer_change(conn, SCHEMA, customer_change(change), change.changed_by)
+            elif change.entity.lower() == "meter_installation":
+                installed = installation_change(change)
+                if installed is not None:
+                    await meters_repo.apply_installation_change(conn, SCHEMA, installed)
+            elif change.entity.lower() == "region":
+                await meters_repo.apply_region_change(conn, SCHEMA, region_change(change))
         except (ValueError, TypeError) as exc:
             raise PermanentHandlerError(f"master data change {change.change_id}: {exc}") from exc
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from emms_runtime.api_models import ApiModel
 
 
@@ -152,3 +154,28 @@ class OverrideChange(ApiModel):
     override: dict[str, Any] | None
     actor: str
     at: datetime
+
+
+class Problem(ApiModel):
+    """A refused request: the reason, for a person."""
+
+    detail: str
+
+
+class ValidationProblem(Problem):
+    """A request whose parameters or body do not fit: the reason, and each field's error when the request's
+    shape was wrong (``loc``, ``msg``, ``type``)."""
+
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid bearer token"},
+    403: {"model": Problem, "description": "The token lacks the permission, or the data is outside its scope"},
+    422: {"model": ValidationProblem, "description": "A parameter or the body does not fit (the reason says which)"},
+    429: {"model": Problem, "description": "Over the caller's request quota (see Retry-After)"},
+    503: {"model": Problem, "description": "Tokens cannot be verified just now (see Retry-After)"},
+}
+"""Refusals every route may answer (declared on each router, so the OpenAPI document tells them)."""
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such thing"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Not allowed in its current state"}}

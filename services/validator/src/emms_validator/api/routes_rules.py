@@ -1,4 +1,8 @@
-"""``/api/v1/rules``: the rule catalog, the effective configuration of a scope, and per-scope overrides."""
+"""``/api/v1/rules``: the rule catalog, the effective configuration of a scope, and per-scope overrides.
+
+The catalog and the overrides are configuration, the same for every company. The rules in
+effect for one meter are company data: a meter outside the caller's scope is 403.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from emms_runtime import Invalid, NotFound
-from emms_validator.api.deps import METER_PATTERN, Configurer, RulesViewer, ValidatorDep, Viewer
-from emms_validator.api.responses import EffectiveRules, Override, OverrideChange, Rule, StoredOverride
+from emms_validator.api.deps import METER_PATTERN, RULE_PATTERN, Configurer, Label, RulesViewer, ValidatorDep, Viewer
+from emms_validator.api.responses import (
+    ERRORS,
+    NOT_FOUND,
+    EffectiveRules,
+    Override,
+    OverrideChange,
+    Rule,
+    StoredOverride,
+)
 from emms_validator.config.catalog import RULES
 from emms_validator.config.resolve import RuleOverride, ScopeKind, UnknownRuleError, check_override
 from emms_validator.model import MeterInfo, RuleSetting
@@ -16,9 +28,10 @@ from emms_validator.repository import rules as repo
 from emms_validator.repository.batch import load_meters
 from emms_validator.runtime import SCHEMA
 
-router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
-ScopeValue = Annotated[str, Path(pattern=r"^[^/]{1,100}$", description="utility, type, category or meter id; "
-                                                                       "'*' for global")]
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"], responses=ERRORS)
+ScopeValue = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[^/\x00-\x1f\x7f]{1,100}$",
+                                 description="utility, type, category or meter id; '*' for global")]
+RulePath = Annotated[str, Path(pattern=RULE_PATTERN, description="a rule of the catalog")]
 
 
 def _setting(s: RuleSetting) -> dict[str, Any]:
@@ -34,15 +47,16 @@ async def catalog(principal: RulesViewer) -> list[dict[str, Any]]:
 
 @router.get("/effective", response_model=EffectiveRules, summary="The rules as they apply to one meter or to a scope")
 async def effective(
-    vr: ValidatorDep, principal: Viewer,
+    vr: ValidatorDep, caller: Viewer,
     meter_id: Annotated[str | None, Query(pattern=METER_PATTERN)] = None,
-    utility: Annotated[str, Query(max_length=100)] = "",
-    meter_type: Annotated[str, Query(max_length=100)] = "",
-    customer_category: Annotated[str, Query(max_length=100)] = "",
+    utility: Annotated[Label, Query()] = "",
+    meter_type: Annotated[Label, Query()] = "",
+    customer_category: Annotated[Label, Query()] = "",
 ) -> dict[str, Any]:
     info = MeterInfo(meter_id or "*", utility, meter_type, "", customer_category)
     if meter_id:
         async with vr.pool.acquire() as conn:
+            await caller.require_meter(conn, meter_id)
             found = await load_meters(conn, SCHEMA, [meter_id])
         if found:
             info = found[0][0]
@@ -69,7 +83,7 @@ async def overrides_log(vr: ValidatorDep, principal: RulesViewer,
 @router.put("/overrides/{scope}/{scope_value}/{rule}", response_model=Override,
             summary="Switch a rule or change its parameters for a scope")
 async def put_override(vr: ValidatorDep, principal: Configurer, scope: ScopeKind, scope_value: ScopeValue,
-                       rule: str, body: RuleOverride) -> dict[str, Any]:
+                       rule: RulePath, body: RuleOverride) -> dict[str, Any]:
     try:
         check_override(rule, body)
     except UnknownRuleError as exc:
@@ -84,9 +98,9 @@ async def put_override(vr: ValidatorDep, principal: Configurer, scope: ScopeKind
 
 
 @router.delete("/overrides/{scope}/{scope_value}/{rule}", response_class=Response, status_code=204,
-               summary="Remove an override")
+               responses=NOT_FOUND, summary="Remove an override")
 async def delete_override(vr: ValidatorDep, principal: Configurer, scope: ScopeKind, scope_value: ScopeValue,
-                          rule: str) -> None:
+                          rule: RulePath) -> None:
     async with vr.pool.acquire() as conn:
         removed = await repo.delete_override(conn, SCHEMA, scope, scope_value, rule, principal.subject)
     if not removed:

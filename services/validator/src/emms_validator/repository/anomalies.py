@@ -16,6 +16,7 @@ import asyncpg
 
 from emms_db.connection import Connection
 from emms_db.where import Where
+from emms_validator.scope import Scope
 
 TRANSITIONS = {
     "new": ("acknowledged", "resolved", "dismissed"),
@@ -47,9 +48,13 @@ class AnomalyFilter:
     severity: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    scope: Scope | None = None
+    """Only anomalies of meters in this scope (the caller's), when given."""
 
     def where(self) -> tuple[str, list[Any]]:
         w = Where()
+        if self.scope is not None:
+            self.scope.restrict_meters("meter_id", w)
         w.add_if("meter_id = {}", self.meter_id)
         w.add_if("rule = {}", self.rule)
         w.add_if("status = {}", self.status)
@@ -67,6 +72,12 @@ async def list_anomalies(conn: Connection, schema: str, f: AnomalyFilter, limit:
                             f" ORDER BY detected_at DESC, anomaly_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
                             *args, limit, offset)
     return int(total), [_row(r) for r in rows]
+
+
+async def meter_of(conn: Connection, schema: str, anomaly_id: str) -> str | None:
+    """The meter of an anomaly; None when there is no such anomaly."""
+    found = await conn.fetchval(f"SELECT meter_id FROM {schema}.anomalies WHERE anomaly_id = $1", anomaly_id)
+    return None if found is None else str(found)
 
 
 async def get_anomaly(conn: Connection, schema: str, anomaly_id: str) -> dict[str, Any] | None:
@@ -100,9 +111,10 @@ async def transition(conn: Connection, schema: str, anomaly_id: str, to: str, ac
     return await get_anomaly(conn, schema, anomaly_id)
 
 
-async def statistics(conn: Connection, schema: str, since: datetime | None,
-                     until: datetime | None) -> list[dict[str, Any]]:
-    where, args = AnomalyFilter(since=since, until=until).where()
+async def statistics(conn: Connection, schema: str, since: datetime | None, until: datetime | None,
+                     scope: Scope | None = None) -> list[dict[str, Any]]:
+    """Findings per rule, over the anomalies of meters in ``scope`` (every meter when None)."""
+    where, args = AnomalyFilter(since=since, until=until, scope=scope).where()
     rows = await conn.fetch(
         f"SELECT rule, count(*) AS total, count(*) FILTER (WHERE severity = 'important') AS important,"
         " count(*) FILTER (WHERE action = 'hold') AS held,"

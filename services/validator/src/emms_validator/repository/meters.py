@@ -1,4 +1,5 @@
-"""``validator.meters``, ``key_customers`` and ``key_customer_rules``: master data VEE keeps."""
+"""``validator.meters``, ``customers``, ``regions``, ``key_customers`` and ``key_customer_rules``: master data
+VEE keeps (attributes for the rules, owners for the caller's scope)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import json
 from typing import Any
 
 from emms_db.connection import Connection
-from emms_validator.masterdata import CustomerChange, MeterChange
+from emms_db.where import Where
+from emms_validator.masterdata import CustomerChange, InstallationChange, MeterChange, RegionChange
+from emms_validator.scope import Scope
 from emms_validator.state import MeterState
 
-_COLUMNS = ("utility", "meter_type", "customer_id", "customer_category", "register_modulus", "multiplier", "active")
+_COLUMNS = ("utility", "meter_type", "customer_id", "customer_category", "register_modulus", "multiplier", "active",
+            "company_id")
 
 
 async def lock_meter_state(conn: Connection, schema: str, meter_id: str) -> MeterState:
@@ -37,6 +41,7 @@ async def apply_meter_change(conn: Connection, schema: str, change: MeterChange)
 
 
 async def apply_customer_change(conn: Connection, schema: str, change: CustomerChange, actor: str) -> None:
+    await _put_owner(conn, schema, change)
     if change.category is not None:
         await conn.execute(f"UPDATE {schema}.meters SET customer_category = $2 WHERE customer_id = $1",
                            change.customer_id, change.category)
@@ -45,6 +50,38 @@ async def apply_customer_change(conn: Connection, schema: str, change: CustomerC
     elif change.key is False:
         await conn.execute(f"DELETE FROM {schema}.key_customers WHERE customer_id = $1 AND source = 'manual'",
                            change.customer_id)
+
+
+async def _put_owner(conn: Connection, schema: str, change: CustomerChange) -> None:
+    """The customer's company and region; a change that carries neither leaves them as they are."""
+    if change.company_id is None and change.region_id is None:
+        return
+    await conn.execute(
+        f"INSERT INTO {schema}.customers (customer_id, company_id, region_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT (customer_id) DO UPDATE SET company_id = COALESCE(EXCLUDED.company_id, customers.company_id),"
+        " region_id = COALESCE(EXCLUDED.region_id, customers.region_id), updated_at = now()",
+        change.customer_id, change.company_id, change.region_id)
+
+
+async def apply_installation_change(conn: Connection, schema: str, change: InstallationChange) -> None:
+    """A meter on a customer's point belongs to that customer from now on. Taking it off keeps the last
+    owner: its history stays with the customer it measured until it is put on another point."""
+    if change.removed or change.customer is None:
+        return
+    await _put_owner(conn, schema, change.customer)
+    await conn.execute(f"INSERT INTO {schema}.meters (meter_id) VALUES ($1) ON CONFLICT DO NOTHING", change.meter_id)
+    await conn.execute(
+        f"UPDATE {schema}.meters SET customer_id = $2, customer_category = COALESCE($3, customer_category),"
+        " utility = COALESCE($4, utility), company_id = COALESCE($5, company_id), updated_at = now()"
+        " WHERE meter_id = $1", change.meter_id, change.customer.customer_id, change.customer.category,
+        change.utility, change.customer.company_id)
+
+
+async def apply_region_change(conn: Connection, schema: str, change: RegionChange) -> None:
+    await conn.execute(
+        f"INSERT INTO {schema}.regions (region_id, parent_id) VALUES ($1, $2) ON CONFLICT (region_id) DO UPDATE"
+        " SET parent_id = CASE WHEN $3 THEN EXCLUDED.parent_id ELSE regions.parent_id END, updated_at = now()",
+        change.region_id, change.parent_id, change.has_parent)
 
 
 async def mark_key(conn: Connection, schema: str, customer_id: str, source: str, reason: str, actor: str) -> bool:
@@ -63,10 +100,16 @@ async def unmark_key(conn: Connection, schema: str, customer_id: str) -> bool:
     return _affected(result) == 1
 
 
-async def list_key_customers(conn: Connection, schema: str, limit: int, offset: int) -> list[dict[str, Any]]:
+async def list_key_customers(conn: Connection, schema: str, limit: int, offset: int,
+                             scope: Scope | None = None) -> list[dict[str, Any]]:
+    """Key customers (in ``scope``, when given), with how many meters each has."""
+    where = Where()
+    if scope is not None:
+        scope.restrict_customers("k.customer_id", where)
     rows = await conn.fetch(
         f"SELECT k.*, (SELECT count(*) FROM {schema}.meters m WHERE m.customer_id = k.customer_id) AS meters"
-        f" FROM {schema}.key_customers k ORDER BY customer_id LIMIT $1 OFFSET $2", limit, offset)
+        f" FROM {schema}.key_customers k WHERE {where.sql()} ORDER BY customer_id"
+        f" LIMIT {where.param(limit)} OFFSET {where.param(offset)}", *where.args)
     return [dict(r) for r in rows]
 
 

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emms_db.connection import Connection
+from emms_db.where import Where
 from emms_messages.readings import ValidatedReading, ValidatedReadingBatch, ValidationStatus
 from emms_validator.repository.batch import insert_versions
+from emms_validator.scope import Scope
 from emms_validator.state import SeriesState
 
 OPEN = ("awaiting_backfill", "unrepaired")
@@ -24,17 +26,18 @@ _HELD = ("SELECT meter_id, item, data_time, unit, raw_value, raw_source, prev_ti
 
 
 async def review_queue(conn: Connection, schema: str, status: str | None, meter_id: str | None, limit: int,
-                       offset: int) -> tuple[int, list[dict[str, Any]]]:
-    statuses = [status] if status else list(OPEN)
-    args: list[Any] = [statuses]
-    where = " WHERE status = ANY($1::text[])"
-    if meter_id:
-        args.append(meter_id)
-        where += " AND meter_id = $2"
-    total = await conn.fetchval(f"SELECT count(*) FROM {schema}.held{where}", *args)
+                       offset: int, scope: Scope | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Held readings of ``status`` (the open ones by default), of meters in ``scope`` when given."""
+    w = Where()
+    w.add_any("status", [status] if status else list(OPEN))
+    w.add_if("meter_id = {}", meter_id or None)
+    if scope is not None:
+        scope.restrict_meters("meter_id", w)
+    where = f" WHERE {w.sql()}"
+    total = await conn.fetchval(f"SELECT count(*) FROM {schema}.held{where}", *w.args)
     rows = await conn.fetch(_HELD.format(s=schema) + where +
-                            f" ORDER BY held_at, meter_id, item LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-                            *args, limit, offset)
+                            f" ORDER BY held_at, meter_id, item LIMIT ${len(w.args) + 1} OFFSET ${len(w.args) + 2}",
+                            *w.args, limit, offset)
     return int(total), [dict(r) for r in rows]
 
 
