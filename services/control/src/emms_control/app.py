@@ -1,4 +1,4 @@
-"""The control service: FastAPI app and lifespan."""
+"""The control service: FastAPI app, and the lifespan hook that builds its runtime."""
 
 from __future__ import annotations
 
@@ -6,15 +6,33 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from emms_control.api.routes_accounts import router as accounts_router
+from emms_control.api.routes_tariffs import router as tariffs_router
+from emms_control.runtime import CHARGES_GROUP, VALIDATED_TOPIC, ControlRuntime
+from emms_control.schema import SCHEMA
 from emms_control.settings import ControlSettings
-from emms_runtime import ServiceSpec, create_service_app
+from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
+
+
+async def setup(rt: ServiceRuntime) -> None:
+    assert rt.pool is not None
+    settings = rt.settings
+    assert isinstance(settings, ControlSettings)
+    cr = ControlRuntime(settings, rt.pool)
+    rt.state = cr
+    rt.add_consumer(CHARGES_GROUP, [VALIDATED_TOPIC], cr.handle_validated, max_batch=settings.consumer_max_batch)
+    rt.add_worker("inbox-purge", cr.run_purge)
+
 
 SPEC = ServiceSpec(
     name="control",
     title="EMMS control",
-    description="Quantity, cost and remote control; prepayment; tariffs; audited commands.",
-    schema="control",
+    description="Tariffs, accounts, payments and charges from validated readings; later: prepayment, quantity"
+                " and remote control.",
+    schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
+    routers=(tariffs_router, accounts_router),
+    setup=setup,
 )
 
 

@@ -1,0 +1,1 @@
+"""Accounts per customer per utility: balance, payments, refunds, ledger, settlement on close."""

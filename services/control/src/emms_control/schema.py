@@ -1,0 +1,3 @@
+"""The control service's PostgreSQL schema."""
+
+SCHEMA = "control"

@@ -1,0 +1,1 @@
+"""Tariffs: time-of-use day tables, seasons, tiered blocks, versions and prices (pure, no I/O)."""
