@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from emms_fep.api.routes_fep import router as fep_router
 from emms_fep.api.routes_terminals import router as terminals_router
+from emms_fep.masterdata import MASTERDATA_TOPIC, MasterDataSync
 from emms_fep.runtime import (
     SCHEMA,
     FepRuntime,
@@ -44,6 +45,9 @@ async def setup(rt: ServiceRuntime) -> None:
         freezer = GcFreezer(settings.gc, growth=GrowthTrigger(fep.gateway.__len__, settings.gc.freeze_growth))
         rt.add_worker("gc-freezer", freezer.run)
     rt.add_worker(f"consumer:{consumer.group}", consumer.run)
+    owners = MasterDataSync(rt.pool, SCHEMA)  # the owners of terminals, for the scope of the terminal routes
+    rt.add_consumer("fep-masterdata", [MASTERDATA_TOPIC], owners.handle)
+    rt.add_worker("masterdata-inbox-purge", owners.run_purge)
 
 
 async def teardown(rt: ServiceRuntime) -> None:

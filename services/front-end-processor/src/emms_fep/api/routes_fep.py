@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from emms_fep.api.deps import FepDep, FleetViewer
-from emms_fep.api.responses import FepStats, PortFigures, Replica
+from emms_fep.api.responses import ERRORS, FepStats, PortFigures, Replica
 from emms_fep.repository.replicas import all_replicas
 from emms_fep.repository.sessions import count_by_state
 from emms_fep.repository.traffic import traffic_totals
 from emms_fep.runtime import SCHEMA
 from emms_fep.stats import Counters
 
-router = APIRouter(prefix="/api/v1/fep", tags=["fep"])
+router = APIRouter(prefix="/api/v1/fep", tags=["fep"], responses=ERRORS)
 
 
 @router.get("/stats", response_model=FepStats,

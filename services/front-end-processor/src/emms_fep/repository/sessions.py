@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from emms_db.where import Where
+from emms_fep.scope import Scope
 from emms_messages.terminal import TerminalSession
 
 UPSERT = """
@@ -107,15 +109,21 @@ COLUMNS = ("terminal, state, fep_instance, connection_id, port, peer, since, las
 
 
 async def list_sessions(pool: asyncpg.Pool, schema: str, *, state: str | None, replica: str | None,
-                        prefix: str | None, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    where = ["($1::text IS NULL OR state = $1)", "($2::text IS NULL OR fep_instance = $2)",
-             "($3::text IS NULL OR terminal LIKE $3 || '%')"]
-    cond = " AND ".join(where)
+                        prefix: str | None, limit: int, offset: int,
+                        scope: Scope | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Session rows matching the filters, of terminals in ``scope`` when given."""
+    where = Where()
+    where.add_if("state = {}", state)
+    where.add_if("fep_instance = {}", replica)
+    where.add_if("starts_with(terminal, {})", prefix)
+    if scope is not None:
+        scope.restrict_terminals("terminal", where)
+    cond = where.sql()
     async with pool.acquire() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM {schema}.sessions WHERE {cond}", state, replica, prefix)
+        total = await conn.fetchval(f"SELECT count(*) FROM {schema}.sessions WHERE {cond}", *where.args)
         rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM {schema}.sessions WHERE {cond} ORDER BY terminal LIMIT $4 OFFSET $5",
-            state, replica, prefix, limit, offset)
+            f"SELECT {COLUMNS} FROM {schema}.sessions WHERE {cond} ORDER BY terminal"
+            f" LIMIT ${len(where.args) + 1} OFFSET ${len(where.args) + 2}", *where.args, limit, offset)
     return int(total), [dict(r) for r in rows]
 
 
