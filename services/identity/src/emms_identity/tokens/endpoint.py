@@ -84,7 +84,7 @@ def _flag(value: str | None) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise invalid_request(f"step_up must be true or false, not {value!r}")
+    raise invalid_request(f"step_up must be true or false, not {text[:20]!r}")
 
 
 async def token(rt: IdentityRuntime, req: TokenRequest) -> dict[str, Any]:
