@@ -91,15 +91,21 @@ def day_table(entries: Sequence[tuple[str, str, Period]]) -> DayTable:
     pieces = [p for i, (s, e, period) in enumerate(entries) for p in _pieces(i, parse_hhmm(s), parse_hhmm(e), period)]
     pieces.sort()
     cursor, last = 0, -1
+    gaps: list[tuple[int, int]] = []
     for start, end, index, _period in pieces:
         if start > cursor:
-            raise TariffError(f"gap in the day table: {hhmm(cursor)}–{hhmm(start)} is not covered")
-        if start < cursor:
+            gaps.append((cursor, start))
+        elif start < cursor:
             raise TariffError(f"overlap in the day table: {hhmm(start)}–{hhmm(min(end, cursor))} is covered by"
                               f" entry {last + 1} and entry {index + 1}")
         cursor, last = end, index
     if cursor < DAY_MINUTES:
-        raise TariffError(f"gap in the day table: {hhmm(cursor)}–24:00 is not covered")
+        gaps.append((cursor, DAY_MINUTES))
+    if gaps:
+        first, final = gaps[0], gaps[-1]
+        if len(gaps) > 1 and first[0] == 0 and final[1] == DAY_MINUTES:  # one gap over midnight
+            first = (final[0], first[1])
+        raise TariffError(f"gap in the day table: {hhmm(first[0])}–{hhmm(first[1])} is not covered")
     merged: list[Span] = []
     for start, end, _index, period in pieces:
         if merged and merged[-1].period == period and merged[-1].end == start:
