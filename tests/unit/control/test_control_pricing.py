@@ -124,3 +124,10 @@ def test_a_months_total_does_not_depend_on_the_order_usages_arrive_in(batch: lis
 def test_the_same_usage_always_gives_the_same_charge(u: Usage) -> None:
     assert price(u, T1, "e_residential", {}) == price(u, T1, "e_residential", {})
     assert charge_id("A", u) == charge_id("A", u) != charge_id("B", u)
+
+
+def test_times_in_any_zone_are_read_at_the_tariffs_local_time() -> None:
+    at = datetime.fromisoformat("2026-03-01T20:00:00+08:00")
+    assert T1.quote(at, "e_residential").period is Period.SHARP
+    assert T1.quote(at.astimezone(UTC), "e_residential").period is Period.SHARP
+    assert T1.quote(datetime.fromisoformat("2026-03-01T07:00:00-05:00"), "e_residential").period is Period.SHARP

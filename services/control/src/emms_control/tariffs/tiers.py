@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -83,4 +83,5 @@ def next_period_start(basis: TierBasis, local: datetime) -> datetime:
 
 
 def local_naive(t: datetime, offset: timedelta) -> datetime:
-    return (t + offset).replace(tzinfo=None)
+    """Wall-clock time at ``offset`` of an aware ``t`` (any zone), without a zone."""
+    return (t.astimezone(UTC) + offset).replace(tzinfo=None)
