@@ -1,4 +1,4 @@
-"""The services of the dev stack: names, env prefixes, default ports, migration directories."""
+"""The services of the dev stack: names, env prefixes, default ports, migration directories (in start order)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class ServiceDef:
 
 
 SERVICES = (
+    ServiceDef("identity", "IDENTITY", 8007),  # first: it signs the tokens every other service verifies
     ServiceDef("archive", "ARCHIVE", 8006),
     ServiceDef("fep", "FEP", 8001),
     ServiceDef("collector", "COLLECTOR", 8002),

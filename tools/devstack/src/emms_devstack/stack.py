@@ -1,5 +1,10 @@
 """``make up``: broker, database schema, every service as its own process, a simulated fleet.
 
+The identity service starts first (with the first admin's password made here), every service
+verifies tokens with its JWKS (``EMMS_JWKS_URL``); once all are ready the demo users are made
+(:mod:`emms_devstack.identity`) and the stack's own calls (seeding, the first collection) use
+the admin's real token. Development tokens (``emms-token``) stay accepted here.
+
 Runs in the foreground; Ctrl-C (or ``make down``, which signals the pid in
 ``.cache/devstack/stack.pid``) stops everything in reverse order.
 """
@@ -17,9 +22,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from emms_bus import KafkaSettings, ensure_topics
 from emms_db import ensure_database, migrate_url
 from emms_devstack.fleet import FleetPlan, start_fleet
+from emms_devstack.identity import Credentials, IdentityClient, People, provision, sign_in_lines
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_devstack.postgres import ensure_server
@@ -29,6 +37,8 @@ from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
 
 STATE = Path(".cache/devstack")
+CREDENTIALS = STATE / "credentials.json"
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 def _port_or_free(preferred: int) -> int:
@@ -49,10 +59,18 @@ class Stack:
     broker: LocalBroker = field(default_factory=LocalBroker)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    admin_password: str | None = None
+    """Given to the identity service for the first admin (EMMS_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD)."""
+
+    def identity_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['identity']}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "EMMS_DATABASE_URL": self.database_url,
-                "EMMS_KAFKA_BOOTSTRAP": self.broker.bootstrap, "EMMS_LOG_JSON": "true"}
+        env = {**os.environ, "EMMS_DATABASE_URL": self.database_url,
+               "EMMS_KAFKA_BOOTSTRAP": self.broker.bootstrap, "EMMS_LOG_JSON": "true"}
+        if "identity" in self.ports:
+            env["EMMS_JWKS_URL"] = self.identity_url() + JWKS_PATH
+        return env
 
     def start_infra(self) -> None:
         print(f"postgres : {ensure_server(self.database_url)} ({self.database_url})")
@@ -73,6 +91,8 @@ class Stack:
         port = _port_or_free(svc.port)
         self.ports[svc.short] = port
         env = {**self.env(), f"EMMS_{svc.prefix}_HTTP__PORT": str(port)}
+        if svc.short == "identity" and self.admin_password is not None:
+            env["EMMS_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] = self.admin_password
         if svc.short == "fep":
             self.ports["terminals"] = _port_or_free(self.fleet.fep_port)
             env["EMMS_FEP_TERMINALS__PORT"] = str(self.ports["terminals"])
@@ -80,11 +100,12 @@ class Stack:
         self.procs[svc.short] = subprocess.Popen([sys.executable, "-m", svc.module], env=env,
                                                  stdout=log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout_s: float = 90) -> dict[str, dict[str, object]]:
+    def wait_ready(self, timeout_s: float = 90, services: tuple[ServiceDef, ...] = SERVICES,
+                   ) -> dict[str, dict[str, object]]:
         ready: dict[str, dict[str, object]] = {}
         deadline = time.monotonic() + timeout_s
-        while len(ready) < len(SERVICES) and time.monotonic() < deadline:
-            for svc in SERVICES:
+        while len(ready) < len(services) and time.monotonic() < deadline:
+            for svc in services:
                 proc = self.procs[svc.short]
                 if proc.poll() is not None:
                     raise RuntimeError(f"{svc.short} exited ({proc.returncode}); see {STATE / svc.short}.log")
@@ -93,7 +114,7 @@ class Stack:
                     if body:
                         ready[svc.short] = body
             time.sleep(0.3)
-        missing = {s.short for s in SERVICES} - set(ready)
+        missing = {s.short for s in services} - set(ready)
         if missing:
             raise RuntimeError(f"not ready after {timeout_s}s: {sorted(missing)}")
         return ready
@@ -121,7 +142,7 @@ def _ready(port: int) -> dict[str, object] | None:
         return None
 
 
-def _print_summary(stack: Stack, ready: dict[str, dict[str, object]]) -> None:
+def _print_summary(stack: Stack, ready: dict[str, dict[str, object]], creds: Credentials | None = None) -> None:
     print("\nEMMS is up. Services (HTTP API, OpenAPI at /docs, metrics at /metrics):")
     for svc in SERVICES:
         port = stack.ports[svc.short]
@@ -130,19 +151,40 @@ def _print_summary(stack: Stack, ready: dict[str, dict[str, object]]) -> None:
     print(f"  terminals  tcp://127.0.0.1:{stack.ports['terminals']}  (concentrators connect here)")
     print(f"  broker     {stack.broker.bootstrap}")
     print(f"  logs       {STATE}/*.log")
-    print("  token      .venv/bin/emms-token --role admin   (send as 'Authorization: Bearer …')")
+    if creds is not None:
+        print(f"\nSign in at {stack.identity_url()}/oauth/token (passwords kept in {CREDENTIALS}):")
+        for line in sign_in_lines(stack.identity_url(), creds, f"http://127.0.0.1:{stack.ports['archive']}"):
+            print(line)
+    print("  dev token  .venv/bin/emms-token --role admin   (development only; send as 'Authorization: Bearer …')")
     print("  check      .venv/bin/emms-devstack check --wait 300   (the fleet's coverage, every reading vs the truth)")
 
 
-def _seed_archive(stack: Stack, manifest: Path, timeout_s: float = 60.0) -> None:
-    """Load the fleet's manifest into the archive (and so, over the bus, into the collector)."""
+def _people(stack: Stack, creds: Credentials) -> People:
+    """The demo users and the admin's token (None: the identity service could not be used; a note says why)."""
+    client = IdentityClient(stack.identity_url())
+    try:
+        people = provision(client, creds)
+    except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as exc:
+        people = People(None, [f"making the demo users failed: {exc}; the stack's own calls use a development token"])
+    finally:
+        client.close()
+    creds.save(CREDENTIALS)
+    for note in people.notes:
+        print(f"identity : {note}")
+    return people
+
+
+def _seed_archive(stack: Stack, manifest: Path, token: str | None, timeout_s: float = 60.0) -> None:
+    """Load the fleet's manifest into the archive (and so, over the bus, into the collector), with
+    the admin's token from the identity service (a development token when there is none)."""
     deadline = time.monotonic() + timeout_s
     while not manifest.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     if not manifest.exists():
         print(f"archive  : no fleet manifest at {manifest}; master data not loaded")
         return
-    token = issue_token(AuthSettings(), "devstack", "admin")
+    if token is None:
+        token = issue_token(AuthSettings(), "devstack", "admin")
     try:
         plan = seed(f"http://127.0.0.1:{stack.ports['archive']}", token, manifest)
     except (OSError, RuntimeError) as exc:
@@ -158,7 +200,9 @@ def _seed_archive(stack: Stack, manifest: Path, timeout_s: float = 60.0) -> None
 def run(database_url: str, fleet: FleetPlan) -> int:
     STATE.mkdir(parents=True, exist_ok=True)
     (STATE / "stack.pid").write_text(str(os.getpid()))
-    stack = Stack(database_url=database_url, fleet=fleet)
+    creds = Credentials.load(CREDENTIALS, database_url)
+    creds.save(CREDENTIALS)  # before the identity service creates the admin with it
+    stack = Stack(database_url=database_url, fleet=fleet, admin_password=creds.passwords["admin"])
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
@@ -171,13 +215,17 @@ def run(database_url: str, fleet: FleetPlan) -> int:
     try:
         stack.start_infra()
         stack.migrate()
-        for svc in SERVICES:
+        identity, others = SERVICES[0], SERVICES[1:]
+        stack.start_service(identity)  # the others verify tokens with its JWKS
+        stack.wait_ready(services=(identity,))
+        for svc in others:
             stack.start_service(svc)
         ready = stack.wait_ready()
+        people = _people(stack, creds)
         fleet_proc = start_fleet(stack, fleet, STATE)
         if fleet_proc is not None:
-            _seed_archive(stack, STATE / "fleet.json")
-        _print_summary(stack, ready)
+            _seed_archive(stack, STATE / "fleet.json", people.admin_token)
+        _print_summary(stack, ready, creds)
         print("\nCtrl-C or `make down` stops everything.")
         while not stopping:
             time.sleep(0.5)
