@@ -57,7 +57,7 @@ async def test_a_company_admin_sees_only_its_companys_users(identity: Identity, 
     assert levels.bob["username"] not in names and "admin" not in names
     assert all(u["companies"] == [levels.a] for u in resp.json())
     other = await identity.client.get(f"/api/v1/users/{levels.bob['id']}", headers=levels.headers)
-    assert other.status_code == 403 and "outside your companies" in other.json()["detail"]
+    assert other.status_code == 403 and "is outside your scope (companies" in other.json()["detail"]
 
 
 async def test_a_company_admin_cannot_create_users_outside_its_scope(identity: Identity, levels: Levels) -> None:
@@ -170,3 +170,8 @@ async def test_a_region_restricted_admin_grants_only_its_regions(identity: Ident
             "username": f"x-{secrets.token_hex(3)}", "password": PASSWORD, "roles": ["viewer"],
             "companies": [levels.a], "regions": regions})
         assert resp.status_code == status, (regions, resp.text)
+    seen = (await identity.client.get("/api/v1/users", headers=headers, params={"limit": 1000})).json()
+    assert seen and all(u["regions"] == ["R1"] for u in seen), "it sees only users of its regions"
+    assert levels.carol["username"] not in {u["username"] for u in seen}
+    hidden = await identity.client.get(f"/api/v1/users/{levels.carol['id']}", headers=headers)
+    assert hidden.status_code == 403 and "regions ['R1']" in hidden.json()["detail"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import asyncpg
+
 from emms_db.connection import Connection
 from emms_identity.audit import record
 from emms_identity.directory.inputs import ClientChange, NewClient
@@ -49,9 +51,12 @@ async def create(admin: Admin, body: NewClient) -> dict[str, Any]:
         await admin.check_grant("client.create", client_id, scope, roles)
         if await repo.exists(conn, client_id):
             raise Conflict(f"client {client_id!r} exists")
-        await repo.insert(conn, client_id=client_id, secret_hash=secret_hash, name=body.name,
-                          trust_level=body.trust_level, roles=body.roles, companies=body.companies,
-                          regions=body.regions, created_by=admin.principal.subject, now=rt.now())
+        try:
+            await repo.insert(conn, client_id=client_id, secret_hash=secret_hash, name=body.name,
+                              trust_level=body.trust_level, roles=body.roles, companies=body.companies,
+                              regions=body.regions, created_by=admin.principal.subject, now=rt.now())
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"client {client_id!r} exists") from None
         await record(conn, admin.actor, "client.create", target=client_id, companies=body.companies,
                      detail={"trust_level": body.trust_level, "roles": body.roles, "regions": body.regions})
         client = await repo.by_id(conn, client_id)
@@ -64,14 +69,15 @@ async def get(admin: Admin, client_id: str) -> dict[str, Any]:
         client = await repo.by_id(conn, client_id)
     if client is None:
         raise NotFound(f"no client {client_id!r}")
-    if not admin.visible(client.companies):
-        raise Forbidden(f"client {client_id} is outside your companies {list(admin.principal.companies)}")
+    if not admin.visible(_scope(client)):
+        raise Forbidden(f"client {client_id} is outside your scope (companies {list(admin.principal.companies)},"
+                        f" regions {list(admin.principal.regions)})")
     return client.view()
 
 
 async def listing(admin: Admin, *, after: str | None, limit: int) -> list[dict[str, Any]]:
     async with admin.rt.pool.acquire() as conn:
-        found = await repo.listing(conn, within=admin.principal.companies, after=after, limit=limit)
+        found = await repo.listing(conn, within=admin.reading_scope(), after=after, limit=limit)
     return [c.view() for c in found]
 
 

@@ -75,9 +75,14 @@ class Admin:
     def missing(self, permissions: Iterable[str]) -> list[str]:
         return sorted(set(permissions) - self.own)
 
-    def visible(self, companies: Sequence[str]) -> bool:
-        """May the caller see a user or client of ``companies``?"""
-        return within(companies, self.principal.companies)
+    def visible(self, scope: Scope) -> bool:
+        """May the caller see a user or client of ``scope``?"""
+        return self.scope_refusal(scope, "") is None
+
+    def reading_scope(self) -> dict[str, tuple[str, ...]]:
+        """The caller's restrictions, for listing only what it may see."""
+        p = self.principal
+        return {"companies": p.companies, "regions": p.regions, "customers": p.customers}
 
     async def deny(self, action: str, target: str | None, reason: str, companies: Sequence[str] = ()) -> Forbidden:
         """Audit the refusal; the error to raise."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+
 from emms_db.connection import Connection
 from emms_identity.audit import record
 from emms_identity.directory.inputs import NewRole, RoleChange
@@ -70,8 +72,11 @@ async def create(admin: Admin, body: NewRole) -> dict[str, Any]:
     async with admin.rt.pool.acquire() as conn, conn.transaction():
         if await repo.by_name(conn, body.name) is not None:
             raise Conflict(f"role {body.name!r} exists")
-        await repo.insert(conn, name=body.name, description=body.description, company_id=body.company_id,
-                          permissions=permissions, created_by=admin.principal.subject, now=admin.rt.now())
+        try:
+            await repo.insert(conn, name=body.name, description=body.description, company_id=body.company_id,
+                              permissions=permissions, created_by=admin.principal.subject, now=admin.rt.now())
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"role {body.name!r} exists") from None
         await record(conn, admin.actor, "role.create", target=body.name,
                      companies=[body.company_id] if body.company_id else [],
                      detail={"permissions": sorted(permissions), "company_id": body.company_id})
@@ -104,7 +109,10 @@ async def delete(admin: Admin, name: str) -> dict[str, Any]:
         if users or clients:
             raise Conflict(f"role {name!r} is held by {users} user(s) and {clients} client(s); take it from them"
                            " first")
-        await repo.delete(conn, name)
+        try:
+            await repo.delete(conn, name)
+        except asyncpg.ForeignKeyViolationError:
+            raise Conflict(f"role {name!r} was just granted to someone; take it from them first") from None
         await record(conn, admin.actor, "role.delete", target=name,
                      companies=[role.company_id] if role.company_id else [],
                      detail={"permissions": list(role.permissions)})

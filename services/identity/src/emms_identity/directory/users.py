@@ -87,15 +87,16 @@ async def get(admin: Admin, user_id: uuid.UUID) -> dict[str, Any]:
         user = await repo.by_id(conn, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
-    if not admin.visible(user.companies):
-        raise Forbidden(f"user {user.username} is outside your companies {list(admin.principal.companies)}")
+    if not admin.visible(scope_of(user)):
+        raise Forbidden(f"user {user.username} is outside your scope (companies {list(admin.principal.companies)},"
+                        f" regions {list(admin.principal.regions)})")
     return user.view(admin.rt.now())
 
 
 async def listing(admin: Admin, *, company: str | None, role: str | None, disabled: bool | None,
                   search: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:
     async with admin.rt.pool.acquire() as conn:
-        found = await repo.listing(conn, within=admin.principal.companies, company=company, role=role,
+        found = await repo.listing(conn, within=admin.reading_scope(), company=company, role=role,
                                    disabled=disabled, search=search, after=after, limit=limit)
     now = admin.rt.now()
     return [u.view(now) for u in found]

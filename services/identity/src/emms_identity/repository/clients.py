@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +20,13 @@ async def by_id(conn: Connection, client_id: str, *, for_update: bool = False) -
     return Client.from_row(row) if row else None
 
 
-async def listing(conn: Connection, *, within: tuple[str, ...], after: str | None, limit: int) -> list[Client]:
+async def listing(conn: Connection, *, within: Mapping[str, Sequence[str]], after: str | None,
+                  limit: int) -> list[Client]:
+    """Clients by id; ``within``: as :func:`emms_identity.repository.users.listing` (companies, regions)."""
     where = Where()
-    if within:
-        where.add("cardinality(companies) > 0 AND companies <@ {}::text[]", list(within))
+    for column, values in within.items():
+        if values and column in ("companies", "regions"):
+            where.add(f"cardinality({column}) > 0 AND {column} <@ {{}}::text[]", list(values))
     where.add_if("client_id > {}", after)
     rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.api_clients WHERE {where.sql()} ORDER BY client_id"
                             f" LIMIT {int(limit)}", *where.args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,13 +33,14 @@ async def count(conn: Connection) -> int:
     return value
 
 
-async def listing(conn: Connection, *, within: tuple[str, ...], company: str | None, role: str | None,
+async def listing(conn: Connection, *, within: Mapping[str, Sequence[str]], company: str | None, role: str | None,
                   disabled: bool | None, search: str | None, after: str | None, limit: int) -> list[User]:
-    """Users in username order; ``within`` (a restricted reader's companies): only users whose
-    companies are all among them."""
+    """Users in username order; ``within`` (a restricted reader's ``companies`` / ``regions`` /
+    ``customers``): only users whose values of each restricted kind are all among the reader's."""
     where = Where()
-    if within:
-        where.add("cardinality(u.companies) > 0 AND u.companies <@ {}::text[]", list(within))
+    for column, values in within.items():
+        if values and column in ("companies", "regions", "customers"):
+            where.add(f"cardinality(u.{column}) > 0 AND u.{column} <@ {{}}::text[]", list(values))
     where.add_if("{} = ANY(u.companies)", company)
     where.add_if(f"EXISTS (SELECT 1 FROM {SCHEMA}.user_roles r WHERE r.user_id = u.id AND r.role = {{}})", role)
     where.add_if("u.disabled = {}", disabled)
