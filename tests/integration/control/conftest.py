@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from control_harness import Control, running_control
+from service_harness import area_topics
 
 from emms_bus import KafkaSettings
-from service_harness import area_topics
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,8 @@ class Control:
         return tariff_id
 
     async def account(self, tariff_id: str, meter_id: str, *, company: str = "CO-A",
-                      charge_from: str = "2026-02-01T00:00:00+08:00", **headers_scope: tuple[str, ...]) -> dict[str, Any]:
+                      charge_from: str = "2026-02-01T00:00:00+08:00",
+                      **headers_scope: tuple[str, ...]) -> dict[str, Any]:
         resp = await self.client.post("/api/v1/accounts", headers=token(**headers_scope), json={
             "customer_id": uid("C"), "company_id": company, "region_id": f"{company}-R1", "utility": "electricity",
             "category": "e_residential", "tariff_id": tariff_id, "meters": [{"meter_id": meter_id}],

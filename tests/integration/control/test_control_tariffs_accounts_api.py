@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from control_harness import DAY, PRICES, Control, token, uid
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 
 
 async def test_a_day_table_with_a_hole_is_refused_naming_the_interval(control: Control) -> None:
@@ -46,7 +46,7 @@ async def test_a_new_version_only_takes_effect_in_the_future_and_the_old_prices_
     resp = await control.client.post(f"/api/v1/tariffs/{tariff_id}/versions", headers=token(), json=past)
     assert resp.status_code == 422 and "not in the future" in resp.text
     future = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
-    dearer = {"e_residential": {p: "2.0" for p in ("sharp", "peak", "flat", "valley")}}
+    dearer = {"e_residential": dict.fromkeys(("sharp", "peak", "flat", "valley"), "2.0")}
     resp = await control.client.post(f"/api/v1/tariffs/{tariff_id}/versions", headers=token(), json={
         "effective_from": future.isoformat(), "day_table": [{"start": "00:00", "end": "24:00", "period": "flat"}],
         "prices": dearer, "note": "2.0 flat"})
