@@ -14,12 +14,13 @@ is a 422 with the reason, never a 500.
 """
 
 # no ``from __future__ import annotations`` in this module: FastAPI reads the closure's annotations below
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from emms_db.connection import Connection
 from emms_fep.runtime import SCHEMA, FepRuntime
@@ -32,6 +33,17 @@ REPLICA_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_.:@-]{0,199}$"
 MAX_OFFSET = 2_147_483_647
 """The largest page offset (2^31 - 1): far past any fleet, and well inside PostgreSQL's bigint."""
 FIRST_YEAR, LAST_YEAR = 1900, 8999
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_SCHEMA: dict[str, Any] = {"type": "string", "format": "date", "pattern": r"^(19\d\d|[2-8]\d\d\d)-"}
+"""How a day is documented: ISO 8601 text in the years 1900 to 8999."""
+
+
+def iso_day(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` text (or a ``date``) is a day here: not a number, which pydantic would read as a
+    Unix time."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.match(value.strip())):
+        return value
+    raise ValueError("must be a day such as 2026-01-31")
 
 
 def bounded_day(value: date) -> date:
@@ -41,7 +53,7 @@ def bounded_day(value: date) -> date:
     return value
 
 
-Day = Annotated[date, AfterValidator(bounded_day)]
+Day = Annotated[date, BeforeValidator(iso_day), AfterValidator(bounded_day), WithJsonSchema(DAY_SCHEMA)]
 """A day (ISO 8601) in the years 1900 to 8999."""
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip (at most 2^31 - 1)")]
 

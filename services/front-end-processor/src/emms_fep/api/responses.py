@@ -102,6 +102,7 @@ class ValidationProblem(Problem):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The request cannot be read"},
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The token lacks the permission, or the terminal is outside its scope"},
     422: {"model": ValidationProblem, "description": "A parameter does not fit (the reason says which)"},

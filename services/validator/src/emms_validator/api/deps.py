@@ -12,12 +12,13 @@ control characters (PostgreSQL refuses NUL in text), every instant a range Postg
 both take; anything else is a 422 with the reason, never a 500.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints, WithJsonSchema
 
 from emms_db.connection import Connection
 from emms_runtime import Permission, Principal, require, state_dependency
@@ -36,6 +37,17 @@ LABEL = r"^[^\x00-\x1f\x7f]*$"
 MAX_OFFSET = 2_147_483_647
 """The largest page offset (2^31 - 1): far past any table here, and well inside PostgreSQL's bigint."""
 FIRST_YEAR, LAST_YEAR = 1900, 8999
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
+INSTANT_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time", "pattern": r"^(19\d\d|[2-8]\d\d\d)-"}
+"""How an instant is documented: ISO 8601 text in the years 1900 to 8999."""
+
+
+def iso_text(value: Any) -> Any:
+    """Only ISO 8601 text (or a ``datetime``) is a time here: not a number of seconds, which pydantic would
+    otherwise read as a Unix time."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO.match(value.strip())):
+        return value
+    raise ValueError("must be an ISO 8601 date-time such as 2026-01-01T00:00:00+00:00")
 
 
 def bounded_instant(value: datetime) -> datetime:
@@ -47,9 +59,11 @@ def bounded_instant(value: datetime) -> datetime:
     return aware.astimezone(UTC)
 
 
-Instant = Annotated[datetime, AfterValidator(bounded_instant)]
+Instant = Annotated[datetime, BeforeValidator(iso_text), AfterValidator(bounded_instant),
+                    WithJsonSchema(INSTANT_SCHEMA)]
 """A date-time in the years 1900 to 8999 (ISO 8601; without an offset it is UTC)."""
-AwareInstant = Annotated[AwareDatetime, AfterValidator(bounded_instant)]
+AwareInstant = Annotated[AwareDatetime, BeforeValidator(iso_text), AfterValidator(bounded_instant),
+                         WithJsonSchema(INSTANT_SCHEMA)]
 """A date-time in the years 1900 to 8999 with its UTC offset."""
 Note = Annotated[str, StringConstraints(max_length=2000, pattern=PRINTABLE)]
 Label = Annotated[str, StringConstraints(max_length=100, pattern=LABEL)]

@@ -170,6 +170,7 @@ class ValidationProblem(Problem):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body cannot be read as JSON"},
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The token lacks the permission, or the data is outside its scope"},
     422: {"model": ValidationProblem, "description": "A parameter or the body does not fit (the reason says which)"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from emms_runtime import NotFound
 from emms_validator.api.deps import (
@@ -39,6 +39,11 @@ class Mark(BaseModel):
 
 
 class KeyRule(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["customer_category"], "properties": {"customer_category": {"type": "string"}}},
+        {"required": ["min_daily_consumption"], "properties": {"min_daily_consumption": {"type": "number"}}},
+    ]})
+
     customer_category: Label | None = None
     utility: Annotated[str, StringConstraints(max_length=40, pattern=LABEL)] | None = None
     min_daily_consumption: float | None = Field(default=None, gt=0, allow_inf_nan=False)

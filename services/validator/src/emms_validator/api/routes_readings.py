@@ -36,7 +36,7 @@ ItemPath = Annotated[str, Path(pattern=ITEM_PATTERN)]
 
 class Edit(BaseModel):
     data_time: AwareInstant
-    value: float = Field(allow_inf_nan=False)
+    value: float = Field(strict=True, allow_inf_nan=False)
     reason: Annotated[str, StringConstraints(min_length=3, max_length=2000, pattern=PRINTABLE)]
     unit: Annotated[str, StringConstraints(max_length=20, pattern=LABEL)] | None = None
 
