@@ -59,6 +59,7 @@ VALUES: list[object] = [
     afn00.PerUnitAck(0x0C, (afn00.UnitAck(1, 129, True), afn00.UnitAck(2, 129, False))),
     afn04_0a.MeterConfig((afn04_0a.MeterRecord(1, 1, 2, 2400, 30, "000000000001", "000000", 4, 6, 2, "", 0, 0),)),
     afn05.TripCommand(3, 4),
+    afn05.ProtectCommand(48),
     afn09.VersionInfo("ABCD", "00000001", "V1.0", date(2024, 1, 2), "0001", "V2", "H1", None),
     afn0c.SettlementInfo(TM, 1.0, (0.5, 0.5), None, ()),
     TM, date(2026, 3, 1), 42, None,
@@ -130,7 +131,8 @@ def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() 
     # The tags are the bus format: changing one is a format change (and this list with it).
     assert sorted(VALUE_TYPES) == sorted([
         "UnitAck", "PerUnitAck", "UplinkCommParams", "MasterAddress", "MeterRecord", "MeterConfig",
-        "MeterConfigQuery", "PointBasicParams", "TerminalAddress", "TripCommand", "VersionInfo", "PowerQuality",
+        "MeterConfigQuery", "PointBasicParams", "TerminalAddress", "TripCommand", "ProtectCommand", "VersionInfo",
+        "PowerQuality",
         "PurchaseInfo", "SettlementInfo", "EventRequest", "EventBatch", "EventRecord", "VersionChange", "PowerEvent",
         "PointEvent", "SerialSettings", "ForwardRequest", "ForwardReply", "Register", "EnergyReading",
         "ForwardEnergies", "ReverseEnergies", "RawData"])

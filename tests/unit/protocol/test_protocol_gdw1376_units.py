@@ -25,7 +25,7 @@ from emms_protocol.gdw1376.afn04_0a import (
     TerminalAddress,
     UplinkCommParams,
 )
-from emms_protocol.gdw1376.afn05 import TripCommand
+from emms_protocol.gdw1376.afn05 import ProtectCommand, TripCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
@@ -118,6 +118,7 @@ STRATEGIES: dict[tuple[int, int, int], st.SearchStrategy[Any]] = {
     (0x04, 0, 89): st.builds(TerminalAddress, st.integers(0, 65535), st.integers(0, 65535)),
     (0x0A, 0, 10): st.builds(MeterConfigQuery, st.lists(st.integers(0, 65535), max_size=8).map(tuple)),
     (0x05, 0, 1): st.builds(TripCommand, st.integers(0, 15), st.integers(0, 15)),
+    (0x05, 0, 25): st.builds(ProtectCommand, st.integers(0, 255)),
     (0x05, 0, 31): CLOCK,
     (0x09, 1, 1): st.builds(VersionInfo, TEXT, TEXT, TEXT, st.one_of(st.none(), DAY), TEXT,
                             st.one_of(st.none(), TEXT), TEXT, st.one_of(st.none(), DAY)),

@@ -13,15 +13,13 @@ from datetime import datetime
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.codec import FnCodec, Options, expect, need
 from emms_protocol.gdw1376.energy_blocks import (
-    EnergyReading,
+    MAX_RATES,
     ForwardEnergies,
     ReverseEnergies,
-    decode_reading,
-    encode_reading,
     quadrant_codec,
     reading_codec,
 )
-from emms_protocol.gdw1376.formats import dec_a14, enc_a14
+from emms_protocol.gdw1376.formats import dec_a15, dec_bcd, enc_a14, enc_a15, enc_bcd, unsigned_run
 from emms_protocol.gdw1376.layout import A1, A5, A7, A8, A9, A11, A14, A15, A25, field_codec, record_codec
 
 
@@ -73,7 +71,11 @@ class PurchaseInfo:
 
 @dataclass(frozen=True, slots=True)
 class SettlementInfo:
-    """F168: settled / unsettled active energy, total and per rate (kWh)."""
+    """F168: settled / unsettled active energy, total and per rate (kWh).
+
+    Wire: Tm (A.15), tariff count M (A.8, two bytes — ``Options.f168_rate_count_bytes``),
+    settled total + M rates, unsettled total + M rates (A.14 each).
+    """
 
     read_at: datetime | None
     settled_total: float | None
@@ -90,21 +92,38 @@ _F167 = record_codec("meter purchase / usage information", PurchaseInfo,
 
 
 def _decode_f168(data: bytes, pos: int, end: int, opts: Options) -> tuple[object, int]:
-    settled, pos = decode_reading(data, pos, end, opts, 5, None)
-    n = len(settled.rates) + 1
-    need(end, pos, n * 5, "F168 unsettled energy")
-    values = [dec_a14(data, p, opts) for p in range(pos, pos + n * 5, 5)]
-    info = SettlementInfo(settled.read_at, settled.total, settled.rates, values[0], tuple(values[1:]))
-    return info, pos + n * 5
+    width = opts.f168_rate_count_bytes
+    need(end, pos, 5 + width, "F168 head")
+    read_at = dec_a15(data, pos, opts)
+    m = _f168_rate_count(data, pos + 5, width, opts)
+    pos += 5 + width
+    n = m + 1
+    need(end, pos, 2 * n * 5, "F168 settled and unsettled energy")
+    values = unsigned_run(data, pos, 2 * n, 5, 10000, opts)
+    info = SettlementInfo(read_at, values[0], tuple(values[1:n]), values[n], tuple(values[n + 1:]))
+    return info, pos + 2 * n * 5
+
+
+def _f168_rate_count(data: bytes, pos: int, width: int, opts: Options) -> int:
+    """M: A.8 (two BCD bytes; all-EE = absent, read as no rates) or one BIN byte, at most ``MAX_RATES``."""
+    m = data[pos] if width == 1 else dec_bcd(data, pos, 2, opts) or 0
+    if m > MAX_RATES:
+        raise ProtocolError("value", pos, f"F168: {m} tariff rates is more than {MAX_RATES}")
+    return m
 
 
 def _encode_f168(value: object, opts: Options) -> bytes:
     expect(value, SettlementInfo, "F168")
     assert isinstance(value, SettlementInfo)
-    if len(value.unsettled_rates) != len(value.settled_rates):
+    m = len(value.settled_rates)
+    if len(value.unsettled_rates) != m:
         raise ProtocolError("value", detail="F168: settled and unsettled need the same number of rates")
-    head = encode_reading(EnergyReading(value.read_at, value.settled_total, value.settled_rates), opts, 5)
-    return head + b"".join(enc_a14(v, opts) for v in (value.unsettled_total, *value.unsettled_rates))
+    if m > MAX_RATES:
+        raise ProtocolError("value", detail=f"F168: {m} tariff rates is more than {MAX_RATES}")
+    count = bytes((m,)) if opts.f168_rate_count_bytes == 1 else enc_bcd(m, 2, "A.8")
+    return enc_a15(value.read_at, opts) + count + b"".join(
+        enc_a14(v, opts) for v in (value.settled_total, *value.settled_rates, value.unsettled_total,
+                                   *value.unsettled_rates))
 
 
 CODECS: dict[tuple[int, int, int], FnCodec] = {

@@ -23,7 +23,12 @@ class Options:
     ``tz``: zone of the terminal's clock (wire times are local, decoded aware).
     ``ff_is_none``: an all-FF field means "no value" like all-EE (vendor habit).
     ``trip_time_high_nibble``: AFN05 F1 data byte has 限电时间 in D7..D4 and
-    告警延时 in D3..D0 (True, the common reading) or the reverse (False).
+    告警延时 in D3..D0 (True) or the reverse (False, the default: what terminal
+    firmware executes and vendor tools build — docs/protocol.md, "AFN 05 F1").
+    ``f168_rate_count_bytes``: width of the tariff count M of AFN0C F168 — 2
+    (A.8, the default: the standard's table as the Kaitai description, [LM-C]
+    and terminal firmware headers transcribe it) or 1 (BIN, like every other
+    energy block; some terminal code answers so) — docs/protocol.md, "AFN 0C F168".
     ``afn00_dt03_is_f3``: in AFN 00, DT ``03 00`` (F1 and F2 at once, a
     contradiction) is read as F3 — some masters write DT1 as the number 3
     (public frame pub-04, [KSY] separateConfirm.3761).
@@ -32,9 +37,14 @@ class Options:
 
     tz: tzinfo = DEVICE_TZ
     ff_is_none: bool = True
-    trip_time_high_nibble: bool = True
+    trip_time_high_nibble: bool = False
+    f168_rate_count_bytes: int = 2
     afn00_dt03_is_f3: bool = True
     decode_inner: bool = True
+
+    def __post_init__(self) -> None:
+        if self.f168_rate_count_bytes not in (1, 2):
+            raise ProtocolError("value", detail=f"f168_rate_count_bytes is 1 or 2, not {self.f168_rate_count_bytes}")
 
 
 DEFAULT_OPTIONS = Options()

@@ -46,7 +46,7 @@ from emms_protocol.gdw1376.afn04_0a import (
     TerminalAddress,
     UplinkCommParams,
 )
-from emms_protocol.gdw1376.afn05 import TripCommand
+from emms_protocol.gdw1376.afn05 import ProtectCommand, TripCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest, SerialSettings, decode_inner
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS, Options
@@ -64,7 +64,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "UplinkCommParams": UplinkCommParams, "MasterAddress": MasterAddress, "MeterRecord": MeterRecord,
     "MeterConfig": MeterConfig, "MeterConfigQuery": MeterConfigQuery, "PointBasicParams": PointBasicParams,
     "TerminalAddress": TerminalAddress,
-    "TripCommand": TripCommand,
+    "TripCommand": TripCommand, "ProtectCommand": ProtectCommand,
     "VersionInfo": VersionInfo,
     "PowerQuality": PowerQuality, "PurchaseInfo": PurchaseInfo, "SettlementInfo": SettlementInfo,
     "EventRequest": EventRequest, "EventBatch": EventBatch, "EventRecord": EventRecord,
