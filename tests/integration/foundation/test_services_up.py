@@ -19,7 +19,7 @@ from emms_devstack.ports import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.both_storage_modes]
 
 SERVICES = {"fep": "FEP", "collector": "COLLECTOR", "validator": "VALIDATOR", "control": "CONTROL",
-            "analytics": "ANALYTICS", "archive": "ARCHIVE"}
+            "analytics": "ANALYTICS", "archive": "ARCHIVE", "identity": "IDENTITY"}
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:
@@ -32,7 +32,7 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
 
 def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: dict[str, str],
                                                                    storage_mode: str) -> None:
-    """The six start at once on a new database; on TimescaleDB one of them creates the extension
+    """The seven start at once on a new database; on TimescaleDB one of them creates the extension
     (concurrent CREATE EXTENSION used to kill the others at start)."""
     url = service_env["EMMS_DATABASE_URL"] + "_up"
     asyncio.run(ensure_database(url))
