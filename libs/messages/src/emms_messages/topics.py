@@ -60,7 +60,7 @@ TOPICS: Mapping[str, Topic] = MappingProxyType({t.name: t for t in (
     _t("emms.reading.raw.v1", RawReadingBatch, lambda p: p.terminal, 48, 7,
        ("collector",), ("archive", "validator"), "Canonical readings as collected, in batches."),
     _t("emms.reading.validated.v1", ValidatedReadingBatch, lambda p: p.terminal, 48, 7,
-       ("validator",), ("archive", "analytics"),
+       ("validator",), ("archive", "analytics", "control"),
        "Readings after VEE (valid, estimated, repaired or held), one batch per raw batch. Before the first"
        " deployment this topic carried one `reading.validated` message per reading, keyed by meter; it kept"
        " its name when its payload became the batch."),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -133,6 +134,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "request validation failed", "errors": errors}, status_code=422)
 
 
+VALIDATION_ERROR_SCHEMA = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "description": "422: ``detail`` says why; ``errors`` names each bad field when the request did not parse.",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "errors": {"type": "array", "title": "Errors", "items": {"$ref": "#/components/schemas/ValidationError"}},
+    },
+    "required": ["detail"],
+}
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """The OpenAPI document describes the 422 body :func:`_validation_error` and ``Invalid`` send
+    (``{"detail": str, "errors": [...]}``), not FastAPI's default (``detail`` as a list)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     app = FastAPI(title=spec.title, description=spec.description, version=spec.version,
                   lifespan=build_lifespan(spec, settings), generate_unique_id_function=_operation_id)
@@ -148,4 +176,5 @@ def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     annotate_openapi(app)
+    _document_validation_errors(app)
     return app

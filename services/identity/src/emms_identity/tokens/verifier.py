@@ -18,9 +18,9 @@ class LocalTokenVerifier(TokenVerifier):
         super().__init__(settings)
         self._keyring = keyring
 
-    async def _key(self, kid: str) -> Ed25519PublicKey:
+    async def key_for(self, kid: str) -> Ed25519PublicKey:
         if kid == DEV_KID:
-            return await super()._key(kid)
+            return await super().key_for(kid)
         keyring = self._keyring()
         if keyring is None:
             raise VerificationUnavailable("the identity service is starting; its keys are not loaded yet")
