@@ -41,7 +41,7 @@ from emms_protocol.gdw1376.json_view import frame_view
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services/collector/src/emms_collector/migrations"
 TABLES = ("task_run", "run_meter", "task_member", "task", "template", "point", "gap", "terminal_clock", "clock_sync",
-          "manual_job", "md_customer", "md_terminal", "md_group_member", "inbox")
+          "manual_job", "md_customer", "md_terminal", "md_region", "md_group_member", "inbox")
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.05) -> None:

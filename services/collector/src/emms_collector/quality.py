@@ -18,6 +18,7 @@ from typing import Any
 
 from emms_collector.repository import quality as quality_sql
 from emms_collector.repository.quality import Dimension
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_db.connection import Connection
 
 __all__ = ["Dimension", "figures", "rates", "runs_of"]
@@ -38,10 +39,11 @@ def rates(row: Any) -> dict[str, Any]:
 
 async def figures(conn: Connection, *, run_id: int | None = None, task_id: str | None = None,
                   since: datetime | None = None, until: datetime | None = None, by: Dimension | None = None,
-                  limit: int = 1000) -> dict[str, Any]:
-    """Overall figures of the selected runs, the breakdown ``by`` a dimension, and the failure reasons."""
+                  limit: int = 1000, scope: Scope = UNRESTRICTED) -> dict[str, Any]:
+    """Overall figures of the selected runs, the breakdown ``by`` a dimension, and the failure reasons — over
+    the meters in ``scope`` only."""
     total, rows, reasons = await quality_sql.counts(conn, run_id=run_id, task_id=task_id, since=since, until=until,
-                                                    by=by, limit=limit)
+                                                    by=by, limit=limit, scope=scope)
     out: dict[str, Any] = {"overall": rates(total)}
     if by is not None:
         out["by"] = by
@@ -51,8 +53,8 @@ async def figures(conn: Connection, *, run_id: int | None = None, task_id: str |
 
 
 async def runs_of(conn: Connection, task_id: str, since: datetime | None, until: datetime | None,
-                  limit: int = 100) -> list[dict[str, Any]]:
-    """Per-run figures of a task, newest first."""
-    rows = await quality_sql.run_counts(conn, task_id, since, until, limit)
+                  limit: int = 100, scope: Scope = UNRESTRICTED) -> list[dict[str, Any]]:
+    """Per-run figures of a task (over the meters in ``scope``), newest first."""
+    rows = await quality_sql.run_counts(conn, task_id, since, until, limit, scope)
     return [{"run_id": r["run_id"], "due_at": r["due_at"], "data_time": r["data_time"], "status": r["status"],
              **rates(r)} for r in rows]

@@ -1,43 +1,67 @@
-"""``/api/v1/clock``: terminal clocks, syncs and their results; meter sync approval (R-4.6.1)."""
+"""``/api/v1/clock``: terminal clocks, syncs and their results; meter sync approval (R-4.6.1).
+
+Scope: lists hold the clocks and syncs of the caller's terminals (and meters) only; reading or syncing a
+terminal outside the caller's scope (or unknown, for a restricted caller) is refused with 403, and a meter
+sync outside it is answered 404 (see :mod:`emms_collector.api.scope`). A terminal the collector knows
+nothing of (no master data, no point, no session) is answered 404 without asking the FEP.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from emms_collector.api.deps import ClockApprover, CollectorDep, Operator, Viewer
+from emms_collector.api.params import Offset, RowId, TerminalPath, TerminalQuery
 from emms_collector.api.responses import ClockRead, ClockSync, ClockSyncs, MeterClockSync, TerminalClocks
+from emms_collector.api.scope import require_terminals, scope_of
 from emms_collector.repository import clock as clock_sql
-from emms_runtime import NotFound, UpstreamTimeout
+from emms_collector.repository import scope as scope_sql
+from emms_runtime import NotFound, Principal, UpstreamTimeout
 
 router = APIRouter(prefix="/api/v1/clock", tags=["clock"])
-TerminalPath = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{4}-\d{5}$", description="terminal address, e.g. 3701-00012")]
 
 
 @router.get("/terminals", response_model=TerminalClocks, summary="Latest clock deviation per terminal")
 async def terminal_clocks(c: CollectorDep, principal: Viewer,
                           out_of_tolerance: Annotated[bool, Query()] = False,
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-                          offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                          offset: Offset = 0) -> dict[str, Any]:
+    """Clocks of the terminals in the caller's scope."""
     async with c.pool.acquire() as conn:
         total, items = await clock_sql.terminal_clocks(conn, tolerance_s=c.settings.timesync.tolerance_s,
-                                                       out_of_tolerance=out_of_tolerance, limit=limit, offset=offset)
+                                                       out_of_tolerance=out_of_tolerance, limit=limit, offset=offset,
+                                                       scope=scope_of(principal))
     return {"tolerance_s": c.settings.timesync.tolerance_s, "total": total, "items": items}
 
 
 @router.get("/syncs", response_model=ClockSyncs, summary="Clock measurements and syncs with their results")
 async def syncs(c: CollectorDep, principal: Viewer,
-                terminal: Annotated[str | None, Query(pattern=r"^[0-9A-Fa-f]{4}-\d{5}$")] = None,
+                terminal: TerminalQuery = None,
                 level: Annotated[Literal["terminal", "meter"] | None, Query()] = None,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
+    """Measurements and syncs of the terminals (and meters) in the caller's scope."""
     async with c.pool.acquire() as conn:
-        items = await clock_sql.list_syncs(conn, terminal=terminal, level=level, limit=limit)
+        items = await clock_sql.list_syncs(conn, terminal=terminal, level=level, limit=limit,
+                                           scope=scope_of(principal))
     return {"items": items}
+
+
+async def _require_terminal(c: CollectorDep, principal: Principal, terminal: str) -> str:
+    """The terminal's address as the collector keeps it (hex digits in capitals), once it may be asked."""
+    key = terminal.upper()
+    async with c.pool.acquire() as conn:
+        await require_terminals(conn, scope_of(principal), [key])
+        if not await scope_sql.terminal_known(conn, key):
+            raise NotFound(f"terminal {key} is unknown to the collector (no master data, point or session)")
+    return key
 
 
 @router.post("/terminals/{terminal}/read", response_model=ClockRead, summary="Poll a terminal's clock now")
 async def read_terminal_clock(c: CollectorDep, principal: Operator, terminal: TerminalPath) -> dict[str, Any]:
+    """403 when the terminal is outside the caller's scope; 404 when the collector does not know it."""
+    terminal = await _require_terminal(c, principal, terminal)
     reading = await c.timesync.poll(terminal)
     if reading is None:
         raise UpstreamTimeout(f"terminal {terminal} did not answer the clock read")
@@ -50,12 +74,20 @@ async def read_terminal_clock(c: CollectorDep, principal: Operator, terminal: Te
 async def sync_terminal(c: CollectorDep, principal: ClockApprover, terminal: TerminalPath,
                         force: Annotated[bool, Query(description="even within tolerance or the quiet minutes")]
                         = False) -> dict[str, Any]:
+    """403 when the terminal is outside the caller's scope; 404 when the collector does not know it."""
+    terminal = await _require_terminal(c, principal, terminal)
     return await c.timesync.sync_terminal(terminal, force=force)
 
 
 @router.post("/meter-syncs/{sync_id}/approve", response_model=MeterClockSync,
              summary="Approve a meter clock sync reported by a terminal")
-async def approve(c: CollectorDep, principal: ClockApprover, sync_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+async def approve(c: CollectorDep, principal: ClockApprover, sync_id: RowId) -> dict[str, Any]:
+    """404 when the sync's terminal or meter is outside the caller's scope."""
+    scope = scope_of(principal)
+    if not scope.unrestricted:
+        async with c.pool.acquire() as conn:
+            if not await clock_sql.sync_in_scope(conn, sync_id, scope):
+                raise NotFound(f"no meter clock sync {sync_id} to approve")
     try:
         return await c.timesync.approve_meter_sync(sync_id, principal.subject)
     except LookupError as exc:

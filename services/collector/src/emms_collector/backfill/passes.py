@@ -31,6 +31,7 @@ from emms_collector.repository import points as point_sql
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import tasks as task_sql
 from emms_collector.repository.gaps import Gap
+from emms_collector.repository.scope import Scope
 from emms_collector.scheduling.planner import Wanted
 from emms_collector.schema import SCHEMA
 from emms_collector.settings import BackfillSettings
@@ -118,7 +119,8 @@ class Backfiller:
             async with self._pool.acquire() as conn, conn.transaction():
                 task = await task_sql.get_task(conn, run["task_id"])
                 if task is not None:
-                    targets = await point_sql.resolve(conn, task.id, task.target)
+                    targets = await point_sql.resolve(conn, task.id, task.target,
+                                                      Scope.owned_by(task.company_id, task.scope_regions))
                     gaps = []
                     for p in targets:
                         wanted = items_for(task.items, p.utility)

@@ -51,7 +51,8 @@ def point_rows(doc: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
                          "utility": str(m["utility"]), "protocol": str(m.get("protocol") or ""),
                          "meter_address": address, "port": m.get("port"), "valid_from": installed,
                          "valid_to": removed, "active": active, "source": "manifest",
-                         "region_id": terminal.get("region_id") or terminal.get("a1")})
+                         "region_id": terminal.get("region_id") or terminal.get("a1"),
+                         "company_id": terminal.get("company_id")})
     return rows
 
 

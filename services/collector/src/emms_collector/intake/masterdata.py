@@ -7,8 +7,9 @@ collector keeps what it needs to read meters and resolve targets:
   installation view: meter, terminal address, pn, port, protocol, utility) →
   the point; created / replaced also put the meter into the automatic tasks
   of its type; removed takes it out of every task;
-* ``customer`` → region and category of its points;
-* ``terminal`` → its bus address (``AAAA-TTTTT``) and region;
+* ``customer`` → region, category and company of its points;
+* ``terminal`` → its bus address (``AAAA-TTTTT``), company and region;
+* ``region`` → the region tree (a caller's regions include every region below them);
 * ``group_member`` → group membership for group targets.
 
 Each batch is applied in one transaction together with the inbox rows of its
@@ -119,6 +120,8 @@ class MasterDataSync:
                                          data.get("utility"), data.get("company_id"))
         elif change.entity == "terminal":
             await self._terminal(conn, change)
+        elif change.entity == "region":
+            await md_sql.set_region(conn, change.entity_id, data.get("parent_id"))
         elif change.entity == "group_member":
             await self._group_member(conn, change)
 
@@ -142,8 +145,11 @@ class MasterDataSync:
             "meter_id": str(meter_id), "terminal": key, "pn": int(data["pn"]), "utility": str(data.get("utility")),
             "protocol": str(data.get("protocol") or ""), "meter_address": str(data.get("meter_address") or ""),
             "port": data.get("port"), "metering_point_id": data.get("metering_point_id"),
-            "customer_id": data.get("customer_id"), "region_id": customer[0] if customer else None,
-            "category": customer[1] if customer else None, "valid_from": _time(data.get("valid_from")),
+            "customer_id": data.get("customer_id"),
+            "region_id": (customer and customer[0]) or data.get("region_id"),
+            "category": (customer and customer[1]) or data.get("customer_category"),
+            "company_id": (customer and customer[2]) or data.get("company_id"),
+            "valid_from": _time(data.get("valid_from")),
             "valid_to": _time(data.get("valid_to")), "active": True, "source": "masterdata"}])
         await join(conn, templates, str(meter_id), str(data.get("utility")), str(data.get("protocol") or ""),
                    f"{change.kind.value} {change.changed_at.isoformat()}")
@@ -152,7 +158,7 @@ class MasterDataSync:
         data = change.data
         key = terminal_key(data.get("address"))
         await md_sql.upsert_terminal(conn, change.entity_id, data.get("address"), key, data.get("region_id"),
-                                     data.get("status"))
+                                     data.get("status"), data.get("company_id"))
 
     async def _group_member(self, conn: Connection, change: MasterDataChange) -> None:
         data = change.data

@@ -14,13 +14,14 @@ import datetime as dt
 import secrets
 import time
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emms_collector import metrics
+from emms_collector.inputs import Code, Reason, Ref
 from emms_collector.reading.datatime import freeze_instant
 from emms_collector.reading.engine import MeterOutcome, Pass, ReadingEngine
 from emms_collector.reading.item_routing import check_items
@@ -28,13 +29,13 @@ from emms_collector.reading.items import items_for
 from emms_collector.repository import gaps as gap_sql
 from emms_collector.repository import manual_jobs as job_sql
 from emms_collector.repository import points as point_sql
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.scheduling.planner import Wanted
 from emms_collector.settings import ManualSettings
 from emms_collector.tasks.types import TaskType
 from emms_messages.readings import ReadingSource
 
 log = structlog.get_logger("emms.collector.manual")
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class ManualRead(BaseModel):
@@ -45,11 +46,11 @@ class ManualRead(BaseModel):
 
     meters: list[Ref] = Field(default_factory=list, max_length=10_000)
     terminals: list[Ref] = Field(default_factory=list, max_length=1000)
-    items: list[str] = Field(default_factory=list, max_length=64)
+    items: list[Code] = Field(default_factory=list, max_length=64)
     type: Literal["realtime", "daily_frozen", "monthly_frozen"] = "realtime"
-    date: dt.date | None = None
+    date: dt.date | None = Field(default=None, ge=dt.date(1970, 1, 1), le=dt.date(2999, 12, 31))
     wait_s: float = Field(default=10.0, ge=0, le=120, description="0: return the job at once and poll it")
-    reason: str = Field(default="", max_length=200, description="e.g. the alarm that prompted the read")
+    reason: Reason = Field(default="", description="e.g. the alarm that prompted the read")
 
     @model_validator(mode="after")
     def _has_targets(self) -> ManualRead:
@@ -83,7 +84,8 @@ class ManualReads:
             if not points:
                 raise LookupError(f"none of the meters is known to the collector: {unknown[:5]}")
             job_id = f"read-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
-            await job_sql.insert_job(conn, job_id, requested_by, body.reason, body.model_dump_json())
+            await job_sql.insert_job(conn, job_id, requested_by, body.reason, body.model_dump_json(),
+                                     sorted(p.meter_id for p in points))
         wanted = [Wanted(p, tuple(items_for(body.items, p.utility))) for p in points]
         wanted = [w for w in wanted if w.items]
         self._jobs[job_id] = asyncio.create_task(self._run(job_id, body, wanted, unknown, requested_by))
@@ -97,9 +99,10 @@ class ManualReads:
         done, _ = await asyncio.wait([task], timeout=wait_s)
         return task.result() if done else None
 
-    async def get(self, job_id: str) -> dict[str, Any] | None:
+    async def get(self, job_id: str, scope: Scope = UNRESTRICTED) -> dict[str, Any] | None:
+        """The job, None if there is none or it read a meter outside ``scope``."""
         async with self._pool.acquire() as conn:
-            return await job_sql.get_job(conn, job_id)
+            return await job_sql.get_job(conn, job_id, scope)
 
     def _pass(self, body: ManualRead, requested_by: str) -> Pass:
         task_type = TaskType(body.type)

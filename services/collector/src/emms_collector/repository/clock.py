@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 async def note_sessions(conn: Connection, terminals: Sequence[str], deviations: Sequence[float | None],
@@ -110,20 +112,43 @@ async def approved_meter_syncs(conn: Connection, limit: int = 200) -> list[tuple
 
 
 async def terminal_clocks(conn: Connection, *, tolerance_s: float, out_of_tolerance: bool, limit: int,
-                          offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of the latest clock per terminal, worst deviation first."""
-    where = "abs(deviation_s) > $1" if out_of_tolerance else "$1::float8 IS NOT NULL"
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock WHERE {where}", tolerance_s)
-    rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.terminal_clock WHERE {where} ORDER BY abs(deviation_s) DESC"
-                            f" NULLS LAST LIMIT {int(limit)} OFFSET {int(offset)}", tolerance_s)
+                          offset: int, scope: Scope = UNRESTRICTED) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the latest clock per terminal in ``scope``, worst deviation first."""
+    w = Where([tolerance_s])
+    w.add("abs(c.deviation_s) > $1" if out_of_tolerance else "$1::float8 IS NOT NULL")
+    scope.terminals("c.terminal", w)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock c WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT c.* FROM {SCHEMA}.terminal_clock c WHERE {w.sql()}"
+                            f" ORDER BY abs(c.deviation_s) DESC NULLS LAST, c.terminal"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total or 0), [dict(r) for r in rows]
 
 
-async def list_syncs(conn: Connection, *, terminal: str | None, level: str | None,
-                     limit: int) -> list[dict[str, Any]]:
-    """Clock measurements and syncs, newest first."""
-    rows = await conn.fetch(
-        f"SELECT * FROM {SCHEMA}.clock_sync WHERE ($1::text IS NULL OR terminal = $1)"
-        f" AND ($2::text IS NULL OR level = $2) ORDER BY requested_at DESC, id DESC LIMIT {int(limit)}",
-        terminal, level)
+def _syncs_in(scope: Scope, w: Where) -> None:
+    """Clock records of terminals in ``scope`` (and, at meter level, of meters in it)."""
+    scope.terminals("s.terminal", w)
+    if not scope.unrestricted:
+        meters = Where(w.args)
+        scope.meters("s.meter_id", meters)
+        w.parts.append(f"s.meter_id IS NULL OR {meters.sql()}")
+
+
+async def list_syncs(conn: Connection, *, terminal: str | None, level: str | None, limit: int,
+                     scope: Scope = UNRESTRICTED) -> list[dict[str, Any]]:
+    """Clock measurements and syncs (of terminals and meters in ``scope``), newest first."""
+    w = Where()
+    w.add_if("s.terminal = {}", terminal)
+    w.add_if("s.level = {}", level)
+    _syncs_in(scope, w)
+    rows = await conn.fetch(f"SELECT s.* FROM {SCHEMA}.clock_sync s WHERE {w.sql()}"
+                            f" ORDER BY s.requested_at DESC, s.id DESC LIMIT {int(limit)}", *w.args)
     return [dict(r) for r in rows]
+
+
+async def sync_in_scope(conn: Connection, sync_id: int, scope: Scope) -> bool:
+    """Whether the clock record exists and its terminal (and meter) are in ``scope``."""
+    w = Where([sync_id])
+    w.add("s.id = $1")
+    _syncs_in(scope, w)
+    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.clock_sync s WHERE {w.sql()})",
+                                    *w.args))

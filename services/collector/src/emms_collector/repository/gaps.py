@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from emms_collector.repository import status as status_sql
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
 from emms_db.where import Where
@@ -123,14 +124,18 @@ async def open_keys(conn: Connection, keys: Sequence[tuple[str, str, datetime]])
 
 
 async def list_gaps(conn: Connection, *, meter_id: str | None, state: str | None, task_id: str | None,
-                    since: datetime | None, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+                    since: datetime | None, limit: int, offset: int,
+                    scope: Scope = UNRESTRICTED) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of gaps of meters in ``scope``, newest data first."""
     w = Where()
-    w.add_if("meter_id = {}", meter_id)
-    w.add_if("state = {}", state)
-    w.add_if("task_id = {}", task_id)
-    w.add_if("data_time >= {}", since)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.gap WHERE {w.sql()}", *w.args)
-    rows = await conn.fetch(f"SELECT * FROM {SCHEMA}.gap WHERE {w.sql()} ORDER BY data_time DESC, meter_id, item"
+    w.add_if("g.meter_id = {}", meter_id)
+    w.add_if("g.state = {}", state)
+    w.add_if("g.task_id = {}", task_id)
+    w.add_if("g.data_time >= {}", since)
+    scope.meters("g.meter_id", w)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.gap g WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT g.* FROM {SCHEMA}.gap g WHERE {w.sql()}"
+                            f" ORDER BY g.data_time DESC, g.meter_id, g.item"
                             f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import Target
 from emms_db.connection import Connection
@@ -30,7 +31,7 @@ class Point:
 
 
 POINT_FIELDS = ("meter_id", "terminal", "pn", "utility", "protocol", "meter_address", "port", "metering_point_id",
-                "customer_id", "region_id", "category", "valid_from", "valid_to", "active", "source")
+                "customer_id", "region_id", "category", "valid_from", "valid_to", "active", "source", "company_id")
 _SELECT = "p.meter_id, p.terminal, p.pn, p.utility, p.protocol, p.meter_address, p.port, p.region_id"
 
 
@@ -58,7 +59,7 @@ async def upsert_points(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
         f"""INSERT INTO {SCHEMA}.point AS p ({", ".join(POINT_FIELDS)}, updated_at)
             SELECT *, now() FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[],
                 $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[],
-                $14::bool[], $15::text[])
+                $14::bool[], $15::text[], $16::text[])
             ON CONFLICT (meter_id) DO UPDATE SET
                 terminal = excluded.terminal, pn = excluded.pn, utility = excluded.utility,
                 protocol = excluded.protocol, meter_address = excluded.meter_address, port = excluded.port,
@@ -66,6 +67,7 @@ async def upsert_points(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
                 customer_id = coalesce(excluded.customer_id, p.customer_id),
                 region_id = coalesce(excluded.region_id, p.region_id),
                 category = coalesce(excluded.category, p.category),
+                company_id = coalesce(excluded.company_id, p.company_id),
                 valid_from = excluded.valid_from, valid_to = excluded.valid_to, active = excluded.active,
                 source = excluded.source, updated_at = now()""",
         *[cols[f] for f in POINT_FIELDS])
@@ -90,10 +92,12 @@ async def by_terminal_pn(conn: Connection, terminal: str) -> dict[int, Point]:
     return {r["pn"]: _point(r) for r in rows}
 
 
-async def resolve(conn: Connection, task_id: str | None, target: Target) -> list[Point]:
-    """Active points selected by ``target`` (and the task's member list when ``members``)."""
+async def resolve(conn: Connection, task_id: str | None, target: Target, owner: Scope = UNRESTRICTED) -> list[Point]:
+    """Active points selected by ``target`` (and the task's member list when ``members``), inside the scope
+    of the task's ``owner``."""
     w = Where()
     w.add("p.active")
+    owner.points("p", w)
     sel = target.selectors()
     for selector, column in (("meters", "p.meter_id"), ("terminals", "p.terminal"), ("regions", "p.region_id"),
                              ("categories", "p.category"), ("utilities", "p.utility"),
@@ -114,18 +118,25 @@ async def resolve(conn: Connection, task_id: str | None, target: Target) -> list
     return [_point(r) for r in rows]
 
 
-async def count(conn: Connection) -> dict[str, int]:
-    rows = await conn.fetch(f"SELECT utility, count(*) AS n FROM {SCHEMA}.point WHERE active GROUP BY utility")
+async def count(conn: Connection, scope: Scope = UNRESTRICTED) -> dict[str, int]:
+    """Active points per utility (of meters in ``scope``)."""
+    w = Where()
+    w.add("p.active")
+    scope.points("p", w)
+    rows = await conn.fetch(f"SELECT p.utility, count(*) AS n FROM {SCHEMA}.point p WHERE {w.sql()}"
+                            " GROUP BY p.utility", *w.args)
     return {r["utility"]: int(r["n"]) for r in rows}
 
 
 async def list_points(conn: Connection, *, terminal: str | None, utility: str | None, limit: int,
-                      offset: int) -> tuple[int, list[dict[str, Any]]]:
+                      offset: int, scope: Scope = UNRESTRICTED) -> tuple[int, list[dict[str, Any]]]:
     w = Where()
-    w.add("active")
-    w.add_if("terminal = {}", terminal)
-    w.add_if("utility = {}", utility)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.point WHERE {w.sql()}", *w.args)
-    rows = await conn.fetch(f"SELECT {', '.join(POINT_FIELDS)}, updated_at FROM {SCHEMA}.point WHERE {w.sql()}"
-                            f" ORDER BY terminal, pn LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
+    w.add("p.active")
+    w.add_if("p.terminal = {}", terminal)
+    w.add_if("p.utility = {}", utility)
+    scope.points("p", w)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.point p WHERE {w.sql()}", *w.args)
+    columns = ", ".join(f"p.{f}" for f in POINT_FIELDS)
+    rows = await conn.fetch(f"SELECT {columns}, p.updated_at FROM {SCHEMA}.point p WHERE {w.sql()}"
+                            f" ORDER BY p.terminal, p.pn LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]

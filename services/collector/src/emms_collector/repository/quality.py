@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
 from emms_db.where import Where
@@ -21,22 +22,25 @@ _FIGURES = """count(*) AS meters,
        coalesce(sum(cardinality(rm.collected)), 0) AS items_collected"""
 
 
-def _scope(run_id: int | None, task_id: str | None, since: datetime | None, until: datetime | None,
-           ) -> tuple[str, list[Any]]:
+def _runs(run_id: int | None, task_id: str | None, since: datetime | None, until: datetime | None,
+          ) -> Where:
     w = Where()
     w.add("r.status IN ('done', 'failed', 'running')")
     w.add_if("r.id = {}", run_id)
     w.add_if("r.task_id = {}", task_id)
     w.add_if("r.due_at >= {}", since)
     w.add_if("r.due_at < {}", until)
-    return w.sql(), w.args
+    return w
 
 
 async def counts(conn: Connection, *, run_id: int | None, task_id: str | None, since: datetime | None,
-                 until: datetime | None, by: Dimension | None, limit: int,
+                 until: datetime | None, by: Dimension | None, limit: int, scope: Scope = UNRESTRICTED,
                  ) -> tuple[Any, list[Any], list[dict[str, Any]]]:
-    """The counts of the selected runs: (overall row, rows by ``by`` — empty without it —, failure reasons)."""
-    where, args = _scope(run_id, task_id, since, until)
+    """The counts of the selected runs over the meters in ``scope``: (overall row, rows by ``by`` — empty
+    without it —, failure reasons)."""
+    w = _runs(run_id, task_id, since, until)
+    scope.points("p", w)
+    where, args = w.sql(), w.args
     base = (f"FROM {SCHEMA}.run_meter rm JOIN {SCHEMA}.task_run r ON r.id = rm.run_id"
             f" LEFT JOIN {SCHEMA}.point p ON p.meter_id = rm.meter_id WHERE {where}")
     total = await conn.fetchrow(f"SELECT {_FIGURES} {base}", *args)
@@ -50,10 +54,13 @@ async def counts(conn: Connection, *, run_id: int | None, task_id: str | None, s
 
 
 async def run_counts(conn: Connection, task_id: str, since: datetime | None, until: datetime | None,
-                     limit: int) -> list[Any]:
-    """The counts per run of a task, newest first."""
-    where, args = _scope(None, task_id, since, until)
+                     limit: int, scope: Scope = UNRESTRICTED) -> list[Any]:
+    """The counts per run of a task over the meters in ``scope``, newest first."""
+    w = _runs(None, task_id, since, until)
+    joined = Where(w.args)
+    joined.add("rm.run_id = r.id")
+    scope.meters("rm.meter_id", joined)
     return list(await conn.fetch(
         f"SELECT r.id AS run_id, r.due_at, r.data_time, r.status, {_FIGURES}"
-        f" FROM {SCHEMA}.task_run r LEFT JOIN {SCHEMA}.run_meter rm ON rm.run_id = r.id WHERE {where}"
-        f" GROUP BY r.id ORDER BY r.due_at DESC LIMIT {int(limit)}", *args))
+        f" FROM {SCHEMA}.task_run r LEFT JOIN {SCHEMA}.run_meter rm ON {joined.sql()} WHERE {w.sql()}"
+        f" GROUP BY r.id ORDER BY r.due_at DESC LIMIT {int(limit)}", *w.args))

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from emms_collector.reading.datatime import run_data_time
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import PeriodSpec
 from emms_collector.tasks.periods import PeriodUnit, slots
@@ -154,18 +155,24 @@ async def add_requests(conn: Connection, run_id: int, n: int) -> None:
         await conn.execute(f"UPDATE {SCHEMA}.task_run SET requests = requests + $2 WHERE id = $1", run_id, n)
 
 
-async def get_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE id = $1", run_id)
+async def get_run(conn: Connection, run_id: int, scope: Scope = UNRESTRICTED) -> dict[str, Any] | None:
+    """The run, None if there is none (or its task is outside ``scope``)."""
+    w = Where([run_id])
+    w.add("id = $1")
+    scope.task_ids("task_id", w)
+    row = await conn.fetchrow(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE {w.sql()}", *w.args)
     return dict(row) if row else None
 
 
 async def list_runs(conn: Connection, *, task_id: str | None = None, status: str | None = None,
-                    since: datetime | None = None, limit: int = 100,
-                    offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+                    since: datetime | None = None, limit: int = 100, offset: int = 0,
+                    scope: Scope = UNRESTRICTED) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of runs, newest first; only runs of tasks in ``scope``."""
     w = Where()
     w.add_if("task_id = {}", task_id)
     w.add_if("status = {}", status)
     w.add_if("due_at >= {}", since)
+    scope.task_ids("task_id", w)
     total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task_run WHERE {w.sql()}", *w.args)
     rows = await conn.fetch(f"SELECT {RUN_COLUMNS} FROM {SCHEMA}.task_run WHERE {w.sql()}"
                             f" ORDER BY due_at DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
+from emms_db.where import Where
 
 
 @dataclass(slots=True)
@@ -82,18 +84,23 @@ async def write(conn: Connection, run_id: int, rows: Sequence[MeterStatus], *, f
         [r.reason[:300] for r in rows], [r.via[:100] for r in rows])
 
 
+def _of_run(run_id: int, scope: Scope) -> Where:
+    w = Where([run_id])
+    w.add("run_id = $1")
+    scope.meters("meter_id", w)
+    return w
+
+
 async def meters_of_run(conn: Connection, run_id: int, *, state: str | None = None, limit: int = 100,
-                        offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    where = "run_id = $1"
-    args: list[object] = [run_id]
-    if state is not None:
-        where += " AND state = $2"
-        args.append(state)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.run_meter WHERE {where}", *args)
+                        offset: int = 0, scope: Scope = UNRESTRICTED) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of a run's per-meter status (meters in ``scope``)."""
+    w = _of_run(run_id, scope)
+    w.add_if("state = {}", state)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.run_meter WHERE {w.sql()}", *w.args)
     rows = await conn.fetch(f"SELECT meter_id, terminal, items, collected, first_ok, first_count, attempts, state,"
                             f" reason, via,"
-                            f" updated_at FROM {SCHEMA}.run_meter WHERE {where} ORDER BY terminal, meter_id"
-                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+                            f" updated_at FROM {SCHEMA}.run_meter WHERE {w.sql()} ORDER BY terminal, meter_id"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [dict(r) for r in rows]
 
 
@@ -114,16 +121,20 @@ async def add_collected(conn: Connection, keys: Sequence[tuple[int, str, str]]) 
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
 
 
-async def failure_reasons(conn: Connection, run_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """(reason, meters) of a run's meters not complete, commonest first."""
+async def failure_reasons(conn: Connection, run_id: int, limit: int = 20,
+                          scope: Scope = UNRESTRICTED) -> list[dict[str, Any]]:
+    """(reason, meters) of a run's meters not complete (those in ``scope``), commonest first."""
+    w = _of_run(run_id, scope)
+    w.add("state <> 'ok'")
     rows = await conn.fetch(
-        f"SELECT reason, count(*) AS meters FROM {SCHEMA}.run_meter WHERE run_id = $1 AND state <> 'ok'"
-        f" GROUP BY reason ORDER BY count(*) DESC LIMIT {int(limit)}", run_id)
+        f"SELECT reason, count(*) AS meters FROM {SCHEMA}.run_meter WHERE {w.sql()}"
+        f" GROUP BY reason ORDER BY count(*) DESC LIMIT {int(limit)}", *w.args)
     return [dict(r) for r in rows]
 
 
-async def state_counts(conn: Connection, run_id: int) -> dict[str, int]:
-    """How many of a run's meters are in each state."""
-    rows = await conn.fetch(f"SELECT state, count(*) AS n FROM {SCHEMA}.run_meter WHERE run_id = $1"
-                            " GROUP BY state", run_id)
+async def state_counts(conn: Connection, run_id: int, scope: Scope = UNRESTRICTED) -> dict[str, int]:
+    """How many of a run's meters (in ``scope``) are in each state."""
+    w = _of_run(run_id, scope)
+    rows = await conn.fetch(f"SELECT state, count(*) AS n FROM {SCHEMA}.run_meter WHERE {w.sql()}"
+                            " GROUP BY state", *w.args)
     return {r["state"]: r["n"] for r in rows}

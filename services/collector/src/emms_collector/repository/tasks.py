@@ -15,13 +15,15 @@ from typing import Any
 
 import asyncpg
 
+from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import Task
 from emms_db.connection import Connection
 from emms_db.where import Where
 
 _COLUMNS = ("id, name, task_type, target, items, valid_from, valid_to, period, priority, retries, retry_delay_s,"
-            " backfill_days, enabled, auto, template_id, version, created_by, created_at, updated_at")
+            " backfill_days, enabled, auto, template_id, version, created_by, created_at, updated_at, company_id,"
+            " scope_regions")
 
 
 class TaskExists(Exception):
@@ -40,6 +42,7 @@ def task_from_row(row: asyncpg.Record) -> Task:
         "retry_delay_s": row["retry_delay_s"], "backfill_days": row["backfill_days"], "enabled": row["enabled"],
         "auto": row["auto"], "template_id": row["template_id"], "version": row["version"],
         "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "company_id": row["company_id"], "scope_regions": list(row["scope_regions"]),
     })
 
 
@@ -50,15 +53,17 @@ def _json(value: Any) -> Any:
 def _args(task: Task) -> list[Any]:
     return [task.name, task.type.value, task.target.model_dump_json(), list(task.items), task.valid_from,
             task.valid_to, task.period.model_dump_json(), task.priority, task.retries, task.retry_delay_s,
-            task.backfill_days, task.enabled]
+            task.backfill_days, task.enabled, task.company_id, list(task.scope_regions)]
 
 
 async def insert_task(conn: Connection, task: Task, *, planned_from: datetime) -> Task:
     try:
         row = await conn.fetchrow(
             f"INSERT INTO {SCHEMA}.task (id, name, task_type, target, items, valid_from, valid_to, period, priority,"
-            " retries, retry_delay_s, backfill_days, enabled, auto, template_id, created_by, planned_until)"
-            " VALUES ($13, $1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $14, $15, $16, $17)"
+            " retries, retry_delay_s, backfill_days, enabled, company_id, scope_regions, auto, template_id,"
+            " created_by, planned_until)"
+            " VALUES ($15, $1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18,"
+            " $19)"
             f" RETURNING {_COLUMNS}",
             *_args(task), task.id, task.auto, task.template_id, task.created_by, planned_from)
     except asyncpg.UniqueViolationError as exc:
@@ -69,21 +74,29 @@ async def insert_task(conn: Connection, task: Task, *, planned_from: datetime) -
     return task_from_row(row)
 
 
-async def get_task(conn: Connection, task_id: str, *, include_deleted: bool = False) -> Task | None:
-    extra = "" if include_deleted else " AND deleted_at IS NULL"
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM {SCHEMA}.task WHERE id = $1{extra}", task_id)
+async def get_task(conn: Connection, task_id: str, *, include_deleted: bool = False,
+                   scope: Scope = UNRESTRICTED) -> Task | None:
+    """The task, None if there is none (deleted, or outside ``scope``)."""
+    w = Where([task_id])
+    w.add("t.id = $1")
+    if not include_deleted:
+        w.add("t.deleted_at IS NULL")
+    scope.tasks("t", w)
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM {SCHEMA}.task t WHERE {w.sql()}", *w.args)
     return task_from_row(row) if row else None
 
 
 async def list_tasks(conn: Connection, *, task_type: str | None = None, enabled: bool | None = None,
-                     auto: bool | None = None, limit: int = 100, offset: int = 0) -> tuple[int, list[Task]]:
+                     auto: bool | None = None, limit: int = 100, offset: int = 0,
+                     scope: Scope = UNRESTRICTED) -> tuple[int, list[Task]]:
     w = Where()
-    w.add("deleted_at IS NULL")
-    w.add_if("task_type = {}", task_type)
-    w.add_if("enabled = {}", enabled)
-    w.add_if("auto = {}", auto)
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task WHERE {w.sql()}", *w.args)
-    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM {SCHEMA}.task WHERE {w.sql()} ORDER BY priority, id"
+    w.add("t.deleted_at IS NULL")
+    w.add_if("t.task_type = {}", task_type)
+    w.add_if("t.enabled = {}", enabled)
+    w.add_if("t.auto = {}", auto)
+    scope.tasks("t", w)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task t WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM {SCHEMA}.task t WHERE {w.sql()} ORDER BY t.priority, t.id"
                             f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [task_from_row(r) for r in rows]
 
@@ -94,9 +107,9 @@ async def update_task(conn: Connection, task: Task, *, expected_version: int | N
     row = await conn.fetchrow(
         f"UPDATE {SCHEMA}.task SET name = $1, task_type = $2, target = $3::jsonb, items = $4, valid_from = $5,"
         " valid_to = $6, period = $7::jsonb, priority = $8, retries = $9, retry_delay_s = $10, backfill_days = $11,"
-        " enabled = $12, version = version + 1, updated_at = now(),"
-        " planned_until = coalesce($15, planned_until)"
-        f" WHERE id = $13 AND deleted_at IS NULL AND ($14::int IS NULL OR version = $14) RETURNING {_COLUMNS}",
+        " enabled = $12, company_id = $13, scope_regions = $14, version = version + 1, updated_at = now(),"
+        " planned_until = coalesce($17, planned_until)"
+        f" WHERE id = $15 AND deleted_at IS NULL AND ($16::int IS NULL OR version = $16) RETURNING {_COLUMNS}",
         *_args(task), task.id, expected_version, reschedule_from)
     if row is None:
         if await get_task(conn, task.id) is None:
@@ -133,8 +146,13 @@ async def remove_member_everywhere(conn: Connection, meter_id: str) -> int:
     return int(result.split()[-1])
 
 
-async def members(conn: Connection, task_id: str, *, limit: int = 1000, offset: int = 0) -> tuple[int, list[str]]:
-    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task_member WHERE task_id = $1", task_id)
-    rows = await conn.fetch(f"SELECT meter_id FROM {SCHEMA}.task_member WHERE task_id = $1 ORDER BY meter_id"
-                            f" LIMIT {int(limit)} OFFSET {int(offset)}", task_id)
+async def members(conn: Connection, task_id: str, *, limit: int = 1000, offset: int = 0,
+                  scope: Scope = UNRESTRICTED) -> tuple[int, list[str]]:
+    """(total, page) of a task's member meters (those in ``scope``)."""
+    w = Where([task_id])
+    w.add("m.task_id = $1")
+    scope.meters("m.meter_id", w)
+    total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.task_member m WHERE {w.sql()}", *w.args)
+    rows = await conn.fetch(f"SELECT m.meter_id FROM {SCHEMA}.task_member m WHERE {w.sql()} ORDER BY m.meter_id"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total), [r["meter_id"] for r in rows]

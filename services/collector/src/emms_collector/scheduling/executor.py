@@ -36,6 +36,7 @@ from emms_collector.repository import tasks as task_sql
 from emms_collector.repository.gaps import Gap
 from emms_collector.repository.points import Point
 from emms_collector.repository.runs import ClaimedRun
+from emms_collector.repository.scope import Scope
 from emms_collector.repository.status import MeterStatus
 from emms_collector.scheduling.dispatch import TALLY, RequestTally
 from emms_collector.scheduling.planner import Wanted
@@ -86,7 +87,8 @@ class RunExecutor:
         job = self._terminal_jobs.get(task.type)
         if job is not None:
             async with self._pool.acquire() as conn:
-                points = await point_sql.resolve(conn, task.id, task.target)
+                points = await point_sql.resolve(conn, task.id, task.target,
+                                                 Scope.owned_by(task.company_id, task.scope_regions))
             return await job(task, run, sorted({p.terminal for p in points}))
         return await self._collect(task, run)
 

@@ -21,6 +21,7 @@ from emms_collector.repository import points as point_sql
 from emms_collector.repository import runs as run_sql
 from emms_collector.repository import status as status_sql
 from emms_collector.repository.runs import ClaimedRun
+from emms_collector.repository.scope import Scope
 from emms_collector.repository.status import MeterStatus
 from emms_collector.tasks.model import Task
 from emms_db.connection import Connection
@@ -57,7 +58,7 @@ async def _lock(conn: Connection, run: ClaimedRun) -> None:
 
 
 async def _add(conn: Connection, task: Task, run: ClaimedRun, held: set[str]) -> Seeded:
-    points = await point_sql.resolve(conn, task.id, task.target)
+    points = await point_sql.resolve(conn, task.id, task.target, Scope.owned_by(task.company_id, task.scope_regions))
     out = Seeded()
     for n, p in enumerate(points, 1):
         if n % YIELD_EVERY == 0:

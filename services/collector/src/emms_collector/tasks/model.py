@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from emms_collector.inputs import Code, Instant, Name, Ref, TaskId
 from emms_collector.reading import items as item_table
 from emms_collector.reading.item_routing import check_items
 from emms_collector.tasks.periods import Period, PeriodError, PeriodUnit, format_at, parse_at
 from emms_collector.tasks.types import TaskType
 
-TaskId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
-                                          pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 _TERMINAL = re.compile(r"^[0-9A-Fa-f]{4}-\d{5}$")
 MAX_LISTED = 10_000
 
@@ -35,7 +33,7 @@ class PeriodSpec(BaseModel):
 
     unit: PeriodUnit
     every: int = Field(default=1, ge=1, le=1440)
-    at: str = Field(default="00:00", description="offset inside the period, HH:MM")
+    at: str = Field(default="00:00", max_length=5, description="offset inside the period, HH:MM")
     day: int = Field(default=1, ge=1, le=28, description="day of month (monthly)")
 
     @model_validator(mode="after")
@@ -98,18 +96,21 @@ class TaskBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: TaskId | None = None
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Name
     type: TaskType
     target: Target
-    items: list[str] = Field(default_factory=list, max_length=64)
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
+    items: list[Code] = Field(default_factory=list, max_length=64)
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
     period: PeriodSpec
     priority: int = Field(default=5, ge=0, le=9, description="0 most urgent")
     retries: int = Field(default=2, ge=0, le=10, description="re-collection rounds inside a run")
     retry_delay_s: float = Field(default=30.0, ge=0, le=86_400)
     backfill_days: int = Field(default=7, ge=0, le=366, description="gaps this old are back-filled (0 = never)")
     enabled: bool = True
+    company_id: Ref | None = Field(default=None, description=(
+        "the company the task reads for (its runs read only that company's meters); by default the caller's"
+        " when its token names one company, else that of the meters it names; none: the whole utility"))
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskBody:
@@ -133,6 +134,8 @@ class Task(TaskBody):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None
+    scope_regions: list[str] = Field(default_factory=list, description=(
+        "the regions its creator was restricted to: its runs read only meters in them (or below)"))
 
     def period_obj(self) -> Period:
         return self.period.to_period()
@@ -146,17 +149,18 @@ class TaskPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     target: Target | None = None
-    items: list[str] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
+    items: list[Code] | None = Field(default=None, max_length=64)
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
     period: PeriodSpec | None = None
     priority: int | None = Field(default=None, ge=0, le=9)
     retries: int | None = Field(default=None, ge=0, le=10)
     retry_delay_s: float | None = Field(default=None, ge=0, le=86_400)
     backfill_days: int | None = Field(default=None, ge=0, le=366)
     enabled: bool | None = None
+    company_id: Ref | None = None
 
     def apply(self, task: Task) -> Task:
         """The task with this patch applied, validated as a whole."""

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from emms_collector.inputs import PLAIN, Code, Name
 from emms_collector.reading.items import Utility
 from emms_collector.tasks.model import PeriodSpec, Target, Task
 from emms_collector.tasks.types import TaskType
@@ -26,9 +27,9 @@ class TemplateSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Name
     type: TaskType
-    items: list[str] = Field(default_factory=list, max_length=64)
+    items: list[Code] = Field(default_factory=list, max_length=64)
     period: PeriodSpec
     priority: int = Field(default=5, ge=0, le=9)
     retries: int = Field(default=2, ge=0, le=10)
@@ -40,9 +41,9 @@ class Template(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: TemplateId
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Name
     utility: Utility
-    protocol: str | None = Field(default=None, max_length=40, description="meter protocol; empty = any")
+    protocol: str | None = Field(default=None, max_length=40, pattern=PLAIN, description="meter protocol; empty = any")
     spec: TemplateSpec
     enabled: bool = True
 
