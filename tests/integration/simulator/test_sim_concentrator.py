@@ -1,8 +1,8 @@
 """One virtual concentrator driven over real TCP by an in-test master built from emms_protocol's builders.
 
 Login and heartbeat confirmed, every data class read, 645 and 188 forwarded,
-a trip, a time sync, a meter-table change, logout on stop — each answer
-checked against the ground truth.
+protection on and off (a trip refused meanwhile), a trip, a time sync, a
+meter-table change, logout on stop — each answer checked against the ground truth.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.afn0c import PowerQuality
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRequest
 from emms_protocol.gdw1376.afn04_0a import MeterConfig, MeterConfigQuery, MeterRecord
-from emms_protocol.gdw1376.afn05 import TripCommand
+from emms_protocol.gdw1376.afn05 import ProtectCommand, TripCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies
@@ -200,6 +200,18 @@ async def test_forwarding_trip_time_sync_table_change_events_and_logout() -> Non
         assert isinstance(inner, dlt645.Frame645) and inner.address == address
         now_value = truth.truth(meter_id, "energy.active.import.total", datetime.now(UTC))
         assert now_value is not None and abs(inner.body.value - now_value) < 0.05  # type: ignore[union-attr]
+
+        # protection (AFN05 F25 with its duration byte, then F33): a trip is refused while it holds
+        (ok,) = await master.ask(0x05, [DataUnit(0, 25, ProtectCommand(2))])
+        assert ok.afn == 0x00 and decode_units(ok)[0].fn == 1
+        protection = truth.ledger.protection(TERMINAL_ADDRESS[0].key, datetime.now(UTC).timestamp())
+        assert protection is not None and protection[1] is not None and 3590 < protection[1] - protection[0] <= 3600
+        (refused,) = await master.ask(0x05, [DataUnit(pn, 1, TripCommand(limit_half_hours=0, alarm_delay_min=0))])
+        assert decode_units(refused)[0].fn == 2
+        assert truth.truth(meter_id, "relay.state", datetime.now(UTC)) == 1.0
+        (ok,) = await master.ask(0x05, [DataUnit(0, 33, None)])
+        assert decode_units(ok)[0].fn == 1 and not truth.ledger.protected(TERMINAL_ADDRESS[0].key,
+                                                                            datetime.now(UTC).timestamp())
 
         # trip through AFN05 F1: the relay opens, the register stops, the 645 status word shows it
         (ok,) = await master.ask(0x05, [DataUnit(pn, 1, TripCommand())])

@@ -1,8 +1,9 @@
 """``emms-sim run --processes 2``: two real child processes share the fleet, the parent holds the truth.
 
 The real CLI runs as a subprocess against an in-process loopback master:
-every terminal of both halves logs in and heartbeats, a trip sent to a
-terminal of the second child shows in the parent's truth API, and SIGTERM
+every terminal of both halves logs in and heartbeats, a trip and a
+protection sent to a terminal of the second child show in the parent's
+truth API, and SIGTERM
 to the parent makes every terminal log out before all processes exit 0.
 """
 
@@ -14,6 +15,7 @@ import signal
 import socket
 import sys
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pytest
 
 from emms_protocol.gdw1376 import Address, DataUnit
 from emms_protocol.gdw1376 import builders as b
-from emms_protocol.gdw1376.afn05 import TripCommand
+from emms_protocol.gdw1376.afn05 import ProtectCommand, TripCommand
 from emms_sim.fleet import FieldRates, FleetConfig
 from emms_sim.fleet_runner import share_of
 from emms_sim.loopback_master import LoopbackMaster
@@ -48,6 +50,20 @@ async def _until(condition: Any, seconds: float, what: str) -> None:
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
+
+
+async def _serving(url: str, seconds: float) -> None:
+    """Wait for the parent's truth API: it starts after the children (importing FastAPI takes seconds on a
+    loaded machine), so the terminals may log in before it listens."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while True:
+        try:
+            await asyncio.to_thread(_get_json, url)
+            return
+        except OSError:
+            assert loop.time() < end, f"timed out waiting for {url}"
+            await asyncio.sleep(0.1)
 
 
 @pytest.mark.asyncio
@@ -85,6 +101,7 @@ async def test_two_processes_share_the_fleet_forward_a_trip_and_log_out_on_sigte
 
         await _until(lambda: master.counts.terminals == keys and len(master.counts.last_heartbeat) == N, 15,
                      "every terminal of both processes to log in and heartbeat")
+        await _serving(f"http://127.0.0.1:{http}/healthz", 20)
         status = await asyncio.to_thread(_get_json, f"http://127.0.0.1:{http}/terminals")
         assert [row["index"] for row in status] == list(range(N)) and all(row["logged_in"] for row in status)
 
@@ -103,6 +120,19 @@ async def test_two_processes_share_the_fleet_forward_a_trip_and_log_out_on_sigte
                 break
             await asyncio.sleep(0.05)
         assert await relay() == 0.0, "the child's trip did not reach the parent's truth"
+
+        # protection (AFN05 F25, one hour) received by the child is in the parent's truth with its expiry
+        assert master.send(spec.key, b.request(Address(spec.area, spec.terminal), 0x05,
+                                               [DataUnit(0, 25, ProtectCommand(2))], 2))
+        guarded = f"http://127.0.0.1:{http}/protection?terminal={index}"
+        for _ in range(100):
+            row = (await asyncio.to_thread(_get_json, guarded))["terminals"][0]
+            if row["protected"]:
+                break
+            await asyncio.sleep(0.05)
+        assert row["terminal"] == spec.key and row["protected"], "the child's protection did not reach the parent"
+        since, until = (datetime.fromisoformat(row[k]) for k in ("since", "until"))
+        assert until - since == timedelta(hours=1)
 
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0

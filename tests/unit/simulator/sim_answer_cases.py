@@ -6,7 +6,10 @@ encoding per unit): each case is a scenario (fleet config, field rates, master
 commands already in the ledger, events already pulled), an instant and a
 request frame; the recorded answer is every frame the concentrator sends back,
 hex. Larger fleets and the truth itself (every item of every meter at instants
-of every kind) are pinned as SHA-256 digests. ``test_sim_answer_golden`` replays
+of every kind) are pinned as SHA-256 digests. The AFN0C F168 answers were
+re-recorded once, when the tariff count M became A.8 (two bytes; same values,
+one byte more per unit — checked by decoding the old answers with the one-byte
+option). ``test_sim_answer_golden`` replays
 them against the current code. Regenerate only for an intended change of what
 goes on the wire or of the truth:
 

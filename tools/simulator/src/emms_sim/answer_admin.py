@@ -21,6 +21,7 @@ from emms_protocol.gdw1376.afn04_0a import (
     TerminalAddress,
     UplinkCommParams,
 )
+from emms_protocol.gdw1376.afn05 import ProtectCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
 from emms_sim import answer_events
@@ -45,6 +46,11 @@ def _event(state: TerminalState, ts: float, kind: str, pn: int = 0, **detail: ob
     return {"at": datetime.fromtimestamp(ts, tz=UTC).isoformat(), "kind": kind, "terminal": state.address.key,
             "terminal_index": state.index, "pn": pn, "meter_id": meter.meter_id if meter else None,
             "detail": detail, "source": "runtime"}
+
+
+def refused(state: TerminalState, ts: float, kind: str, **detail: object) -> dict[str, object]:
+    """The run-time event of a command the terminal refused (e.g. a wrong PW; the PW itself is not kept)."""
+    return _event(state, ts, kind, 0, **detail)
 
 
 def reset(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:
@@ -108,29 +114,17 @@ def _record(entry: TableEntry) -> MeterRecord:
 
 def control(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:
     effects = Effects()
-    ledger = state.truth.ledger
     for unit in units:
-        if unit.fn in (1, 2):  # trip / allow closing of the meter at measurement point pn
-            meter = state.meter_at(unit.pn, ts)
-            if meter is None:
-                effects.accepted = False
-                continue
-            trip = unit.fn == 1
-            if trip and state.protection:
-                effects.accepted = False
-                continue
-            ledger.set_cut_off(meter.meter_id, ts, trip)
-            if trip:
-                effects.important.append(answer_events.remote_trip(state, ts, unit.pn))
-            effects.runtime_events.append(_event(state, ts, "remote_trip" if trip else "allow_close", unit.pn))
+        if unit.fn in (1, 2):
+            _switch(state, unit, ts, effects)
+        elif unit.fn in (25, 33):
+            _protection(state, unit, ts, effects)
         elif unit.fn == 31 and isinstance(unit.value, datetime):
             before = state.clock_offset(ts)
             state.set_clock(unit.value, ts)
             effects.runtime_events.append(_event(state, ts, "time_sync", offset_before_s=round(before, 3)))
         elif unit.fn in (29, 37):
             state.reporting = unit.fn == 29
-        elif unit.fn in (25, 33):
-            state.protection = unit.fn == 25
         elif unit.fn == 38:
             pass  # the link is up: nothing to do
         elif unit.fn == 39:
@@ -138,6 +132,37 @@ def control(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:
         else:
             effects.accepted = False
     return effects
+
+
+def _switch(state: TerminalState, unit: DataUnit, ts: float, effects: Effects) -> None:
+    """F1 trip / F2 allow closing of the meter at measurement point pn (the simulator's reading of pn)."""
+    meter = state.meter_at(unit.pn, ts)
+    trip = unit.fn == 1
+    if meter is None or (trip and state.protected(ts)):  # a protected terminal refuses to trip
+        effects.accepted = False
+        return
+    state.truth.ledger.set_cut_off(meter.meter_id, ts, trip)
+    if trip:
+        effects.important.append(answer_events.remote_trip(state, ts, unit.pn))
+    effects.runtime_events.append(_event(state, ts, "remote_trip" if trip else "allow_close", unit.pn))
+
+
+def _protection(state: TerminalState, unit: DataUnit, ts: float, effects: Effects) -> None:
+    """F25 protection on for its duration (0 = until released; a new F25 replaces the running one), F33 off."""
+    ledger = state.truth.ledger
+    if unit.fn == 33:
+        if ledger.release(state.address.key, ts):
+            effects.runtime_events.append(_event(state, ts, "protection_off"))
+        return
+    if not isinstance(unit.value, ProtectCommand):
+        effects.accepted = False
+        return
+    duration = unit.value.duration
+    until = None if duration is None else ts + duration.total_seconds()
+    ledger.protect(state.address.key, ts, until)
+    effects.runtime_events.append(_event(
+        state, ts, "protection_on", duration_half_hours=unit.value.duration_half_hours,
+        until=None if until is None else datetime.fromtimestamp(until, tz=UTC).isoformat()))
 
 
 def version(units: list[DataUnit]) -> list[DataUnit]:

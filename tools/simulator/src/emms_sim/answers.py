@@ -76,11 +76,19 @@ def _accepted(state: TerminalState, request: Frame, effects: Effects) -> Outcome
 
 
 def answer(state: TerminalState, request: Frame, ts: float) -> Outcome:
-    """The terminal's answer to one downlink PRM=1 frame addressed to it (an empty outcome = stay silent)."""
+    """The terminal's answer to one downlink PRM=1 frame addressed to it (an empty outcome = stay silent).
+
+    Like a terminal, it walks the data units first (each Fn's length known, e.g. AFN05 F25's duration
+    byte) and checks the PW that follows them: a unit that does not fit (a master that left F25's byte
+    out) or another PW than the terminal's is denied, and nothing of the frame is carried out.
+    """
     try:
         units = decode_units(request)
     except ProtocolError:
         return Outcome([b.deny(request, ec=state.acd)])
+    if request.pw is not None and request.pw != state.password:
+        refused = answer_admin.refused(state, ts, "password_refused", afn=request.afn)
+        return Outcome([b.deny(request, ec=state.acd)], Effects(accepted=False, runtime_events=[refused]))
     afn = request.afn
     if afn == 0x01:
         return _accepted(state, request, answer_admin.reset(state, units, ts))

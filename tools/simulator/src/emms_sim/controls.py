@@ -1,19 +1,23 @@
-"""What the master changed in the field at run time: relays tripped / closed, valves, meter clocks.
+"""What the master changed in the field at run time: relays tripped / closed, valves, meter clocks,
+terminal protection (保电).
 
 The seeded world is fixed; the master's commands are the one input that is not.
 They are kept here as short per-meter histories (a few entries per command),
 so the truth after a trip is still computable for any time: energy stops
-accumulating while the relay is open.
+accumulating while the relay is open. Protection is per terminal: intervals
+[on, off) from AFN05 F25 (off = on + its duration, or open until F33).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-#: a change as one JSON-able dict: {"op": "cut", "meter", "ts", "cut_off"} or {"op": "sync", "meter", "ts"}
+#: a change as one JSON-able dict: {"op": "cut", "meter", "ts", "cut_off"}, {"op": "sync", "meter", "ts"},
+#: {"op": "protect", "terminal", "ts", "until"} (until None = until released) or {"op": "release", "terminal", "ts"}
 LedgerChange = dict[str, Any]
 
 
@@ -24,6 +28,7 @@ class ControlLedger:
     _switches: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)  # (ts, cut_off)
     _clock_syncs: dict[str, list[float]] = field(default_factory=dict)
     _touched: set[str] = field(default_factory=set)  # every meter either dict has a key for (never shrinks)
+    _protection: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # terminal key → [(on, off)]
     #: told of every change: a fleet child process forwards them so the parent's truth API includes them
     listener: Callable[[LedgerChange], None] | None = None
 
@@ -67,14 +72,49 @@ class ControlLedger:
         if self.listener is not None:
             self.listener({"op": "sync", "meter": meter_id, "ts": ts})
 
+    # ---- terminal protection (保电) ---------------------------------------------------------------
+    def protect(self, terminal: str, ts: float, until: float | None) -> None:
+        """AFN05 F25 at ``ts``: protected until ``until`` (None: until released). Replaces a running one."""
+        history = self._protection.setdefault(terminal, [])
+        _end_at(history, ts)
+        bisect.insort(history, (ts, math.inf if until is None else max(until, ts)))
+        if self.listener is not None:
+            self.listener({"op": "protect", "terminal": terminal, "ts": ts, "until": until})
+
+    def release(self, terminal: str, ts: float) -> bool:
+        """AFN05 F33 at ``ts``; False when the terminal was not protected then."""
+        changed = _end_at(self._protection.get(terminal, []), ts)
+        if changed and self.listener is not None:
+            self.listener({"op": "release", "terminal": terminal, "ts": ts})
+        return changed
+
+    def protection(self, terminal: str, ts: float) -> tuple[float, float | None] | None:
+        """(since, until) of the protection in force at ``ts`` (until None: until released); None if none."""
+        for on, off in reversed(self._protection.get(terminal, ())):
+            if on <= ts:
+                return (on, None if math.isinf(off) else off) if ts < off else None
+        return None
+
+    def protected(self, terminal: str, ts: float) -> bool:
+        return self.protection(terminal, ts) is not None
+
+    def protected_terminals(self) -> list[str]:
+        """Every terminal that was ever protected (in force or not)."""
+        return sorted(self._protection)
+
     def apply(self, change: LedgerChange) -> None:
         """Replay a change another process's ledger reported; a malformed one raises ValueError."""
         try:
-            op, meter, ts = change["op"], str(change["meter"]), float(change["ts"])
+            op, ts = change["op"], float(change["ts"])
             if op == "cut":
-                self.set_cut_off(meter, ts, bool(change["cut_off"]))
+                self.set_cut_off(str(change["meter"]), ts, bool(change["cut_off"]))
             elif op == "sync":
-                self.sync_clock(meter, ts)
+                self.sync_clock(str(change["meter"]), ts)
+            elif op == "protect":
+                until = change["until"]
+                self.protect(str(change["terminal"]), ts, None if until is None else float(until))
+            elif op == "release":
+                self.release(str(change["terminal"]), ts)
             else:
                 raise ValueError(f"unknown ledger change {op!r}")
         except (KeyError, TypeError) as exc:
@@ -94,3 +134,15 @@ class ControlLedger:
         """How many meters :meth:`touched` lists: it changes exactly when that list does (entries are never
         removed), without sorting the list per forwarded frame."""
         return len(self._touched)
+
+
+def _end_at(history: list[tuple[float, float]], ts: float) -> bool:
+    """End the interval of ``history`` in force at ``ts`` there; True if there was one."""
+    for i in range(len(history) - 1, -1, -1):
+        on, off = history[i]
+        if on <= ts:
+            if ts < off:
+                history[i] = (on, ts)
+                return True
+            return False
+    return False

@@ -1,4 +1,5 @@
-"""HTTP interface to the ground truth: meters, true values, frozen values, field events, terminal status.
+"""HTTP interface to the ground truth: meters, true values, frozen values, field events, terminal status,
+terminal protection (保电).
 
 Served by the simulator process itself (so trips and time syncs it received
 are part of the answers). Bad input is a 4xx with a reason, never a 500.
@@ -134,6 +135,25 @@ class TruthRoutes:
         out.sort(key=lambda e: str(e["at"]))
         return {"since": start.isoformat(), "until": end.isoformat(), "events": out}
 
+    def protection(self, terminal: Annotated[int | None, Query(ge=0)] = None, at: str | None = None
+                   ) -> dict[str, Any]:
+        """Protection (AFN05 F25 / F33) in force at ``at``: of one terminal, or of every terminal ever protected."""
+        instant = _instant(at)
+        fleet, ledger = self.truth.fleet, self.truth.ledger
+        if terminal is not None and terminal >= fleet.config.concentrators:
+            raise HTTPException(404, f"no terminal #{terminal}")
+        keys = [fleet.terminal(terminal).key] if terminal is not None else ledger.protected_terminals()
+        rows = []
+        for key in keys:
+            span = ledger.protection(key, instant.timestamp())
+            since, until = span if span is not None else (None, None)
+            rows.append({"terminal": key, "protected": span is not None, "since": _iso(since), "until": _iso(until)})
+        return {"at": instant.isoformat(), "terminals": rows}
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
 
 def create_app(truth: GroundTruth, status: StatusFn | None = None, runtime_events: RuntimeEventsFn | None = None
                ) -> FastAPI:
@@ -142,6 +162,6 @@ def create_app(truth: GroundTruth, status: StatusFn | None = None, runtime_event
     routes = TruthRoutes(truth, status, runtime_events)
     for path, handler in (("/healthz", routes.healthz), ("/items", routes.items), ("/terminals", routes.terminals),
                           ("/meters", routes.meters), ("/truth", routes.truth_value), ("/frozen", routes.frozen),
-                          ("/events", routes.events)):
+                          ("/events", routes.events), ("/protection", routes.protection)):
         app.get(path)(handler)
     return app

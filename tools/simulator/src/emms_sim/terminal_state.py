@@ -3,6 +3,9 @@
 The meters' values come from the truth; what lives here is what the master can
 change (the F10 table, the clock, active reporting, the heartbeat period) and
 what the terminal accumulates (its event records and EC1/EC2 counters).
+Protection (保电, AFN05 F25 / F33) lives in the truth's ledger, with its expiry,
+so the truth API of any process shows it. ``password`` is the PW the terminal
+expects on AFN 01 / 04 / 05 / 0F / 10 (16 zero bytes unless set).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from emms_sim.truth import GroundTruth
 PROTOCOL_CODE = {"dlt645-2007": 30, "cjt188-2004": 32}
 PROTOCOL_OF_CODE = {v: k for k, v in PROTOCOL_CODE.items()}
 EVENT_LOG_SIZE = 256
+DEFAULT_PASSWORD = bytes(16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +85,15 @@ class TerminalState:
         self.overrides: dict[int, TableEntry | None] = {}
         self.clock_synced_at: float | None = None
         self.events_scanned_to = started_ts if started_ts is not None else datetime.now(tz=UTC).timestamp()
-        self.protection = False  # 保电
+        self.password = DEFAULT_PASSWORD
         self.params: dict[int, object] = {}  # other AFN04 parameters, echoed by AFN0A
         self.important_seen = 0  # EC1 the master has read up to (ACD is set while they differ)
         self.clock_sync_offset = 0.0
+
+    # ---- protection (保电) --------------------------------------------------------------------
+    def protected(self, ts: float) -> bool:
+        """Whether AFN05 F25 protection is in force at ``ts`` (it expires by itself after its duration)."""
+        return self.truth.ledger.protected(self.address.key, ts)
 
     # ---- clock -------------------------------------------------------------------------------
     def clock_offset(self, ts: float) -> float:
