@@ -107,8 +107,8 @@ def test_f25_round_trips_with_any_duration_and_password(duration: int, pw: bytes
 
 
 def test_f25_without_its_byte_is_refused_and_a_duration_is_required_to_encode() -> None:
-    # What the codec used to send: DA/DT only, then the PW. A terminal reads the first PW byte as the
-    # duration and the PW one byte late; this codec refuses the unit as short.
+    # What the codec used to send: DA/DT only, then the PW. Terminals refuse it (F25 one byte short of the
+    # data area, or the PW read one byte late); this codec refuses the unit as short.
     legacy = Frame(b.request(TERMINAL, 0x05, [], 1).control, TERMINAL, 0x05,
                    b.request(TERMINAL, 0x05, [], 1).seq, bytes.fromhex("00 00 01 03"), pw=bytes(16))
     with pytest.raises(ProtocolError) as err:

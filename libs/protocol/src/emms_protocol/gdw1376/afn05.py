@@ -11,9 +11,10 @@ F1 nibbles: the power-limit time (限电时间) is D3..D0 and the alarm delay
 build (evidence in docs/protocol.md). ``Options.trip_time_high_nibble=True``
 selects the reverse order for a terminal that reads it the other way.
 
-F25 carries its byte even when the duration is 0: a terminal reads the byte
-after DA/DT as the duration, so a master that leaves it out shifts the PW by
-one byte and the password check fails.
+F25 carries its byte even when the duration is 0: a terminal that finds the
+PW from the frame's end finds F25 one byte short without it, one that walks
+from the front reads the first PW byte as the duration and fails the password
+check — either way the command is refused.
 """
 
 from __future__ import annotations
