@@ -2,8 +2,9 @@
 
 Out (one JSON object per line, ``type`` first): ``started`` (pid, share,
 terminals, event loop, file budget, RSS before the sessions were built),
-``counts`` every ``--status-s``, ``ledger`` (a trip / close / meter clock sync
-this process's terminals received, so the parent's truth API includes it),
+``counts`` every ``--status-s``, ``ledger`` (a trip / close / meter clock sync /
+protection on or off this process's terminals received, so the parent's truth
+API includes it),
 ``event`` (a run-time event), ``reply`` (to a request), ``stopped`` (final
 counts). In: ``{"type": "status", "id": N}`` asks for the per-terminal status.
 End of stdin means the parent is gone: the child stops (its terminals log out).

@@ -4,8 +4,9 @@ One process holds at most ~19,900 sockets (20,000 open files), so a bigger
 fleet, or one that should use more than one core, is split: child J runs the
 contiguous terminal indexes ``share_of(N, J, K)`` (same seed, so the same
 truth) with its own file budget and event loop. The parent holds no link: it
-writes the manifest, serves the truth API (children forward every trip, close
-and meter clock sync to its ledger, and their run-time events), forwards
+writes the manifest, serves the truth API (children forward every trip, close,
+meter clock sync and protection change to its ledger, and their run-time
+events), forwards
 SIGTERM / SIGINT so every child logs its terminals out, and prints one summary
 with the totals. If a child dies on its own, the parent stops the others and
 exits 1.
