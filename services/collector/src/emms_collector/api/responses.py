@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from emms_runtime.api_models import ApiModel
 
 
@@ -30,6 +32,10 @@ class TaskOut(ApiModel):
     created_at: datetime | None
     updated_at: datetime | None
     created_by: str | None
+    company_id: str | None = None
+    """The company the task reads for (none: the whole utility)."""
+    scope_regions: list[str] = Field(default_factory=list)
+    """The regions its creator was restricted to (its runs read only meters in them or below)."""
 
 
 class TaskPage(ApiModel):

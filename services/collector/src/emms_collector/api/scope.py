@@ -94,6 +94,9 @@ async def task_owner(conn: Connection, scope: Scope, target: Target, company_id:
     if owner is not None and not scope.allows_company(owner):
         raise Forbidden(f"company {owner} is outside your data scope; your token allows {list(scope.companies)}")
     named = await scope_sql.companies_of(conn, meters, terminals)
+    if not scope.unrestricted and len(named) > 1:
+        raise Forbidden(f"the task's meters span the companies {sorted(c or '(no company)' for c in named)}:"
+                        " a task reads for one company")
     if owner is None and len(scope.companies) == 1:
         owner = scope.companies[0]
     if owner is None and len(named) == 1:
@@ -104,7 +107,5 @@ async def task_owner(conn: Connection, scope: Scope, target: Target, company_id:
     if owner is not None and others:
         message = f"a task of company {owner} cannot read meters of the companies {others}"
         raise Forbidden(message) if not scope.unrestricted else Invalid(message)
-    if not scope.unrestricted and owner is None and len(named) > 1:
-        raise Forbidden(f"the task's meters span the companies {sorted(c or '(no company)' for c in named)}")
     regions = list(current.scope_regions) if current is not None else list(scope.regions)
     return Owner(owner, regions)

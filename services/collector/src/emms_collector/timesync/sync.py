@@ -154,12 +154,15 @@ class TimeSync:
         if point is None:
             return await self._finish_meter(sync_id, "failed", "the meter is not in the measurement-point table")
         when = datetime.now(self._tz).replace(microsecond=0, tzinfo=None)
-        if point.protocol.startswith("cjt188"):
-            payload = cjt188.write_time(_188_TYPES.get(point.utility, cjt188.WATER_COLD), point.meter_address, when)
-            control = control_word(2400, "even")
-        else:
-            payload = dlt645.broadcast_time_sync(when)
-            control = control_word(2400, "even")
+        try:
+            if point.protocol.startswith("cjt188"):
+                payload = cjt188.write_time(_188_TYPES.get(point.utility, cjt188.WATER_COLD), point.meter_address,
+                                            when)
+            else:
+                payload = dlt645.broadcast_time_sync(when)
+        except ValueError as exc:  # a meter address master data got wrong: nothing can be sent
+            return await self._finish_meter(sync_id, "failed", f"no time-setting frame for the meter: {exc}")
+        control = control_word(2400, "even")
         value = {"type": "ForwardRequest", "port": point.port or 31, "control": control,
                  "frame_timeout": 0x80 | 5, "byte_timeout": 10, "payload": payload.hex()}
         request = DownlinkRequest(request_id=f"col-msync-{secrets.token_hex(8)}", terminal=point.terminal, afn=0x10,
