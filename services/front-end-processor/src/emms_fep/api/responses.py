@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import Field
-
 from emms_runtime.api_models import ApiModel
 
 
@@ -94,20 +92,13 @@ class Problem(ApiModel):
     detail: str
 
 
-class ValidationProblem(Problem):
-    """A request whose parameters do not fit: the reason, and each field's error when the request's shape
-    was wrong (``loc``, ``msg``, ``type``)."""
-
-    errors: list[dict[str, Any]] = Field(default_factory=list)
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The request cannot be read"},
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The token lacks the permission, or the terminal is outside its scope"},
-    422: {"model": ValidationProblem, "description": "A parameter does not fit (the reason says which)"},
     429: {"model": Problem, "description": "Over the caller's request quota (see Retry-After)"},
     503: {"model": Problem, "description": "Tokens cannot be verified just now (see Retry-After)"},
 }
-"""Refusals every route may answer (declared on each router, so the OpenAPI document tells them)."""
+"""Refusals every route may answer (declared on each router, so the OpenAPI document tells them; the 422 of
+request validation is documented by ``emms_runtime.app`` for every service)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such terminal"}}

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
-
 from emms_runtime.api_models import ApiModel
 
 
@@ -162,21 +160,14 @@ class Problem(ApiModel):
     detail: str
 
 
-class ValidationProblem(Problem):
-    """A request whose parameters or body do not fit: the reason, and each field's error when the request's
-    shape was wrong (``loc``, ``msg``, ``type``)."""
-
-    errors: list[dict[str, Any]] = Field(default_factory=list)
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body cannot be read as JSON"},
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The token lacks the permission, or the data is outside its scope"},
-    422: {"model": ValidationProblem, "description": "A parameter or the body does not fit (the reason says which)"},
     429: {"model": Problem, "description": "Over the caller's request quota (see Retry-After)"},
     503: {"model": Problem, "description": "Tokens cannot be verified just now (see Retry-After)"},
 }
-"""Refusals every route may answer (declared on each router, so the OpenAPI document tells them)."""
+"""Refusals every route may answer (declared on each router, so the OpenAPI document tells them; the 422 of
+request validation is documented by ``emms_runtime.app`` for every service)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such thing"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Not allowed in its current state"}}
