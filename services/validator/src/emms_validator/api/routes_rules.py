@@ -6,12 +6,13 @@ effect for one meter are company data: a meter outside the caller's scope is 403
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
 from emms_runtime import Invalid, NotFound
-from emms_validator.api.deps import METER_PATTERN, RULE_PATTERN, Configurer, Label, RulesViewer, ValidatorDep, Viewer
+from emms_validator.api.deps import METER_PATTERN, Configurer, Label, RulesViewer, ValidatorDep, Viewer
 from emms_validator.api.responses import (
     ERRORS,
     NOT_FOUND,
@@ -31,7 +32,8 @@ from emms_validator.runtime import SCHEMA
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"], responses=ERRORS)
 ScopeValue = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[^/\x00-\x1f\x7f]{1,100}$",
                                  description="utility, type, category or meter id; '*' for global")]
-RulePath = Annotated[str, Path(pattern=RULE_PATTERN, description="a rule of the catalog")]
+RulePath = Annotated[str, Path(pattern=f"^({'|'.join(re.escape(r) for r in sorted(RULES))})$",
+                               description="a rule of the catalog (GET /api/v1/rules)")]
 
 
 def _setting(s: RuleSetting) -> dict[str, Any]:
