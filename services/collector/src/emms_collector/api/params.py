@@ -23,8 +23,9 @@ TASK_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$"
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"rows to skip (at most {MAX_OFFSET:,})")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TaskPath = Annotated[str, Path(min_length=1, max_length=80, pattern=TASK_ID)]
-TerminalPath = Annotated[str, Path(pattern=TERMINAL, description="terminal address, e.g. 3701-00012")]
-TerminalQuery = Annotated[str | None, Query(pattern=TERMINAL, description="terminal address, e.g. 3701-00012")]
+TERMINAL_HELP = "terminal address, e.g. 3701-00012"
+TerminalPath = Annotated[str, Path(max_length=10, pattern=TERMINAL, description=TERMINAL_HELP)]
+TerminalQuery = Annotated[str | None, Query(max_length=10, pattern=TERMINAL, description=TERMINAL_HELP)]
 MeterQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=PLAIN)]
 TaskQuery = Annotated[str | None, Query(min_length=1, max_length=80, pattern=TASK_ID)]
 TimeFilter = AnyInstant

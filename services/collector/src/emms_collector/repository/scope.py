@@ -158,7 +158,9 @@ async def companies_of(conn: Connection, meter_ids: Sequence[str], terminals: Se
 
 
 async def terminal_known(conn: Connection, terminal: str) -> bool:
-    """Whether master data, the point table or the terminal's sessions know the terminal."""
+    """Whether master data, the point table, the terminal's sessions or a clock it answered know the terminal
+    (a sync that got no answer does not make a terminal known)."""
     return bool(await conn.fetchval(
         f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.terminal_owner WHERE terminal = $1)"
-        f" OR EXISTS (SELECT 1 FROM {SCHEMA}.terminal_clock WHERE terminal = $1)", terminal))
+        f" OR EXISTS (SELECT 1 FROM {SCHEMA}.terminal_clock WHERE terminal = $1"
+        " AND (source <> 'sync' OR deviation_s IS NOT NULL))", terminal))

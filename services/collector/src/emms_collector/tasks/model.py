@@ -33,7 +33,8 @@ class PeriodSpec(BaseModel):
 
     unit: PeriodUnit
     every: int = Field(default=1, ge=1, le=1440)
-    at: str = Field(default="00:00", max_length=5, description="offset inside the period, HH:MM")
+    at: str = Field(default="00:00", max_length=7, pattern=r"^[0-9]{1,4}:[0-9]{2}$",
+                    description="offset inside the period, HH:MM")
     day: int = Field(default=1, ge=1, le=28, description="day of month (monthly)")
 
     @model_validator(mode="after")
