@@ -19,8 +19,10 @@ from emms_collector.api.routes_gaps import BackfillBody
 from emms_collector.app import create_app
 from emms_collector.inputs import EARLIEST, LATEST, Name, Reason, Ref, in_range
 from emms_collector.manual.reads import ManualRead
+from emms_collector.repository.tasks import task_from_row
+from emms_collector.repository.templates import _from_row as template_from_row
 from emms_collector.settings import CollectorSettings
-from emms_collector.tasks.model import TaskBody
+from emms_collector.tasks.model import Task, TaskBody
 from emms_collector.tasks.templates import Template
 
 OFFSET, ROW_ID = TypeAdapter(Offset), TypeAdapter(RowId)
@@ -226,3 +228,28 @@ def test_what_the_documented_patterns_admit_is_storable(data: st.DataObject) -> 
     pattern = data.draw(st.sampled_from(PATTERNS))
     value = data.draw(st.from_regex(pattern, fullmatch=True))
     assert _storable(value)
+
+
+# -- rows stored before the bounds are still read -------------------------------------------------------------
+
+def test_a_task_stored_before_the_bounds_is_read_as_stored() -> None:
+    row = {"id": "old", "name": "old\x07task", "task_type": "daily_frozen",
+           "target": '{"regions": ["r\\u0018"], "all": false}', "items": [],
+           "valid_from": datetime(1900, 1, 1, tzinfo=UTC), "valid_to": None,
+           "period": {"unit": "daily", "at": "01:00", "every": 1, "day": 1}, "priority": 5,
+           "retries": 2, "retry_delay_s": 30.0, "backfill_days": 7, "enabled": True, "auto": False,
+           "template_id": None, "version": 1, "created_by": "x", "created_at": None, "updated_at": None,
+           "company_id": None, "scope_regions": []}
+    task = task_from_row(row)
+    public = task.as_public()
+    assert public["name"] == "old\x07task" and public["target"]["regions"] == ["r\x18"]
+    assert public["type"] == "daily_frozen" and public["period"]["at"] == "01:00"
+    with pytest.raises(ValidationError):  # changing it means fixing it
+        Task.model_validate(public)
+
+
+def test_a_template_stored_before_the_bounds_is_read_as_stored() -> None:
+    template = template_from_row({"id": "old", "name": "old\x07", "utility": "water", "protocol": None,
+                                  "spec": '{"name": "n", "type": "daily_frozen", "period": {"unit": "daily"}}',
+                                  "enabled": True})
+    assert template.name == "old\x07" and template.matches("water", "cjt188-2004")

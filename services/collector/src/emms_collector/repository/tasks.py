@@ -9,15 +9,19 @@ cancels its pending runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
+from emms_collector.reading.items import Utility
 from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
-from emms_collector.tasks.model import Task
+from emms_collector.tasks.model import PeriodSpec, Target, Task
+from emms_collector.tasks.periods import PeriodUnit
+from emms_collector.tasks.types import TaskType
 from emms_db.connection import Connection
 from emms_db.where import Where
 
@@ -34,8 +38,10 @@ class VersionConflict(Exception):
     """The task changed since the client read it."""
 
 
-def task_from_row(row: asyncpg.Record) -> Task:
-    return Task.model_validate({
+def task_from_row(row: asyncpg.Record | Mapping[str, Any]) -> Task:
+    """The stored task; one stored before today's input bounds (a control character in a selector, a time
+    before 1970) is read as it is stored rather than refused — a client changing it must fix it."""
+    data = {
         "id": row["id"], "name": row["name"], "type": row["task_type"], "target": _json(row["target"]),
         "items": list(row["items"]), "valid_from": row["valid_from"], "valid_to": row["valid_to"],
         "period": _json(row["period"]), "priority": row["priority"], "retries": row["retries"],
@@ -43,7 +49,20 @@ def task_from_row(row: asyncpg.Record) -> Task:
         "auto": row["auto"], "template_id": row["template_id"], "version": row["version"],
         "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": row["updated_at"],
         "company_id": row["company_id"], "scope_regions": list(row["scope_regions"]),
-    })
+    }
+    try:
+        return Task.model_validate(data)
+    except ValidationError:
+        target = data["target"]
+        utilities = [Utility(u) for u in target.get("utilities", [])]
+        return Task.model_construct(**{
+            **data, "type": TaskType(data["type"]), "period": period_as_stored(data["period"]),
+            "target": Target.model_construct(**{**target, "utilities": utilities})})
+
+
+def period_as_stored(period: dict[str, Any]) -> PeriodSpec:
+    """A stored period, not validated again."""
+    return PeriodSpec.model_construct(**{**period, "unit": PeriodUnit(period["unit"])})
 
 
 def _json(value: Any) -> Any:

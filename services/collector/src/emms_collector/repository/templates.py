@@ -5,16 +5,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
+from emms_collector.reading.items import Utility
+from emms_collector.repository.tasks import period_as_stored
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks.templates import Template, TemplateSpec
+from emms_collector.tasks.types import TaskType
 from emms_db.connection import Connection
 
 
 def _from_row(row: Any) -> Template:
+    """The stored template; one stored before today's input bounds (a control character in its name) is read
+    as it is stored rather than refused (master-data intake reads every template)."""
     spec = row["spec"]
-    return Template(id=row["id"], name=row["name"], utility=row["utility"], protocol=row["protocol"],
-                    spec=TemplateSpec.model_validate(json.loads(spec) if isinstance(spec, str) else spec),
-                    enabled=row["enabled"])
+    data = {"id": row["id"], "name": row["name"], "utility": row["utility"], "protocol": row["protocol"],
+            "spec": json.loads(spec) if isinstance(spec, str) else spec, "enabled": row["enabled"]}
+    try:
+        return Template.model_validate(data)
+    except ValidationError:
+        stored = data["spec"]
+        spec_model = TemplateSpec.model_construct(**{**stored, "type": TaskType(stored["type"]),
+                                                     "period": period_as_stored(stored["period"])})
+        return Template.model_construct(**{**data, "utility": Utility(data["utility"]), "spec": spec_model})
 
 
 async def list_templates(conn: Connection) -> list[Template]:
