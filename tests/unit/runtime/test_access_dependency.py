@@ -169,3 +169,34 @@ def test_rate_limiter_window() -> None:
     assert limiter.retry_after("a", 2, now=0.0) == 0 and limiter.retry_after("a", 2, now=1.0) == 0
     assert limiter.retry_after("a", 2, now=2.0) == 59
     assert limiter.retry_after("a", 2, now=60.5) == 0
+
+
+def test_a_verified_token_is_remembered_until_it_expires(jwks: Jwks, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    key = SigningKey.generate()
+    jwks.keys = [key.public_jwk()]
+    verifier = TokenVerifier(AuthSettings(jwks_url=jwks.url, accept_dev_tokens=False, verified_cache_size=2,
+                                          leeway_s=0))
+    full_checks = 0
+    check = verifier._verify
+
+    async def counted(token: str) -> Any:
+        nonlocal full_checks
+        full_checks += 1
+        return await check(token)
+
+    monkeypatch.setattr(verifier, "_verify", counted)
+    now = int(time.time())
+    token = key.sign({"sub": "s", "iss": "emms", "aud": "emms", "iat": now, "exp": now + 30})
+    first = asyncio.run(verifier.verify(token))
+    assert asyncio.run(verifier.verify(token)) is first and full_checks == 1
+    for n in range(3):  # the cache keeps at most 2 tokens: the oldest goes
+        asyncio.run(verifier.verify(key.sign({"sub": f"o{n}", "iss": "emms", "aud": "emms", "iat": now,
+                                              "exp": now + 30})))
+    asyncio.run(verifier.verify(token))
+    assert full_checks == 5
+    later = time.time() + 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    asyncio.run(verifier.verify(token))  # expired in the cache: checked in full again (PyJWT keeps real time)
+    assert full_checks == 6

@@ -55,6 +55,7 @@ class AuthSettings(BaseModel):
     jwks_timeout_s: float = Field(default=5.0, gt=0)
     leeway_s: int = Field(default=5, ge=0, le=300)
     step_up_max_age_s: int = Field(default=300, ge=10, le=3600)
+    verified_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     enforce_quotas: bool = True
 
 

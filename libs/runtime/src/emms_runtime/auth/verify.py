@@ -5,12 +5,19 @@ a key id the cache does not hold (a key rotated in) — but not more often than 
 ``jwks_refresh_min_s``, so a stream of forged key ids cannot turn into a stream of fetches.
 When the identity service cannot be reached the cached keys keep working; a token whose key is
 unknown then is refused with 503 (cannot verify now), not 401.
+
+A verified token is remembered (keyed by the whole token, signature included, so nothing else can
+hit it) until it expires, up to ``verified_cache_size`` tokens: a system reusing its access token
+for its whole lifetime pays the signature check once per service instance, not per request. A
+key withdrawn from the JWKS stops a remembered token only at its expiry (at most the access-token
+lifetime) — the same window the ``jwks_cache_s`` refresh already leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -40,12 +47,28 @@ class TokenVerifier:
         self._attempted_at = 0.0
         self._lock = asyncio.Lock()
         self._dev_public = development_key().private_key.public_key()
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 
     @property
     def key_ids(self) -> list[str]:
         return sorted(self._keys)
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if remembered[0] > time.time():
+                self._verified.move_to_end(token)
+                return remembered[1]
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        size = int(getattr(self.settings, "verified_cache_size", 0))
+        if size > 0:
+            self._verified[token] = (expires, principal)
+            while len(self._verified) > size:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -66,7 +89,7 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise TokenRejected(f"invalid token: {exc}") from None
         try:
-            return Principal.from_claims(claims)
+            return Principal.from_claims(claims), float(claims["exp"]) + self.settings.leeway_s
         except ClaimsError as exc:
             raise TokenRejected(f"invalid token: {exc}") from None
 
