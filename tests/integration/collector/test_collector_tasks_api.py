@@ -105,4 +105,4 @@ async def test_roles_are_enforced(collector: Running) -> None:
         viewer = {"Authorization": f"Bearer {issue_token(AuthSettings(), 'v', 'viewer')}"}
         assert (await anonymous.get("/api/v1/tasks", headers=viewer)).status_code == 200
         refused = await anonymous.post("/api/v1/tasks", json=TASK, headers=viewer)
-        assert refused.status_code == 403 and "operator" in refused.json()["detail"]
+        assert refused.status_code == 403 and "'collection:run' is needed" in refused.json()["detail"]
