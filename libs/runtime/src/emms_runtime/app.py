@@ -34,6 +34,7 @@ from emms_runtime.auth.quotas import RateLimiter
 from emms_runtime.errors import DomainError, domain_error_handler
 from emms_runtime.health import router as health_router
 from emms_runtime.http_metrics import http_metrics_middleware
+from emms_runtime.request_hygiene import RequestHygiene
 from emms_runtime.routes_service import router as service_router
 from emms_runtime.service import ServiceRuntime, ServiceSpec
 from emms_runtime.settings import ServiceSettings
@@ -168,6 +169,7 @@ def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings.auth)
     app.state.rate_limiter = RateLimiter()
     app.state.access_audit = []
+    app.add_middleware(RequestHygiene)  # inside the metrics: its 422s are counted
     app.middleware("http")(http_metrics_middleware(spec.name))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DomainError, domain_error_handler)

@@ -96,6 +96,20 @@ class ImportResult(ApiModel):
     errors: list[ImportError_] | None = None
 
 
+class RequestInvalid(ApiModel):
+    """A request that did not parse (422): why, and each bad field (``loc``, ``msg``, ``type``)."""
+
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+IMPORT_REFUSED: dict[int | str, dict[str, Any]] = {422: {
+    "model": ImportResult | RequestInvalid,
+    "description": "rejected: the report lists every bad row and nothing was written; or the request itself"
+                   " did not parse (a parameter, NUL characters)"}}
+"""An import's 422: its report (:class:`ImportResult`), or the runtime's request validation failure."""
+
+
 class InstallationPeriod(ApiModel):
     """A meter on a metering point from ``valid_from`` until ``valid_to`` (``null``: still there)."""
 

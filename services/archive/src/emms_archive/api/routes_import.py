@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from emms_archive.api.deps import Archive, Conn, Importer
-from emms_archive.api.responses import ImportResult
+from emms_archive.api.responses import IMPORT_REFUSED, ImportResult
 from emms_archive.masterdata.batch import Batch
 from emms_archive.masterdata.import_batch import (
     KINDS,
@@ -69,8 +69,7 @@ async def _run(archive: ArchiveRuntime, conn: Any, kind: str, batch: Batch, prin
 @router.post("/import/{kind}", response_model=ImportResult,
              summary="Import a CSV or JSON file of master data, all or nothing",
              openapi_extra=IMPORT_BODY,
-             responses={422: {"model": ImportResult,
-                              "description": "rejected: the report lists every bad row; nothing was written"}})
+             responses=IMPORT_REFUSED)
 async def import_rows(kind: str, request: Request, principal: Importer, conn: Conn, archive: Archive,
                       dry_run: Annotated[bool, Query()] = False) -> JSONResponse:
     kind = _kind(kind)
@@ -89,8 +88,7 @@ async def import_rows(kind: str, request: Request, principal: Importer, conn: Co
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
                  "type": "object", "properties": {"upserts": {"type": "array", "items": {"type": "object"}},
                                                   "removals": {"type": "array", "items": {"type": "string"}}}}}}}},
-             responses={422: {"model": ImportResult,
-                              "description": "rejected: the report lists every bad row; nothing was written"}})
+             responses=IMPORT_REFUSED)
 async def sync_rows(kind: str, request: Request, principal: Importer, conn: Conn, archive: Archive,
                     dry_run: Annotated[bool, Query()] = False) -> JSONResponse:
     kind = _kind(kind)

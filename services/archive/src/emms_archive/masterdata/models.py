@@ -73,7 +73,12 @@ NODE_KINDS: dict[str, frozenset[str]] = {
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+
+MAX_RATIO = 1_000_000.0
+"""Bound of a CT or PT ratio (the largest in service are about 10⁴): CT × PT stays a finite number
+(7e307 × 3e16 was infinity, stored, then a 500 when the record was answered as JSON; API fuzzer)."""
 
 
 class Company(Record):
@@ -188,10 +193,10 @@ class Meter(Record):
     manufacturer: str | None = None
     protocol: MeterProtocol
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-    multiplier: float | None = Field(default=None, gt=0)
+    multiplier: float | None = Field(default=None, gt=0, le=MAX_RATIO * MAX_RATIO)
     """倍率: the factor from register units to primary units; CT ratio × PT ratio when not given."""
-    ct_ratio: float = Field(default=1.0, gt=0)
-    pt_ratio: float = Field(default=1.0, gt=0)
+    ct_ratio: float = Field(default=1.0, gt=0, le=MAX_RATIO)
+    pt_ratio: float = Field(default=1.0, gt=0, le=MAX_RATIO)
     register_digits: int = Field(default=8, ge=1, le=12)
     company_id: Id
     status: Status = Status.ACTIVE
@@ -242,9 +247,9 @@ class CustomerMeterRow(Record):
     manufacturer: str | None = None
     protocol: MeterProtocol
     meter_address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-    multiplier: float | None = Field(default=None, gt=0)
-    ct_ratio: float = Field(default=1.0, gt=0)
-    pt_ratio: float = Field(default=1.0, gt=0)
+    multiplier: float | None = Field(default=None, gt=0, le=MAX_RATIO * MAX_RATIO)
+    ct_ratio: float = Field(default=1.0, gt=0, le=MAX_RATIO)
+    pt_ratio: float = Field(default=1.0, gt=0, le=MAX_RATIO)
     register_digits: int = Field(default=8, ge=1, le=12)
     installed_at: AwareDatetime
 
