@@ -58,7 +58,11 @@ async def _require_terminal(c: CollectorDep, principal: Principal, terminal: str
     return key
 
 
-@router.post("/terminals/{terminal}/read", response_model=ClockRead, summary="Poll a terminal's clock now")
+UPSTREAM = {504: {"description": "The terminal did not answer in time (offline or the FEP is away)"}}
+
+
+@router.post("/terminals/{terminal}/read", response_model=ClockRead, responses=UPSTREAM,
+             summary="Poll a terminal's clock now")
 async def read_terminal_clock(c: CollectorDep, principal: Operator, terminal: TerminalPath) -> dict[str, Any]:
     """403 when the terminal is outside the caller's scope; 404 when the collector does not know it."""
     terminal = await _require_terminal(c, principal, terminal)
@@ -69,7 +73,7 @@ async def read_terminal_clock(c: CollectorDep, principal: Operator, terminal: Te
             "deviation_s": reading.deviation_s, "round_trip_ms": reading.round_trip_s * 1000}
 
 
-@router.post("/terminals/{terminal}/sync", response_model=ClockSync,
+@router.post("/terminals/{terminal}/sync", response_model=ClockSync, responses=UPSTREAM,
              summary="Sync a terminal's clock now (delay-compensated)")
 async def sync_terminal(c: CollectorDep, principal: ClockApprover, terminal: TerminalPath,
                         force: Annotated[bool, Query(description="even within tolerance or the quiet minutes")]
