@@ -169,7 +169,7 @@ def create_service_app(settings: ServiceSettings, spec: ServiceSpec) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings.auth)
     app.state.rate_limiter = RateLimiter()
     app.state.access_audit = []
-    app.add_middleware(RequestHygiene)  # inside the metrics: its 422s are counted
+    app.add_middleware(RequestHygiene, own_body_checks=spec.own_body_checks)  # inside the metrics: 422s counted
     app.middleware("http")(http_metrics_middleware(spec.name))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DomainError, domain_error_handler)

@@ -8,7 +8,9 @@ JSON body, ``%00`` in a form body. Such a request is answered 422 with the body 
 validation failure (``{"detail": ..., "errors": [{"loc", "msg", "type"}]}``) naming where it was.
 
 A pure ASGI middleware: bodies are read (and replayed to the app unchanged) only for JSON and form
-content types, which the app would read whole anyway; other bodies pass untouched.
+content types, which the app would read whole anyway; other bodies pass untouched. A service whose
+routes answer in a format a standard fixes and check their own text (the OAuth2 token endpoint's
+RFC 6749 errors) names those paths in ``ServiceSpec.own_body_checks``: their bodies pass on.
 """
 
 from __future__ import annotations
@@ -75,8 +77,9 @@ async def _refuse(send: Send, where: str, why: str) -> None:
 class RequestHygiene:
     """``app.add_middleware(RequestHygiene)``: 422 for NULs and lone surrogates anywhere in a request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, own_body_checks: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.own_body_checks = own_body_checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,7 +94,7 @@ class RequestHygiene:
             return
         content_type = _content_type(scope)
         is_form = content_type == b"application/x-www-form-urlencoded"
-        if not (_is_json(content_type) or is_form):
+        if not (_is_json(content_type) or is_form) or scope.get("path") in self.own_body_checks:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -80,3 +80,6 @@ class ServiceSpec:
     setup: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     teardown: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     version: str = "0.1.0"
+    own_body_checks: frozenset[str] = frozenset()
+    """Paths whose routes check their own body text and answer in a standard's format (see
+    :mod:`emms_runtime.request_hygiene`)."""

@@ -52,6 +52,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routers=(oauth_router, wellknown_router, keys_router, users_router, roles_router, clients_router, me_router,
              audit_router),
+    own_body_checks=frozenset({"/oauth/token"}),  # RFC 6749 errors; the endpoint refuses NULs itself
     setup=setup,
 )
 
