@@ -149,6 +149,27 @@ async def test_joint_view_links_the_four_utilities_of_one_customer(
     assert [a["anomaly_id"] for a in body["recent_anomalies"]] == [f"an-{run}"]
 
 
+async def test_usage_buckets_are_the_local_calendar(archive_service: Service, api: httpx.AsyncClient) -> None:
+    """15-minute data of one local day (UTC+8) is one day, not split at UTC midnight; quarters exist."""
+    import secrets
+
+    run = secrets.token_hex(3)
+    ids = await seed_reference(api, run)
+    row = _row(ids, f"L{run}", f"PL-{run}", "electricity", 1)
+    assert (await api.post("/api/v1/import/customer-meters", json=[row], headers=ADMIN)).status_code == 200
+    day_start = datetime(2026, 3, 9, 16, tzinfo=UTC)  # 2026-03-10 00:00 local
+    await archive_service.archive.raw.store([RawReadingBatch(batch_id=f"l-{run}", terminal="t", readings=[
+        Reading(meter_id=row["meter_id"], item=ITEM, data_time=day_start + timedelta(minutes=15 * q), value=10 + q,
+                unit="kWh", source=ReadingSource.SCHEDULED, collected_at=day_start + timedelta(minutes=15 * q + 1))
+        for q in range(96)])])
+    span = {"from": day_start.isoformat(), "to": (day_start + timedelta(days=1)).isoformat(),
+            "customers": f"L{run}", "items": ITEM}
+    daily = (await api.get("/api/v1/usage", headers=VIEWER, params={**span, "interval": "day"})).json()["rows"]
+    assert [(r["bucket"], r["usage"], r["intervals"]) for r in daily] == [("2026-03-10T00:00:00+08:00", 95.0, 95)]
+    quarter = (await api.get("/api/v1/usage", headers=VIEWER, params={**span, "interval": "quarter"})).json()["rows"]
+    assert [(r["bucket"], r["usage"]) for r in quarter] == [("2026-01-01T00:00:00+08:00", 95.0)]
+
+
 async def test_held_validated_values_are_only_for_operators(api: httpx.AsyncClient, world: dict[str, Any]) -> None:
     params = {"customers": f"A{world['run']}-P1-w", "layer": "validated", **_span(10)}
     seen_by_viewer = (await api.get("/api/v1/readings", headers=VIEWER, params=params)).json()["rows"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from emms_runtime import ServiceSettings, service_config
 from emms_runtime.settings import HttpSettings
@@ -97,3 +98,14 @@ class ArchiveSettings(ServiceSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     import_max_rows: int = Field(default=100_000, ge=1)
+    local_tz: str = Field(default="Asia/Shanghai", description=(
+        "the utility's wall clock: /usage buckets (hour, day, month, quarter, year) are its local calendar"))
+
+    @field_validator("local_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value

@@ -110,6 +110,7 @@ async def get_usage(principal: Reader, conn: Conn, archive: Archive,
     sel = selection_of(selection)
     started = time.perf_counter()
     points = await select_points(conn, sel, Scope.of(principal))
-    rows = await usage(conn, points, items, span.start, span.end, interval=interval, group_by=group_by, layer=layer)
+    rows = await usage(conn, points, items, span.start, span.end, interval=interval, group_by=group_by, layer=layer,
+                       local_tz=archive.settings.local_tz)
     QUERY_SECONDS.labels("usage").observe(time.perf_counter() - started)
     return {"interval": interval, "group_by": group_by, "layer": layer, "rows": rows}

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from emms_archive.schema import SCHEMA
 from emms_db.connection import Connection
 from emms_db.where import Where
 
 WORK_MEM = "64MB"
-Interval = Literal["hour", "day", "month", "year", "range"]
+Interval = Literal["hour", "day", "month", "quarter", "year", "range"]
+LOCAL_TZ = "Asia/Shanghai"
 GroupBy = Literal["metering_point", "customer", "party", "region", "company", "utility", "total"]
 
 LOOKBACK = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=31),
-            "year": timedelta(days=366), "range": timedelta(days=1)}
+            "quarter": timedelta(days=92), "year": timedelta(days=366), "range": timedelta(days=1)}
 GROUP_KEY = {"metering_point": "mp.id", "customer": "c.id", "party": "c.party_id", "region": "c.region_id",
              "company": "c.company_id", "utility": "mp.utility", "total": "'total'"}
 
@@ -40,7 +42,8 @@ def _source(layer: str, w: Where) -> str:
 
 
 def usage_sql(points: list[str] | None, items: list[str] | None, start: datetime, end: datetime,
-              interval: Interval, group_by: GroupBy, layer: str) -> tuple[str, list[Any]]:
+              interval: Interval, group_by: GroupBy, layer: str,
+              local_tz: str = LOCAL_TZ) -> tuple[str, list[Any]]:
     w = Where()
     w.add("r.data_time >= {} AND r.data_time < {}", start - LOOKBACK[interval], end)
     w.add("r.value IS NOT NULL")
@@ -48,7 +51,7 @@ def usage_sql(points: list[str] | None, items: list[str] | None, start: datetime
     w.add_any("r.item", items)
     start_p = w.param(start)
     bucket = (f"{start_p}::timestamptz" if interval == "range"
-              else f"date_trunc('{interval}', s.data_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+              else f"date_trunc('{interval}', s.data_time, {w.param(local_tz)}::text)")
     key = GROUP_KEY[group_by]
     # increments per meter and bucket first (one pass over the readings), then the few resulting
     # rows are joined to master data for the factor and the grouping key
@@ -81,13 +84,17 @@ ORDER BY 1, 2, 3"""
 
 async def usage(conn: Connection, points: list[str] | None, items: list[str] | None, start: datetime,
                 end: datetime, *, interval: Interval = "day", group_by: GroupBy = "metering_point",
-                layer: str = "raw") -> list[dict[str, Any]]:
+                layer: str = "raw", local_tz: str = LOCAL_TZ) -> list[dict[str, Any]]:
     if points is not None and not points:
         return []
-    sql, args = usage_sql(points, items, start, end, interval, group_by, layer)
+    sql, args = usage_sql(points, items, start, end, interval, group_by, layer, local_tz)
     async with conn.transaction(readonly=True):
         await plan_settings(conn)
-        return [dict(r) for r in await conn.fetch(sql, *args)]
+        rows = [dict(r) for r in await conn.fetch(sql, *args)]
+    zone = ZoneInfo(local_tz)
+    for row in rows:
+        row["bucket"] = row["bucket"].astimezone(zone)
+    return rows
 
 
 async def plan_settings(conn: Connection) -> None:
