@@ -52,6 +52,7 @@ from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest, SerialSett
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS, Options
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
 from emms_protocol.gdw1376.frame import AFN, Frame
+from emms_protocol.gdw1376.purchase import PurchaseControl, RemainingAmount
 from emms_protocol.gdw1376.registry import lookup
 from emms_protocol.gdw1376.units import DataUnit, RawData, decode_units
 
@@ -72,6 +73,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "SerialSettings": SerialSettings, "ForwardRequest": ForwardRequest, "ForwardReply": ForwardReply,
     "Register": Register, "EnergyReading": EnergyReading, "ForwardEnergies": ForwardEnergies,
     "ReverseEnergies": ReverseEnergies,
+    "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
     "RawData": RawData,
 }
 _TAGS: Final[Mapping[type, str]] = {cls: tag for tag, cls in VALUE_TYPES.items()}
