@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from emms_protocol.gdw1376 import DataUnit
+from emms_protocol.gdw1376 import DataUnit, RawData
 from emms_protocol.gdw1376.afn04_0a import (
     MasterAddress,
     MeterConfig,
@@ -24,9 +24,10 @@ from emms_protocol.gdw1376.afn04_0a import (
 from emms_protocol.gdw1376.afn05 import ProtectCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
-from emms_sim import answer_events
+from emms_sim import answer_events, auth_param
 from emms_sim.terminal_state import TableEntry, TerminalState
 
+F5_DADT = bytes((0, 0, 0x10, 0))  # p0 F5, the ERC3 parameter-change record's DA/DT
 VERSION = VersionInfo("EMMS", "SIM00001", "1.00", date(2026, 1, 1), "SIM-20000", "1376", "1.00", date(2026, 1, 1))
 
 
@@ -85,6 +86,10 @@ def set_params(state: TerminalState, units: list[DataUnit], ts: float, master: i
                                                           for r in value.records]))
         elif isinstance(value, MasterAddress | PointBasicParams | TerminalAddress):
             state.params[unit.fn] = value
+        elif unit.fn == 5 and isinstance(value, RawData) and (new := auth_param.password_of(value.data)):
+            state.password = new  # the frame was checked with the old PW; the next one needs the new
+            effects.important.append(answer_events.param_change(state, ts, master, F5_DADT))
+            effects.runtime_events.append(_event(state, ts, "password_changed"))  # never the PW itself
         else:
             effects.accepted = False
     return effects

@@ -56,11 +56,14 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mix", type=_mix, default=FleetConfig().mix, help="e.g. electricity=70,water=10,gas=10,heat=10")
     p.add_argument("--tz-offset-min", type=int, default=480, help="terminals' local time (default UTC+8)")
     p.add_argument("--quiet-field", action="store_true", help="no scheduled outages / replacements / leaks …")
+    p.add_argument("--terminal-passwords", action="store_true",
+                   help="every terminal expects its own PW (from the seed, listed in the manifest); default all zeros")
 
 
 def _config(a: argparse.Namespace) -> FleetConfig:
     rates = FieldRates.quiet() if a.quiet_field else FieldRates()
-    return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates)
+    return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates,
+                       own_passwords=bool(getattr(a, "terminal_passwords", False)))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from emms_sim.hashing import (
     TAG_ADD,
     TAG_METER,
+    TAG_PASSWORD,
     TAG_REMOVE,
     TAG_REPLACE,
     TAG_TERMINAL,
@@ -64,6 +65,9 @@ class FleetConfig:
     tz_offset_minutes: int = 480
     rates: FieldRates = field(default_factory=FieldRates)
     first_terminal_address: int = 1
+    own_passwords: bool = False
+    """Every terminal expects its own PW (:meth:`Fleet.password`, from the seed); False: 16 zero bytes, as a
+    terminal out of the factory (what the FEP sends when master data has no password for a terminal)."""
 
     def __post_init__(self) -> None:
         if self.concentrators < 0 or not 1 <= self.meters_per <= 2000:
@@ -149,6 +153,13 @@ class Fleet:
         area = AREA_CODES[index % len(AREA_CODES)]
         drift = (unit(self.seed, TAG_TERMINAL, index, 1) * 2.0 - 1.0) * self.config.rates.clock_drift_ppm
         return TerminalSpec(index, area, self.config.first_terminal_address + index, drift)
+
+    def password(self, index: int) -> bytes:
+        """The 16-byte PW terminal ``index`` expects when the fleet has :attr:`FleetConfig.own_passwords`
+        (deterministic per seed and terminal, listed in the manifest), else 16 zero bytes."""
+        if not self.config.own_passwords:
+            return bytes(16)
+        return b"".join(mix(self.seed, TAG_PASSWORD, index, half).to_bytes(8, "big") for half in (0, 1))
 
     def terminals(self) -> range:
         return range(self.config.concentrators)

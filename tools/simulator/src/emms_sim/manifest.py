@@ -38,9 +38,12 @@ def meter_entry(meter: MeterSpec, meters_per: int) -> dict[str, object]:
 
 def terminal_entry(fleet: Fleet, index: int) -> dict[str, object]:
     term = fleet.terminal(index)
-    return {"index": index, "key": term.key, "a1": f"{term.area:04X}", "a2": term.terminal,
-            "tz_offset_minutes": fleet.config.tz_offset_minutes,
-            "meters": [meter_entry(m, fleet.config.meters_per) for m in fleet.meters_of(index)]}
+    entry: dict[str, object] = {"index": index, "key": term.key, "a1": f"{term.area:04X}", "a2": term.terminal,
+                                "tz_offset_minutes": fleet.config.tz_offset_minutes}
+    if fleet.config.own_passwords:  # the PW the terminal expects at start, for loading into master data
+        entry["password_hex"] = fleet.password(index).hex()
+    entry["meters"] = [meter_entry(m, fleet.config.meters_per) for m in fleet.meters_of(index)]
+    return entry
 
 
 def write_manifest(fleet: Fleet, path: Path, extra: dict[str, object] | None = None) -> None:
@@ -56,7 +59,7 @@ def _write(fleet: Fleet, out: IO[str], extra: dict[str, object]) -> None:
     cfg = fleet.config
     head = {
         "seed": cfg.seed, "concentrators": cfg.concentrators, "meters_per": cfg.meters_per,
-        "mix": dict(cfg.mix), "tz_offset_minutes": cfg.tz_offset_minutes,
+        "mix": dict(cfg.mix), "tz_offset_minutes": cfg.tz_offset_minutes, "own_passwords": cfg.own_passwords,
         "daily_freeze": "register at local 00:00 of the day after the frozen date",
         "monthly_freeze": "register at local 00:00 on the 1st of the next month", **extra,
     }

@@ -51,6 +51,7 @@ def child_argv(args: argparse.Namespace, share: int, shares: int) -> list[str]:
     if args.source_ip:
         argv.append(f"--source-ip={args.source_ip}")
     argv += ["--quiet-field"] * bool(args.quiet_field) + ["--reporting"] * bool(args.reporting)
+    argv += ["--terminal-passwords"] * bool(getattr(args, "terminal_passwords", False))
     return argv
 
 

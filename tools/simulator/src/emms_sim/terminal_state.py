@@ -5,7 +5,8 @@ change (the F10 table, the clock, active reporting, the heartbeat period) and
 what the terminal accumulates (its event records and EC1/EC2 counters).
 Protection (保电, AFN05 F25 / F33) lives in the truth's ledger, with its expiry,
 so the truth API of any process shows it. ``password`` is the PW the terminal
-expects on AFN 01 / 04 / 05 / 0F / 10 (16 zero bytes unless set).
+expects on AFN 01 / 04 / 05 / 06 / 0F / 10: the fleet's (``Fleet.password``: its own from the seed,
+or 16 zero bytes) until the master changes it with AFN04 F5.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class TerminalState:
         self.overrides: dict[int, TableEntry | None] = {}
         self.clock_synced_at: float | None = None
         self.events_scanned_to = started_ts if started_ts is not None else datetime.now(tz=UTC).timestamp()
-        self.password = DEFAULT_PASSWORD
+        self.password = truth.fleet.password(index)
         self.params: dict[int, object] = {}  # other AFN04 parameters, echoed by AFN0A
         self.important_seen = 0  # EC1 the master has read up to (ACD is set while they differ)
         self.clock_sync_offset = 0.0
