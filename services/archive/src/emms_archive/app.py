@@ -15,6 +15,7 @@ from emms_archive.api.routes_installations import router as installations_router
 from emms_archive.api.routes_joint import router as joint_router
 from emms_archive.api.routes_masterdata import router as masterdata_router
 from emms_archive.api.routes_readings import router as readings_router
+from emms_archive.api.routes_terminal_passwords import router as terminal_passwords_router
 from emms_archive.consumers import (
     RAW_DECODERS,
     RAW_GROUP,
@@ -24,6 +25,7 @@ from emms_archive.consumers import (
     raw_handler,
     records_handler,
 )
+from emms_archive.passwords.rotation import RESULTS_GROUP, RESULTS_TOPIC
 from emms_archive.readings.retention import run_retention
 from emms_archive.readings.unmatched import run_reattribution
 from emms_archive.runtime import ArchiveRuntime, build_runtime, prepare_partitions
@@ -46,6 +48,8 @@ async def setup(rt: ServiceRuntime) -> None:
         rt.workers[f"consumer:{RAW_GROUP}#{i}"] = rt.workers.pop(f"consumer:{RAW_GROUP}")
     rt.add_consumer(RECORDS_GROUP, list(RECORD_TOPICS), records_handler(archive), max_batch=ingest.max_batch)
     rt.add_worker("outbox", archive.outbox.run)
+    rt.add_consumer(RESULTS_GROUP, [RESULTS_TOPIC], archive.rotations.handle, max_batch=ingest.max_batch)
+    rt.add_worker("password-rotations", archive.rotations.run_expiry)
     rt.add_worker("partitions", lambda stop: prepare_partitions(archive, stop))
     rt.add_worker("retention", lambda stop: run_retention(archive.pool, archive.partitions, settings.retention,
                                                           settings.storage, stop))
@@ -60,7 +64,7 @@ SPEC = ServiceSpec(
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
     routers=(catalog_router, installations_router, masterdata_router, import_router, readings_router,
-             joint_router, events_router, audit_router, backup_router),
+             joint_router, events_router, audit_router, backup_router, terminal_passwords_router),
     setup=setup,
 )
 

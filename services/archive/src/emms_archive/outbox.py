@@ -30,12 +30,16 @@ KINDS = {"created": ChangeKind.CREATED, "updated": ChangeKind.UPDATED,
 
 
 def to_message(row: Any) -> MasterDataChange:
-    """The bus message for one audit row: the after image (the before image for removals)."""
+    """The bus message for one audit row: the after image (the before image for removals), plus the
+    outbox row's sealed secrets (``sealed``: Fernet tokens, e.g. a terminal's password; never audited)."""
     after = _json(row["after"])
     before = _json(row["before"])
     data = dict(after if after is not None else before or {})
     if row["action"] == "updated" and before is not None:
         data["changed_fields"] = sorted(k for k in data if k not in ("updated_at",) and before.get(k) != data[k])
+    sealed = _json(row.get("sealed"))
+    if sealed:
+        data.update(sealed)
     return MasterDataChange(change_id=str(row["change_id"]), entity=row["entity"], entity_id=row["entity_id"],
                             kind=KINDS[row["action"]], changed_at=row["at"], changed_by=row["actor"], data=data)
 
@@ -68,14 +72,15 @@ class OutboxRelay:
         """Publish one batch of pending changes; return how many went out."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                f"SELECT a.change_id, a.at, a.actor, a.entity, a.entity_id, a.action, a.before, a.after"
+                f"SELECT a.change_id, a.at, a.actor, a.entity, a.entity_id, a.action, a.before, a.after, o.sealed"
                 f" FROM {SCHEMA}.outbox o JOIN {SCHEMA}.audit_log a USING (change_id)"
                 f" WHERE o.published_at IS NULL ORDER BY a.seq LIMIT {self._batch}"
                 f" FOR UPDATE OF o SKIP LOCKED")
             if not rows:
                 return 0
             await self._producer.publish_many([to_message(r) for r in rows])
-            await conn.execute(f"UPDATE {SCHEMA}.outbox SET published_at = now() WHERE change_id = ANY($1::uuid[])",
+            await conn.execute(f"UPDATE {SCHEMA}.outbox SET published_at = now(), sealed = NULL"
+                               f" WHERE change_id = ANY($1::uuid[])",
                                [r["change_id"] for r in rows])
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)

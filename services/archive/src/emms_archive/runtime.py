@@ -12,6 +12,8 @@ from fastapi import Request
 from emms_archive.access import RateLimiter
 from emms_archive.events.store import EventStore
 from emms_archive.outbox import OutboxRelay
+from emms_archive.passwords.rotation import RotationResults
+from emms_archive.passwords.sealing import Sealer
 from emms_archive.readings.ingest import RawIngest
 from emms_archive.readings.partitions import Partitions
 from emms_archive.readings.validated import ValidatedIngest
@@ -31,6 +33,8 @@ class ArchiveRuntime:
     validated: ValidatedIngest
     events: EventStore
     outbox: OutboxRelay
+    sealer: Sealer
+    rotations: RotationResults
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
@@ -39,7 +43,9 @@ def build_runtime(settings: ArchiveSettings, pool: asyncpg.Pool, producer: BusPr
     raw = RawIngest(pool, partitions, direct_copy=settings.ingest.direct_copy)
     return ArchiveRuntime(settings=settings, pool=pool, producer=producer, partitions=partitions,
                           raw=raw, validated=ValidatedIngest(pool, partitions),
-                          events=EventStore(pool, partitions), outbox=OutboxRelay(pool, producer))
+                          events=EventStore(pool, partitions), outbox=OutboxRelay(pool, producer),
+                          sealer=Sealer(settings.terminal_passwords.keys(settings.environment)),
+                          rotations=RotationResults(pool, settings.terminal_passwords.rotation_timeout_s))
 
 
 async def prepare_partitions(archive: ArchiveRuntime, stop: asyncio.Event) -> None:

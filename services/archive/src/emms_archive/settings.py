@@ -6,8 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from emms_archive.passwords.sealing import TerminalPasswordSettings
 from emms_runtime import ServiceSettings, service_config
 from emms_runtime.settings import HttpSettings
 
@@ -109,3 +110,10 @@ class ArchiveSettings(ServiceSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    terminal_passwords: TerminalPasswordSettings = Field(default_factory=TerminalPasswordSettings)
+
+    @model_validator(mode="after")
+    def _check_terminal_password_key(self) -> ArchiveSettings:
+        self.terminal_passwords.keys(self.environment)  # refuses a missing, malformed or development key
+        return self
