@@ -38,7 +38,7 @@ HEADER = (
 def _kafka_topic(name: str, partitions: int, retention_ms: int, role: str,
                  annotations: dict[str, str]) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
         "metadata": {
             "name": name,

@@ -162,7 +162,8 @@ def test_workloads_follow_the_deployment_rules(overlay: str) -> None:
 
 
 PROJECT_WIDE = {"EMMS_ENVIRONMENT", "EMMS_KAFKA_BOOTSTRAP", "EMMS_TOPIC_PREFIX", "EMMS_DATABASE_URL", "EMMS_JWKS_URL",
-                "EMMS_ACCEPT_DEV_TOKENS", "EMMS_KAFKA_ENSURE_TOPICS"}
+                "EMMS_ACCEPT_DEV_TOKENS", "EMMS_KAFKA_ENSURE_TOPICS", "EMMS_KAFKA_SECURITY_PROTOCOL",
+                "EMMS_KAFKA_SASL_MECHANISM", "EMMS_KAFKA_TLS_CA_FILE", "EMMS_KAFKA_SASL_PASSWORD_FILE"}
 
 
 def names_a_setting(model: type[BaseModel], path: list[str]) -> bool:
@@ -193,7 +194,9 @@ def test_config_map_keys_name_real_settings(overlay: str) -> None:
                     assert key in PROJECT_WIDE or key.startswith("PYTHON"), f"{short}: {key}"
 
 
-OUT_OF_BAND_SECRET_VALUES = {"key-encryption-key": lambda: Fernet.generate_key().decode()}
+OUT_OF_BAND_SECRET_VALUES = {"key-encryption-key": lambda: Fernet.generate_key().decode(),
+                             "ca.crt": lambda: "(Strimzi's cluster CA certificate)",
+                             "password": lambda: "scram-password-made-by-the-user-operator"}
 """Values of the Secrets prod creates out of band (docs/operations.md), made up for the settings test."""
 JWKS_PATH = "/.well-known/jwks.json"
 
@@ -233,6 +236,9 @@ def build_settings(docs: tuple[dict[str, Any], ...], w: dict[str, Any], root: Pa
                 if value.startswith(mount_path + "/"):
                     value = str(local / value.removeprefix(mount_path + "/"))
             m.setenv(key, value)
+    for e in c["env"]:
+        if "value" in e:
+            m.setenv(e["name"], e["value"])
     m.setenv("EMMS_DATABASE_URL", "postgresql://emms@emms-db-rw:5432/emms")
     for key, value in extra.items():
         m.setenv(key, value)
@@ -256,7 +262,9 @@ def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monke
         assert settings.kafka.ensure_topics is False, "on Kubernetes, Strimzi owns the topics"
         assert settings.http.port == SERVICES[short][1] == ports(c)["http-metrics"]
         assert settings.database.create_if_missing is False
-        assert settings.kafka.bootstrap.endswith("-kafka-bootstrap:9092")
+        assert settings.kafka.bootstrap == "emms-kafka-kafka-bootstrap:9093", "Strimzi's TLS listener"
+        assert (settings.kafka.security_protocol, settings.kafka.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+        assert settings.kafka.sasl_username == f"emms-{short}", "each service has its own KafkaUser"
         assert settings.auth.jwks_url == jwks_url, f"{short}: tokens are verified with the identity Service's JWKS"
         assert settings.auth.accept_dev_tokens is (overlay == "dev"), short
         assert settings.environment == ("development" if overlay == "dev" else "production")
@@ -367,8 +375,10 @@ def test_fep_replicas_share_the_fleet(overlay: str) -> None:
 def test_topics_and_database_point_at_the_overlay_clusters(overlay: str) -> None:
     docs = render_overlay(overlay)
     common = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("emms-common"))
-    cluster = common["data"]["EMMS_KAFKA_BOOTSTRAP"].removesuffix("-kafka-bootstrap:9092")
-    assert {t["metadata"]["labels"]["strimzi.io/cluster"] for t in by_kind(docs, "KafkaTopic")} == {cluster}
+    cluster = common["data"]["EMMS_KAFKA_BOOTSTRAP"].removesuffix("-kafka-bootstrap:9093")
+    assert [k["metadata"]["name"] for k in by_kind(docs, "Kafka")] == [cluster]
+    for kind in ("KafkaTopic", "KafkaUser", "KafkaNodePool"):
+        assert {t["metadata"]["labels"]["strimzi.io/cluster"] for t in by_kind(docs, kind)} == {cluster}, kind
     (db,) = by_kind(docs, "Cluster")
     assert db["spec"]["postgresql"]["shared_preload_libraries"] == ["timescaledb"]
     assert any("timescaledb" in sql for sql in db["spec"]["bootstrap"]["initdb"]["postInitTemplateSQL"])

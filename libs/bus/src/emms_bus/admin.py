@@ -25,7 +25,8 @@ def _new_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> list[NewTop
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] | None = None) -> list[str]:
     """Create every topic of the table (and its DLQ) that does not exist; return those created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin",
+                                **settings.client_security())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -45,7 +46,7 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] | None 
 async def broker_reachable(settings: KafkaSettings) -> bool:
     """True when the broker answers a metadata request."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-probe",
-                                request_timeout_ms=3000)
+                                request_timeout_ms=3000, **settings.client_security())
     try:
         await admin.start()
         await admin.list_topics()

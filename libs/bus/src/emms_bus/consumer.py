@@ -117,6 +117,7 @@ class BusConsumer:
             max_poll_records=self._max_batch,
             # urgent: on a request → result path, where a waiting fetch is a hop's latency
             fetch_max_wait_ms=settings.urgent_fetch_max_wait_ms if urgent else settings.fetch_max_wait_ms,
+            **settings.client_security(),
         )
         self.handled = 0
         self.dead_lettered = 0

@@ -30,6 +30,7 @@ class BusProducer:
             linger_ms=settings.linger_ms,
             request_timeout_ms=settings.request_timeout_ms,
             max_request_size=4 * 1024 * 1024,
+            **settings.client_security(),
         )
 
     @property
