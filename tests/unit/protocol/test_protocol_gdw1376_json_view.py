@@ -21,6 +21,7 @@ from emms_protocol.gdw1376 import (
     DataUnit,
     RawData,
     afn0c,
+    afn0d_curves,
     afn0e,
     afn00,
     afn04_0a,
@@ -32,6 +33,7 @@ from emms_protocol.gdw1376 import (
     decode_units,
     encode_frame,
     energy_blocks,
+    purchase,
 )
 from emms_protocol.gdw1376.json_view import (
     VALUE_TYPES,
@@ -124,7 +126,7 @@ def test_now_only_in_request_data() -> None:
 
 
 def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() -> None:
-    modules = (afn00, afn04_0a, afn05, afn09, afn0c, afn0e, afn10, energy_blocks)
+    modules = (afn00, afn04_0a, afn05, afn09, afn0c, afn0d_curves, afn0e, afn10, energy_blocks, purchase)
     defined = {cls for m in modules for cls in vars(m).values()
                if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == m.__name__}
     assert set(VALUE_TYPES.values()) == defined | {RawData}
@@ -135,7 +137,7 @@ def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() 
         "PowerQuality",
         "PurchaseInfo", "SettlementInfo", "EventRequest", "EventBatch", "EventRecord", "VersionChange", "PowerEvent",
         "PointEvent", "SerialSettings", "ForwardRequest", "ForwardReply", "Register", "EnergyReading",
-        "ForwardEnergies", "ReverseEnergies", "RawData"])
+        "ForwardEnergies", "ReverseEnergies", "CurveTag", "Curve", "PurchaseControl", "RemainingAmount", "RawData"])
 
 
 def _import_consumers_against(package: Path) -> subprocess.CompletedProcess[str]:

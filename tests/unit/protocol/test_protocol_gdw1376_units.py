@@ -14,6 +14,7 @@ from emms_protocol import ProtocolError
 from emms_protocol.gdw1376 import DEVICE_TZ, Address, DataUnit, RawData, decode_frame, decode_units, encode_frame
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
+from emms_protocol.gdw1376.afn0d_curves import CURVE_FNS, DENSITY_MINUTES, Curve, CurveTag
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest, PointEvent, PowerEvent
 from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn04_0a import (
@@ -146,6 +147,12 @@ STRATEGIES: dict[tuple[int, int, int], st.SearchStrategy[Any]] = {
 STRATEGIES[(0x00, 1, 3)] = STRATEGIES[(0x00, 0, 3)]
 for _fn in (1, 3, 10, 25, 89):
     STRATEGIES[(0x0A, 1, _fn)] = STRATEGIES[(0x04, 0, _fn)]
+_CURVE_VALUES = {"A.9": A9, "A.7": A7, "A.25": A25, "A.5": A5}
+_DENSITY = st.sampled_from(sorted(DENSITY_MINUTES))
+for _fn, _kind in CURVE_FNS.items():  # AFN0D curves: Td_c down, Td_c + n values up
+    STRATEGIES[(0x0D, 0, _fn)] = st.builds(CurveTag, st.one_of(st.none(), MINUTE), _DENSITY, st.integers(1, 255))
+    STRATEGIES[(0x0D, 1, _fn)] = st.builds(Curve, st.one_of(st.none(), MINUTE), _DENSITY,
+                                           st.lists(_CURVE_VALUES[_kind.fmt], min_size=1, max_size=12).map(tuple))
 
 SUPPORTED = [(afn, d, fn) for afn, d, fn, _ in supported()]
 

@@ -10,7 +10,10 @@ Which AFN / Fn field becomes which item:
 * AFN0C F34 / AFN0D F2 / F18 — ``energy.active.export``, ``energy.reactive.export``,
   ``energy.reactive.q2``, ``energy.reactive.q3``;
 * AFN0C F129 / AFN0D F161 / F177 — ``energy.active.import``; AFN0C F130 — ``energy.reactive.import``;
-* AFN0C F167 — ``balance.remaining`` (CNY) and ``energy.remaining`` (kWh).
+* AFN0C F167 — ``balance.remaining`` (CNY) and ``energy.remaining`` (kWh);
+* AFN0D F81 – F95, F105 – F108 (curves, :mod:`.afn0d_curves`) — one value per point of
+  ``power.active.*``, ``power.reactive.*``, ``voltage.*``, ``current.*``, ``power_factor.*``
+  (% → ratio), each stamped with its point's instant (``start + i × interval``).
 
 ``data_time`` is the reading time Tm for current data and the freeze date
 (``date``; the first of the month for monthly data) for frozen data, whose
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo
+from emms_protocol.gdw1376.afn0d_curves import CURVE_FNS, Curve
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
 from emms_protocol.gdw1376.units import DataUnit
 from emms_protocol.items import ITEMS
@@ -89,6 +93,10 @@ def _collect(out: list[ItemValue], afn: int, unit: DataUnit) -> None:
         for attr, code in _PF_FIELDS:
             pf = getattr(value, attr)
             _add(out, pn, code, None if pf is None else round(pf / 100, 4), value.read_at, None)
+    elif isinstance(value, Curve) and afn == 0x0D and fn in CURVE_FNS:
+        kind = CURVE_FNS[fn]
+        for when, v in zip(value.times(), value.values, strict=False):
+            _add(out, pn, kind.item, v if v is None or not kind.percent else round(v / 100, 4), when, None)
     elif isinstance(value, PurchaseInfo) and afn == 0x0C:
         _add(out, pn, "balance.remaining", value.balance, value.read_at, None)
         _add(out, pn, "energy.remaining", value.remaining_energy, value.read_at, None)
@@ -111,7 +119,7 @@ def _add(out: list[ItemValue], pn: int, code: str, value: float | None, when: da
 def used_codes() -> set[str]:
     """Every canonical code this module can emit (the tests check each exists in the registry)."""
     codes = {code for _, code in _F25_FIELDS} | {code for _, code in _PF_FIELDS}
-    codes |= {"balance.remaining", "energy.remaining"}
+    codes |= {"balance.remaining", "energy.remaining"} | {kind.item for kind in CURVE_FNS.values()}
     bases = {"energy.active.import", "energy.active.export", "energy.reactive.import", "energy.reactive.export",
               "energy.reactive.q1", "energy.reactive.q2", "energy.reactive.q3", "energy.reactive.q4"}
     for base in bases:

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
+from emms_protocol.gdw1376.afn0d_curves import Curve, CurveTag
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest, PointEvent, PowerEvent, VersionChange
 from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn04_0a import (
@@ -73,6 +74,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "SerialSettings": SerialSettings, "ForwardRequest": ForwardRequest, "ForwardReply": ForwardReply,
     "Register": Register, "EnergyReading": EnergyReading, "ForwardEnergies": ForwardEnergies,
     "ReverseEnergies": ReverseEnergies,
+    "CurveTag": CurveTag, "Curve": Curve,
     "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
     "RawData": RawData,
 }
