@@ -31,6 +31,7 @@ async def setup(rt: ServiceRuntime) -> None:
     fep.gc_pauses.install()
     await conclude_abandoned(fep)
     await fep.router.beat()
+    await fep.passwords.refresh()  # every terminal's own PW before the first request is sent
     for channel in fep.channels:
         await channel.start()
     consumer = downlink_consumer(fep, rt.producer)
@@ -45,7 +46,9 @@ async def setup(rt: ServiceRuntime) -> None:
         freezer = GcFreezer(settings.gc, growth=GrowthTrigger(fep.gateway.__len__, settings.gc.freeze_growth))
         rt.add_worker("gc-freezer", freezer.run)
     rt.add_worker(f"consumer:{consumer.group}", consumer.run)
-    owners = MasterDataSync(rt.pool, SCHEMA)  # the owners of terminals, for the scope of the terminal routes
+    owners = MasterDataSync(rt.pool, SCHEMA)  # owners of terminals (scope of the terminal routes), their PWs
+    owners.on_committed = fep.passwords.poke
+    rt.add_worker("terminal-passwords", fep.passwords.run)
     rt.add_consumer("fep-masterdata", [MASTERDATA_TOPIC], owners.handle)
     rt.add_worker("masterdata-inbox-purge", owners.run_purge)
 

@@ -9,7 +9,8 @@ change. The FEP keeps (tables of migration ``0005_scope.sql``):
   terminal whose record has no region (or no record yet) gets its owners from its meters;
 * ``metering_point`` → a point moved to another terminal (or off every terminal);
 * ``customer`` → the company and region of that customer's points;
-* ``region`` → its parent (a token's region covers every region below it).
+* ``region`` → its parent (a token's region covers every region below it);
+* ``terminal_password`` → the terminal's own PW, sealed (:mod:`emms_fep.passwords`, migration 0006).
 
 Every replica's consumer is in one group (the tables are the fleet's); each batch is applied in
 one transaction with the inbox rows of its messages, so a redelivered change does nothing, and
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ import structlog
 from emms_bus import Delivery, PermanentHandlerError
 from emms_db.connection import Connection
 from emms_db.inbox import claim, purge
+from emms_fep import passwords
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.address import Address
@@ -202,6 +204,8 @@ async def apply_change(conn: Connection, schema: str, change: MasterDataChange) 
     elif entity == "region":
         await apply_region(conn, schema, RegionChange(change.entity_id, _text(data, "parent_id", "parent"),
                                                       _carries(data, "parent_id", "parent")))
+    elif entity == passwords.ENTITY:
+        await passwords.apply_change(conn, schema, change, terminal_key(data.get("address")))
 
 
 class MasterDataSync:
@@ -211,6 +215,8 @@ class MasterDataSync:
         self._pool = pool
         self._schema = schema
         self.applied = 0
+        self.on_committed: Callable[[], None] = lambda: None
+        """Called after a batch is committed (the password book reads what changed)."""
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         unique = {d.envelope.message_id: d.payload for d in deliveries}
@@ -224,6 +230,7 @@ class MasterDataSync:
                 except (ValueError, TypeError) as exc:
                     raise PermanentHandlerError(f"master data change {change.change_id}: {exc}") from exc
                 self.applied += 1
+        self.on_committed()
 
     async def purge(self, older_than_days: int = 8) -> int:
         """Inbox rows older than the topic's retention (nothing can redeliver them)."""

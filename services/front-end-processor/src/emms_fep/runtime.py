@@ -26,6 +26,7 @@ from emms_fep.channels.tcp_server import TcpServerChannel
 from emms_fep.downlink import DownlinkDispatcher
 from emms_fep.gateway import Gateway
 from emms_fep.loop_lag import GcPauses, LoopLagProbe
+from emms_fep.passwords import PasswordBook, Unsealer
 from emms_fep.publisher import PublishQueue
 from emms_fep.repository.requests import RequestLedger
 from emms_fep.repository.sessions import SessionWriter, mark_replica_offline
@@ -59,6 +60,7 @@ class FepRuntime:
     gateway: Gateway
     router: DownlinkRouter
     lag: LoopLagProbe
+    passwords: PasswordBook
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     channels: list[Channel] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -117,9 +119,13 @@ def build_runtime(settings: FepSettings, pool: asyncpg.Pool, producer: BusProduc
                                clock_publish_interval_s=settings.sessions.clock_publish_interval_s,
                                clock_publish_delta_s=settings.sessions.clock_publish_delta_s)
     ledger = RequestLedger(pool, SCHEMA, replica)
+    own = settings.terminal_passwords
+    unseal = Unsealer(own.keys(settings.environment))
+    passwords = PasswordBook(pool, SCHEMA, unseal, own.refresh_s)
     encoder = RequestEncoder(master_address=settings.sessions.master_address,
                              password=bytes.fromhex(settings.downlink.password_hex),
-                             tp_delay_min=settings.downlink.tp_delay_min)
+                             tp_delay_min=settings.downlink.tp_delay_min, passwords=passwords.lookup,
+                             default_allowed=own.default_allowed, unseal=unseal)
     dispatcher = DownlinkDispatcher(sessions=sessions, publish=publish, ledger=ledger, encoder=encoder,
                                     settings=settings.downlink, traffic=traffic)
     uplink = UplinkHandler(replica=replica, sessions=sessions, publish=publish,
@@ -134,7 +140,7 @@ def build_runtime(settings: FepSettings, pool: asyncpg.Pool, producer: BusProduc
     sessions.on_departure = dispatcher.terminal_left
     fep = FepRuntime(settings=settings, pool=pool, publish=publish, traffic=traffic, writer=writer,
                      sessions=sessions, ledger=ledger, dispatcher=dispatcher, gateway=gateway, router=router,
-                     lag=LoopLagProbe())
+                     lag=LoopLagProbe(), passwords=passwords)
     fep.channels = _channels(settings, gateway)
     return fep
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from emms_fep.passwords import TerminalPasswordSettings
 from emms_runtime import ServiceSettings, service_config
 from emms_runtime.gc_policy import GcSettings
 from emms_runtime.settings import HttpSettings
@@ -70,7 +71,9 @@ class DownlinkSettings(BaseModel):
     offline_grace_s: float = Field(default=2.0, ge=0, description="wait for a reconnect before 'offline'")
     answer_slack_s: float = Field(default=3.0, ge=0, description="extra wait of replicas not preferred")
     tp_delay_min: int = Field(default=5, ge=0, le=255, description="allowed transmission delay in Tp")
-    password_hex: str = Field(default="00" * 16, pattern=r"^[0-9a-fA-F]{32}$")
+    password_hex: str = Field(default="00" * 16, pattern=r"^[0-9a-fA-F]{32}$",
+                              description="the PW of terminals without their own in master data"
+                                          " (terminal_passwords.default_allowed)")
     reassembly_timeout_s: float = Field(default=30.0, gt=0)
 
 
@@ -109,6 +112,7 @@ class FepSettings(ServiceSettings):
     downlink: DownlinkSettings = Field(default_factory=DownlinkSettings)
     replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
     gc: FepGcSettings = Field(default_factory=FepGcSettings)
+    terminal_passwords: TerminalPasswordSettings = Field(default_factory=TerminalPasswordSettings)
     replica_id: str = Field(default="", description="stable replica name (pod name); defaults to instance_id")
     stats_flush_s: float = Field(default=5.0, gt=0)
 
@@ -116,6 +120,7 @@ class FepSettings(ServiceSettings):
     def _checks(self) -> FepSettings:
         if self.terminals.enabled and self.terminals.port != 0 and self.terminals.port == self.http.port:
             raise ValueError("terminals.port must differ from http.port")
+        self.terminal_passwords.keys(self.environment)  # refuses a missing, malformed or development KEK
         if not self.replica_id:
             object.__setattr__(self, "replica_id", self.instance_id)
         return self

@@ -7,7 +7,8 @@
   anything else: the wire may carry anything.
 * :func:`confirm_for` builds the AFN 00 F1 confirm of a terminal's frame.
 * :class:`RequestEncoder` turns a ``DownlinkRequest`` into the downlink frame
-  (PW on the AFNs that carry it, Tp on every request).
+  (PW on the AFNs that carry it — the terminal's own from master data, else the
+  configured default —, Tp on every request).
 
 The ``data`` of a request unit (``DataUnitRequest.data``) is the value to
 send, in the JSON shape ``emms_protocol``'s JSON view prints:
@@ -15,7 +16,9 @@ send, in the JSON shape ``emms_protocol``'s JSON view prints:
 * ``{}`` — no data (reads: AFN 0C / 09 / 0A without parameters, AFN 05 F2 …);
 * ``{"value": V}`` — the same value for every (pn, Fn) of the unit;
 * ``{"values": [V, …]}`` — one value per (pn, Fn), pn-major order;
-* ``{"raw": "hex"}`` — bytes sent as they are.
+* ``{"raw": "hex"}`` — bytes sent as they are;
+* ``{"sealed_password": token}`` — AFN04 F5 only: the terminal's new PW sealed
+  under the terminal-password KEK (a rotation, :mod:`emms_fep.passwords`).
 
 ``V`` is read back by ``emms_protocol.gdw1376.json_view.from_jsonable`` — the
 same view that prints decoded frames: a number, a string, ``"now"`` (the time
@@ -30,12 +33,14 @@ class's field types.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
 from emms_fep.metrics import UNIT_DECODE_FAILURES
+from emms_fep.passwords import f5_data
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest
 from emms_protocol import ProtocolError
 from emms_protocol.gdw1376 import Address, DataUnit, Frame, RawData, TimeLabel, builders, decode_frame, encode_frame
@@ -203,27 +208,52 @@ def confirm_for(frame: FrameView) -> bytes:
     return encode_frame(builders.confirm(frame.frame))
 
 
-class RequestEncoder:
-    """Encodes downlink requests: address with the master station address, PW, Tp with a counting PFC."""
+PasswordLookup = Callable[[str], bytes | None]
+"""A terminal's own PW by session key (None: it has none); ValueError when it has one that cannot be used."""
 
-    def __init__(self, *, master_address: int, password: bytes, tp_delay_min: int) -> None:
+
+class RequestEncoder:
+    """Encodes downlink requests: address with the master station address, PW, Tp with a counting PFC.
+
+    The PW is the terminal's own (``passwords``), else ``password`` — unless ``default_allowed`` is
+    false, when a request to a terminal without its own PW cannot be encoded."""
+
+    def __init__(self, *, master_address: int, password: bytes, tp_delay_min: int,
+                 passwords: PasswordLookup | None = None, default_allowed: bool = True,
+                 unseal: Callable[[str], bytes] | None = None) -> None:
         if len(password) != 16:
             raise ValueError("the PW must be 16 bytes")
         self._master = master_address
         self._password = password
         self._delay = tp_delay_min
         self._pfc = itertools.count()
+        self._passwords = passwords
+        self._default_allowed = default_allowed
+        self._unseal = unseal
+
+    def password_for(self, terminal: str) -> bytes:
+        """The PW a frame to ``terminal`` carries; ProtocolError when there is none it may use."""
+        try:
+            own = self._passwords(terminal) if self._passwords is not None else None
+        except ValueError as exc:
+            raise ProtocolError("value", detail=str(exc)) from None
+        if own is not None:
+            return own
+        if not self._default_allowed:
+            raise ProtocolError("value", detail=f"no password for terminal {terminal} in master data"
+                                                " (the default PW is not allowed)")
+        return self._password
 
     def encode(self, request: DownlinkRequest, pseq: int, now: datetime | None = None) -> bytes:
         """The wire bytes of ``request`` with sequence number ``pseq``; ProtocolError if it cannot be encoded."""
         sent_at = now or datetime.now(UTC)
         try:
             address = Address.parse(request.terminal, master=self._master)
-            units = [u for spec in request.units for u in data_units(spec, request.afn, sent_at)]
+            units = [u for spec in request.units for u in data_units(spec, request.afn, sent_at, self._unseal)]
             if not units:
                 raise ProtocolError("value", detail="a request needs at least one data unit")
+            pw = self.password_for(address.key) if has_pw(0, request.afn) else None
             tp = TimeLabel(next(self._pfc) & 0xFF, sent_at, self._delay)
-            pw = self._password if has_pw(0, request.afn) else None
             return encode_frame(builders.request(address, request.afn, units, pseq, pw, tp=tp))
         except ProtocolError:
             raise
@@ -233,7 +263,8 @@ class RequestEncoder:
 
 # -- request data → value objects ----------------------------------------------------------------------------
 
-def data_units(spec: DataUnitRequest, afn: int, now: datetime) -> list[DataUnit]:
+def data_units(spec: DataUnitRequest, afn: int, now: datetime,
+               unseal: Callable[[str], bytes] | None = None) -> list[DataUnit]:
     """The (pn, Fn) data units of one request unit, pn-major, with their values."""
     pns = sorted(set(spec.pn)) or [0]
     fns = sorted(set(spec.fn))
@@ -241,9 +272,13 @@ def data_units(spec: DataUnitRequest, afn: int, now: datetime) -> list[DataUnit]
         raise ProtocolError("value", detail="a request unit needs at least one Fn")
     pairs = [(pn, fn) for pn in pns for fn in fns]
     data = spec.data
-    unknown = set(data) - {"value", "values", "raw"}
+    unknown = set(data) - {"value", "values", "raw", "sealed_password"}
     if unknown or len(data) > 1:
-        raise ProtocolError("value", detail=f"unit data must be one of value / values / raw, got {sorted(data)}")
+        raise ProtocolError("value", detail=f"unit data must be one of value / values / raw / sealed_password,"
+                                            f" got {sorted(data)}")
+    if "sealed_password" in data:
+        return [DataUnit(pn, fn, RawData(afn, fn, pn, _f5(data["sealed_password"], unseal))) for pn, fn in pairs
+                if _is_f5(afn, pn, fn)]
     if "raw" in data:
         try:
             raw = bytes.fromhex(str(data["raw"]))
@@ -257,3 +292,19 @@ def data_units(spec: DataUnitRequest, afn: int, now: datetime) -> list[DataUnit]
         return [DataUnit(pn, fn, from_jsonable(v, now=now)) for (pn, fn), v in zip(pairs, values, strict=True)]
     value = from_jsonable(data.get("value"), now=now)
     return [DataUnit(pn, fn, value) for pn, fn in pairs]
+
+
+def _is_f5(afn: int, pn: int, fn: int) -> bool:
+    if (afn, pn, fn) != (0x04, 0, 5):
+        raise ProtocolError("value", detail="sealed_password is the data of AFN04 p0 F5 only")
+    return True
+
+
+def _f5(token: object, unseal: Callable[[str], bytes] | None) -> bytes:
+    """AFN04 F5's bytes for a sealed new PW (unsealed here, never logged)."""
+    if unseal is None or not isinstance(token, str):
+        raise ProtocolError("value", detail="a sealed password needs the terminal-password key-encryption key")
+    try:
+        return f5_data(unseal(token))
+    except ValueError as exc:
+        raise ProtocolError("value", detail=str(exc)) from None
