@@ -16,7 +16,7 @@ from emms_protocol.gdw1376 import Address, DataUnit, decode_frame, decode_units,
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS
 from emms_protocol.gdw1376.json_view import from_jsonable, to_jsonable
-from emms_protocol.gdw1376.purchase import A3_LIMIT, A3_MAX, PurchaseControl, RemainingAmount, dec_a3, enc_a3
+from emms_protocol.gdw1376.purchase import A3_LIMIT, A3_MAX, EnergyRates, PurchaseControl, RemainingAmount, dec_a3, enc_a3
 from emms_protocol.gdw1376.registry import lookup
 
 TERMINAL = Address(0x3701, 12, master=1)
@@ -85,3 +85,16 @@ def test_purchase_control_on_and_off_carry_no_data(fn: int) -> None:
     frame = decode_frame(encode_frame(b.request(TERMINAL, 0x05, [DataUnit(1, fn, None)], 5)))
     assert decode_units(frame) == [DataUnit(1, fn, None)]
     assert frame.body[:4] == bytes((0x01, 0x01, 1 << ((fn - 1) % 8), (fn - 1) // 8))
+
+
+@given(st.lists(st.one_of(st.none(), A3_VALUES), min_size=1, max_size=48))
+def test_f22_rates_round_trip_with_the_purchase_in_one_frame(rates: list[int | None]) -> None:
+    units = [DataUnit(0, 22, EnergyRates(tuple(rates))), DataUnit(1, 47, PurchaseControl(3, False, 5000, 1000, 0))]
+    frame = decode_frame(encode_frame(b.request(TERMINAL, 0x04, units, 6)))
+    assert decode_units(frame) == units
+    assert from_jsonable(to_jsonable(units[0].value)) == units[0].value
+
+
+def test_f22_refuses_no_rates() -> None:
+    with pytest.raises(ProtocolError):
+        EnergyRates(())

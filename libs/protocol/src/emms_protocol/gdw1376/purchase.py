@@ -3,6 +3,8 @@
 * AFN04 / AFN0A F47 购电量(费)控参数, pn = total-add group (总加组号), 17 bytes:
   purchase (bill) number BIN 4, add / refresh flag BIN 1 (``55H`` add to the remaining amount,
   ``AAH`` replace it), purchase amount, alarm threshold and trip threshold, each data format A.3;
+* AFN04 / AFN0A F22 终端电能量费率 (the terminal's energy rates), p0: rate count M (BIN 1) and M rates,
+  data format A.3 (厘 per kWh with G=0) — what a terminal's fee purse counts down with;
 * AFN05 F16 购电控投入 (purchase control on) and F24 购电控解除 (off), pn = group, no data;
 * AFN0C F23 终端当前剩余电量(费) (the terminal's current remaining energy / fee), pn = group, A.3.
 
@@ -88,6 +90,32 @@ class RemainingAmount:
     remaining: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class EnergyRates:
+    """F22: the terminal's energy rates (费率 1..M, M ≤ 48), each in 厘 per kWh (A.3)."""
+
+    rates: tuple[int | None, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.rates) <= 48:
+            raise ProtocolError("value", detail=f"F22 carries 1..48 rates, got {len(self.rates)}")
+
+
+def _decode_f22(data: bytes, pos: int, end: int, opts: Options) -> tuple[object, int]:
+    need(end, pos, 1, "F22")
+    m = data[pos]
+    if not 1 <= m <= 48:
+        raise ProtocolError("value", pos, f"F22 rate count must be 1..48, got {m}")
+    need(end, pos + 1, 4 * m, "F22 rates")
+    return EnergyRates(tuple(dec_a3(data, pos + 1 + 4 * i) for i in range(m))), pos + 1 + 4 * m
+
+
+def _encode_f22(value: object, opts: Options) -> bytes:
+    expect(value, EnergyRates, "F22")
+    assert isinstance(value, EnergyRates)
+    return bytes((len(value.rates),)) + b"".join(enc_a3(r) for r in value.rates)
+
+
 def _decode_f47(data: bytes, pos: int, end: int, opts: Options) -> tuple[object, int]:
     need(end, pos, 17, "F47")
     flag = data[pos + 4]
@@ -116,9 +144,13 @@ def _encode_f23(value: object, opts: Options) -> bytes:
     return enc_a3(value.remaining)
 
 
+_F22 = FnCodec("terminal energy rates", _decode_f22, _encode_f22)
 _F47 = FnCodec("purchase energy (fee) control parameters", _decode_f47, _encode_f47)
 
 CODECS: dict[tuple[int, int, int], FnCodec] = {
+    (0x04, 0, 22): _F22,
+    (0x0A, 1, 22): _F22,
+    (0x0A, 0, 22): no_data("query terminal energy rates"),
     (0x04, 0, 47): _F47,
     (0x0A, 1, 47): _F47,
     (0x0A, 0, 47): no_data("query purchase energy (fee) control parameters"),
