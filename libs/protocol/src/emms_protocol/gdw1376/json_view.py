@@ -53,7 +53,7 @@ from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest, SerialSett
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS, Options
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
 from emms_protocol.gdw1376.frame import AFN, Frame
-from emms_protocol.gdw1376.purchase import PurchaseControl, RemainingAmount
+from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl, RemainingAmount
 from emms_protocol.gdw1376.registry import lookup
 from emms_protocol.gdw1376.units import DataUnit, RawData, decode_units
 
@@ -75,7 +75,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "Register": Register, "EnergyReading": EnergyReading, "ForwardEnergies": ForwardEnergies,
     "ReverseEnergies": ReverseEnergies,
     "CurveTag": CurveTag, "Curve": Curve,
-    "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
+    "EnergyRates": EnergyRates, "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
     "RawData": RawData,
 }
 _TAGS: Final[Mapping[type, str]] = {cls: tag for tag, cls in VALUE_TYPES.items()}
