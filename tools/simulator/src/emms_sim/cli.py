@@ -56,6 +56,7 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mix", type=_mix, default=FleetConfig().mix, help="e.g. electricity=70,water=10,gas=10,heat=10")
     p.add_argument("--tz-offset-min", type=int, default=480, help="terminals' local time (default UTC+8)")
     p.add_argument("--quiet-field", action="store_true", help="no scheduled outages / replacements / leaks …")
+    p.add_argument("--first-terminal", type=int, default=1, help="A2 of the first concentrator (then +1 each)")
     p.add_argument("--terminal-passwords", action="store_true",
                    help="every terminal expects its own PW (from the seed, listed in the manifest); default all zeros")
 
@@ -63,6 +64,7 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
 def _config(a: argparse.Namespace) -> FleetConfig:
     rates = FieldRates.quiet() if a.quiet_field else FieldRates()
     return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates,
+                       first_terminal_address=getattr(a, "first_terminal", 1),
                        own_passwords=bool(getattr(a, "terminal_passwords", False)))
 
 

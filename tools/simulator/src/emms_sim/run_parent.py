@@ -52,6 +52,7 @@ def child_argv(args: argparse.Namespace, share: int, shares: int) -> list[str]:
         argv.append(f"--source-ip={args.source_ip}")
     argv += ["--quiet-field"] * bool(args.quiet_field) + ["--reporting"] * bool(args.reporting)
     argv += ["--terminal-passwords"] * bool(getattr(args, "terminal_passwords", False))
+    argv.append(f"--first-terminal={getattr(args, 'first_terminal', 1)}")
     return argv
 
 
