@@ -6,6 +6,7 @@ frozen data tagged D is the register at local 24:00 of D; monthly frozen data
 of a month is the register at 00:00 on the 1st of the next month. Water, gas
 and heat points have no 1376.1 energy Fn: they are read by AFN 10 forwarding,
 so their units are left out (a request with nothing to answer is denied).
+Curve requests (AFN 0D F81 – F95, F105 – F108, Td_c) are answered by :mod:`emms_sim.curves`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import UTC, date, datetime
 
 from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
+from emms_protocol.gdw1376.afn0d_curves import CurveTag
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
+from emms_sim import curves
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import MeterModel, Reading
 from emms_sim.terminal_state import TerminalState
@@ -120,8 +123,14 @@ def class2(state: TerminalState, requested: list[DataUnit], ts: float) -> list[D
     truth = state.truth
     model = truth.model
     instants: dict[tuple[bool, date], tuple[datetime, float]] = {}  # the freeze tag is the same for many points
+    readings: dict[tuple[int, int, datetime | None], Reading] = {}  # one reading per point and instant of a curve
     out: list[DataUnit] = []
     for unit in requested:
+        if isinstance(unit.value, CurveTag):
+            found = curves.answer(state, unit, ts, readings)
+            if found is not None:
+                out.append(found)
+            continue
         td = unit.value
         if not isinstance(td, date):
             continue

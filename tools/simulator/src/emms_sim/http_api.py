@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query
 
+from emms_sim import curves
 from emms_sim.calendar import parse_instant
 from emms_sim.fleet import parse_meter_id
 from emms_sim.items import ITEMS
@@ -110,6 +111,21 @@ class TruthRoutes:
         return {"meter": meter, "kind": kind, "date": date_, "instant": instant.isoformat(),
                 "values": self.truth.reading_of(spec, instant.timestamp())}
 
+    def curve(self, meter: str, item: str, start: str,
+              interval_min: Annotated[int, Query(ge=1, le=60)] = 15,
+              points: Annotated[int, Query(ge=1, le=curves.MAX_CURVE_POINTS)] = 96) -> dict[str, Any]:
+        """``points`` true values of an instantaneous ``item`` from ``start`` every ``interval_min`` minutes
+        (what a 1376.1 load curve of the meter carries; None where the meter was not installed)."""
+        spec = _meter(self.truth, meter)
+        if item not in ITEMS or ITEMS[item].cumulative:
+            raise HTTPException(422, f"{item!r} is not an instantaneous item; GET /items lists them")
+        first = _instant(start)
+        step = timedelta(minutes=interval_min)
+        values = curves.points(self.truth.model, spec, [item], first, step, points)[item]
+        return {"meter": meter, "item": item, "unit": ITEMS[item].unit, "start": first.isoformat(),
+                "interval_min": interval_min,
+                "points": [{"at": (first + i * step).isoformat(), "value": v} for i, v in enumerate(values)]}
+
     def events(self, terminal: Annotated[int | None, Query(ge=0)] = None, meter: str | None = None,
                since: str | None = None, until: str | None = None) -> dict[str, Any]:
         end = _instant(until)
@@ -162,6 +178,6 @@ def create_app(truth: GroundTruth, status: StatusFn | None = None, runtime_event
     routes = TruthRoutes(truth, status, runtime_events)
     for path, handler in (("/healthz", routes.healthz), ("/items", routes.items), ("/terminals", routes.terminals),
                           ("/meters", routes.meters), ("/truth", routes.truth_value), ("/frozen", routes.frozen),
-                          ("/events", routes.events), ("/protection", routes.protection)):
+                          ("/events", routes.events), ("/protection", routes.protection), ("/curve", routes.curve)):
         app.get(path)(handler)
     return app
