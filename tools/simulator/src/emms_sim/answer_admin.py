@@ -24,7 +24,8 @@ from emms_protocol.gdw1376.afn04_0a import (
 from emms_protocol.gdw1376.afn05 import ProtectCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
-from emms_sim import answer_events, auth_param
+from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl
+from emms_sim import answer_events, answer_purchase, auth_param
 from emms_sim.terminal_state import TableEntry, TerminalState
 
 F5_DADT = bytes((0, 0, 0x10, 0))  # p0 F5, the ERC3 parameter-change record's DA/DT
@@ -86,6 +87,10 @@ def set_params(state: TerminalState, units: list[DataUnit], ts: float, master: i
                                                           for r in value.records]))
         elif isinstance(value, MasterAddress | PointBasicParams | TerminalAddress):
             state.params[unit.fn] = value
+        elif isinstance(value, EnergyRates):
+            answer_purchase.set_rates(state, value, ts)
+        elif isinstance(value, PurchaseControl):
+            effects.accepted = answer_purchase.set_purchase(state, unit.pn, value, ts) and effects.accepted
         elif unit.fn == 5 and isinstance(value, RawData) and (new := auth_param.password_of(value.data)):
             state.password = new  # the frame was checked with the old PW; the next one needs the new
             effects.important.append(answer_events.param_change(state, ts, master, F5_DADT))
@@ -107,6 +112,10 @@ def query_params(state: TerminalState, units: list[DataUnit], ts: float) -> list
             out.append(DataUnit(0, 10, MeterConfig(records)))
         elif unit.fn == 89:
             out.append(DataUnit(0, 89, TerminalAddress(state.address.area, state.address.terminal)))
+        elif unit.fn in (22, 47):
+            found = answer_purchase.query(state, unit, ts)
+            if found is not None:
+                out.append(found)
         elif unit.fn in state.params:
             out.append(DataUnit(unit.pn, unit.fn, state.params[unit.fn]))
     return out
@@ -124,6 +133,8 @@ def control(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:
             _switch(state, unit, ts, effects)
         elif unit.fn in (25, 33):
             _protection(state, unit, ts, effects)
+        elif unit.fn in (16, 24):
+            effects.accepted = answer_purchase.set_control(state, unit.pn, unit.fn == 16, ts) and effects.accepted
         elif unit.fn == 31 and isinstance(unit.value, datetime):
             before = state.clock_offset(ts)
             state.set_clock(unit.value, ts)

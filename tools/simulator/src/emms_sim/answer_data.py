@@ -18,7 +18,7 @@ from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
 from emms_protocol.gdw1376.afn0d_curves import CurveTag
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
-from emms_sim import curves
+from emms_sim import answer_purchase, curves
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import MeterModel, Reading
 from emms_sim.terminal_state import TerminalState
@@ -84,6 +84,11 @@ def class1(state: TerminalState, requested: list[DataUnit], ts: float) -> list[D
     for unit in requested:
         if unit.fn == 2 and unit.pn == 0:
             out.append(DataUnit(0, 2, state.clock(ts)))
+            continue
+        if unit.fn == 23:  # a total-add group's remaining fee (purchase control)
+            found = answer_purchase.remaining(state, unit.pn, ts)
+            if found is not None:
+                out.append(found)
             continue
         meter = state.meter_at(unit.pn, at)
         if meter is None or meter.utility != "electricity":

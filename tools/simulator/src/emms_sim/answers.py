@@ -13,7 +13,7 @@ from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376 import Control, DataUnit, Frame, RawData, Seq, decode_units
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.units import encode_value, join_units
-from emms_sim import answer_admin, answer_data, answer_events
+from emms_sim import answer_admin, answer_data, answer_events, answer_purchase
 from emms_sim.answer_admin import Effects
 from emms_sim.terminal_state import TerminalState
 
@@ -89,6 +89,7 @@ def answer(state: TerminalState, request: Frame, ts: float) -> Outcome:
     if request.pw is not None and request.pw != state.password:
         refused = answer_admin.refused(state, ts, "password_refused", afn=request.afn)
         return Outcome([b.deny(request, ec=state.acd)], Effects(accepted=False, runtime_events=[refused]))
+    answer_purchase.settle(state, ts)  # alarms and trips of the terminal's purses happen before it answers
     afn = request.afn
     if afn == 0x01:
         return _accepted(state, request, answer_admin.reset(state, units, ts))

@@ -166,6 +166,11 @@ class TruthRoutes:
             rows.append({"terminal": key, "protected": span is not None, "since": _iso(since), "until": _iso(until)})
         return {"at": instant.isoformat(), "terminals": rows}
 
+    def purses(self, key: str | None = None, at: str | None = None) -> dict[str, Any]:
+        """Prepayment purses (a meter id or ``<terminal key>/<group>``; all when omitted) settled to ``at``."""
+        instant = _instant(at)
+        return {"at": instant.isoformat(), "purses": self.truth.purse_states(key, instant)}
+
 
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
@@ -178,6 +183,7 @@ def create_app(truth: GroundTruth, status: StatusFn | None = None, runtime_event
     routes = TruthRoutes(truth, status, runtime_events)
     for path, handler in (("/healthz", routes.healthz), ("/items", routes.items), ("/terminals", routes.terminals),
                           ("/meters", routes.meters), ("/truth", routes.truth_value), ("/frozen", routes.frozen),
-                          ("/events", routes.events), ("/protection", routes.protection), ("/curve", routes.curve)):
+                          ("/events", routes.events), ("/protection", routes.protection), ("/curve", routes.curve),
+                          ("/purses", routes.purses)):
         app.get(path)(handler)
     return app

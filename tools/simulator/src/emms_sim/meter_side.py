@@ -13,10 +13,12 @@ from datetime import datetime
 from emms_protocol import cjt188, dlt645
 from emms_protocol.cjt188 import data_ids as ids188
 from emms_protocol.cjt188 import meter_types as mt188
+from emms_protocol.cjt188 import purchase as p188
 from emms_protocol.cjt188.units import unit_name
 from emms_protocol.dlt645 import control as cc645
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376 import DEVICE_TZ
+from emms_sim import meter_purse
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import Reading
 from emms_sim.truth import GroundTruth
@@ -181,6 +183,7 @@ class MeterBus:
             return None
         mtype = METER_TYPE_188[meter.utility]
         address = meter.address(meter.generation(ts))
+        self.truth.purses.settle_meter(meter.meter_id, ts)  # a valve the purse closed is closed before answering
         seq = frame.seq or 0
         order = frame.di_order or "auto"
         function = frame.control & 0x3F
@@ -197,6 +200,14 @@ class MeterBus:
             self.truth.ledger.sync_clock(meter.meter_id, ts)
             return cjt188.write_reply(mtype, address, ids188.WRITE_TIME, self._status(meter, ts), seq=seq,
                                       di_order=order, preamble=2)
+        if function == mt188.WRITE_DATA and frame.di in (ids188.WRITE_PRICE, ids188.WRITE_PURCHASE) \
+                and meter_purse.write(self.truth.purses, meter, frame.di, frame.data[3:], ts):
+            return cjt188.write_reply(mtype, address, frame.di, self._status(meter, ts), seq=seq, di_order=order,
+                                      preamble=2)
+        if function == mt188.READ_DATA and frame.di == ids188.PURCHASE:
+            held = meter_purse.state(self.truth.purses, meter, ts)
+            if held is not None:
+                return p188.purchase_reply(mtype, address, held, seq=seq, di_order=order)
         return cjt188.error_reply(mtype, address, function, self._status(meter, ts), seq=seq, preamble=2)
 
     def _status(self, meter: MeterSpec, ts: float, reading: Reading | None = None) -> cjt188.Status188:

@@ -9,6 +9,7 @@ closes and clock syncs that the simulator's concentrators fill in.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from emms_sim.calendar import LocalCalendar, require_aware
@@ -17,6 +18,7 @@ from emms_sim.field_events import FieldEvent, FieldSchedule
 from emms_sim.fleet import Fleet, FleetConfig, MeterSpec
 from emms_sim.items import ITEMS
 from emms_sim.meters import MeterModel, Reading
+from emms_sim.purses import Purses
 
 
 class UnknownMeterError(KeyError):
@@ -35,6 +37,8 @@ class GroundTruth:
         self.schedule = FieldSchedule(self.fleet, self.cal)
         self.ledger = ledger if ledger is not None else ControlLedger()
         self.model = MeterModel(self.fleet, self.cal, self.schedule, self.ledger)
+        #: prepayment purses of concentrators and meters (run-time state, like the ledger)
+        self.purses = Purses(self.model, self.ledger.set_cut_off, self.fleet.meter_by_id)
 
     def meter(self, meter_id: str) -> MeterSpec:
         meter = self.fleet.meter_by_id(meter_id)
@@ -50,7 +54,21 @@ class GroundTruth:
         return None if reading is None else reading.get(item)
 
     def reading(self, meter_id: str, at: datetime) -> Reading | None:
-        return self.model.reading(self.meter(meter_id), require_aware(at).timestamp())
+        meter = self.meter(meter_id)
+        ts = require_aware(at).timestamp()
+        self.purses.settle_meter(meter_id, min(ts, time.time()))  # a trip a purse crossed before ``at`` is in it
+        return self.model.reading(meter, ts)
+
+    def purse_states(self, key: str | None = None, at: datetime | None = None) -> list[dict[str, object]]:
+        """Every purse (or the one of ``key``: a meter id, or ``<terminal key>/<group>``) settled to ``at``
+        (default now): what remains then, levels, purchases, whether alarmed / tripped, its history."""
+        now = time.time() if at is None else require_aware(at).timestamp()
+        out = []
+        for purse in self.purses.all():
+            if key is None or purse.key == key or purse.meter_id == key:
+                self.purses.settle(purse, now)
+                out.append(purse.as_json(self.purses.remaining(purse, now)))
+        return out
 
     def reading_of(self, meter: MeterSpec, ts: float) -> Reading | None:
         return self.model.reading(meter, ts)

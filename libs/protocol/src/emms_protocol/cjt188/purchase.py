@@ -1,5 +1,7 @@
 """CJ/T 188-2004 prepaid meters: write the purchase amount (04H, DI A013) and read it back (01H, DI 8105).
 
+* A010 write price table: price 1, step 1, price 2, step 2, price 3 (3 BCD bytes each; prices XXXX.XX 元
+  per unit — decimals **UNVERIFIED**); a single-price meter gets one price three times;
 * A013 write: purchase number (购入序号, 1 BCD byte, 0..99) + purchase amount (本次购入金额, 4 BCD bytes,
   XXXXXX.XX 元, low byte first); the meter answers 84H with ST;
 * 8105 read reply: purchase number (1 BCD) + this purchase (4 BCD) + purchased in total (累计购入金额,
@@ -63,6 +65,18 @@ class PurchaseState:
         return (_bcd(self.number, 1, "purchase number") + _bcd(self.last_cents, 4, "purchase amount")
                 + _bcd(self.total_cents, 4, "purchased in total") + _bcd(self.remaining_cents, 4, "remaining amount")
                 + self.status.to_bytes(2, "little"))
+
+
+def price_payload(price_cents: int) -> bytes:
+    """A010 price table with one price: price 1, step 1 = 0, price 2, step 2 = 0, price 3 (3 BCD bytes each,
+    prices XXXX.XX 元 per unit, steps XXXXXX units — a single-price meter)."""
+    price = _bcd(price_cents, 3, "price")
+    return price + b"\x00\x00\x00" + price + b"\x00\x00\x00" + price
+
+
+def write_price(meter_type: int, address: str, price_cents: int, *, seq: int = 0, di_order: str = "auto") -> bytes:
+    data = ids.di_to_bytes(ids.WRITE_PRICE, di_order) + bytes((seq & 0xFF,)) + price_payload(price_cents)
+    return encode_raw(meter_type, address, mt.WRITE_DATA, data)
 
 
 def parse_write(payload: bytes) -> PurchaseWrite:
