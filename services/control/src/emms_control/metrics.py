@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 CHARGES = Counter("emms_control_charges_total", "Charges computed from validated readings")
 CHARGED = Counter("emms_control_charged_amount_total", "Amount charged (currency units)")
@@ -12,3 +12,16 @@ PAYMENTS = Counter("emms_control_payments_total", "Payment requests by outcome (
 REFUNDS = Counter("emms_control_refunds_total", "Refund requests by outcome (recorded, repeated)", ["outcome"])
 BATCH_SECONDS = Histogram("emms_control_charge_batch_seconds", "Charge one consumer batch of validated readings",
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+# ---- remote control (commands, jobs) ----------------------------------------------------------------
+COMMANDS = Counter("emms_control_commands_total",
+                   "Device final results of commands, by action and outcome (verified, confirmed, failed, cancelled)",
+                   ["action", "outcome"])
+RETRIES = Counter("emms_control_command_retries_total", "Command requests resent, by reason", ["reason"])
+TIME_TO_CONFIRM = Histogram("emms_control_command_confirm_seconds", "From sending a command to the device's confirm",
+                            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60))
+TIME_TO_VERIFY = Histogram("emms_control_command_verify_seconds",
+                           "From the first send of a command to its state verified by reading back",
+                           buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120))
+JOBS_RUNNING = Gauge("emms_control_jobs_running", "Command jobs running")
+DEVICES_PENDING = Gauge("emms_control_devices_pending", "Devices of open jobs without a final result")

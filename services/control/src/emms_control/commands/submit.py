@@ -62,11 +62,11 @@ async def check_rate(conn: Connection, requested_by: str, devices: int) -> None:
     jobs, _ = await job_sql.jobs_since(conn, since, requested_by)
     if jobs >= p.jobs_per_operator_per_min:
         raise TooManyRequests(f"{requested_by} submitted {jobs} commands in the last minute (limit"
-                              f" {p.jobs_per_operator_per_min} per operator)", headers={"Retry-After": "60"})
+                              f" {p.jobs_per_operator_per_min} per operator)", retry_after_s=60)
     _, total = await job_sql.jobs_since(conn, since, None)
     if total + devices > p.devices_per_min:
         raise TooManyRequests(f"{total} devices commanded in the last minute; {devices} more exceed the limit of"
-                              f" {p.devices_per_min} in total", headers={"Retry-After": "60"})
+                              f" {p.devices_per_min} in total", retry_after_s=60)
 
 
 async def resolve(conn: Connection, meter_ids: Sequence[str]) -> list[Device]:

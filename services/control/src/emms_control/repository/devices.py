@@ -107,3 +107,16 @@ async def unmark(conn: Connection, kind: str, id_: str) -> bool:
 async def marks(conn: Connection, limit: int, offset: int) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT * FROM control.protected ORDER BY kind, id LIMIT $1 OFFSET $2", limit, offset)
     return [dict(r) for r in rows]
+
+
+async def group_member_from_masterdata(conn: Connection, group_id: str, meter_id: str, member: bool) -> None:
+    if not group_id or not meter_id:
+        return
+    if member:
+        await conn.execute(
+            "INSERT INTO control.group_members (group_id, meter_id) SELECT $1, $2"
+            " WHERE EXISTS (SELECT 1 FROM control.groups WHERE group_id = $1) ON CONFLICT DO NOTHING",
+            group_id, meter_id)
+    else:
+        await conn.execute("DELETE FROM control.group_members WHERE group_id = $1 AND meter_id = $2",
+                           group_id, meter_id)

@@ -1,0 +1,49 @@
+"""The switch / valve state in a read-back answer (AFN 10 F1 forwarding a 645 status word 3 or a 188
+current-data reply), decoded from the frames' bytes with the protocol library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from emms_protocol import ProtocolError, cjt188, dlt645
+from emms_protocol.gdw1376 import decode_frame, decode_units
+from emms_protocol.gdw1376.afn10 import ForwardReply
+from emms_protocol.items import items_from_188, items_from_645
+
+STATES = {("relay.state", 1.0): "closed", ("relay.state", 0.0): "open",
+          ("valve.state", 1.0): "open", ("valve.state", 0.0): "closed", ("valve.state", 2.0): "fault"}
+
+
+def _replies(frames: Iterable[Mapping[str, Any]]) -> list[ForwardReply]:
+    out: list[ForwardReply] = []
+    for frame in frames:
+        raw = frame.get("raw_hex")
+        if not isinstance(raw, str):
+            continue
+        try:
+            decoded = decode_frame(bytes.fromhex(raw))
+            units = decode_units(decoded)
+        except (ProtocolError, ValueError):
+            continue
+        out.extend(u.value for u in units if isinstance(u.value, ForwardReply))
+    return out
+
+
+def switch_state(frames: Iterable[Mapping[str, Any]]) -> str | None:
+    """``open`` / ``closed`` (relay or valve) or ``fault`` (valve); None when the answer carries no state."""
+    for reply in _replies(frames):
+        inner = reply.inner
+        pairs: list[tuple[str, float | None]] = []
+        try:
+            if isinstance(inner, cjt188.Frame188):
+                pairs = items_from_188(inner)
+            elif isinstance(inner, dlt645.Frame645) and isinstance(inner.body, dlt645.ReadReply):
+                pairs = items_from_645(inner.body.di, inner.body.value)
+        except (ProtocolError, KeyError, TypeError, ValueError):
+            continue
+        for code, value in pairs:
+            state = STATES.get((code, value)) if value is not None else None
+            if state is not None:
+                return state
+    return None

@@ -1,0 +1,1 @@
+"""Control's device topology, kept from the archive's master-data changes."""
