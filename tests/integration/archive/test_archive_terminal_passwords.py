@@ -58,7 +58,7 @@ async def test_set_is_write_only_sealed_and_audited(archive_service: Service, ap
     assert bad.status_code == 422 and "32 hexadecimal digits" in bad.text and pw[:20] not in bad.text
     assert (await api.put("/api/v1/terminal-passwords/no-such", json={"password_hex": pw}, headers=ADMIN)
             ).status_code == 404
-    other = token("operator", "op-elsewhere", companies=("CO-ELSEWHERE",))  # type: ignore[arg-type]
+    other = token("operator", "op-elsewhere", companies=("CO-ELSEWHERE",))
     assert (await api.put(url, json={"password_hex": pw}, headers=other)).status_code == 403
     viewer = token("viewer", "viewer-pw")
     assert (await api.put(url, json={"password_hex": pw}, headers=viewer)).status_code == 403
@@ -100,6 +100,8 @@ async def test_import_is_all_or_nothing(api: httpx.AsyncClient, terminals: dict[
     ok = await api.post("/api/v1/terminal-passwords/import", json=both, headers=ADMIN)
     assert ok.status_code == 200, ok.text
     assert ok.json() == {"count": 2, "versions": {terminals["a"]: 1, terminals["b"]: 1}}
+    again = await api.post("/api/v1/terminal-passwords/import", json=both, headers=ADMIN)  # changes nothing
+    assert again.status_code == 200 and again.json()["versions"] == ok.json()["versions"]
 
 
 async def _result(producer: BusProducer, request_id: str, terminal: str, outcome: RequestOutcome) -> None:

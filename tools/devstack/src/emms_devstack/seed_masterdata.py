@@ -44,6 +44,8 @@ class SeedPlan:
     imports: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     replaced: int = 0
     """Points whose meter was already replaced in the field (their row names the new meter)."""
+    passwords: list[dict[str, Any]] = field(default_factory=list)
+    """Each terminal's own PW (a fleet run with ``--terminal-passwords``), for the archive's password import."""
 
     @property
     def meters(self) -> int:
@@ -69,6 +71,8 @@ def plan_from_manifest(manifest: dict[str, Any], now: datetime | None = None) ->
     plan.imports.append(("terminals", [{"id": terminal_id(t["key"]), "kind": "concentrator", "address": t["key"],
                                         "company_id": COMPANY, "region_id": REGION}
                                        for t in manifest["terminals"]]))
+    plan.passwords = [{"terminal_id": terminal_id(t["key"]), "password_hex": t["password_hex"]}
+                      for t in manifest["terminals"] if t.get("password_hex")]
     rows: list[dict[str, Any]] = []
     for t in manifest["terminals"]:
         for m in t["meters"]:
@@ -106,6 +110,10 @@ def seed(archive_url: str, token: str, manifest_path: Path, *, timeout_s: float 
     for kind, rows in plan.imports:
         if rows:
             _post(f"{archive_url}/api/v1/import/{kind}", rows, token, timeout_s)
+        if kind == "terminals" and plan.passwords:
+            # right after the terminals, long before the collector's first tasks: the archive publishes them
+            # sealed and the FEP sends each terminal its own PW from then on
+            _post(f"{archive_url}/api/v1/terminal-passwords/import", plan.passwords, token, timeout_s)
     return plan
 
 

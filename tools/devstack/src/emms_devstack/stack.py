@@ -191,7 +191,8 @@ def _seed_archive(stack: Stack, manifest: Path, token: str | None, timeout_s: fl
         print(f"archive  : loading the fleet's master data failed: {exc}")
         return
     print(f"archive  : fleet master data loaded — {len(dict(plan.imports)['terminals'])} terminals, "
-          f"{plan.meters} meters, {plan.replaced} already replaced in the field")
+          f"{plan.meters} meters, {plan.replaced} already replaced in the field, {len(plan.passwords)} terminal"
+          " passwords")
     started = start_first_collection(f"http://127.0.0.1:{stack.ports['collector']}", token)
     print(f"collector: {len(started)} automatic tasks created from master data; yesterday's data collected now "
           f"({', '.join(started) or 'none yet'}) — later runs follow their schedules")

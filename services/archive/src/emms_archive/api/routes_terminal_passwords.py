@@ -129,9 +129,12 @@ async def password_status(terminal_id: str, principal: MasterReader, conn: Conn)
 async def set_password(terminal_id: str, body: PasswordBody, principal: Writer, conn: Conn,
                        archive: Archive) -> dict[str, Any]:
     terminal = await _terminal(conn, terminal_id, principal)
-    sealed = archive.sealer.seal(_password(body.password_hex))
+    password = _password(body.password_hex)
     async with conn.transaction():
-        version = await store.put(conn, terminal, sealed, actor=principal.subject, how="set")
+        version = await store.unchanged(conn, archive.sealer.unseal, terminal_id, password)
+        if version is None:
+            version = await store.put(conn, terminal, archive.sealer.seal(password), actor=principal.subject,
+                                      how="set")
     archive.outbox.poke()
     return {"terminal_id": terminal_id, "version": version}
 
@@ -146,7 +149,7 @@ async def import_passwords(request: Request, principal: Importer, conn: Conn, ar
     rows = await _import_rows(request)
     reasons: list[str] = []
     seen: set[str] = set()
-    planned: list[tuple[dict[str, Any], str]] = []
+    planned: list[tuple[dict[str, Any], bytes]] = []
     for n, row in enumerate(rows, start=1):
         terminal_id = row.get("terminal_id")
         if not isinstance(terminal_id, str) or not terminal_id:
@@ -169,14 +172,18 @@ async def import_passwords(request: Request, principal: Importer, conn: Conn, ar
         except (NotFound, Forbidden) as exc:
             reasons.append(f"row {n}: {exc.reason}")
             continue
-        planned.append((terminal, archive.sealer.seal(password)))
+        planned.append((terminal, password))
     if reasons:
         raise Invalid("terminal passwords refused, nothing imported: " + "; ".join(reasons[:50]))
     versions: dict[str, int] = {}
-    async with conn.transaction():
-        for terminal, sealed in planned:
-            versions[str(terminal["id"])] = await store.put(conn, terminal, sealed, actor=principal.subject,
-                                                            how="import")
+    async with conn.transaction():  # a PW a terminal already has is left as it is (importing twice changes nothing)
+        for terminal, password in planned:
+            terminal_id = str(terminal["id"])
+            version = await store.unchanged(conn, archive.sealer.unseal, terminal_id, password)
+            if version is None:
+                version = await store.put(conn, terminal, archive.sealer.seal(password), actor=principal.subject,
+                                          how="import")
+            versions[terminal_id] = version
     archive.outbox.poke()
     return {"count": len(versions), "versions": versions}
 

@@ -9,8 +9,10 @@ once published.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from emms_archive import audit
@@ -65,6 +67,20 @@ async def current_sealed(conn: Connection, terminal_id: str) -> str | None:
     value = await conn.fetchval(f"SELECT sealed FROM {SCHEMA}.terminal_password WHERE terminal_id = $1",
                                 terminal_id)
     return None if value is None else str(value)
+
+
+async def unchanged(conn: Connection, unseal: Callable[[str], bytes], terminal_id: str, password: bytes) -> int | None:
+    """The current version when the terminal's password already is ``password`` (setting it again changes
+    nothing: no version, no audit row, no message), else None."""
+    row = await conn.fetchrow(f"SELECT sealed, version FROM {SCHEMA}.terminal_password WHERE terminal_id = $1",
+                              terminal_id)
+    if row is None:
+        return None
+    try:
+        same = hmac.compare_digest(unseal(row["sealed"]), password)
+    except ValueError:  # sealed under a key no longer held: store the new one
+        return None
+    return int(row["version"]) if same else None
 
 
 async def put(conn: Connection, terminal: dict[str, Any], sealed: str, *, actor: str, how: str,
