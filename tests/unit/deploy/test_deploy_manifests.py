@@ -63,7 +63,9 @@ def validate(doc: dict[str, Any]) -> None:
 
 
 def workloads(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    return by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+    """The EMMS services' workloads (not Grafana, not the migration Job)."""
+    return [w for w in by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+            if w["spec"]["template"]["metadata"]["labels"].get("emms.metering/role") == "service"]
 
 
 def short_name(workload: dict[str, Any]) -> str:
@@ -339,7 +341,7 @@ def test_identity_reads_its_key_encryption_key_from_a_secret(overlay: str) -> No
 def test_services_select_pods_and_name_their_ports(overlay: str) -> None:
     docs = render_overlay(overlay)
     pods = {w["metadata"]["name"]: (w["spec"]["template"]["metadata"]["labels"], ports(container(w)))
-            for w in workloads(docs)}
+            for w in by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")}
     for svc in by_kind(docs, "Service"):
         matched = [n for n, (labels, _) in pods.items() if svc["spec"]["selector"].items() <= labels.items()]
         assert len(matched) == 1, svc["metadata"]["name"]
