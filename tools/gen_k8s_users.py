@@ -9,7 +9,8 @@ use the consumer groups named after it (``<service>-…``, prefix ACL). So only 
 ``emms.downlink.request.v1`` and only the collector and control write it: a pod without
 those credentials cannot ask a terminal for anything. ``emms-keda`` may only describe (KEDA's
 Kafka scaler reads the groups' offsets to compute the lag). Authentication SCRAM-SHA-512: the
-User Operator creates a Secret named like the user with the key ``password``.
+User Operator creates a Secret named like the user (``emms-bus-<service>``: not ``emms-<service>``, which
+would collide with the identity service's own Secret ``emms-identity``) with the key ``password``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "deploy" / "k8s" / "base" / "kafka" / "users.yaml"
 STRIMZI_CLUSTER = "emms-kafka"
 SERVICES = ("identity", "fep", "collector", "validator", "control", "analytics", "archive")
-KEDA_USER = "emms-keda"
+KEDA_USER = "emms-bus-keda"
+KEDA_SECRET = "emms-keda-credentials"
+"""Created out of band (keys username, password): KEDA's TriggerAuthentication needs the username
+in a Secret, which the User Operator's own Secret does not hold."""
 LAG_SCALED = ("collector", "validator", "archive")
 """The services KEDA scales on their consumer groups' lag (base/autoscaling)."""
 
@@ -37,7 +41,7 @@ HEADER = (
 
 
 def user_name(service: str) -> str:
-    return f"emms-{service}"
+    return f"emms-bus-{service}"
 
 
 def acl(kind: str, name: str, operations: list[str], pattern: str = "literal") -> dict[str, Any]:
@@ -56,7 +60,8 @@ def service_acls(service: str) -> list[dict[str, Any]]:
     return out
 
 
-def kafka_user(name: str, acls: list[dict[str, Any]], description: str) -> dict[str, Any]:
+def kafka_user(name: str, acls: list[dict[str, Any]], description: str,
+               password_secret: str | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",
@@ -66,7 +71,8 @@ def kafka_user(name: str, acls: list[dict[str, Any]], description: str) -> dict[
                        "app.kubernetes.io/component": "bus-user"},
             "annotations": {"emms.metering/description": description},
         },
-        "spec": {"authentication": {"type": "scram-sha-512"},
+        "spec": {"authentication": {"type": "scram-sha-512", **({"password": {"valueFrom": {"secretKeyRef": {
+                     "name": password_secret, "key": "password"}}}} if password_secret else {})},
                  "authorization": {"type": "simple", "acls": acls}},
     }
 
@@ -76,7 +82,8 @@ def users() -> list[dict[str, Any]]:
            for s in SERVICES]
     out.append(kafka_user(KEDA_USER, [acl("topic", "emms.", ["Describe"], "prefix"),
                                       *(acl("group", f"{s}-", ["Describe"], "prefix") for s in LAG_SCALED)],
-                          "KEDA's Kafka scaler: reads consumer-group offsets (lag), nothing else."))
+                          "KEDA's Kafka scaler: reads consumer-group offsets (lag), nothing else.",
+                          password_secret=KEDA_SECRET))
     return out
 
 

@@ -38,7 +38,7 @@ async def run(url: str) -> int:
     for schema, directory in schemas():
         try:
             report = await migrate_url(url, schema, directory)
-        except Exception as exc:  # noqa: BLE001 — reported and turned into the Job's failure
+        except Exception as exc:
             print(f"migrate {schema}: FAILED: {exc!r}", flush=True)
             return 1
         print(f"migrate {schema}: applied {len(report.applied)}, skipped {len(report.skipped)}", flush=True)

@@ -266,7 +266,7 @@ def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monke
         assert settings.database.create_if_missing is False
         assert settings.kafka.bootstrap == "emms-kafka-kafka-bootstrap:9093", "Strimzi's TLS listener"
         assert (settings.kafka.security_protocol, settings.kafka.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
-        assert settings.kafka.sasl_username == f"emms-{short}", "each service has its own KafkaUser"
+        assert settings.kafka.sasl_username == f"emms-bus-{short}", "each service has its own KafkaUser"
         assert settings.auth.jwks_url == jwks_url, f"{short}: tokens are verified with the identity Service's JWKS"
         assert settings.auth.accept_dev_tokens is (overlay == "dev"), short
         assert settings.environment == ("development" if overlay == "dev" else "production")
