@@ -62,13 +62,16 @@ async def start(conn: Connection, terminal: dict[str, Any], terminal_key: str, s
     rotation_id = uuid.uuid4()
     now = datetime.now(UTC)
     from_version = await store.current_version(conn, str(terminal["id"]))
-    row = await conn.fetchrow(
-        f"INSERT INTO {SCHEMA}.terminal_password_rotation (rotation_id, terminal_id, terminal, request_id, sealed,"
-        f" from_version, requested_by, requested_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        f" RETURNING rotation_id, terminal_id, terminal, request_id, sealed, from_version, requested_by,"
-        f" requested_at, expires_at, state",
-        rotation_id, terminal["id"], terminal_key, f"{REQUEST_PREFIX}{rotation_id}", sealed, from_version, actor,
-        now, now + timedelta(seconds=timeout_s))
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO {SCHEMA}.terminal_password_rotation (rotation_id, terminal_id, terminal, request_id,"
+            f" sealed, from_version, requested_by, requested_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+            f" $9) RETURNING rotation_id, terminal_id, terminal, request_id, sealed, from_version, requested_by,"
+            f" requested_at, expires_at, state",
+            rotation_id, terminal["id"], terminal_key, f"{REQUEST_PREFIX}{rotation_id}", sealed, from_version, actor,
+            now, now + timedelta(seconds=timeout_s))
+    except asyncpg.UniqueViolationError:  # a concurrent request started one first
+        raise RotationPending(f"terminal {terminal['id']} has a password rotation in flight") from None
     await store.note(conn, terminal, actor=actor, action="rotation_requested",
                      detail={"rotation_id": str(rotation_id), "from_version": from_version})
     assert row is not None
