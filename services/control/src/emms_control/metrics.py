@@ -12,6 +12,14 @@ PAYMENTS = Counter("emms_control_payments_total", "Payment requests by outcome (
 REFUNDS = Counter("emms_control_refunds_total", "Refund requests by outcome (recorded, repeated)", ["outcome"])
 BATCH_SECONDS = Histogram("emms_control_charge_batch_seconds", "Charge one consumer batch of validated readings",
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+PREPAY_TRANSITIONS = Counter("emms_control_prepay_transitions_total",
+                             "Master-mode prepayment state changes (normal / alarm / tripped)", ["before", "after"])
+PREPAY_PURCHASES = Counter("emms_control_prepay_purchases_total",
+                           "Purchases sent to a device (terminal / meter mode)", ["mode"])
+QUANTITY_EXCEEDED = Counter("emms_control_quantity_exceeded_total",
+                            "Usage limits exceeded (once per device, period and period key)", ["period", "action"])
+AUTO_ACTIONS = Counter("emms_control_auto_actions_total",
+                       "Actions of prepayment and quantity control handed to the command path", ["origin", "outcome"])
 
 # ---- remote control (commands, jobs) ----------------------------------------------------------------
 COMMANDS = Counter("emms_control_commands_total",

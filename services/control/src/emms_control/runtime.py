@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from emms_bus import Delivery
+from emms_bus import BusProducer, Delivery
 from emms_control import metrics
 from emms_control.charges.apply import apply_batches
+from emms_control.quantity.apply import count_batches
 from emms_control.schema import SCHEMA
 from emms_control.settings import ControlSettings
 from emms_db.inbox import claim, purge
@@ -28,6 +29,8 @@ class ControlRuntime:
     settings: ControlSettings
     pool: asyncpg.Pool
     batches_handled: int = 0
+    producer: BusProducer | None = None
+    """The service's producer (prepayment reads are published on demand)."""
 
     async def handle_validated(self, deliveries: Sequence[Delivery]) -> None:
         """Charges of a consumer batch: inbox claim and effect in one transaction (redelivery: no-op)."""
@@ -39,6 +42,7 @@ class ControlRuntime:
             if not batches:
                 return
             applied = await apply_batches(conn, batches)
+            await count_batches(conn, batches)
         self.batches_handled += len(batches)
         metrics.CHARGES.inc(applied.charges)
         metrics.CHARGED.inc(float(applied.amount))

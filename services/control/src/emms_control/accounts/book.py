@@ -19,6 +19,7 @@ import asyncpg
 from emms_control.accounts import scope
 from emms_control.accounts.bodies import AccountBody, CloseBody, PaymentBody, RefundBody
 from emms_control.categories import check_category
+from emms_control.prepayment import book as prepayment
 from emms_control.repository import accounts as repo
 from emms_control.schema import SCHEMA
 from emms_control.tariffs import catalog
@@ -105,6 +106,7 @@ async def pay(pool: asyncpg.Pool, account_id: str, body: PaymentBody,
         except asyncpg.UniqueViolationError:
             raise Conflict(f"payment {body.payment_id!r} is being recorded on another account") from None
         await repo.post(conn, account_id, "payment", body.amount, body.payment_id, principal.subject, body.note)
+        await prepayment.after_payment(conn, account_id, body.payment_id, body.amount)
         row = await repo.payment(conn, body.payment_id)
         assert row is not None
         return _payment(row), True
@@ -138,6 +140,7 @@ async def refund(pool: asyncpg.Pool, account_id: str, payment_id: str, body: Ref
         except asyncpg.UniqueViolationError:
             raise Conflict(f"refund {body.refund_id!r} is being recorded elsewhere") from None
         await repo.post(conn, account_id, "refund", -body.amount, body.refund_id, principal.subject, body.reason)
+        await prepayment.after_refund(conn, account_id)
         return dict(row), True
 
 

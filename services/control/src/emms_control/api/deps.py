@@ -24,3 +24,8 @@ AccountEditor = Annotated[Principal, require(Permission.MASTERDATA_EDIT)]
 TariffId = Annotated[str, Path(pattern=TARIFF_ID)]
 AccountId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="the id the account was opened with")]
 PaymentId = Annotated[str, Path(pattern=ID_PATTERN)]
+ControlSender = Annotated[Principal, require(Permission.CONTROL_SEND)]
+"""Automatic control set-up (prepayment mode and thresholds, quantity limits): a step-up permission."""
+CollectionRunner = Annotated[Principal, require(Permission.COLLECTION_RUN)]
+"""Reading a device now (the remaining amount of a terminal- / meter-mode account)."""
+MeterId = Annotated[str, Path(pattern=ID_PATTERN)]

@@ -20,6 +20,7 @@ import structlog
 
 from emms_control.charges.pricing import TierKey, charge_id, price
 from emms_control.charges.usage import Baseline, Usage, advance, points
+from emms_control.prepayment import master
 from emms_control.repository import accounts as accounts_repo
 from emms_control.repository import charges as repo
 from emms_control.repository import tariffs as tariffs_repo
@@ -95,6 +96,8 @@ async def apply_batches(conn: Connection, batches: Sequence[ValidatedReadingBatc
                                      f" {charge['end'].isoformat()}")
             applied.charges += 1
             applied.amount += charge["amount"]
+    await master.evaluate_accounts(conn, sorted({c["account_id"] for c in rows if c["charge_id"] in inserted}),
+                                   "charge")
     await repo.save_baselines(conn, new_baselines)
     await repo.save_tier_usage(conn, [(a.account_id, k[0], k[1], a.tier_used[k])
                                       for a in accounts.values() for k in sorted(a.touched)])

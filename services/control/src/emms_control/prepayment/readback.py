@@ -1,0 +1,123 @@
+"""Reading the remaining amount back from the device (terminal and meter mode), shown on the account.
+
+A read is one ``DownlinkRequest`` per meter of a terminal- or meter-mode account (request id
+``prepay-read:<account>:<meter>:<n>``): AFN0C F23 of the meter's group at the concentrator, or AFN10
+forwarding of a CJ/T 188 8105 read to the meter. The reads go out every ``readback_interval_s`` and
+on demand (``POST …/prepayment/read``). The consumer ``control-prepay-readback`` takes the FEP's
+``DownlinkResult`` of such requests and stores what remains (yuan) and, for a meter, its purchase
+count — only when newer than what is stored (results arrive in any order; a redelivered one
+changes nothing).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import structlog
+
+from emms_bus import BusProducer, Delivery
+from emms_control.prepayment.units import METER_TYPE_188, PORT_188, forward_unit
+from emms_control.schema import SCHEMA
+from emms_db.connection import Connection
+from emms_messages.terminal import DataUnitRequest, DownlinkRequest, DownlinkResult, RequestOutcome
+from emms_protocol import cjt188
+from emms_protocol.cjt188 import data_ids as ids188
+from emms_protocol.cjt188 import purchase as p188
+from emms_protocol.errors import ProtocolError
+from emms_protocol.gdw1376.afn10 import ForwardReply
+from emms_protocol.gdw1376.json_view import units_from_view
+from emms_protocol.gdw1376.purchase import RemainingAmount
+
+log = structlog.get_logger("emms.control.prepayment")
+PREFIX = "prepay-read:"
+RESULTS_GROUP = "control-prepay-readback"
+RESULTS_TOPIC = "emms.downlink.result.v1"
+REQUESTED_BY = "control:prepayment"
+
+
+async def targets(conn: Connection, account_id: str | None = None) -> list[asyncpg.Record]:
+    """(account, meter, device) of every open terminal- / meter-mode account (or one account)."""
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{SCHEMA}.devices"):
+        return []
+    return await conn.fetch(
+        f"SELECT s.account_id, s.mode, m.meter_id, d.terminal, d.pn, d.port, d.meter_address, d.utility"
+        f" FROM {SCHEMA}.prepay_setting s JOIN {SCHEMA}.account a USING (account_id)"
+        f" JOIN {SCHEMA}.account_meter m ON m.account_id = s.account_id AND m.active"
+        f" JOIN {SCHEMA}.devices d ON d.meter_id = m.meter_id"
+        " WHERE s.mode <> 'master' AND a.status = 'open' AND d.terminal IS NOT NULL"
+        " AND ($1::text IS NULL OR s.account_id = $1) ORDER BY s.account_id, m.meter_id", account_id)
+
+
+def request_for(row: Any) -> DownlinkRequest:
+    request_id = f"{PREFIX}{row['account_id']}:{row['meter_id']}:{secrets.token_hex(4)}"
+    if row["mode"] == "terminal":
+        afn, units = 0x0C, [DataUnitRequest(pn=[int(row["pn"])], fn=[23])]
+    else:
+        raw = p188.read_purchase(METER_TYPE_188[row["utility"]], row["meter_address"])
+        unit = forward_unit(raw, row["port"] or PORT_188)
+        afn, units = 0x10, [DataUnitRequest(pn=unit["pn"], fn=unit["fn"], data=unit["data"])]
+    return DownlinkRequest(request_id=request_id, terminal=row["terminal"], afn=afn, units=units,
+                           requested_by=REQUESTED_BY, timeout_s=10.0, retries=1, priority=1)
+
+
+async def request_reads(pool: asyncpg.Pool, producer: BusProducer, account_id: str | None = None) -> int:
+    async with pool.acquire() as conn:
+        rows = await targets(conn, account_id)
+    for row in rows:
+        await producer.publish(request_for(row))
+    return len(rows)
+
+
+def parse(result: DownlinkResult) -> tuple[Decimal, int | None] | None:
+    """(remaining yuan, purchase count or None) of an answered read; None when it carries neither."""
+    for view in result.frames:
+        try:
+            _, units, _ = units_from_view(view)
+        except (ProtocolError, ValueError, TypeError):
+            continue
+        for unit in units:
+            value = unit.value
+            if isinstance(value, RemainingAmount) and value.remaining is not None:
+                return Decimal(value.remaining) / 1000, None
+            if isinstance(value, ForwardReply) and value.payload:
+                try:
+                    frame = cjt188.decode_frame(value.payload)
+                    if frame.di == ids188.PURCHASE and not frame.error:
+                        held = p188.parse_state(frame.data[3:])
+                        return Decimal(held.remaining_cents) / 100, held.number
+                except ProtocolError:
+                    continue
+    return None
+
+
+async def handle_results(pool: asyncpg.Pool, deliveries: Sequence[Delivery]) -> int:
+    """Store the reads among ``deliveries`` (the latest per account wins); how many were stored."""
+    stored = 0
+    async with pool.acquire() as conn, conn.transaction():
+        for delivery in deliveries:
+            result = delivery.payload
+            if not isinstance(result, DownlinkResult) or not result.request_id.startswith(PREFIX):
+                continue
+            if result.outcome is not RequestOutcome.ANSWERED:
+                log.info("remaining amount not read", request_id=result.request_id, outcome=result.outcome.value,
+                         detail=result.detail)
+                continue
+            found = parse(result)
+            if found is None:
+                continue
+            account_id = result.request_id[len(PREFIX):].split(":", 1)[0]
+            stored += await _save(conn, account_id, found[0], found[1], result.completed_at)
+    return stored
+
+
+async def _save(conn: Connection, account_id: str, remaining: Decimal, count: int | None, at: datetime) -> int:
+    status = await conn.execute(
+        f"UPDATE {SCHEMA}.prepay_setting SET remaining = $2, device_count = coalesce($3, device_count),"
+        " remaining_at = $4 WHERE account_id = $1 AND (remaining_at IS NULL OR remaining_at < $4)",
+        account_id, remaining, count, at)
+    return 1 if status.endswith(" 1") else 0
