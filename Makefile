@@ -53,7 +53,9 @@ k8s-check: install promtool ## generated manifests are current, alert rules pass
 	$(PY) tools/gen_dashboards.py --check
 	$(PY) tools/gen_bus_docs.py --check
 	$(PY) deploy/prometheus/gen_prometheusrules.py --check
+	$(PY) tools/gen_k8s_users.py --check
 	$(VENV)/bin/pytest -q tests/unit/deploy
+	$(PY) tools/k8s_image_check.py   # the Dockerfile's install into a temp prefix, every console script started (~2-3 min)
 
 test: install postgres promtool ## the whole suite on the real broker and database (slow load tests excluded)
 	$(VENV)/bin/pytest -m "not slow" --durations=15

@@ -75,7 +75,8 @@ def convert(node: Any) -> Any:
             continue
         if key in ("properties", "patternProperties"):
             out[key] = {k: convert(v) for k, v in value.items()}
-        elif (key in ("items", "additionalProperties", "not") and isinstance(value, dict)) or key in ("allOf", "anyOf", "oneOf"):
+        elif (key in ("items", "additionalProperties", "not") and isinstance(value, dict)) or key in (
+                "allOf", "anyOf", "oneOf"):
             out[key] = convert(value)
         else:
             out[key] = value
