@@ -1,6 +1,8 @@
 """Which data a run collects, and the instant a frozen value stands for.
 
 1376.1 tags frozen data with a date (Td_d; the first of the month for Td_m).
+A curve run collects yesterday's 96 points from local 00:00 (its data time is
+the first point's instant, whatever ``freeze_at`` says).
 A daily freeze happens at the local midnight that *ends* the tagged day in
 this system's convention (``freeze_at="end"``) or at the midnight that starts
 it (``"start"``); the choice is one setting, applied here and nowhere else, so
@@ -38,7 +40,18 @@ def run_data_time(task_type: TaskType, due_at: datetime, tz: tzinfo, *, freeze_a
         return freeze_instant(local - timedelta(days=1), tz, freeze_at=freeze_at)
     if task_type is TaskType.MONTHLY_FROZEN:
         return freeze_instant(_previous_month(local.replace(day=1)), tz, monthly=True, freeze_at=freeze_at)
+    if task_type is TaskType.CURVE:
+        return curve_start(local - timedelta(days=1), tz)
     return due_at
+
+
+CURVE_DENSITY = 1  # 1376.1 density code: 15 minutes
+CURVE_POINTS = 96
+
+
+def curve_start(day: date, tz: tzinfo) -> datetime:
+    """UTC instant of the first point of ``day``'s curve (local midnight that starts it)."""
+    return datetime.combine(day, time(), tz).astimezone(UTC)
 
 
 def _next_month(day: date) -> date:

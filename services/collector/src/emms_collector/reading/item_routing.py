@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from emms_collector.tasks.types import TaskType
+from emms_protocol.gdw1376.afn0d_curves import CURVE_FNS, curve_name
 from emms_protocol.items import ITEMS
 
 
@@ -23,7 +24,7 @@ class Route:
     afn: int
     fn: int
     items: frozenset[str]
-    tag: str | None = None  # "day" (Td_d) / "month" (Td_m) freeze tag in the request
+    tag: str | None = None  # "day" (Td_d) / "month" (Td_m) freeze tag, "curve" (Td_c: a day of points)
     forward: str | None = None  # meter protocol of a forwarded frame (AFN 10 F1)
     di: int | None = None  # the meter protocol's data identifier of a forwarded read
     current: bool = False  # yields the value at the read, even for a frozen-data task (no history on the wire)
@@ -81,6 +82,9 @@ ROUTES: dict[tuple[TaskType, str], tuple[Route, ...]] = {
         _r("AFN0C F167 prepayment balance", 0x0C, 167, {"balance.remaining", "energy.remaining"}),
     ),
     (TaskType.REALTIME, CJT188): (_188_READ,),
+    # One Fn per curve (F81 active power … F108 phase C power factor), a day of 15-minute points each.
+    (TaskType.CURVE, ELECTRICITY): tuple(
+        _r(f"AFN0D F{fn} {curve_name(fn)}", 0x0D, fn, {kind.item}, tag="curve") for fn, kind in CURVE_FNS.items()),
     # CJ/T 188 meters keep no daily history a terminal can serve: the daily / monthly task reads them
     # right after the freeze and stamps the values with the read time.
     (TaskType.DAILY_FROZEN, CJT188): (_188_READ,),
@@ -127,6 +131,8 @@ def check_items(task_type: TaskType, items: Sequence[str]) -> str | None:
         return f"unknown item codes {unknown[:5]}; see GET /api/v1/items"
     if task_type.value in ("events", "clock"):
         return f"a {task_type.value} task reads no data items; leave items empty" if items else None
+    if task_type is TaskType.CURVE and not items:
+        return "a curve task lists its curves (power.active.total, voltage.a, …); see GET /api/v1/items"
     not_readable = [i for i in items if not readable(task_type, i)]
     if not_readable:
         return f"a {task_type.value} task cannot read {not_readable[:5]}; see GET /api/v1/items"

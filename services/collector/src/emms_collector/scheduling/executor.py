@@ -97,10 +97,13 @@ class RunExecutor:
         async with self._pool.acquire() as conn:
             open_rows = await status_sql.load_open(conn, run.id)
         frozen = task.type in FROZEN
-        p = Pass(task.type, ReadingSource.SCHEDULED, "scheduled", f"collector:task:{task.id}",
-                 tag=tag_of(run.data_time, self._engine.tz, monthly=task.type is TaskType.MONTHLY_FROZEN,
-                            freeze_at=self._engine.freeze_at) if frozen else None,
-                 expect_time=run.data_time if frozen else None, priority=max(task.priority, 2))
+        curve = task.type is TaskType.CURVE  # data time = the day's first point; no gaps are opened for curves
+        tag = tag_of(run.data_time, self._engine.tz, monthly=task.type is TaskType.MONTHLY_FROZEN,
+                     freeze_at=self._engine.freeze_at) if frozen else None
+        if curve:
+            tag = run.data_time.astimezone(self._engine.tz).date()
+        p = Pass(task.type, ReadingSource.SCHEDULED, "scheduled", f"collector:task:{task.id}", tag=tag,
+                 expect_time=run.data_time if frozen or curve else None, priority=max(task.priority, 2))
         missing = await self._rounds(task, run, p, open_rows)
         late, skipped = 0, set(first.skipped)
         for _ in range(LATE_TAKES):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from emms_collector.reading.datatime import CURVE_DENSITY, CURVE_POINTS
 from emms_collector.reading.item_routing import CJT188, Route, choose
 from emms_collector.repository.points import Point
 from emms_collector.tasks.types import TaskType
@@ -100,7 +101,12 @@ def _points(terminal: str, route: Route, group: list[Wanted], tag: date | None, 
     by_da: dict[int, list[int]] = defaultdict(list)
     for w in group:
         by_da[(w.point.pn - 1) // 8].append(w.point.pn)
-    data = {"value": tag.isoformat()} if route.tag and tag is not None else {}
+    data: dict[str, object] = {}
+    if route.tag == "curve" and tag is not None:  # Td_c: the day's points from local 00:00 of the terminal's clock
+        data = {"value": {"type": "CurveTag", "start": f"{tag.isoformat()}T00:00:00", "density": CURVE_DENSITY,
+                          "points": CURVE_POINTS}}
+    elif route.tag and tag is not None:
+        data = {"value": tag.isoformat()}
     units = [DataUnitRequest(pn=pns, fn=[route.fn], data=data) for _, pns in sorted(by_da.items())]
     request = DownlinkRequest(request_id=_request_id(opts.purpose), terminal=terminal, afn=route.afn, units=units,
                               requested_by=opts.requested_by, timeout_s=opts.timeout_s, retries=opts.fep_retries,
