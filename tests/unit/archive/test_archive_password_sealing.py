@@ -38,6 +38,9 @@ def test_kek_rotation_and_refusals() -> None:
         Sealer([new]).seal(bytes(8))
     with pytest.raises(ValueError, match="development key"):
         TerminalPasswordSettings(key_encryption_key=DEV_KEY_ENCRYPTION_KEY).keys("production")
+    assert TerminalPasswordSettings().keys("production") == [] and not Sealer([]).enabled
+    with pytest.raises(ValueError, match="no terminal-password key-encryption key"):
+        Sealer([]).seal(bytes(16))
     with pytest.raises(ValueError, match="Fernet keys"):
         ArchiveSettings(_env_file=None, terminal_passwords={"key_encryption_key": "x"})
 

@@ -84,8 +84,9 @@ def test_f5_layout_is_what_the_simulator_reads(password: bytes) -> None:
 def test_production_refuses_the_development_key() -> None:
     with pytest.raises(ValueError, match="development key"):
         TerminalPasswordSettings(key_encryption_key=DEV_KEY_ENCRYPTION_KEY).keys("production")
+    assert TerminalPasswordSettings().keys("production") == []  # no Secret mounted: no terminal has its own PW
     with pytest.raises(ValueError, match="no terminal-password key-encryption key"):
-        TerminalPasswordSettings().keys("production")
+        Unsealer([])(Fernet(DEV_KEY_ENCRYPTION_KEY).encrypt(OWN).decode())
     with pytest.raises(ValueError, match="Fernet keys"):
         FepSettings(_env_file=None, environment="test",
                     terminal_passwords=TerminalPasswordSettings(key_encryption_key="not a key"))

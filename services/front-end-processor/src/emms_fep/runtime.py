@@ -120,7 +120,11 @@ def build_runtime(settings: FepSettings, pool: asyncpg.Pool, producer: BusProduc
                                clock_publish_delta_s=settings.sessions.clock_publish_delta_s)
     ledger = RequestLedger(pool, SCHEMA, replica)
     own = settings.terminal_passwords
-    unseal = Unsealer(own.keys(settings.environment))
+    keys = own.keys(settings.environment)
+    if not keys:
+        log.warning("no terminal-password key-encryption key: terminals get downlink.password_hex, not their own;"
+                    " set EMMS_FEP_TERMINAL_PASSWORDS__KEY_ENCRYPTION_KEY_FILE (the archive's)")
+    unseal = Unsealer(keys)
     passwords = PasswordBook(pool, SCHEMA, unseal, own.refresh_s)
     encoder = RequestEncoder(master_address=settings.sessions.master_address,
                              password=bytes.fromhex(settings.downlink.password_hex),

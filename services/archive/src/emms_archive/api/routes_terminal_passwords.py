@@ -26,6 +26,7 @@ from emms_archive.masterdata import repository
 from emms_archive.masterdata.entities import ENTITIES
 from emms_archive.passwords import rotation, store
 from emms_archive.passwords.sealing import generate, parse_hex
+from emms_archive.runtime import ArchiveRuntime
 from emms_archive.scope import Scope
 from emms_runtime import (
     BadRequest,
@@ -36,6 +37,7 @@ from emms_runtime import (
     PayloadTooLarge,
     Permission,
     Principal,
+    Unavailable,
     require,
 )
 
@@ -110,6 +112,12 @@ async def _terminal(conn: Any, terminal_id: str, principal: Principal) -> dict[s
     raise NotFound(f"no terminal {terminal_id}")
 
 
+def _sealing(archive: ArchiveRuntime) -> None:
+    if not archive.sealer.enabled:
+        raise Unavailable("terminal passwords cannot be kept: set EMMS_ARCHIVE_TERMINAL_PASSWORDS__KEY_ENCRYPTION_KEY"
+                          " or …_FILE (the FEP's key-encryption key)")
+
+
 def _password(text: object, where: str = "password_hex") -> bytes:
     try:
         return parse_hex(text)
@@ -128,6 +136,7 @@ async def password_status(terminal_id: str, principal: MasterReader, conn: Conn)
             summary="Record the password a terminal expects (write-only; audited as changed, never shown)")
 async def set_password(terminal_id: str, body: PasswordBody, principal: Writer, conn: Conn,
                        archive: Archive) -> dict[str, Any]:
+    _sealing(archive)
     terminal = await _terminal(conn, terminal_id, principal)
     password = _password(body.password_hex)
     async with conn.transaction():
@@ -146,6 +155,7 @@ async def set_password(terminal_id: str, body: PasswordBody, principal: Writer, 
                      "terminal_id": {"type": "string"}, "password_hex": {"type": "string", "writeOnly": True}},
                      "required": ["terminal_id", "password_hex"]}}}}}})
 async def import_passwords(request: Request, principal: Importer, conn: Conn, archive: Archive) -> dict[str, Any]:
+    _sealing(archive)
     rows = await _import_rows(request)
     reasons: list[str] = []
     seen: set[str] = set()
@@ -206,6 +216,7 @@ async def _import_rows(request: Request) -> list[dict[str, Any]]:
 async def rotate(terminal_id: str, principal: Rotator, conn: Conn, archive: Archive,
                  body: RotationBody | None = None) -> dict[str, Any]:
     body = body or RotationBody()
+    _sealing(archive)
     terminal = await _terminal(conn, terminal_id, principal)
     key = store.session_key(terminal.get("address"))
     if key is None:

@@ -4,7 +4,8 @@ A terminal's 16-byte PW is kept and published only as a Fernet token under the K
 (``EMMS_ARCHIVE_TERMINAL_PASSWORDS__KEY_ENCRYPTION_KEY`` or ``…_FILE``, a mounted Secret), as the
 identity service keeps its signing keys. The FEP holds the same KEK to unseal what it sends.
 Several comma-separated keys: the first seals, every one unseals (KEK rotation). Development and
-tests use the published development key; production refuses it.
+tests use the published development key; production refuses it, and production without a key
+keeps no terminal password (the routes answer 503, the FEP sends its default PW).
 """
 
 from __future__ import annotations
@@ -49,9 +50,8 @@ class TerminalPasswordSettings(BaseModel):
         else:
             text = "" if environment == "production" else DEV_KEY_ENCRYPTION_KEY
         keys = [k.strip() for k in text.split(",") if k.strip()]
-        if not keys:
-            raise ValueError("no terminal-password key-encryption key: set"
-                             " EMMS_ARCHIVE_TERMINAL_PASSWORDS__KEY_ENCRYPTION_KEY or …_FILE (a Fernet key)")
+        if not keys:  # production without the Secret: no terminal has its own PW until it is mounted
+            return []
         if environment == "production" and DEV_KEY_ENCRYPTION_KEY in keys:
             raise ValueError("production must not seal terminal passwords with the published development key")
         for key in keys:
@@ -64,17 +64,25 @@ class TerminalPasswordSettings(BaseModel):
 
 
 class Sealer:
-    """Seals and unseals 16-byte PWs under the KEK."""
+    """Seals and unseals 16-byte PWs under the KEK (none: production without the Secret — no PW can be kept)."""
 
     def __init__(self, keys: list[str]) -> None:
-        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._fernet = MultiFernet([Fernet(k) for k in keys]) if keys else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._fernet is not None
 
     def seal(self, password: bytes) -> str:
         if len(password) != PW_LEN:
             raise ValueError("a terminal password is 16 bytes")
+        if self._fernet is None:
+            raise ValueError("no terminal-password key-encryption key")
         return self._fernet.encrypt(password).decode()
 
     def unseal(self, token: str) -> bytes:
+        if self._fernet is None:
+            raise ValueError("no terminal-password key-encryption key")
         try:
             password = self._fernet.decrypt(token.encode())
         except InvalidToken:
