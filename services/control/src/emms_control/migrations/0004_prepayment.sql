@@ -60,6 +60,7 @@ CREATE TABLE {schema}.prepay_purchase (
 -- allow / direct close, valve open, or an operation carrying data units to a device).
 CREATE TABLE {schema}.auto_action (
     action_id   uuid PRIMARY KEY,
+    seq         bigserial NOT NULL UNIQUE,               -- decision order: a meter's actions go out in it
     origin      text NOT NULL CHECK (origin IN ('prepayment', 'quantity')),
     account_id  text,
     meter_id    text NOT NULL,
@@ -71,8 +72,8 @@ CREATE TABLE {schema}.auto_action (
     command_ref text,
     outcome     text
 );
-CREATE INDEX auto_action_waiting ON {schema}.auto_action (created_at) WHERE taken_at IS NULL;
-CREATE INDEX auto_action_meter ON {schema}.auto_action (meter_id, created_at);
+CREATE INDEX auto_action_waiting ON {schema}.auto_action (seq) WHERE taken_at IS NULL;
+CREATE INDEX auto_action_meter ON {schema}.auto_action (meter_id, seq);
 
 -- Quantity control: the control mode and the limits per device and period.
 CREATE TABLE {schema}.quantity_limit (

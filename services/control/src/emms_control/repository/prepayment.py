@@ -82,14 +82,20 @@ async def actions_of(conn: Connection, *, account_id: str | None = None, meter_i
                      limit: int = 100) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT * FROM {S}.auto_action WHERE ($1::text IS NULL OR account_id = $1)"
-        " AND ($2::text IS NULL OR meter_id = $2) ORDER BY created_at, action_id LIMIT $3", account_id, meter_id,
+        " AND ($2::text IS NULL OR meter_id = $2) ORDER BY seq LIMIT $3", account_id, meter_id,
         limit)
 
 
 async def waiting_actions(conn: Connection, limit: int) -> list[asyncpg.Record]:
     """Actions not yet taken by the command path, oldest first, locked (SKIP LOCKED: one taker each)."""
-    return await conn.fetch(f"SELECT * FROM {S}.auto_action WHERE taken_at IS NULL ORDER BY created_at"
+    return await conn.fetch(f"SELECT * FROM {S}.auto_action WHERE taken_at IS NULL ORDER BY seq"
                             " LIMIT $1 FOR UPDATE SKIP LOCKED", limit)
+
+
+async def previous_action(conn: Connection, meter_id: str, seq: int) -> asyncpg.Record | None:
+    """The meter's action decided just before ``seq``."""
+    return await conn.fetchrow(f"SELECT * FROM {S}.auto_action WHERE meter_id = $1 AND seq < $2 ORDER BY seq DESC"
+                               " LIMIT 1", meter_id, seq)
 
 
 async def mark_taken(conn: Connection, action_id: uuid.UUID, command_ref: str, outcome: str) -> None:
