@@ -1,4 +1,4 @@
-"""The analytics service: FastAPI app and lifespan."""
+"""The analytics service: FastAPI app, and the lifespan hook that starts its consumers and refresher."""
 
 from __future__ import annotations
 
@@ -6,15 +6,38 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from emms_analytics.api.routes_combined import router as combined_router
+from emms_analytics.api.routes_electricity import router as electricity_router
+from emms_analytics.api.routes_quality import router as quality_router
+from emms_analytics.api.routes_usage import router as usage_router
+from emms_analytics.runtime import MASTERDATA_TOPIC, SCHEMA, VALIDATED_TOPIC, AnalyticsRuntime
 from emms_analytics.settings import AnalyticsSettings
-from emms_runtime import ServiceSpec, create_service_app
+from emms_db.storage_mode import StorageMode
+from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
+
+
+async def setup(rt: ServiceRuntime) -> None:
+    assert rt.pool is not None
+    settings = rt.settings
+    assert isinstance(settings, AnalyticsSettings)
+    ar = AnalyticsRuntime(settings, rt.pool, rt.storage_mode or StorageMode.POSTGRESQL)
+    await ar.check_calendar()
+    rt.state = ar
+    rt.add_consumer("analytics-masterdata", [MASTERDATA_TOPIC], ar.handle_masterdata)
+    rt.add_consumer("analytics-validated", [VALIDATED_TOPIC], ar.handle_validated,
+                    max_batch=settings.consumer_max_batch)
+    rt.add_worker("rollup-refresh", ar.run_refresher)
+    rt.add_worker("inbox-purge", ar.run_purge)
+
 
 SPEC = ServiceSpec(
     name="analytics",
     title="EMMS analytics",
-    description="Usage statistics, supply quality, loss analysis and reports.",
-    schema="analytics",
+    description="Usage statistics and analyses of the four utilities from rollups of validated readings.",
+    schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
+    routers=(usage_router, electricity_router, combined_router, quality_router),
+    setup=setup,
 )
 
 

@@ -1,0 +1,38 @@
+"""One usage query as the routes run it: names checked (404), budget checked (422), then the rollups read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from emms_analytics.api.deps import check_rows, check_scan, zone
+from emms_analytics.calendar import COARSEST, pieces
+from emms_analytics.repository import usage as usage_repo
+from emms_analytics.runtime import SCHEMA, AnalyticsRuntime
+from emms_analytics.scope import Scope
+from emms_analytics.selection import Selection, unknown_names
+from emms_runtime import NotFound
+
+
+async def usage_rows(rt: AnalyticsRuntime, scope: Scope, sel: Selection, start: datetime, end: datetime,
+                     interval: str, group_by: str, items: list[str]) -> list[dict[str, Any]]:
+    tz = zone(rt)
+    parts = pieces(start, end, tz, COARSEST[interval])
+    async with rt.pool.acquire() as conn:
+        missing = await unknown_names(conn, SCHEMA, sel)
+        if missing:
+            raise NotFound(missing)
+        points = await usage_repo.count_points(conn, SCHEMA, sel, scope)
+        check_scan(rt, points, len(items), parts)
+        rows = await usage_repo.usage(conn, SCHEMA, sel, scope, parts, items, interval, group_by, start,
+                                      rt.settings.local_tz, rt.settings.budget.statement_timeout_ms)
+    check_rows(rt, rows)
+    return rows
+
+
+def items_for(rt: AnalyticsRuntime, sel: Selection, items: list[str] | None) -> list[str]:
+    """The items asked for, or the main register of each selected utility (all four by default)."""
+    if items:
+        return items
+    utilities = sel.utilities or list(rt.settings.main_items)
+    return [rt.settings.main_items[u] for u in utilities if u in rt.settings.main_items]

@@ -1,0 +1,293 @@
+"""Analytics from validated readings on the bus, on both storage modes (R-4.5.3.1–3, R-4.5.3.5, R-4.3.2).
+
+A small fleet (master data and a year and a quarter of daily register values at local midnight,
+UTC+8) is published as the archive and the validator would; every figure the API answers is
+compared with the figure the test computes from its own truth (the daily consumption function
+below), never from the service's tables: monthly totals by region with month-on-month and
+year-on-year, a custom period with edges, ranking, TOU split, water, the combined view of a
+party, a meter replacement, a register roll-over, and late data (a back-fill across a month
+boundary and an estimate replaced by an actual) changing exactly the months it touches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from emms_bus import BusProducer
+from emms_messages.masterdata import ChangeKind, MasterDataChange
+from emms_messages.readings import ValidatedReading, ValidatedReadingBatch, ValidationStatus
+
+pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
+TZ = ZoneInfo("Asia/Shanghai")
+FIRST, LAST = date(2025, 1, 1), date(2026, 4, 1)  # register values at local midnight of each day
+SWAP = date(2026, 2, 15)
+E, W = "energy.active.import.total", "water.volume"
+TOU_FROM = date(2026, 2, 20)  # M1's tariff registers (read from then on: March is checked)
+TOU_SHARE = {"t1": 0.4, "t2": 0.3, "t3": 0.2, "t4": 0.1}
+BASE = {"M1": 30, "W1": 1, "M2": 8, "M3": 8, "M4": 20}
+MULT = {"M1": 2.0, "W1": 1.0, "M2": 1.0, "M3": 1.0, "M4": 1.0}
+GAP = ("W1", date(2026, 3, 1))  # first left out, then back-filled
+ESTIMATE = ("M1", date(2026, 2, 1), -7.0)  # first an estimate 7 kWh low, then the actual
+
+
+def midnight(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=TZ).astimezone(UTC)
+
+
+def used(meter: str, d: date) -> float:
+    """The truth: what ``meter`` used on local day ``d`` (register units)."""
+    return float(BASE[meter] + d.toordinal() % 5)
+
+
+def days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def span_of(meter: str) -> tuple[date, date]:
+    return {"M2": (FIRST, SWAP), "M3": (SWAP, LAST), "M4": (date(2026, 1, 1), LAST)}.get(meter, (FIRST, LAST))
+
+
+def register(meter: str, d: date) -> float:
+    start, _ = span_of(meter)
+    origin = {"M4": 9_900.0}.get(meter, 1000.0 if meter != "M3" else 0.0)
+    value = origin + sum(used(meter, x) for x in days(start, d))
+    return value % 10_000 if meter == "M4" else value
+
+
+def truth(meters: list[str], start: date, end: date) -> float:
+    """Usage × multiplier of ``meters`` over local days [start, end), each meter over the days it measured."""
+    return sum(used(m, d) * MULT[m] for m in meters
+               for d in days(max(start, span_of(m)[0]), min(end, span_of(m)[1])))
+
+
+def change(entity: str, entity_id: str, data: dict[str, Any],
+           kind: ChangeKind = ChangeKind.CREATED) -> MasterDataChange:
+    return MasterDataChange(change_id=f"{entity}/{entity_id}/{kind}", entity=entity, entity_id=entity_id, kind=kind,
+                            changed_at=datetime(2024, 12, 1, tzinfo=UTC), changed_by="test", data=data)
+
+
+def masterdata() -> list[MasterDataChange]:
+    out = [change("company", "CO", {"id": "CO", "name": "Utility"}),
+           change("region", "R", {"id": "R", "name": "City", "parent_id": None}),
+           change("region", "R1", {"id": "R1", "name": "East", "parent_id": "R"}),
+           change("region", "R2", {"id": "R2", "name": "West", "parent_id": "R"}),
+           change("network_node", "L1", {"id": "L1", "kind": "line", "utility": "electricity", "company_id": "CO"}),
+           change("network_node", "N1", {"id": "N1", "kind": "transformer", "parent_id": "L1", "company_id": "CO"}),
+           change("custom_group", "G1", {"id": "G1", "name": "Watched", "company_id": "CO"}),
+           change("group_member", "G1/customer/C2", {"group_id": "G1", "member_kind": "customer", "member_id": "C2"})]
+    customers = [("C1", "P1", "electricity", "e_business", "manufacturing", "R1", "N1", "M1"),
+                 ("C1w", "P1", "water", "w_business", None, "R1", None, "W1"),
+                 ("C2", "P2", "electricity", "e_residential", None, "R2", "N1", "M2"),
+                 ("C3", "P3", "electricity", "e_residential", None, "R1", None, "M4")]
+    for cid, party, utility, category, industry, region, node, meter in customers:
+        out += [change("customer", cid, {"id": cid, "name": cid, "party_id": party, "utility": utility,
+                                         "category": category, "industry": industry, "company_id": "CO",
+                                         "region_id": region}),
+                change("metering_point", f"{cid}-P", {"id": f"{cid}-P", "customer_id": cid, "utility": utility,
+                                                      "node_id": node}),
+                change("meter", meter, {"id": meter, "utility": utility, "multiplier": MULT[meter],
+                                        "register_digits": 4 if meter == "M4" else 8}),
+                change("meter_installation", f"{cid}-P", {"metering_point_id": f"{cid}-P", "meter_id": meter,
+                                                          "valid_from": midnight(span_of(meter)[0]).isoformat(),
+                                                          "customer_id": cid, "utility": utility})]
+    out += [change("meter", "M3", {"id": "M3", "utility": "electricity", "multiplier": 1.0, "register_digits": 8}),
+            change("meter_installation", "C2-P", {"metering_point_id": "C2-P", "meter_id": "M3",
+                                                  "valid_from": midnight(SWAP).isoformat(), "customer_id": "C2",
+                                                  "utility": "electricity"}, ChangeKind.REPLACED)]
+    return out
+
+
+def reading(meter: str, item: str, d: date, value: float, *, status: ValidationStatus = ValidationStatus.VALID,
+            version: int = 0) -> ValidatedReading:
+    return ValidatedReading(meter_id=meter, item=item, data_time=midnight(d), value=value,
+                            unit="kWh" if item.startswith("energy") else "m3", status=status,
+                            validated_at=datetime(2026, 4, 2, tzinfo=UTC) + timedelta(hours=version))
+
+
+def initial_readings() -> list[ValidatedReading]:
+    out = []
+    for meter in ("M1", "W1", "M2", "M3", "M4"):
+        lo, hi = span_of(meter)
+        item = W if meter == "W1" else E
+        for d in days(lo, hi + timedelta(days=1)):  # the value at the end of the last day too
+            if (meter, d) == GAP or d > LAST:
+                continue
+            value = register(meter, d)
+            if (meter, d) == ESTIMATE[:2]:
+                out.append(reading(meter, item, d, value + ESTIMATE[2], status=ValidationStatus.ESTIMATED))
+            else:
+                out.append(reading(meter, item, d, value))
+            if meter == "M1" and d >= TOU_FROM:
+                out += [reading(meter, f"energy.active.import.{t}", d, value * share)
+                        for t, share in TOU_SHARE.items()]
+    return out
+
+
+async def publish(producer: BusProducer, readings: list[ValidatedReading], tag: str) -> None:
+    batches = [ValidatedReadingBatch(batch_id=f"{tag}-{i}", terminal="T1", readings=readings[i:i + 400])
+               for i in range(0, len(readings), 400)]
+    await producer.publish_many(batches, topic="emms.reading.validated.v1")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the analytics did not reach the expected figures in time")
+        await asyncio.sleep(0.2)
+
+
+def month(y: int, m: int) -> tuple[date, date]:
+    return date(y, m, 1), date(y + m // 12, m % 12 + 1, 1)
+
+
+async def monthly(client: httpx.AsyncClient, **params: Any) -> dict[tuple[str, str], float]:
+    resp = await client.get("/api/v1/analytics/usage", params={"interval": "month", **params})
+    assert resp.status_code == 200, resp.text
+    return {(r["bucket"][:7], r["key"]): r["usage"] for r in resp.json()["rows"]}
+
+
+def close(a: float | None, b: float) -> bool:
+    return a is not None and abs(a - b) < 1e-6 * max(1.0, abs(b))
+
+
+@pytest.fixture(scope="module")
+async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer) -> httpx.AsyncClient:
+    _, client = analytics
+    # readings first, master data after: the roll-over of M4 becomes usage once its width is known
+    await publish(producer, initial_readings(), "initial")
+    await producer.publish_many(masterdata(), topic="emms.masterdata.change.v1")
+    span = {"from": midnight(FIRST).isoformat(), "to": midnight(LAST).isoformat()}
+    expected = {("2025-01", "C1"): truth(["M1"], *month(2025, 1)),
+                ("2026-01", "C1"): truth(["M1"], *month(2026, 1)) - 14,
+                ("2026-03", "C1"): truth(["M1"], *month(2026, 3)), ("2026-03", "C2"): truth(["M3"], *month(2026, 3)),
+                ("2026-03", "C3"): truth(["M4"], *month(2026, 3)), ("2026-01", "C3"): truth(["M4"], *month(2026, 1)),
+                ("2025-06", "C1w"): truth(["W1"], *month(2025, 6))}
+
+    async def arrived() -> bool:  # every reading stored and, on TimescaleDB, every window refreshed
+        got = await monthly(client, group_by="customer", **span)
+        return all(close(got.get(k), v) for k, v in expected.items())
+    await eventually(arrived)
+    return client
+
+
+async def test_monthly_by_customer_with_comparisons_match_the_truth(fleet: httpx.AsyncClient) -> None:
+    resp = await fleet.get("/api/v1/analytics/usage", params={
+        "regions": "R", "utilities": "electricity", "interval": "month", "group_by": "customer", "compare": "true",
+        "from": midnight(date(2026, 1, 1)).isoformat(), "to": midnight(date(2026, 4, 1)).isoformat()})
+    assert resp.status_code == 200, resp.text
+    rows = {(r["bucket"], r["key"]): r for r in resp.json()["rows"]}
+    jan, feb, mar = "2026-01-01T00:00:00+08:00", "2026-02-01T00:00:00+08:00", "2026-03-01T00:00:00+08:00"
+    # the estimate of Feb 1 (7 kWh low, × 2) moves usage from January into February until the actual arrives
+    assert close(rows[(jan, "C1")]["usage"], truth(["M1"], *month(2026, 1)) - 14)
+    assert close(rows[(feb, "C1")]["usage"], truth(["M1"], *month(2026, 2)) + 14)
+    assert rows[(feb, "C1")]["estimated"] == 1 and rows[(mar, "C1")]["estimated"] == 0
+    march = rows[(mar, "C1")]
+    assert close(march["previous"], truth(["M1"], *month(2026, 2)) + 14)
+    assert close(march["last_year"], truth(["M1"], *month(2025, 3)))
+    assert close(march["yoy_rate"], march["usage"] / truth(["M1"], *month(2025, 3)) - 1)
+    # the replacement: both meters of C2 count in February, never one register minus the other
+    assert close(rows[(feb, "C2")]["usage"], truth(["M2", "M3"], *month(2026, 2)))
+    # the roll-over of C3's four-digit register is usage, not a drop
+    assert close(rows[(jan, "C3")]["usage"], truth(["M4"], *month(2026, 1)))
+    # region R holds its districts; R2 alone only C2; a group of C2 the same
+    by_region = await monthly(fleet, regions="R2", utilities="electricity", group_by="region",
+                              **{"from": midnight(date(2026, 3, 1)).isoformat(),
+                                 "to": midnight(date(2026, 4, 1)).isoformat()})
+    assert by_region.keys() == {("2026-03", "R2")} and close(by_region[("2026-03", "R2")],
+                                                             truth(["M3"], *month(2026, 3)))
+    by_group = await monthly(fleet, groups="G1", group_by="group", **{
+        "from": midnight(date(2026, 3, 1)).isoformat(), "to": midnight(date(2026, 4, 1)).isoformat()})
+    assert close(by_group[("2026-03", "G1")], truth(["M3"], *month(2026, 3)))
+
+
+async def test_custom_period_from_rollups_and_edges(fleet: httpx.AsyncClient) -> None:
+    start = datetime(2025, 11, 20, 5, 30, tzinfo=TZ)  # mid-day: that day's interval ends inside the period
+    end = datetime(2026, 1, 3, 0, 0, tzinfo=TZ)
+    resp = await fleet.get("/api/v1/analytics/usage", params={
+        "customers": "C1", "interval": "period", "items": E, "from": start.isoformat(), "to": end.isoformat()})
+    assert resp.status_code == 200, resp.text
+    [row] = resp.json()["rows"]
+    assert close(row["usage"], truth(["M1"], date(2025, 11, 20), date(2026, 1, 3)))
+    daily = await fleet.get("/api/v1/analytics/usage", params={
+        "customers": "C1", "interval": "day", "items": E, "from": midnight(date(2025, 11, 20)).isoformat(),
+        "to": midnight(date(2025, 11, 23)).isoformat()})
+    assert [(r["bucket"], r["usage"]) for r in daily.json()["rows"]] == [
+        (f"2025-11-{d}T00:00:00+08:00", used("M1", date(2025, 11, d)) * 2) for d in (20, 21, 22)]
+    quarter = await fleet.get("/api/v1/analytics/usage", params={
+        "customers": "C1", "interval": "quarter", "items": E, "from": midnight(date(2025, 1, 1)).isoformat(),
+        "to": midnight(date(2025, 7, 1)).isoformat()})
+    assert [r["usage"] for r in quarter.json()["rows"]] == pytest.approx(
+        [truth(["M1"], date(2025, 1, 1), date(2025, 4, 1)), truth(["M1"], date(2025, 4, 1), date(2025, 7, 1))])
+
+
+async def test_ranking_tou_water_and_combined(fleet: httpx.AsyncClient) -> None:
+    mar = {"from": midnight(date(2026, 3, 1)).isoformat(), "to": midnight(date(2026, 4, 1)).isoformat()}
+    ranking = (await fleet.get("/api/v1/analytics/ranking", params={
+        "regions": "R", "utilities": "electricity", "top": 2, **mar})).json()["rows"]
+    expected = sorted([("C1", truth(["M1"], *month(2026, 3))), ("C2", truth(["M3"], *month(2026, 3))),
+                       ("C3", truth(["M4"], *month(2026, 3)))], key=lambda kv: -kv[1])[:2]
+    assert [r["key"] for r in ranking] == [k for k, _ in expected]
+    assert [r["usage"] for r in ranking] == pytest.approx([v for _, v in expected])
+    energy = (await fleet.get("/api/v1/analytics/electricity/energy", params={
+        "customers": "C1", "interval": "month", **mar})).json()
+    [tou] = energy["tou"]
+    assert tou["total"] == pytest.approx(truth(["M1"], *month(2026, 3)))
+    assert tou["shares"] == pytest.approx(TOU_SHARE)
+    assert energy["peak_hours"]["peak_hours"] == [23]  # daily registers: each day's usage ends in its last hour
+    water = await monthly(fleet, utilities="water", group_by="category", compare="true",
+                          **{"from": midnight(date(2026, 1, 1)).isoformat(),
+                             "to": midnight(date(2026, 2, 1)).isoformat()})
+    assert close(water[("2026-01", "w_business")], truth(["W1"], *month(2026, 1)))
+    combined = (await fleet.get("/api/v1/analytics/combined", params={
+        "key": "P1", "tiers": "100", "from": midnight(date(2025, 1, 1)).isoformat(),
+        "to": midnight(date(2026, 1, 1)).isoformat()})).json()
+    assert set(combined["utilities"]) == {"electricity", "water"}
+    year_w = truth(["W1"], date(2025, 1, 1), date(2026, 1, 1))
+    assert combined["utilities"]["water"]["total"] == pytest.approx(year_w)
+    assert [t["usage"] for t in combined["utilities"]["water"]["tiers"]] == pytest.approx([100, year_w - 100])
+
+
+async def test_late_data_changes_exactly_the_months_it_touches(fleet: httpx.AsyncClient,
+                                                               producer: BusProducer) -> None:
+    span = {"from": midnight(date(2026, 1, 1)).isoformat(), "to": midnight(date(2026, 4, 1)).isoformat()}
+    before = await monthly(fleet, group_by="customer", **span)
+    # W1's missing Mar 1 value put Feb 28's water into March
+    assert close(before[("2026-02", "C1w")], truth(["W1"], *month(2026, 2)) - used("W1", date(2026, 2, 28)))
+    await publish(producer, [reading("W1", W, GAP[1], register("W1", GAP[1]), version=1),
+                             reading("M1", E, ESTIMATE[1], register("M1", ESTIMATE[1]), version=1)], "late")
+
+    async def repaired() -> bool:
+        now = await monthly(fleet, group_by="customer", **span)
+        return close(now.get(("2026-02", "C1w")), truth(["W1"], *month(2026, 2))) and close(
+            now.get(("2026-01", "C1")), truth(["M1"], *month(2026, 1)))
+    await eventually(repaired)
+    after = await monthly(fleet, group_by="customer", **span)
+    changed = {k for k in after if not close(after[k], before[k])}
+    assert changed == {("2026-02", "C1w"), ("2026-03", "C1w"), ("2026-01", "C1"), ("2026-02", "C1")}
+    for key in [("2026-03", "C1w"), ("2026-02", "C1")]:
+        m = int(key[0][5:])
+        assert close(after[key], truth(["W1" if key[1] == "C1w" else "M1"], *month(2026, m)))
+
+
+async def test_bad_input_is_4xx_with_the_reason(fleet: httpx.AsyncClient) -> None:
+    span = {"from": midnight(date(2026, 1, 1)).isoformat(), "to": midnight(date(2026, 2, 1)).isoformat()}
+    unknown = await fleet.get("/api/v1/analytics/usage", params={"regions": "NOWHERE", **span})
+    assert unknown.status_code == 404 and "NOWHERE" in unknown.json()["detail"]
+    group = await fleet.get("/api/v1/analytics/ranking", params={"groups": "NOGROUP", **span})
+    assert group.status_code == 404 and "NOGROUP" in group.json()["detail"]
+    inverted = await fleet.get("/api/v1/analytics/usage", params={"from": span["to"], "to": span["from"]})
+    assert inverted.status_code == 422 and "inverted" in inverted.json()["detail"]
+    too_long = await fleet.get("/api/v1/analytics/usage", params={"from": "2000-01-01T00:00:00Z", "to": span["to"]})
+    assert too_long.status_code == 422 and "3700 days" in too_long.json()["detail"]
+    costly = await fleet.get("/api/v1/analytics/usage", params={
+        "interval": "hour", "from": "2023-01-01T00:00:00Z", "to": span["to"]})
+    assert costly.status_code == 422 and "50000" in costly.json()["detail"]
