@@ -30,7 +30,8 @@ Reader = Annotated[Principal, require(Permission.TERMINALS_READ)]
 """Jobs, groups, protection marks and the command log (viewers read)."""
 Editor = Annotated[Principal, require(Permission.MASTERDATA_EDIT)]
 """Groups and protection marks."""
-JobId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+JobId = Annotated[str, Path(pattern=UUID)]
 GroupId = Annotated[str, Path(pattern=ID)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
@@ -277,7 +278,7 @@ async def get_log(cr: ControlDep, principal: Reader, since: datetime | None = No
                   operator: Annotated[str | None, Query(max_length=200)] = None,
                   action: Annotated[str | None, Query(pattern="^[a-z0-9_.]{1,64}$")] = None,
                   outcome: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
-                  job_id: Annotated[str | None, Query(pattern=r"^[0-9a-f-]{36}$")] = None,
+                  job_id: Annotated[str | None, Query(pattern=UUID)] = None,
                   kind: Annotated[str | None, Query(pattern="^(command|parameter)$")] = None,
                   event: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
                   limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
