@@ -179,7 +179,7 @@ class Purses:
         if ts <= start:
             return
         purse.settled_ts = ts
-        if not purse.control_on:
+        if not purse.control_on or not purse.purchases:  # nothing bought yet: not counting (a price alone)
             return
         if not purse.alarmed and self.remaining(purse, ts) <= purse.alarm:
             at = self._crossing(purse, purse.alarm, start, ts)
