@@ -148,6 +148,7 @@ async def test_master_mode_alarms_trips_and_restores_each_once(control: Control,
         ("normal", "tripped", "settings"), ("tripped", "normal", "payment"), ("normal", "alarm", "charge"),
         ("alarm", "tripped", "charge"), ("tripped", "normal", "payment")]
     assert [n["kind"] for n in view["notices"]] == ["trip", "restore", "alarm", "trip", "restore"]
+    assert await _logged(control, meter, "prepayment") == 1  # the setting, in the immutable parameter log
     jobs = await until(lambda: _all_taken(control, account["account_id"], 4))
     assert [(j["action"], j["outcome"], j["origin"], j["job_action"]) for j in jobs] == [
         ("trip", "submitted", "prepayment", "trip"), ("allow_close", "submitted", "prepayment", "allow_close"),
@@ -281,3 +282,10 @@ async def test_quantity_limit_exceeded_trips_once_and_under_it_nothing_happens(c
                                        {"period": "day", "usage_limit": "6", "action": "alarm"}]})
     assert bad.status_code == 422
     assert len((await control.client.get(f"/api/v1/quantity/{over}", headers=VIEW)).json()["limits"]) == 2
+    assert await _logged(control, over, "quantity_limits") == 1  # the refused change left no row
+
+
+async def _logged(control: Control, meter: str, what: str) -> int:
+    async with control.cr.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM control.command_log WHERE kind = 'parameter'"
+                                       " AND meter_id = $1 AND action = $2", meter, what))

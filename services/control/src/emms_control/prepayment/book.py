@@ -20,6 +20,7 @@ import asyncpg
 
 from emms_control import metrics
 from emms_control.accounts import scope
+from emms_control.commands import record_parameter_change
 from emms_control.prepayment import master, topology
 from emms_control.prepayment.bodies import PrepaymentBody
 from emms_control.prepayment.rules import Mode
@@ -56,6 +57,12 @@ async def configure(pool: asyncpg.Pool, account_id: str, body: PrepaymentBody, p
         values["close_action"] = body.close_action.value
         await repo.upsert_setting(conn, account_id, values, "normal" if old is None else old["state"],
                                   principal.subject)
+        before = None if old is None else {k: old[k] for k in ("mode", "alarm_threshold", "trip_threshold",
+                                                                "close_action", "price")}
+        for meter_id in meters:
+            await record_parameter_change(conn, who=principal.subject, what="prepayment", origin="manual",
+                                          meter_id=meter_id, before=before, after=values,
+                                          reason=f"account {account_id}")
         if body.mode == Mode.MASTER:
             await master.evaluate_accounts(conn, [account_id], "settings")
         elif body.mode == Mode.METER and (old is None or old["price"] != body.price or old["mode"] != "meter"):

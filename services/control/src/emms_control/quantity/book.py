@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from emms_control.commands import record_parameter_change
 from emms_control.quantity.bodies import QuantityBody
 from emms_control.repository import prepayment as actions_repo
 from emms_control.repository import quantity as repo
@@ -38,11 +39,14 @@ async def configure(pool: asyncpg.Pool, meter_id: str, body: QuantityBody, princ
         if not await _in_scope(conn, meter_id, principal):
             raise NotFound(f"no device {meter_id!r} in your data scope")
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('quantity:' || $1))", meter_id)
+        before = [{k: r[k] for k in ("period", "usage_limit", "action")} for r in await repo.limits(conn, [meter_id])]
         await repo.delete_limits(conn, meter_id)
         for limit in body.limits:
             await repo.put_limit(conn, meter_id, {"period": limit.period.value, "utility": body.utility,
                                                   "usage_limit": limit.usage_limit, "action": limit.action.value,
                                                   "utc_offset_minutes": body.utc_offset_minutes}, principal.subject)
+        await record_parameter_change(conn, who=principal.subject, what="quantity_limits", origin="manual",
+                                      meter_id=meter_id, before=before, after=body.model_dump(mode="json"))
         return await _view(conn, meter_id)
 
 
