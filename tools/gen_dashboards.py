@@ -47,7 +47,12 @@ POD = f'pod=~"emms-({SERVICES})-.+"'
 # Prometheus and kube-state-metrics, present wherever kube-prometheus-stack runs.
 EXTERNAL_METRICS = frozenset({
     "up", "kube_pod_status_ready", "kube_pod_container_status_restarts_total",
+    # CloudNativePG's exporter, custom queries of deploy/k8s/base/database/monitoring-queries.yaml
+    "cnpg_emms_collector_task_company",
 })
+
+TASK_COMPANY = "max by (namespace, task, company_id) (cnpg_emms_collector_task_company)"
+"""task → company (the collector's task table, exported by the database's monitoring queries)."""
 
 _DECLARED = re.compile(r"""\b(Counter|Gauge|Histogram|Summary)\(\s*["']([a-zA-Z_:][a-zA-Z0-9_:]*)["']""")
 
@@ -354,19 +359,26 @@ def fep() -> DashboardSpec:
 def collection() -> DashboardSpec:
     answered = (f'sum(rate(emms_fep_requests_total{{outcome="answered"}}[{RATE}])) / '
                 f"sum(rate(emms_fep_requests_total[{RATE}]))")
-    group_success = (f'sum by (terminal_group) (rate(emms_collector_tasks_total{{outcome="success"}}[{RATE}])) / '
-                     f"sum by (terminal_group) (rate(emms_collector_tasks_total[{RATE}]))")
+    final = "max by (namespace, task) (emms_collector_task_success_final_ratio)"
+    by_company = f"min by (company_id) ({final} * on (namespace, task) group_left (company_id) {TASK_COMPANY})"
     return DashboardSpec("field", "collection.json", "emms-collection", "EMMS collection",
-                         "Collection success: downlink answers fleet-wide, tasks per terminal group, reading flow.", [
+                         "Collection success: downlink answers fleet-wide, per company and task, reading flow.", [
         ("Communication (FEP)", [
             st("Requests answered (range)", Query(answered.replace(RATE, "$__range")), unit="percentunit",
                description="Share of downlink requests answered by the terminal over the selected range."),
             ts("Requests answered ratio", Query(answered, "answered"), unit="percentunit", width=18),
         ]),
-        ("Collection per terminal group", [
-            ts("Success rate by terminal group", Query(group_success, "{{terminal_group}}"), unit="percentunit"),
-            ts("Tasks/s by outcome", Query(f"sum by (outcome) (rate(emms_collector_tasks_total[{RATE}]))",
-                                           "{{outcome}}"), unit="ops"),
+        ("Collection per company and task", [
+            ts("Success after retries and back-fill, worst task per company", Query(by_company, "{{company_id}}"),
+               unit="percentunit", description="Alert EmmsCollectionSuccessLow fires below 95 %, critical below 80 %."),
+            ts("Success after retries and back-fill by task", Query(final, "{{task}}"), unit="percentunit"),
+            ts("First-attempt success by task",
+               Query("max by (task) (emms_collector_task_success_first_ratio)", "{{task}}"), unit="percentunit"),
+            ts("Data completeness by task",
+               Query("max by (task) (emms_collector_task_completeness_ratio)", "{{task}}"), unit="percentunit"),
+            ts("Runs finished/s by status",
+               Query(f"sum by (status) (rate(emms_collector_runs_finished_total[{RATE}]))", "{{status}}"), unit="ops"),
+            ts("Open gaps (back-fill horizon)", Query("sum(emms_collector_gaps_open)", "open gaps")),
         ]),
         ("Flow", [
             ts("Uplink frames published/s", Query(_published("emms.uplink.frame.v1"), "uplink frames"),

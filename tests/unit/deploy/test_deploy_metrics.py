@@ -25,6 +25,13 @@ EXTERNAL = {
     "kube_pod_status_ready", "kube_pod_container_status_restarts_total",  # kube-state-metrics
     "kube_deployment_status_replicas_available", "kube_statefulset_status_replicas_ready",
     "cnpg_collector_up",  # CloudNativePG's instance exporter
+    "cnpg_pg_replication_lag", "cnpg_pg_stat_archiver_failed_count",  # CloudNativePG's default queries
+    "cnpg_pg_stat_archiver_seconds_since_last_archival",
+    # the Barman Cloud plugin's backup metrics (with or without the exporter's cnpg_ prefix)
+    "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
+    "barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp",
+    "kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes",  # kubelet
+    "certmanager_certificate_expiration_timestamp_seconds",  # cert-manager
 }
 SUFFIXES = {"Counter": ("_total",), "Gauge": ("",), "Histogram": ("_bucket", "_sum", "_count", ""),
             "Summary": ("_sum", "_count", "")}
