@@ -122,7 +122,7 @@ def fleet(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     manifest = tmp_path_factory.mktemp("sim-pw") / "fleet.json"
     command = [sys.executable, "-m", "emms_sim.cli", "run", "--fep", f"127.0.0.1:{replica.port}",
                "--concentrators", "3", "--meters-per", "2", "--seed", str(SEED), "--mix", "electricity=100",
-               "--quiet-field", "--heartbeat-s", "5", "--first-terminal", str(FIRST_TERMINAL),
+               "--quiet-field", "--heartbeat-s", "1", "--first-terminal", str(FIRST_TERMINAL),
                "--terminal-passwords", "--manifest", str(manifest)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -144,7 +144,7 @@ async def stack(database_url: str, kafka_settings: KafkaSettings, replica: Repli
                 bus: tuple[BusWatch, BusProducer], fleet: list[dict[str, Any]],
                 captured_logs: LogCapture) -> AsyncIterator[Stack]:
     settings = ArchiveSettings(database=DatabaseSettings(url=database_url), kafka=kafka_settings,
-                               environment="test", shutdown_grace_s=5.0)
+                               environment="test", shutdown_grace_s=2.0)
     seen = Seen()
     consumer = BusConsumer(kafka_settings, group=f"fep-pw-watch-{secrets.token_hex(3)}",
                            topics=["emms.masterdata.change.v1", "emms.downlink.request.v1",
