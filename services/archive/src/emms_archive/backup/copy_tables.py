@@ -17,8 +17,8 @@ from emms_archive.backup.tables import TIME_PARTITIONED, Table
 from emms_archive.schema import SCHEMA
 from emms_db.connection import Connection
 
-MASTER = ("company", "region", "service_area", "network_node", "terminal", "customer", "meter", "metering_point",
-          "custom_group")
+MASTER = ("company", "region", "service_area", "network_node", "terminal", "customer", "heating_season", "meter",
+          "metering_point", "custom_group")
 
 
 def file_of(directory: Path, table: Table) -> Path:

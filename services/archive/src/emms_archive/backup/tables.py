@@ -27,6 +27,7 @@ COMPANY_FILTERS: dict[str, str] = {
     "meter": f"t.company_id = ANY({{c}}::text[]) OR t.id IN (SELECT meter_id FROM {S}.meter_period"
              f" WHERE metering_point_id IN ({_POINTS}))",
     "metering_point": f"t.customer_id IN ({_CUSTOMERS})",
+    "heating_season": f"t.customer_id IN ({_CUSTOMERS})",
     "meter_period": f"t.metering_point_id IN ({_POINTS})",
     "custom_group": "t.company_id = ANY({c}::text[])",
     "group_member": f"t.group_id IN ({_GROUPS})",
@@ -70,6 +71,7 @@ TABLES: tuple[Table, ...] = (
     Table("network_node", ("id",)),
     Table("terminal", ("id",)),
     Table("customer", ("id",)),
+    Table("heating_season", ("customer_id", "season")),
     Table("meter", ("id",)),
     Table("metering_point", ("id",)),
     Table("meter_period", ("id",), sequence="meter_period_id_seq"),

@@ -150,6 +150,11 @@ class Customer(Record):
     region_id: Id
     address: str | None = None
     status: Status = Status.ACTIVE
+    node_id: Id | None = None
+    """Where the customer is in the network: for heat, the floor (or unit, or building) node under a
+    heat-exchange station; building / unit / floor / station are that node and its ancestors."""
+    heated_area_m2: float | None = Field(default=None, ge=0, le=1_000_000)
+    """Heated (billing) area of a heat customer in m²."""
 
     @field_validator("category")
     @classmethod
@@ -206,6 +211,26 @@ class Meter(Record):
         if self.multiplier is None:
             self.multiplier = self.ct_ratio * self.pt_ratio
         return self
+
+
+SEASON = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4}-[0-9]{4}$")]
+
+
+class HeatingSeason(Record):
+    """Heating on / off of one heat customer for one heating season (``2026-2027``: the winter starting in
+    2026). A customer without a row for a season is heated (stopping is what a household applies for)."""
+
+    customer_id: Id
+    season: SEASON
+    heating: bool
+
+    @field_validator("season")
+    @classmethod
+    def _consecutive_years(cls, value: str) -> str:
+        first, second = (int(y) for y in value.split("-"))
+        if second != first + 1 or not 1970 <= first <= 2998:
+            raise ValueError(f"season {value!r} is two consecutive years, e.g. '2026-2027'")
+        return value
 
 
 class CustomGroup(Record):
