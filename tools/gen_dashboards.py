@@ -424,7 +424,56 @@ def archive() -> DashboardSpec:
     ])
 
 
-DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, archive)
+def control() -> DashboardSpec:
+    def c(expr: str) -> str:
+        return f"sum by (action, outcome) (increase({expr}[1h]))"
+    balances = (
+        "SELECT utility,\n"
+        "       count(*) FILTER (WHERE balance <= 0) AS at_or_below_zero,\n"
+        "       count(*) FILTER (WHERE balance > 0 AND balance <= 10) AS low_up_to_10,\n"
+        "       count(*) AS open_accounts, min(balance) AS lowest_balance\n"
+        "FROM control.account WHERE status = 'open' GROUP BY utility ORDER BY utility"
+    )
+    jobs = (
+        "SELECT j.created_at, j.action, j.origin, j.requested_by, j.state, j.total,\n"
+        "       count(*) FILTER (WHERE d.state = 'verified') AS verified,\n"
+        "       count(*) FILTER (WHERE d.state = 'failed') AS failed\n"
+        "FROM control.jobs j JOIN control.job_devices d USING (job_id)\n"
+        "WHERE j.created_at > now() - interval '1 day' GROUP BY j.job_id ORDER BY j.created_at DESC LIMIT 50"
+    )
+    return DashboardSpec("field", "control.json", "emms-control", "EMMS control",
+                         "Remote control (commands, trips, jobs) and balances of prepaid accounts.", [
+        ("Commands", [
+            ts("Device results by action and outcome (1 h)", Query(c("emms_control_commands_total"),
+                                                                   "{{action}} {{outcome}}"),
+               description="Final result per device: verified, confirmed (no read-back), failed, cancelled."),
+            ts("Trips and valve closes verified / failed (1 h)",
+               Query('sum by (action, outcome) (increase(emms_control_commands_total'
+                     '{action=~"trip|valve_close"}[1h]))', "{{action}} {{outcome}}")),
+            ts("Time to confirm p50 / p99",
+               Query(f"histogram_quantile(0.5, sum by (le) (rate(emms_control_command_confirm_seconds_bucket"
+                     f"[{RATE}])))", "p50"),
+               Query(f"histogram_quantile(0.99, sum by (le) (rate(emms_control_command_confirm_seconds_bucket"
+                     f"[{RATE}])))", "p99"), unit="s", width=8),
+            ts("Time to verify p50 / p99",
+               Query(f"histogram_quantile(0.5, sum by (le) (rate(emms_control_command_verify_seconds_bucket"
+                     f"[{RATE}])))", "p50"),
+               Query(f"histogram_quantile(0.99, sum by (le) (rate(emms_control_command_verify_seconds_bucket"
+                     f"[{RATE}])))", "p99"), unit="s", width=8),
+            ts("Retries by reason (1 h)", Query("sum by (reason) (increase(emms_control_command_retries_total[1h]))",
+                                                "{{reason}}"), width=8),
+            st("Jobs running", Query("max(emms_control_jobs_running)", "jobs")),
+            st("Devices pending", Query("max(emms_control_devices_pending)", "devices")),
+            sql_table("Jobs of the last day", jobs, description="From control.jobs / job_devices."),
+        ]),
+        ("Balances", [
+            sql_table("Open accounts at or below zero (trip level) and low", balances,
+                      description="From control.account: balances at or below zero, and up to 10 (alarm level)."),
+        ]),
+    ])
+
+
+DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, archive, control)
 
 FOLDER_TITLES = {"platform": "EMMS platform", "field": "EMMS field", "data": "EMMS data"}
 
