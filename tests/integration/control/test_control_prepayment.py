@@ -9,15 +9,16 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from control_harness import DAY, Control, token, uid
 
-from emms_bus import BusProducer, KafkaSettings
+from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_control.commands import configure, policy
+from emms_messages.control import ControlNotice
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 from emms_messages.readings import ValidatedReading, ValidatedReadingBatch, ValidationStatus
 
@@ -35,6 +36,27 @@ async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[BusProducer]:
         yield p
     finally:
         await p.stop()
+
+
+@pytest.fixture(scope="module")
+async def notices_on_bus(kafka_settings: KafkaSettings) -> AsyncIterator[list[ControlNotice]]:
+    """Every ControlNotice published on emms.control.notice.v1 while the module runs."""
+    seen: list[ControlNotice] = []
+
+    async def handle(batch: Sequence[Delivery]) -> None:
+        seen.extend(d.payload for d in batch if isinstance(d.payload, ControlNotice))
+    producer = BusProducer(kafka_settings, "control-notice-watch")
+    await producer.start()
+    consumer = BusConsumer(kafka_settings, group=uid("notice-watch"), topics=["emms.control.notice.v1"],
+                           handler=handle, dlq_producer=producer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield seen
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +144,8 @@ async def jobs_of(control: Control, account_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def test_master_mode_alarms_trips_and_restores_each_once(control: Control, producer: BusProducer) -> None:
+async def test_master_mode_alarms_trips_and_restores_each_once(control: Control, producer: BusProducer,
+                                                                notices_on_bus: list[ControlNotice]) -> None:
     meter = uid("M")
     await install(control, producer, meter, "electricity")
     account = await control.account(await control.tariff(tiers=None), meter)
@@ -149,6 +172,12 @@ async def test_master_mode_alarms_trips_and_restores_each_once(control: Control,
         ("alarm", "tripped", "charge"), ("tripped", "normal", "payment")]
     assert [n["kind"] for n in view["notices"]] == ["trip", "restore", "alarm", "trip", "restore"]
     assert await _logged(control, meter, "prepayment") == 1  # the setting, in the immutable parameter log
+    ids = {n["notice_id"] for n in view["notices"]}
+
+    async def published() -> list[str] | None:  # at least once: a repeat carries the same notice_id
+        mine = {n.notice_id: n.kind for n in notices_on_bus if n.notice_id in ids}
+        return [mine[i] for i in sorted(mine)] if set(mine) == ids else None
+    assert await until(published) == ["trip", "restore", "alarm", "trip", "restore"]
     jobs = await until(lambda: _all_taken(control, account["account_id"], 4))
     assert [(j["action"], j["outcome"], j["origin"], j["job_action"]) for j in jobs] == [
         ("trip", "submitted", "prepayment", "trip"), ("allow_close", "submitted", "prepayment", "allow_close"),

@@ -1,4 +1,5 @@
-"""Payloads of the control service: the final result of a remote-control command on one device."""
+"""Payloads of the control service: the final result of a remote-control command on one device; notices of
+prepayment and quantity control."""
 
 from __future__ import annotations
 
@@ -32,3 +33,24 @@ class CommandResult(Payload):
 
     def natural_key(self) -> str:
         return f"{self.job_id}/{self.meter_id or ''}/{self.terminal}"
+
+
+class ControlNotice(Payload):
+    """A prepayment or quantity-control notice for the customer channel, published once per notice.
+
+    ``kind``: ``alarm`` (balance at or below the alarm threshold), ``trip`` (at or below the trip threshold:
+    supply cut), ``restore``, ``alarm_cleared`` (master-mode prepayment), ``quantity_exceeded``."""
+
+    SCHEMA_NAME = "control.notice"
+    SCHEMA_VERSION = 1
+
+    notice_id: int
+    kind: str
+    account_id: str | None = None
+    meter_id: str | None = None
+    message: str
+    detail: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+
+    def natural_key(self) -> str:
+        return str(self.notice_id)

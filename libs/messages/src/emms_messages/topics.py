@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from emms_messages.access import AccessDenied
-from emms_messages.control import CommandResult
+from emms_messages.control import CommandResult, ControlNotice
 from emms_messages.envelope import Payload
 from emms_messages.events import Anomaly, DeviceEvent
 from emms_messages.masterdata import MasterDataChange
@@ -76,6 +76,9 @@ TOPICS: Mapping[str, Topic] = MappingProxyType({t.name: t for t in (
     _t("emms.control.command.v1", CommandResult, lambda p: p.terminal, 24, 30,
        ("control",), (), "Remote-control commands: one message per device final result (verified, confirmed,"
        " failed, cancelled) of a trip, close, valve, protect or parameter job."),
+    _t("emms.control.notice.v1", ControlNotice, lambda p: p.account_id or p.meter_id or "", 12, 30,
+       ("control",), (), "Prepayment and quantity-control notices for the customer channel: alarm, trip, restore,"
+       " alarm cleared, usage limit exceeded (one message per notice)."),
     _t("emms.access.denied.v1", AccessDenied, lambda p: p.subject or p.client_ip or p.service, 6, 90,
        ("fep", "collector", "validator", "control", "analytics", "archive", "identity"), ("identity",),
        "Requests refused by a service's access check (401/403/429/503), for the identity service's audit log."),

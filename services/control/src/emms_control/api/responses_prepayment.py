@@ -33,6 +33,8 @@ class Notice(ApiModel):
     kind: str
     message: str
     created_at: datetime
+    sent_at: datetime | None
+    """When it was published on ``emms.control.notice.v1``."""
 
 
 class AutoAction(ApiModel):

@@ -1,5 +1,6 @@
 """Wiring prepayment and quantity control into the service runtime: the worker that hands decided
-actions to the command path, the periodic read-back of remaining amounts and its result consumer."""
+actions to the command path and publishes the notices, the periodic read-back of remaining amounts
+and its result consumer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from collections.abc import Sequence
 
 from emms_bus import Delivery
-from emms_control.prepayment import dispatch, readback
+from emms_control.prepayment import dispatch, notices, readback
 from emms_control.prepayment.settings import PrepaymentSettings
 from emms_control.runtime import ControlRuntime
 from emms_runtime import ServiceRuntime
@@ -20,6 +21,7 @@ def wire(rt: ServiceRuntime, settings: PrepaymentSettings) -> None:
 
     async def hand_over() -> None:
         await dispatch.dispatch_waiting(pool, settings.dispatch_batch)
+        await notices.publish_unsent(pool, producer)
 
     async def read() -> None:
         await readback.request_reads(pool, producer)

@@ -64,6 +64,15 @@ async def notify(conn: Connection, account_id: str | None, meter_id: str | None,
                        json.dumps(detail, default=str))
 
 
+async def unsent_notices(conn: Connection, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT * FROM {S}.notice WHERE sent_at IS NULL ORDER BY notice_id LIMIT $1"
+                            " FOR UPDATE SKIP LOCKED", limit)
+
+
+async def mark_sent(conn: Connection, notice_ids: Sequence[int]) -> None:
+    await conn.execute(f"UPDATE {S}.notice SET sent_at = now() WHERE notice_id = ANY($1::bigint[])", list(notice_ids))
+
+
 async def notices(conn: Connection, account_id: str, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT * FROM {S}.notice WHERE account_id = $1 ORDER BY notice_id LIMIT $2",
                             account_id, limit)
