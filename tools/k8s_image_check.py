@@ -68,8 +68,9 @@ def console_scripts(packages: list[str]) -> list[str]:
     return sorted(out)
 
 
-def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload]
+def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
+        cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, timeout=timeout, cwd=cwd)
 
 
 def full_check() -> list[str]:

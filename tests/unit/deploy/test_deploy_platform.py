@@ -25,7 +25,7 @@ DOWNLINK = "emms.downlink.request.v1"
 
 
 def pod_workloads(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    return by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet") + by_kind(docs, "Job")
+    return [*by_kind(docs, "Deployment"), *by_kind(docs, "StatefulSet"), *by_kind(docs, "Job")]
 
 
 def acl_table(docs: tuple[dict[str, Any], ...]) -> dict[str, dict[str, set[str]]]:

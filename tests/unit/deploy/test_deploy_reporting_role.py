@@ -78,11 +78,14 @@ async def test_the_reporting_role_reads_the_views(archive_db: asyncpg.Connection
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'reporting'")}
     assert views == VIEWS
     day = await reader.fetchrow("SELECT * FROM reporting.daily_usage WHERE metering_point_id = $1", f"mp-{tag}")
+    assert day is not None
     assert (day["company_id"], day["first_value"], day["last_value"], day["usage"], day["readings"]) == (
         f"co-{tag}", 101.0, 112.5, 11.5, 2)
     latest = await reader.fetchrow("SELECT * FROM reporting.latest_value WHERE metering_point_id = $1", f"mp-{tag}")
+    assert latest is not None
     assert (latest["value"], latest["status"]) == (112.5, "valid")
     fleet = await reader.fetchrow("SELECT * FROM reporting.fleet WHERE company_id = $1", f"co-{tag}")
+    assert fleet is not None
     assert (fleet["utility"], fleet["metering_points"]) == ("water", 1)
     columns = {r["column_name"] for r in await reader.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'reporting'")}
