@@ -137,7 +137,8 @@ def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() 
         "PowerQuality",
         "PurchaseInfo", "SettlementInfo", "EventRequest", "EventBatch", "EventRecord", "VersionChange", "PowerEvent",
         "PointEvent", "SerialSettings", "ForwardRequest", "ForwardReply", "Register", "EnergyReading",
-        "ForwardEnergies", "ReverseEnergies", "CurveTag", "Curve", "PurchaseControl", "RemainingAmount", "RawData"])
+        "ForwardEnergies", "ReverseEnergies", "CurveTag", "Curve", "EnergyRates", "PurchaseControl", "RemainingAmount",
+        "RawData"])
 
 
 def _import_consumers_against(package: Path) -> subprocess.CompletedProcess[str]:
