@@ -5,7 +5,8 @@ F89 / F92 / F105) of every electricity meter of a small fleet: each of the 96
 points of each curve is published as a reading stamped with its own instant
 and equals the truth's ``/curve``; the archive stores them; the active-power
 curve integrates to the day's energy. The daily task of the same fleet brings
-valve states of the water / gas / heat meters, equal to the truth.
+valve states of the water / gas / heat meters, a realtime task the relay states of the electricity
+meters (a forwarded DL/T 645 status word 3), each equal to the truth.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ async def _run(stack: Stack, task: dict[str, object], timeout_s: float = 60) -> 
 async def test_curves_and_states_equal_the_truth(service_env: dict[str, str], kafka_settings: KafkaSettings,
                                                  tmp_path: Path) -> None:
     env = {**stack_env(service_env), "EMMS_ARCHIVE_INGEST__REATTRIBUTE_INTERVAL_S": "1"}
-    stack = Stack(env, tmp_path, concentrators=1, meters_per=12, with_archive=True)
+    stack = Stack(env, tmp_path, concentrators=1, meters_per=12, with_archive=True,
+                  collector_env={"EMMS_COLLECTOR_DISPATCH__REQUEST_TIMEOUT_S": "20"})  # a loaded machine
     stack.start()
     try:
         active = [m for m in stack.manifest_meters() if not m["added_later"]]
@@ -71,18 +73,22 @@ async def test_curves_and_states_equal_the_truth(service_env: dict[str, str], ka
             "period": {"unit": "daily", "at": "00:40"}})
         assert status == 422 and "curve" in str(refused)
         async with BusReadings(kafka_settings) as bus:
-            quality, _ = await asyncio.gather(_run(stack, {
+            quality, _, _ = await asyncio.gather(_run(stack, {
                 "id": "e2e-curves", "name": "load curves", "type": "curve", "target": {"utilities": ["electricity"]},
                 "items": CURVES, "period": {"unit": "daily", "at": "00:40"}, "retries": 2, "retry_delay_s": 1}),
                 _run(stack, {"id": "e2e-states", "name": "valves", "type": "daily_frozen",
                              "target": {"utilities": ["water", "gas", "heat"]}, "items": ["valve.state"],
-                             "period": {"unit": "daily", "at": "00:20"}, "retries": 2, "retry_delay_s": 1}))
+                             "period": {"unit": "daily", "at": "00:20"}, "retries": 2, "retry_delay_s": 1}),
+                _run(stack, {"id": "e2e-relays", "name": "relays", "type": "realtime",
+                             "target": {"utilities": ["electricity"]}, "items": ["relay.state"],
+                             "period": {"unit": "hourly", "every": 1}, "retries": 2, "retry_delay_s": 1}))
             await asyncio.sleep(0.5)
         assert quality["overall"]["meters"] == len(elec)  # type: ignore[index]
         start = datetime.combine(datetime.now(TZ).date() - timedelta(days=1), datetime.min.time(), TZ)
         mismatches, compared = await asyncio.to_thread(_compare_curves, stack, bus, elec, start)
         assert mismatches == [] and compared > 0
         assert await asyncio.to_thread(_compare_states, stack, bus, [m for m in active if m not in elec]) == []
+        assert await asyncio.to_thread(_compare_states, stack, bus, elec, "relay.state") == []
         # the archive learns where the meters are after their readings came (held, then attributed)
         await _import_into_archive(stack, elec)
         meter = str(elec[0]["meter_id"])
@@ -152,19 +158,20 @@ def _integral_check(stack: Stack, meter: str, start: datetime, integral: float) 
     return [] if ok else [f"{meter}: curve integral {integral:.4f} kWh vs energy {day_energy:.4f} kWh"]
 
 
-def _compare_states(stack: Stack, bus: BusReadings, flow_meters: list[dict[str, object]]) -> list[str]:
+def _compare_states(stack: Stack, bus: BusReadings, meters: list[dict[str, object]], item: str = "valve.state"
+                    ) -> list[str]:
     bad: list[str] = []
-    for m in flow_meters:
+    for m in meters:
         meter = str(m["meter_id"])
-        found = bus.readings.get((meter, "valve.state", "scheduled"))
+        found = bus.readings.get((meter, item, "scheduled"))
         if not found:
-            bad.append(f"{meter} valve.state: missing")
+            bad.append(f"{meter} {item}: missing")
             continue
         got = found[-1]
         at = quote(got.data_time.isoformat())
-        _, truth = http("GET", f"{stack.sim}/truth?meter={meter}&item=valve.state&at={at}")
+        _, truth = http("GET", f"{stack.sim}/truth?meter={meter}&item={item}&at={at}")
         if got.value != truth["value"]:
-            bad.append(f"{meter} valve.state: {got.value} vs {truth['value']}")
+            bad.append(f"{meter} {item}: {got.value} vs {truth['value']}")
     return bad
 
 

@@ -1,4 +1,5 @@
-"""Curve tasks: which items they read, the day they collect, the requests they plan, the readings they make."""
+"""Curve tasks: which items they read, the day they collect, the requests they plan, the readings they make;
+the relay state of electricity meters read as a forwarded DL/T 645 status word."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from emms_collector.tasks.model import TaskBody
 from emms_collector.tasks.periods import zone
 from emms_collector.tasks.types import TaskType
 from emms_messages.readings import ReadingSource
+from emms_protocol import dlt645
 from emms_protocol.gdw1376 import DEVICE_TZ, DataUnit
 from emms_protocol.gdw1376.afn0d_curves import Curve, CurveTag
+from emms_protocol.gdw1376.afn10 import ForwardRequest
 from emms_protocol.gdw1376.items_map import items_from_units
 from emms_protocol.gdw1376.json_view import from_jsonable
 
@@ -73,3 +76,16 @@ def test_planned_requests_carry_a_days_td_c_and_readings_are_per_point() -> None
     assert [(r.item, r.data_time, r.value) for r in readings] == [
         ("power.active.total", start.astimezone(UTC), 1.5),
         ("power.active.total", (start + timedelta(minutes=30)).astimezone(UTC), 2.0)]
+
+
+def test_relay_state_is_a_forwarded_645_status_word_read() -> None:
+    point = Point("m-1", "3701-00001", 3, "electricity", "dlt645-2007", meter_address="000000000123", port=2)
+    for task_type in (TaskType.REALTIME, TaskType.DAILY_FROZEN):
+        routes, uncovered = choose(task_type, point.protocol, ["relay.state"])
+        assert uncovered == [] and [(r.afn, r.fn, r.di, r.current) for r in routes] == [(0x10, 1, 0x04000503, True)]
+    planned = plan(TaskType.REALTIME, [Wanted(point, ("relay.state",))], None,
+                   PlanOptions(purpose="manual", requested_by="test"), datetime(2026, 12, 5, tzinfo=UTC))
+    (request,) = planned.requests
+    value = from_jsonable(request.request.units[0].data["value"])
+    assert isinstance(value, ForwardRequest) and isinstance(value.inner, dlt645.Frame645)
+    assert value.inner.address == "000000000123" and value.inner.body.di == 0x04000503  # type: ignore[union-attr]

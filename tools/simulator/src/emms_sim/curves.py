@@ -12,6 +12,7 @@ largest commercial meters' peaks). Water, gas and heat points have no 1376.1 cur
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,23 @@ from emms_sim.meters import MeterModel, Reading
 from emms_sim.terminal_state import TerminalState
 
 MAX_CURVE_POINTS = 2976  # 31 days of 15-minute points: the truth API's bound
+_KEPT = 100_000
+_instants: OrderedDict[tuple[int, float], Reading | None] = OrderedDict()
+"""Past instants' values, shared by the requests of one process (a curve task asks each Fn of the same points
+in its own frame). Only instants not after the answer's are kept: commands change values after they happen,
+never before, so a kept value stays true."""
+
+
+def _instant(state: TerminalState, meter: MeterSpec, ts: float) -> Reading | None:
+    key = (meter.key, ts)
+    if key in _instants:
+        _instants.move_to_end(key)
+        return _instants[key]
+    found = state.truth.model.instant(meter, ts)
+    _instants[key] = found
+    if len(_instants) > _KEPT:
+        _instants.popitem(last=False)
+    return found
 
 
 def points(model: MeterModel, meter: MeterSpec, items: Iterable[str], start: datetime, step: timedelta,
@@ -65,7 +83,7 @@ def answer(state: TerminalState, unit: DataUnit, ts: float, cache: dict[tuple[in
         key = (unit.pn, tag.density, at)
         reading = cache.get(key)
         if reading is None and at.timestamp() <= ts:
-            found = state.truth.model.reading(meter, at.timestamp())
+            found = _instant(state, meter, at.timestamp())
             if found is not None:
                 reading = cache[key] = found
         value = None if reading is None else reading.get(kind.item)

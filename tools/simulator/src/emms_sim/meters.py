@@ -169,6 +169,13 @@ class MeterModel:
                         _sum_register(out, quadrants, suffix) if three else None
         return out
 
+    def instant(self, meter: MeterSpec, ts: float) -> Reading | None:
+        """An electricity meter's instantaneous values at ``ts`` (power, voltage, current, power factor …)
+        exactly as :meth:`reading` has them, without its registers (what a load curve carries)."""
+        if not meter.present(ts) or meter.utility != "electricity":
+            return None
+        return self._electricity_instant(meter, ts)
+
     def _electricity(self, meter: MeterSpec, ts: float) -> Reading:
         out: Reading = {}
         three = meter.phases == 3

@@ -60,6 +60,12 @@ def _r(name: str, afn: int, fn: int, items: Iterable[str], **kw: object) -> Rout
 
 ELECTRICITY = "dlt645"
 CJT188 = "cjt188"
+DLT645 = "dlt645"
+DLT645_STATUS_WORD_3 = 0x04000503
+# The supply relay of an electricity meter: its running status word 3 (bit 4 = relay open) read through
+# the concentrator (AFN 10 F1 forwarding a DL/T 645-2007 read), one meter per frame, current value.
+_645_RELAY = _r("AFN10 F1 forward DL/T 645 read 04000503 (relay state)", 0x10, 1, {"relay.state"}, forward=DLT645,
+                di=DLT645_STATUS_WORD_3, current=True)
 _188_READ = _r("AFN10 F1 forward CJ/T 188 read 901F", 0x10, 1, _188_WATER_GAS | _188_HEAT, forward=CJT188,
                di=CJT188_CURRENT, current=True)
 
@@ -68,6 +74,7 @@ ROUTES: dict[tuple[TaskType, str], tuple[Route, ...]] = {
         _r("AFN0D F161 daily frozen forward active", 0x0D, 161, _IMPORT, tag="day"),
         _r("AFN0D F1 daily frozen forward energies", 0x0D, 1, _FORWARD, tag="day"),
         _r("AFN0D F2 daily frozen reverse energies", 0x0D, 2, _REVERSE, tag="day"),
+        _645_RELAY,
     ),
     (TaskType.MONTHLY_FROZEN, ELECTRICITY): (
         _r("AFN0D F177 monthly frozen forward active", 0x0D, 177, _IMPORT, tag="month"),
@@ -80,6 +87,7 @@ ROUTES: dict[tuple[TaskType, str], tuple[Route, ...]] = {
         _r("AFN0C F34 reverse energies", 0x0C, 34, _REVERSE),
         _r("AFN0C F25 power, voltage, current", 0x0C, 25, _F25),
         _r("AFN0C F167 prepayment balance", 0x0C, 167, {"balance.remaining", "energy.remaining"}),
+        _645_RELAY,
     ),
     (TaskType.REALTIME, CJT188): (_188_READ,),
     # One Fn per curve (F81 active power … F108 phase C power factor), a day of 15-minute points each.

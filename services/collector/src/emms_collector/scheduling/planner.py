@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from emms_collector.reading.datatime import CURVE_DENSITY, CURVE_POINTS
-from emms_collector.reading.item_routing import CJT188, Route, choose
+from emms_collector.reading.item_routing import CJT188, DLT645, Route, choose
 from emms_collector.repository.points import Point
 from emms_collector.tasks.types import TaskType
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest
-from emms_protocol import cjt188
+from emms_protocol import cjt188, dlt645
 from emms_protocol.gdw1376.afn10 import control_word
 
 _188_TYPES = {"water": cjt188.WATER_COLD, "gas": cjt188.GAS, "heat": cjt188.HEAT}
@@ -118,6 +118,8 @@ def _forward(route: Route, w: Wanted, opts: PlanOptions, now: datetime) -> Plann
     if route.forward == CJT188:
         meter_type = _188_TYPES.get(w.point.utility, cjt188.WATER_COLD)
         payload = cjt188.read_request(meter_type, w.point.meter_address, route.di or 0x901F)
+    elif route.forward == DLT645 and route.di is not None:
+        payload = dlt645.read_request(w.point.meter_address, route.di)
     else:
         raise ValueError(f"no forwarding for {route.forward}")
     value = {"type": "ForwardRequest", "port": w.point.port or 2, "control": _188_SERIAL,
