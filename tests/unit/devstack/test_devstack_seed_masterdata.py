@@ -8,8 +8,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emms_archive.masterdata.models import CustomerMeterRow, Terminal
-from emms_devstack.seed_masterdata import plan_from_manifest, point_id
+from emms_archive.masterdata.models import Customer, CustomerMeterRow, NetworkNode, Terminal
+from emms_collector.tasks.model import TaskBody
+from emms_devstack.seed_masterdata import curve_task, plan_from_manifest, point_id
 
 
 def _manifest(tmp_path: Path) -> dict[str, object]:
@@ -52,3 +53,15 @@ def test_the_row_names_the_meter_installed_now() -> None:
         "m-1-r1", "000000000701", "2025-01-01T00:00:00+00:00")  # the 2027 replacement is left to happen
     assert row["metering_point_id"] == point_id("3701-00001", 7) and plan.replaced == 1
     assert row["category"] == "e_lv_three_phase" and row["register_digits"] == 6
+
+
+def test_heat_customers_are_placed_on_floors_and_a_curve_task_reads_electricity(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path)
+    imports = dict(plan_from_manifest(manifest, datetime(2026, 6, 1, tzinfo=UTC)).imports)
+    nodes = [NetworkNode.model_validate(r) for r in imports["network-nodes"]]
+    kinds = {n.id: n.kind for n in nodes}
+    heat = [Customer.model_validate(r) for r in imports["customers"]]
+    assert heat and all(c.utility == "heat" and kinds[str(c.node_id)] == "floor" and c.heated_area_m2 for c in heat)
+    assert {"heat_exchange_station", "area", "building", "unit", "floor"} <= set(kinds.values())
+    task = curve_task(manifest)
+    assert task is not None and TaskBody.model_validate(task).type.value == "curve"

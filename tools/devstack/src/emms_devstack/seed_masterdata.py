@@ -88,7 +88,62 @@ def plan_from_manifest(manifest: dict[str, Any], now: datetime | None = None) ->
                 plan.replaced += 1
             rows.append(row)
     plan.imports.append(("customer-meters", rows))
+    nodes, heat_customers = _heat_places([r for r in rows if r["utility"] == "heat"])
+    if heat_customers:
+        plan.imports.insert(len(plan.imports) - 1, ("network-nodes", nodes))
+        plan.imports.append(("customers", heat_customers))
     return plan
+
+
+HEAT_STATIONS = 2
+BUILDINGS_PER_STATION = 3
+UNITS_PER_BUILDING = 2
+FLOORS_PER_UNIT = 6
+
+
+def _heat_places(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Heat topology for the heat analyses: heat-exchange stations, a community per station, buildings,
+    units and floors; each heat customer on a floor (round robin) with a heated area of 60 … 139 m²."""
+    if not rows:
+        return [], []
+    nodes: list[dict[str, Any]] = []
+    floors: list[str] = []
+
+    def node(node_id: str, kind: str, parent: str | None) -> None:
+        nodes.append({"id": node_id, "utility": "heat", "kind": kind, "name": node_id, "parent_id": parent,
+                      "company_id": COMPANY, "region_id": REGION})
+
+    for s in range(1, HEAT_STATIONS + 1):
+        station, community = f"HX-{s}", f"HX-{s}-A"
+        node(station, "heat_exchange_station", None)
+        node(community, "area", station)
+        for b in range(1, BUILDINGS_PER_STATION + 1):
+            building = f"{community}-B{b}"
+            node(building, "building", community)
+            for u in range(1, UNITS_PER_BUILDING + 1):
+                unit = f"{building}-U{u}"
+                node(unit, "unit", building)
+                for f in range(1, FLOORS_PER_UNIT + 1):
+                    node(f"{unit}-F{f}", "floor", unit)
+                    floors.append(f"{unit}-F{f}")
+    customers = [{"id": r["customer_id"], "name": r["customer_name"], "utility": "heat", "category": r["category"],
+                  "company_id": COMPANY, "region_id": REGION, "node_id": floors[i * 7 % len(floors)],
+                  "heated_area_m2": 60.0 + (i * 37) % 80} for i, r in enumerate(rows)]
+    return nodes, customers
+
+
+CURVE_METERS = 50
+CURVE_ITEMS = ["power.active.total", "power.reactive.total", "voltage.a", "current.a", "power_factor.total"]
+
+
+def curve_task(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """A daily task reading the 15-minute load curves of the fleet's first electricity meters."""
+    meters = [m["meter_id"] for t in manifest["terminals"] for m in t["meters"] if m["utility"] == "electricity"]
+    if not meters:
+        return None
+    return {"id": "load-curves", "name": "15-minute load curves", "type": "curve",
+            "target": {"meters": meters[:CURVE_METERS]}, "items": CURVE_ITEMS,
+            "period": {"unit": "daily", "at": "00:40"}, "retries": 2, "retry_delay_s": 60}
 
 
 def _customer_meter(t: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +190,20 @@ def start_first_collection(collector_url: str, token: str, *, wait_s: float = 30
         _post(f"{collector_url}/api/v1/tasks/{task['id']}/runs", {}, token, 30.0)
         started.append(str(task["id"]))
     return started
+
+
+def start_curves(collector_url: str, token: str, manifest_path: Path) -> str | None:
+    """Create the load-curve task (a second run keeps it) and run it once now; its id, or None."""
+    task = curve_task(json.loads(manifest_path.read_text()))
+    if task is None:
+        return None
+    try:
+        _post(f"{collector_url}/api/v1/tasks", task, token, 30.0)
+    except RuntimeError as exc:
+        if "409" not in str(exc):
+            raise
+    _post(f"{collector_url}/api/v1/tasks/{task['id']}/runs", {}, token, 30.0)
+    return str(task["id"])
 
 
 def _post(url: str, body: Any, token: str, timeout_s: float) -> None:

@@ -31,7 +31,7 @@ from emms_devstack.identity import Credentials, IdentityClient, People, provisio
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_devstack.postgres import ensure_server
-from emms_devstack.seed_masterdata import seed, start_first_collection
+from emms_devstack.seed_masterdata import seed, start_curves, start_first_collection
 from emms_devstack.services import SERVICES, ServiceDef
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
@@ -196,6 +196,12 @@ def _seed_archive(stack: Stack, manifest: Path, token: str | None, timeout_s: fl
     started = start_first_collection(f"http://127.0.0.1:{stack.ports['collector']}", token)
     print(f"collector: {len(started)} automatic tasks created from master data; yesterday's data collected now "
           f"({', '.join(started) or 'none yet'}) — later runs follow their schedules")
+    try:
+        curves = start_curves(f"http://127.0.0.1:{stack.ports['collector']}", token, manifest)
+    except (OSError, RuntimeError) as exc:
+        print(f"collector: the load-curve task could not be started: {exc}")
+        return
+    print(f"collector: {curves or 'no'} task reading 15-minute load curves of the first electricity meters")
 
 
 def run(database_url: str, fleet: FleetPlan) -> int:
