@@ -211,5 +211,6 @@ async def test_heat_figures_equal_the_truth(services: tuple[Any, httpx.AsyncClie
                                 params={"from": END.isoformat(), "to": START.isoformat()})).status_code == 422
     assert (await analytics.get("/api/v1/analytics/heat/heating",
                                 params={**span, "season": "2026-2028"})).status_code == 422
-    assert (await analytics.get("/api/v1/analytics/heat/distribution",
-                                params={**span, "edges": [5, 1]})).status_code == 422
+    for edges in ([5, 1], [1, "inf"]):
+        assert (await analytics.get("/api/v1/analytics/heat/distribution",
+                                    params={**span, "edges": edges})).status_code == 422

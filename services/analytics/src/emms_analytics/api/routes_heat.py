@@ -9,6 +9,7 @@ interval of heat, supply temperature or thermal power. Unknown region / company 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from itertools import pairwise
 from typing import Annotated, Any
@@ -98,8 +99,9 @@ async def heat_distribution(rt: Runtime, principal: Reader, start: Annotated[dat
                                 description="ascending interval bounds (kWh, °C or kW)")],
                             of: Measure = "heat", companies: ListParam = None, regions: ListParam = None,
                             customers: ListParam = None) -> dict[str, Any]:
-    if not 1 <= len(edges) <= MAX_EDGES or any(b <= a for a, b in pairwise(edges)):
-        raise Invalid(f"edges: 1 to {MAX_EDGES} strictly ascending numbers")
+    if not 1 <= len(edges) <= MAX_EDGES or not all(math.isfinite(e) for e in edges) \
+            or any(b <= a for a, b in pairwise(edges)):
+        raise Invalid(f"edges: 1 to {MAX_EDGES} strictly ascending finite numbers")
     found, _, per, _ = await _load(rt, principal, start, end, companies, regions, customers)
     values = [v for c in found if (f := per.get(c.customer_id)) is not None
               and (v := figures.measure_of(of, f)) is not None]
