@@ -49,6 +49,8 @@ class Outbox:
 
     requests: list[DownlinkRequest] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
+    log_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """Log rows of the transaction, written in one statement before it commits (in the order appended)."""
 
 
 def new_request_id() -> str:
@@ -97,6 +99,7 @@ class CommandEngine:
             await self._expire_and_start(conn)
             await self._overdue(conn, out)
             sent = await self._send_pending(conn, out)
+            await log_sql.insert_many(conn, out.log_rows)
             await self._finish_jobs(conn)
         await self.publish(out)
         return sent >= self._batch
@@ -146,7 +149,7 @@ class CommandEngine:
             await eng_sql.mark_sent(conn, [(r["job_id"], r["meter_id"], r["terminal"], q.request_id, r["step"],
                                             r["attempts"] + 1) for r, q in sends],
                                     now + timedelta(seconds=p.result_deadline_s))
-            await log_sql.insert_many(conn, [
+            out.log_rows.extend([
                 ("command" if r["action"] != "operation" or r["params"].get("afn") != 4 else "parameter",
                  "sent" if not r["retry_reason"] else "resent", str(r["job_id"]), r["meter_id"] or None,
                  r["terminal"], r["requested_by"], r["origin"], r["action"], q.request_id, None, None,
@@ -192,13 +195,15 @@ class CommandEngine:
             if row is None:
                 continue
             await self._apply(conn, row, req, result, out)
+        await log_sql.insert_many(conn, out.log_rows)
+        out.log_rows.clear()
 
     async def _apply(self, conn: Any, row: dict[str, Any], req: dict[str, Any], result: DownlinkResult,
                      out: Outbox) -> None:
         current = row["state"] == "sent" and row["request_id"] == req["request_id"]
         late = not current and row["state"] in ("sent", "pending") and row["step"] == req["step"] \
             and result.outcome is RequestOutcome.ANSWERED
-        await log_sql.insert_many(conn, [(
+        out.log_rows.extend([(
             "command", "result" if current else "late_result", str(row["job_id"]), row["meter_id"] or None,
             row["terminal"], row["requested_by"], row["origin"], row["action"], req["request_id"],
             result.outcome.value, None,
@@ -243,7 +248,7 @@ class CommandEngine:
         elif row["attempts"] < p.attempts:
             await eng_sql.to_retry(conn, row["job_id"], row["meter_id"], row["terminal"], why,
                                    datetime.now(UTC) + timedelta(seconds=p.retry_delay_s))
-            await log_sql.insert_many(conn, [(
+            out.log_rows.extend([(
                 "command", "retry", str(row["job_id"]), row["meter_id"] or None, row["terminal"],
                 row["requested_by"], row["origin"], row["action"], row["request_id"], outcome, None,
                 detail_json({"reason": why, "step": row["step"], "attempts": row["attempts"]}))])
@@ -259,8 +264,8 @@ class CommandEngine:
                                            outcome or state, reason[:500], verified)
         if done is None:
             return  # finished already (never twice)
-        request_ids = await eng_sql.request_ids(conn, row["job_id"], row["meter_id"], row["terminal"])
-        await log_sql.insert_many(conn, [(
+        request_ids = list(done["request_ids"] or [])
+        out.log_rows.extend([(
             "command" if row["action"] != "operation" or row["params"].get("afn") != 4 else "parameter",
             "final", str(row["job_id"]), row["meter_id"] or None, row["terminal"], row["requested_by"],
             row["origin"], row["action"], request_ids[-1] if request_ids else None, state, verified,

@@ -96,6 +96,7 @@ async def mark(conn: Connection, kind: str, id_: str, cls: str, reason: str, by:
         "INSERT INTO control.protected (kind, id, class, reason, marked_by) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (kind, id) DO UPDATE SET class = EXCLUDED.class, reason = EXCLUDED.reason,"
         " marked_by = EXCLUDED.marked_by, marked_at = now() RETURNING *", kind, id_, cls, reason, by)
+    assert row is not None
     return dict(row)
 
 

@@ -131,7 +131,10 @@ async def finish_device(conn: Connection, job_id: Any, meter_id: str, terminal: 
         "UPDATE control.job_devices SET state = $4, outcome = $5, reason = $6, verified_state = $7,"
         f" finished_at = now() WHERE {_KEY} AND state IN ('pending', 'sent')"
         " RETURNING *, (SELECT min(q.sent_at) FROM control.requests q WHERE q.job_id = $1 AND q.meter_id = $2"
-        " AND q.terminal = $3) AS first_sent_at", job_id, meter_id, terminal, state, outcome, reason, verified)
+        " AND q.terminal = $3) AS first_sent_at,"
+        " (SELECT array_agg(q.request_id ORDER BY q.sent_at, q.request_id) FROM control.requests q"
+        "  WHERE q.job_id = $1 AND q.meter_id = $2 AND q.terminal = $3) AS request_ids",
+        job_id, meter_id, terminal, state, outcome, reason, verified)
     return None if row is None else dict(row)
 
 
@@ -153,4 +156,5 @@ async def gauges(conn: Connection) -> tuple[int, int]:
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM control.jobs WHERE state = 'running') AS running,"
         " (SELECT count(*) FROM control.job_devices WHERE state IN ('pending', 'sent')) AS pending")
+    assert row is not None
     return int(row["running"]), int(row["pending"])

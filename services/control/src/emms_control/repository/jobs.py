@@ -84,4 +84,5 @@ async def jobs_since(conn: Connection, since: datetime, requested_by: str | None
     row = await conn.fetchrow(
         "SELECT count(*) AS jobs, COALESCE(sum(total), 0) AS devices FROM control.jobs"
         " WHERE created_at >= $1 AND ($2::text IS NULL OR requested_by = $2)", since, requested_by)
+    assert row is not None
     return int(row["jobs"]), int(row["devices"])
