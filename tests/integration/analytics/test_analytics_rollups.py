@@ -175,7 +175,7 @@ async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer)
     async def arrived() -> bool:  # every reading stored and, on TimescaleDB, every window refreshed
         got = await monthly(client, group_by="customer", **span)
         return all(close(got.get(k), v) for k, v in expected.items())
-    await eventually(arrived)
+    await eventually(arrived, timeout_s=180.0)  # a deadline for a loaded machine, not a wait
     return client
 
 
@@ -254,6 +254,39 @@ async def test_ranking_tou_water_and_combined(fleet: httpx.AsyncClient) -> None:
     year_w = truth(["W1"], date(2025, 1, 1), date(2026, 1, 1))
     assert combined["utilities"]["water"]["total"] == pytest.approx(year_w)
     assert [t["usage"] for t in combined["utilities"]["water"]["tiers"]] == pytest.approx([100, year_w - 100])
+
+
+async def test_load_of_a_point_and_quality_of_a_node(fleet: httpx.AsyncClient, producer: BusProducer) -> None:
+    day = date(2026, 3, 10)
+    curve = []
+    for h in range(24):
+        at = midnight(day) + timedelta(hours=h)
+        curve += [ValidatedReading(meter_id="M1", item=item, data_time=at, value=value, unit="", validated_at=at,
+                                   status=ValidationStatus.VALID)
+                  for item, value in (("power.active.total", 10.0 + h), ("current.a", 10.0), ("current.b", 8.0),
+                                      ("current.c", 6.0 + (h == 5)))]
+    await publish(producer, curve, "curve")
+    params = {"from": midnight(day).isoformat(), "to": midnight(day + timedelta(days=1)).isoformat()}
+
+    async def stored() -> bool:
+        got = await fleet.get("/api/v1/analytics/electricity/load/C1-P", params=params)
+        return got.status_code == 200 and got.json()["points"] == 24 and got.json()["unbalance"]["instants"] == 24
+    await eventually(stored)
+    load = (await fleet.get("/api/v1/analytics/electricity/load/C1-P", params=params)).json()
+    assert load["max"] == {"value": 2 * 33.0, "at": "2026-03-10T23:00:00+08:00"}  # × the meter's multiplier 2
+    assert load["min"] == {"value": 2 * 10.0, "at": "2026-03-10T00:00:00+08:00"}
+    assert load["average"] == pytest.approx(2 * 21.5) and load["load_rate"] == pytest.approx(21.5 / 33)
+    assert load["unbalance"]["worst"] == pytest.approx(0.4) and load["unbalance"]["at"] == "2026-03-10T00:00:00+08:00"
+    assert load["trend"]["direction"] == "rising"
+    missing = await fleet.get("/api/v1/analytics/electricity/load/NOPOINT", params=params)
+    assert missing.status_code == 404 and "NOPOINT" in missing.json()["detail"]
+    # line L1 holds transformer N1 with C1's and C2's points: every daily value of February is there, one
+    # interval of 56 (C1's estimate of Feb 1) is estimated
+    quality = (await fleet.get("/api/v1/analytics/quality/nodes", params={
+        "nodes": "L1", "from": midnight(date(2026, 2, 1)).isoformat(),
+        "to": midnight(date(2026, 3, 1)).isoformat()})).json()["rows"]
+    assert quality == [{"node_id": "L1", "metering_points": 2, "collected": 56, "expected": 56, "intervals": 56,
+                        "estimated": 1, "completeness": 1.0, "estimated_share": pytest.approx(1 / 56)}]
 
 
 async def test_late_data_changes_exactly_the_months_it_touches(fleet: httpx.AsyncClient,

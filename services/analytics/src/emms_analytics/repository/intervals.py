@@ -149,12 +149,13 @@ _ROLL = """
 WITH k(m, i, b) AS (SELECT DISTINCT m, i, date_trunc('{unit}', at, $4::text)
                     FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS x(m, i, at)),
 agg AS (
-    SELECT k.m, k.i, k.b, sum({value}) AS usage, count(s.{time_col}) AS n_rows,
-           coalesce(sum({intervals}), 0)::bigint AS intervals, coalesce(sum({estimated}), 0)::bigint AS estimated
-    FROM k LEFT JOIN {schema}.{source} s
-      ON s.meter_id = k.m AND s.item = k.i AND s.{time_col} >= k.b
-     AND s.{time_col} < ((k.b AT TIME ZONE $4::text) + interval '1 {unit}') AT TIME ZONE $4::text
-    GROUP BY k.m, k.i, k.b
+    SELECT k.m, k.i, k.b, a.usage, a.n_rows, a.intervals, a.estimated
+    FROM k CROSS JOIN LATERAL (  -- one index range per bucket, whatever the planner thinks of the sizes
+        SELECT sum({value}) AS usage, count(*) AS n_rows, coalesce(sum({intervals}), 0)::bigint AS intervals,
+               coalesce(sum({estimated}), 0)::bigint AS estimated
+        FROM {schema}.{source} s
+        WHERE s.meter_id = k.m AND s.item = k.i AND s.{time_col} >= k.b
+          AND s.{time_col} < ((k.b AT TIME ZONE $4::text) + interval '1 {unit}') AT TIME ZONE $4::text) a
 ),
 gone AS (DELETE FROM {schema}.{target} t USING agg
          WHERE agg.n_rows = 0 AND t.meter_id = agg.m AND t.item = agg.i AND t.bucket = agg.b)
@@ -177,9 +178,8 @@ async def roll_up(conn: Connection, schema: str, touched: Touched, local_tz: str
     ordered = sorted(touched.keys)  # one lock order for every consumer
     cols = [[k[0] for k in ordered], [k[1] for k in ordered], [k[2] for k in ordered]]
     for unit, source, target, time_col, value, intervals, estimated in _STEPS:
-        intervals_expr = "CASE WHEN s.at IS NULL THEN 0 ELSE 1 END" if intervals == "1" else intervals
         await conn.execute(_ROLL.format(schema=schema, unit=unit, source=source, target=target, time_col=time_col,
-                                        value=value, intervals=intervals_expr, estimated=estimated), *cols, local_tz)
+                                        value=value, intervals=intervals, estimated=estimated), *cols, local_tz)
 
 
 async def mark_for_refresh(conn: Connection, schema: str, touched: Touched) -> None:
