@@ -157,6 +157,9 @@ for _fn in (81, 89, 92, 105):
                                            st.lists(_CURVE_VALUES[CURVE_FNS[_fn].fmt], min_size=1, max_size=12)
                                            .map(tuple))
 CURVES_ELSEWHERE = {(0x0D, d, fn) for fn in CURVE_FNS for d in (0, 1)}
+# purchase control (AFN04/0A F22, F47; AFN0C F23): round trips with their own value ranges in
+# test_protocol_gdw1376_purchase.py
+CURVES_ELSEWHERE |= {(0x04, 0, 22), (0x0A, 1, 22), (0x04, 0, 47), (0x0A, 1, 47), (0x0C, 1, 23)}
 
 SUPPORTED = [(afn, d, fn) for afn, d, fn, _ in supported()]
 

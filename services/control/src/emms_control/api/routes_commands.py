@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from emms_control.api.deps import ControlDep
@@ -97,6 +97,71 @@ def _job(view: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+
+class JobDeviceView(ApiModel):
+    job_id: str
+    meter_id: str = Field(description="'' for a terminal-wide command")
+    terminal: str
+    seq: int
+    step: str
+    state: str
+    attempts: int
+    request_id: str | None
+    due_at: datetime | None
+    retry_reason: str | None
+    sent_at: datetime | None
+    confirmed_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    reason: str | None
+    verified_state: str | None
+
+
+class GroupSummary(ApiModel):
+    group_id: str
+    name: str
+    description: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    members: int
+
+
+class GroupView(ApiModel):
+    group_id: str
+    name: str
+    description: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    meter_ids: list[str]
+
+
+class MarkView(ApiModel):
+    kind: str
+    id: str
+    protection_class: str = Field(alias="class", description="key, medical, critical …")
+    reason: str
+    marked_by: str
+    marked_at: datetime
+
+
+class LogEntry(ApiModel):
+    log_id: int
+    at: datetime
+    kind: str = Field(description="command | parameter")
+    event: str = Field(description="submitted, confirmed_by, sent, resent, result, late_result, retry, final …")
+    job_id: str | None
+    meter_id: str | None
+    terminal: str | None
+    operator: str
+    origin: str
+    action: str
+    request_id: str | None
+    outcome: str | None
+    verified_state: str | None
+    detail: dict[str, Any]
+
 class _Scope(OwnerScope):
     schema: str = "control"
 
@@ -156,7 +221,8 @@ async def get_job(cr: ControlDep, principal: Reader, job_id: JobId) -> dict[str,
         return _job(await job_status(conn, job_id))
 
 
-@jobs.get("/{job_id}/devices", summary="Per-device rows of a job (state, attempts, result, state read back)",
+@jobs.get("/{job_id}/devices", response_model=list[JobDeviceView],
+          summary="Per-device rows of a job (state, attempts, result, state read back)",
           responses=_errors(_404="No such job"))
 async def job_devices(cr: ControlDep, principal: Reader, job_id: JobId,
                       state: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
@@ -195,14 +261,14 @@ class MembersBody(BaseModel):
     remove: list[Annotated[str, Field(pattern=ID)]] = Field(default_factory=list, max_length=100_000)
 
 
-@groups.get("", summary="Named device groups")
+@groups.get("", response_model=list[GroupSummary], summary="Named device groups")
 async def list_groups(cr: ControlDep, principal: Reader, limit: Limit = 100, offset: Offset = 0
                       ) -> list[dict[str, Any]]:
     async with cr.pool.acquire() as conn:
         return await group_sql.list_groups(conn, limit, offset)
 
 
-@groups.post("", status_code=201, summary="Create a group", responses=_errors(
+@groups.post("", response_model=GroupView, status_code=201, summary="Create a group", responses=_errors(
     _404="An unknown meter (named)", _409="The group exists", _422="A bad value"))
 async def create_group(cr: ControlDep, principal: Editor, body: GroupBody) -> dict[str, Any]:
     async with cr.pool.acquire() as conn, conn.transaction():
@@ -211,13 +277,14 @@ async def create_group(cr: ControlDep, principal: Editor, body: GroupBody) -> di
                                       body.meter_ids)
 
 
-@groups.get("/{group_id}", summary="A group and its members", responses=_errors(_404="No such group"))
+@groups.get("/{group_id}", response_model=GroupView, summary="A group and its members",
+            responses=_errors(_404="No such group"))
 async def get_group(cr: ControlDep, principal: Reader, group_id: GroupId) -> dict[str, Any]:
     async with cr.pool.acquire() as conn:
         return await group_sql.get(conn, group_id)
 
 
-@groups.post("/{group_id}/members", summary="Add / remove members",
+@groups.post("/{group_id}/members", response_model=GroupView, summary="Add / remove members",
              responses=_errors(_404="No such group or an unknown meter", _422="A bad value"))
 async def change_members(cr: ControlDep, principal: Editor, group_id: GroupId, body: MembersBody) -> dict[str, Any]:
     async with cr.pool.acquire() as conn, conn.transaction():
@@ -225,7 +292,8 @@ async def change_members(cr: ControlDep, principal: Editor, group_id: GroupId, b
         return await group_sql.change_members(conn, group_id, body.add, body.remove)
 
 
-@groups.delete("/{group_id}", status_code=204, summary="Delete a group", responses=_errors(_404="No such group"))
+@groups.delete("/{group_id}", status_code=204, response_class=Response, summary="Delete a group",
+               responses=_errors(_404="No such group"))
 async def delete_group(cr: ControlDep, principal: Editor, group_id: GroupId) -> None:
     async with cr.pool.acquire() as conn:
         await group_sql.delete(conn, group_id)
@@ -246,21 +314,21 @@ class MarkBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@protected.get("", summary="Customers and meters marked protected through control")
+@protected.get("", response_model=list[MarkView], summary="Customers and meters marked protected through control")
 async def list_marks(cr: ControlDep, principal: Reader, limit: Limit = 100, offset: Offset = 0
                      ) -> list[dict[str, Any]]:
     async with cr.pool.acquire() as conn:
         return await device_sql.marks(conn, limit, offset)
 
 
-@protected.put("", summary="Mark a customer or meter protected (trips need an override)",
+@protected.put("", response_model=MarkView, summary="Mark a customer or meter protected (trips need an override)",
                responses=_errors(_422="A bad value"))
 async def put_mark(cr: ControlDep, principal: Editor, body: MarkBody) -> dict[str, Any]:
     async with cr.pool.acquire() as conn:
         return await device_sql.mark(conn, body.kind, body.id, body.protection_class, body.reason, principal.subject)
 
 
-@protected.delete("/{kind}/{mark_id}", status_code=204, summary="Remove a protection mark",
+@protected.delete("/{kind}/{mark_id}", status_code=204, response_class=Response, summary="Remove a protection mark",
                   responses=_errors(_404="No such mark"))
 async def delete_mark(cr: ControlDep, principal: Editor,
                       kind: Annotated[str, Path(pattern="^(customer|meter)$")],
@@ -271,7 +339,8 @@ async def delete_mark(cr: ControlDep, principal: Editor,
 
 
 # ---- the command log ----------------------------------------------------------------------------------
-@command_log.get("", summary="The immutable command / parameter log (duty log, R-4.6.7)")
+@command_log.get("", response_model=list[LogEntry],
+                 summary="The immutable command / parameter log (duty log, R-4.6.7)")
 async def get_log(cr: ControlDep, principal: Reader, since: datetime | None = None, until: datetime | None = None,
                   meter_id: Annotated[str | None, Query(pattern=ID)] = None,
                   terminal: Annotated[str | None, Query(pattern=r"^[0-9A-Fa-f]{4}-\d{5}$")] = None,
