@@ -22,10 +22,17 @@ def kafka_settings(kafka_settings: KafkaSettings) -> KafkaSettings:
 
 
 @pytest.fixture(scope="module")
-async def analytics(database_url: str, kafka_settings: KafkaSettings) -> AsyncIterator[tuple[AnalyticsRuntime, object]]:
+def rollup_kafka(kafka_settings: KafkaSettings) -> KafkaSettings:
+    """Topics of the rollup tests' own: another module's analytics instance (same consumer groups) has
+    committed offsets on the area's topics and left master data there."""
+    return area_topics(kafka_settings, "rollups")
+
+
+@pytest.fixture(scope="module")
+async def analytics(database_url: str, rollup_kafka: KafkaSettings) -> AsyncIterator[tuple[AnalyticsRuntime, object]]:
     settings = AnalyticsSettings(
         _env_file=None, environment="test", instance_id=f"analytics-{secrets.token_hex(2)}",
-        database=DatabaseSettings(url=database_url), kafka=kafka_settings, shutdown_grace_s=5.0,
+        database=DatabaseSettings(url=database_url), kafka=rollup_kafka, shutdown_grace_s=5.0,
         refresh_interval_s=0.3, budget={"max_scan_rows": 50_000})
     async with in_process(create_app(settings), "http://analytics") as (_, ar, client):
         assert isinstance(ar, AnalyticsRuntime)
@@ -33,8 +40,8 @@ async def analytics(database_url: str, kafka_settings: KafkaSettings) -> AsyncIt
 
 
 @pytest.fixture(scope="module")
-async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[BusProducer]:
-    p = BusProducer(kafka_settings, "analytics-test")
+async def producer(rollup_kafka: KafkaSettings) -> AsyncIterator[BusProducer]:
+    p = BusProducer(rollup_kafka, "analytics-test")
     await p.start()
     try:
         yield p
