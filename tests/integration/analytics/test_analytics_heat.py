@@ -11,7 +11,6 @@ and its own placement table, not from the service's tables.
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -22,7 +21,6 @@ import httpx
 import pytest
 from service_harness import in_process
 
-from emms_analytics.api.routes_heat import router as heat_router
 from emms_analytics.app import SPEC
 from emms_analytics.settings import AnalyticsSettings
 from emms_archive.app import create_app as create_archive
@@ -69,11 +67,10 @@ async def services(database_url: str, kafka_settings: KafkaSettings) -> AsyncIte
     settings = AnalyticsSettings(_env_file=None, environment="test", instance_id=f"heat-{secrets.token_hex(2)}",
                                  database=DatabaseSettings(url=database_url), kafka=kafka_settings,
                                  shutdown_grace_s=5.0)
-    spec = dataclasses.replace(SPEC, routers=(*SPEC.routers, heat_router))
     archive_app = create_archive(archive_settings)
     async with archive_app.router.lifespan_context(archive_app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=archive_app), base_url="http://archive", headers=ADMIN) as archive, \
-            in_process(create_service_app(settings, spec), "http://analytics") as (_, _, analytics):
+            in_process(create_service_app(settings, SPEC), "http://analytics") as (_, _, analytics):
         yield archive_app, archive, analytics
 
 

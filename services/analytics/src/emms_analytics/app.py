@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from emms_analytics.api.routes_combined import router as combined_router
 from emms_analytics.api.routes_electricity import router as electricity_router
+from emms_analytics.api.routes_heat import router as heat_router
 from emms_analytics.api.routes_quality import router as quality_router
 from emms_analytics.api.routes_usage import router as usage_router
 from emms_analytics.runtime import MASTERDATA_TOPIC, SCHEMA, VALIDATED_TOPIC, AnalyticsRuntime
@@ -36,7 +37,7 @@ SPEC = ServiceSpec(
     description="Usage statistics and analyses of the four utilities from rollups of validated readings.",
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
-    routers=(usage_router, electricity_router, combined_router, quality_router),
+    routers=(usage_router, electricity_router, combined_router, quality_router, heat_router),
     setup=setup,
 )
 
