@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ def test_pieces_cover_the_period_exactly_once_with_whole_buckets(start: datetime
     end = start + length
     parts = pieces(start, end, TZ, coarsest)  # type: ignore[arg-type]
     assert parts[0].start == start and parts[-1].end == end
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
     assert all(LEVELS.index(p.level) >= LEVELS.index(coarsest) for p in parts)  # type: ignore[arg-type]
     for p in parts:
         unit = {"monthly": "month", "daily": "day", "hourly": "hour"}.get(p.level)

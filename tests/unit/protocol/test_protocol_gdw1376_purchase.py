@@ -16,7 +16,15 @@ from emms_protocol.gdw1376 import Address, DataUnit, decode_frame, decode_units,
 from emms_protocol.gdw1376 import builders as b
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS
 from emms_protocol.gdw1376.json_view import from_jsonable, to_jsonable
-from emms_protocol.gdw1376.purchase import A3_LIMIT, A3_MAX, EnergyRates, PurchaseControl, RemainingAmount, dec_a3, enc_a3
+from emms_protocol.gdw1376.purchase import (
+    A3_LIMIT,
+    A3_MAX,
+    EnergyRates,
+    PurchaseControl,
+    RemainingAmount,
+    dec_a3,
+    enc_a3,
+)
 from emms_protocol.gdw1376.registry import lookup
 
 TERMINAL = Address(0x3701, 12, master=1)
