@@ -280,6 +280,8 @@ def test_settings_built_from_the_config_maps_match_the_ports(overlay: str, monke
         assert settings.environment == ("development" if overlay == "dev" else "production")
         if short == "fep":
             assert settings.terminals.port == ports(c)["terminals"]
+        if short in ("archive", "fep"):  # the terminal-password KEK is mounted (without it: no own PWs)
+            assert settings.terminal_passwords.keys(settings.environment), short
 
 
 def test_prod_services_refuse_development_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
