@@ -31,9 +31,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "control"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "fep"))
 
-from commands_harness import installations, publish_topology, simulator, truth, uid, wait_for
+from commands_harness import command_fep, installations, publish_topology, simulator, truth, uid, wait_for
 from control_harness import DAY, Control, running_control, token
-from fep_harness import BusWatch, Replica, fep_settings, running_fep, wait_downlink_ready, watching_bus
+from fep_harness import BusWatch, Replica, watching_bus
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_control.commands import configure, policy
@@ -53,10 +53,7 @@ async def bus(kafka_settings: KafkaSettings) -> AsyncIterator[tuple[BusWatch, Bu
 @pytest.fixture(scope="module")
 async def fep(database_url: str, kafka_settings: KafkaSettings, bus: tuple[BusWatch, BusProducer]
               ) -> AsyncIterator[Replica]:
-    settings = fep_settings(database_url, kafka_settings, "fep-prepay",
-                            sessions={"login_timeout_s": 10.0, "heartbeat_timeout_s": 30.0})
-    async with running_fep(settings) as replica:
-        await wait_downlink_ready(bus[1], replica)
+    async with command_fep(database_url, kafka_settings, bus[1], "fep-prepay") as replica:
         yield replica
 
 

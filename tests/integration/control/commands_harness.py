@@ -11,20 +11,34 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from emms_bus import BusProducer
+from emms_bus import BusProducer, KafkaSettings
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 
 FEP_DIR = Path(__file__).resolve().parents[1] / "fep"
 if str(FEP_DIR) not in sys.path:
     sys.path.insert(0, str(FEP_DIR))
+
+from fep_harness import Replica, fep_settings, running_fep, wait_downlink_ready  # noqa: E402  (after the path)
+
+
+@asynccontextmanager
+async def command_fep(database_url: str, kafka_settings: KafkaSettings, producer: BusProducer,
+                      instance: str) -> AsyncIterator[Replica]:
+    """The FEP control commands go through: sessions that outlive a slow test step, its downlink consumer
+    ready before the first request."""
+    settings = fep_settings(database_url, kafka_settings, instance,
+                            sessions={"login_timeout_s": 10.0, "heartbeat_timeout_s": 30.0})
+    async with running_fep(settings) as replica:
+        await wait_downlink_ready(producer, replica)
+        yield replica
 
 
 def free_port() -> int:

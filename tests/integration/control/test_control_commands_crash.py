@@ -15,8 +15,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from commands_harness import free_port, installations, simulator, truth, wait_for
-from fep_harness import BusWatch, Replica, fep_settings, running_fep, wait_downlink_ready, watching_bus
+from commands_harness import command_fep, free_port, installations, simulator, truth, wait_for
+from fep_harness import BusWatch, Replica, watching_bus
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_control.commands import submit_command
@@ -34,10 +34,7 @@ async def bus(kafka_settings: KafkaSettings) -> AsyncIterator[tuple[BusWatch, Bu
 @pytest.fixture(scope="module")
 async def fep(database_url: str, kafka_settings: KafkaSettings, bus: tuple[BusWatch, BusProducer]
               ) -> AsyncIterator[Replica]:
-    settings = fep_settings(database_url, kafka_settings, "fep-control-crash",
-                            sessions={"login_timeout_s": 10.0, "heartbeat_timeout_s": 30.0})
-    async with running_fep(settings) as replica:
-        await wait_downlink_ready(bus[1], replica)
+    async with command_fep(database_url, kafka_settings, bus[1], "fep-control-crash") as replica:
         yield replica
 
 
