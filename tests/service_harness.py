@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -17,6 +17,33 @@ from fastapi import FastAPI
 from emms_bus import KafkaSettings, ensure_topics
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
+
+
+class FreshBearer(Mapping[str, str]):
+    """Headers whose bearer token is minted when they are read, not when the module is imported.
+
+    A step-up token is only good for ``step_up_ttl_s`` (300 s) after its ``auth_time``: a module-level
+    ``HEADERS = token(...)`` goes stale before its tests run in a long suite. This mapping signs a new token
+    each time httpx copies the headers, so every request carries a fresh one."""
+
+    def __init__(self, subject: str, role: str, **claims: Any) -> None:
+        self._args = (subject, role)
+        self._claims = claims
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(AuthSettings(), *self._args, **self._claims)}"}
+
+    def __getitem__(self, key: str) -> str:
+        return self._headers()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("Authorization",))
+
+    def __len__(self) -> int:
+        return 1
+
+    def items(self):  # type: ignore[override]  # one signature per read, not one per key
+        return self._headers().items()
 
 
 @contextlib.asynccontextmanager

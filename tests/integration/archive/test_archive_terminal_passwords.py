@@ -12,15 +12,14 @@ import asyncpg
 import httpx
 import pytest
 from archive_harness import ADMIN, ChangeWatch, Service, eventually, token
+from service_harness import FreshBearer
 
 from emms_archive.passwords.rotation import REQUEST_PREFIX
 from emms_bus import BusProducer
 from emms_messages.terminal import DownlinkResult, RequestOutcome
-from emms_runtime.auth import issue_token
-from emms_runtime.settings import AuthSettings
 
 pytestmark = pytest.mark.integration
-ROTATOR = {"Authorization": f"Bearer {issue_token(AuthSettings(), 'operator-pw', 'operator', step_up=True)}"}
+ROTATOR = FreshBearer("operator-pw", "operator", step_up=True)
 
 
 @pytest.fixture

@@ -10,15 +10,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from service_harness import in_process
+from service_harness import FreshBearer, in_process
 
 from emms_bus import KafkaSettings
 from emms_control.app import create_app
 from emms_control.runtime import ControlRuntime
 from emms_control.settings import ControlSettings
 from emms_db.settings import DatabaseSettings
-from emms_runtime.auth import issue_token
-from emms_runtime.settings import AuthSettings
 
 DAY = [{"start": s, "end": e, "period": p} for s, e, p in (
     ("23:00", "07:00", "valley"), ("07:00", "10:00", "flat"), ("10:00", "12:00", "peak"), ("12:00", "19:00", "flat"),
@@ -28,8 +26,9 @@ TIERS = {"basis": "month", "blocks": [{"up_to": "100", "surcharge": "0"}, {"up_t
                                       {"up_to": None, "surcharge": "0.3"}]}
 
 
-def token(role: str = "operator", *, step_up: bool = True, **scope: tuple[str, ...]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(AuthSettings(), f'test-{role}', role, step_up=step_up, **scope)}"}
+def token(role: str = "operator", *, step_up: bool = True, **scope: tuple[str, ...]) -> FreshBearer:
+    """Headers of ``role``; the token is signed at each request, so a step-up never goes stale in a long run."""
+    return FreshBearer(f"test-{role}", role, step_up=step_up, **scope)
 
 
 def uid(prefix: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 from fep_harness import BusWatch, Replica, until
-from service_harness import in_process
+from service_harness import FreshBearer, in_process
 
 from emms_archive.app import create_app as create_archive
 from emms_archive.runtime import ArchiveRuntime
@@ -38,18 +38,15 @@ from emms_archive.settings import ArchiveSettings
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_db.settings import DatabaseSettings
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest, RequestOutcome
-from emms_runtime.auth import issue_token
 from emms_runtime.logging_setup import configure_logging
-from emms_runtime.settings import AuthSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 FIRST_TERMINAL = 7101  # A2 of the fleet: no other FEP test module uses these addresses
 SEED = 29
 
 
-def _headers(role: str, *, step_up: bool = False) -> dict[str, str]:
-    token = issue_token(AuthSettings(), f"{role}-pw", role, step_up=step_up)
-    return {"Authorization": f"Bearer {token}"}
+def _headers(role: str, *, step_up: bool = False) -> FreshBearer:
+    return FreshBearer(f"{role}-pw", role, step_up=step_up)
 
 
 ADMIN = _headers("admin")

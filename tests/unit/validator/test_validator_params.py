@@ -22,12 +22,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
+from service_harness import FreshBearer
 
 from emms_fep.api import deps as fep_deps
 from emms_fep.app import create_app as create_fep
 from emms_fep.settings import FepSettings
-from emms_runtime.auth import issue_token
-from emms_runtime.settings import AuthSettings
 from emms_validator.api import deps
 from emms_validator.api.routes_anomalies import Transition
 from emms_validator.api.routes_customers import KeyRule, Mark
@@ -55,7 +54,7 @@ def _apps() -> dict[str, FastAPI]:
 APPS = _apps()
 """Apps whose runtime is never started: a request that passes validation would find none, so every request
 sent below must be refused before its handler runs."""
-ADMIN = {"Authorization": f"Bearer {issue_token(AuthSettings(), 'params', 'admin', step_up=True)}"}
+ADMIN = FreshBearer("params", "admin", step_up=True)
 
 
 def _schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -34,6 +34,24 @@ INSERT INTO {schema}.reading_raw SELECT * FROM {schema}.reading_raw_plain;
 INSERT INTO {schema}.reading_validated SELECT * FROM {schema}.reading_validated_plain;
 INSERT INTO {schema}.event SELECT * FROM {schema}.event_plain;
 INSERT INTO {schema}.anomaly SELECT * FROM {schema}.anomaly_plain;
+-- Views on the old tables (e.g. 0010's reporting views) followed the rename; point each at the new
+-- table of the same name, keeping its text (CREATE OR REPLACE: its columns and grants stay).
+DO $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN
+        SELECT DISTINCT r.ev_class::regclass AS view, pg_get_viewdef(r.ev_class) AS def
+        FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+        WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class <> d.refobjid
+          AND d.refobjid IN ('{schema}.reading_raw_plain'::regclass, '{schema}.reading_validated_plain'::regclass,
+                             '{schema}.event_plain'::regclass, '{schema}.anomaly_plain'::regclass)
+    LOOP
+        EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', v.view,
+                       regexp_replace(v.def, '\m(reading_raw|reading_validated|event|anomaly)_plain\M', '\1', 'g'));
+    END LOOP;
+END
+$$;
 DROP TABLE {schema}.reading_raw_plain, {schema}.reading_validated_plain,
            {schema}.event_plain, {schema}.anomaly_plain;
 
