@@ -191,6 +191,9 @@ def test_the_database_is_backed_up_and_replicated_synchronously(overlay: str) ->
     assert daily["spec"]["cluster"]["name"] == db["metadata"]["name"]
     assert (daily["spec"]["method"], daily["spec"]["pluginConfiguration"]["name"]) == ("plugin", plugin["name"])
     assert store["spec"]["retentionPolicy"]
+    # no unattended switch-over of the primary on an image change; the image names a minor, not a major
+    assert db["spec"]["primaryUpdateStrategy"] == "supervised"
+    assert re.fullmatch(r"[^:]+:\d+\.\d+-ts\d+\.\d+(@sha256:[0-9a-f]{64})?", db["spec"]["imageName"])
     if overlay == "prod":
         assert db["spec"]["instances"] >= 3
         assert db["spec"]["postgresql"]["synchronous"]["number"] >= 1
