@@ -112,6 +112,15 @@ _PARAMETERS: dict[int, DataItem645] = {
         DataItem645(0x040005FF, "status_words", "running status words 1..7 (block)", "", Block(Word(2), 7)),
         *(DataItem645(0x04000500 + n, f"status_word.{n}", f"meter running status word {n}", "", Word(2))
           for n in range(1, 8)),
+        # cost-control (费控) meters, State Grid additions (docs/protocol-dlt645-cjt188.md, "cost-control meters")
+        DataItem645(0x04001001, "prepay.alarm_amount.1", "alarm amount 1 limit", "CNY", Number(4, 2)),
+        DataItem645(0x04001002, "prepay.alarm_amount.2", "alarm amount 2 limit", "CNY", Number(4, 2)),
+        DataItem645(0x04001003, "prepay.overdraft_limit", "overdraft amount limit", "CNY", Number(4, 2)),
+        DataItem645(0x04001004, "prepay.hoard_limit", "hoarding (maximum purse) amount limit", "CNY", Number(4, 2)),
+        DataItem645(0x04001005, "prepay.allow_close_limit", "allow-close amount limit", "CNY", Number(4, 2)),
+        DataItem645(0x04050101, "price.table_1.rate_1", "first rate table, price 1", "CNY/kWh", Number(4, 4)),
+        DataItem645(0x03330201, "prepay.purchase_count.last_1",
+                    "total purchase count after the last purchase", "", Number(2, 0)),
     )
 }
 # Frozen data class 05: DI2 of the freeze kind → (name, description, highest DI1 record number).
