@@ -16,9 +16,10 @@ from emms_protocol.cjt188 import meter_types as mt188
 from emms_protocol.cjt188 import purchase as p188
 from emms_protocol.cjt188.units import unit_name
 from emms_protocol.dlt645 import control as cc645
+from emms_protocol.dlt645 import purchase as p645
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376 import DEVICE_TZ
-from emms_sim import meter_purse
+from emms_sim import meter_purse, meter_purse_645
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import Reading
 from emms_sim.truth import GroundTruth
@@ -101,6 +102,10 @@ class MeterBus:
         if meter is None or meter.protocol != "dlt645-2007":
             return None
         address = meter.address(meter.generation(ts))
+        self.truth.purses.settle_meter(meter.meter_id, ts)  # a trip the purse crossed is in the relay before answering
+        purse_answer = self._cost_control_645(meter, address, frame, raw, ts)
+        if purse_answer is not None:
+            return purse_answer
         if isinstance(body, dlt645.ReadRequest):
             value = self._value_645(meter, body.di, ts)
             if value is _NO_DATA:
@@ -114,6 +119,34 @@ class MeterBus:
                 self.truth.ledger.set_cut_off(meter.meter_id, ts, body.action == "trip")
             return dlt645.ack_reply(address, cc645.CONTROL, preamble=4)
         return dlt645.error_reply(address, frame.control, ["other"], preamble=4)
+
+    def _cost_control_645(self, meter: MeterSpec, address: str, frame: dlt645.Frame645, raw: bytes, ts: float
+                          ) -> bytes | None:
+        """The answer when ``frame`` is a cost-control frame (recharge, price / threshold write, purse read)."""
+        body = frame.body
+        if frame.control == cc645.SECURITY:
+            return self._security_645(meter, address, raw, ts)
+        if isinstance(body, dlt645.WriteRequest):
+            if body.di in meter_purse_645.SETTINGS \
+                    and meter_purse_645.write(self.truth.purses, meter, body.di, body.value, ts):
+                return dlt645.ack_reply(address, cc645.WRITE, preamble=4)
+            return dlt645.error_reply(address, cc645.WRITE, ["other"], preamble=4)
+        if isinstance(body, dlt645.ReadRequest) and body.di in meter_purse_645.READS:
+            held = meter_purse_645.value(self.truth.purses, meter, body.di, ts)
+            if held is meter_purse_645.NOT_HELD:
+                return dlt645.error_reply(address, cc645.READ, ["no_data"], preamble=4)
+            return dlt645.read_reply(address, body.di, held, preamble=4)
+        return None
+
+    def _security_645(self, meter: MeterSpec, address: str, raw: bytes, ts: float) -> bytes:
+        """03H: the plaintext recharge of a cost-control meter; any other security command is refused."""
+        try:
+            request = p645.parse_security_request(raw)
+        except ProtocolError:
+            return p645.security_error(address, ["other"], preamble=4)
+        if request.di != p645.RECHARGE:
+            return p645.security_error(address, ["other"], preamble=4)
+        return meter_purse_645.recharge(self.truth.purses, meter, address, request.payload, ts)
 
     def _value_645(self, meter: MeterSpec, di: int, ts: float) -> object:
         di3, di2, di1, di0 = di >> 24, (di >> 16) & 0xFF, (di >> 8) & 0xFF, di & 0xFF

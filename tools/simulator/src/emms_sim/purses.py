@@ -1,5 +1,6 @@
 """Prepayment purses the devices keep: a concentrator's purchase control (1376.1 AFN04 F47, AFN05 F16 / F24,
-AFN0C F23) and a prepaid CJ/T 188 meter's purse (A010 price, A013 purchase, 8105 read-back).
+AFN0C F23), a prepaid CJ/T 188 meter's purse (A010 price, A013 purchase, 8105 read-back) and a DL/T 645-2007
+cost-control meter's (04050101 price, 0400100x thresholds, 070102FF recharge; :mod:`emms_sim.meter_purse_645`).
 
 A purse counts down with the consumption the simulator already models: what remains at ``ts`` is
 what remained when it was last marked (a purchase, a price change) minus the counted register's
@@ -55,6 +56,10 @@ class Purse:
     alarmed: bool = False
     tripped: bool = False
     tripped_at: float | None = None
+    allow_close: float | None = None  # a 645 cost-control meter's allow-close level: a restore needs more than it
+    alarm2: float | None = None  # a 645 meter's alarm amount 2 (kept and reported; the alarm acts on ``alarm``)
+    hoard: float | None = None  # a 645 meter's hoarding limit: a purchase above it is refused
+    customer: str = ""  # a 645 meter's customer number (set by its first recharge)
     history: list[Event] = field(default_factory=list)
     unreported: list[Event] = field(default_factory=list)  # alarms / trips the concentrator has not recorded yet
 
@@ -64,7 +69,8 @@ class Purse:
                 "purchase_number": self.bill_number, "purchases": self.purchases,
                 "total_bought": round(self.total_bought, 4), "last_bought": round(self.last_bought, 4),
                 "control_on": self.control_on, "alarmed": self.alarmed, "tripped": self.tripped,
-                "history": list(self.history)}
+                "allow_close": self.allow_close, "alarm2": self.alarm2, "hoard": self.hoard,
+                "customer": self.customer, "history": list(self.history)}
 
 
 class Purses:
@@ -146,7 +152,7 @@ class Purses:
 
     def _after_change(self, purse: Purse, ts: float) -> None:
         left = self.remaining(purse, ts)
-        if purse.tripped and left > purse.trip:
+        if purse.tripped and left > max(purse.trip, purse.trip if purse.allow_close is None else purse.allow_close):
             self._restore(purse, ts)
         if purse.alarmed and left > purse.alarm:
             purse.alarmed = False
