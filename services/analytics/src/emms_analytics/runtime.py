@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 
 from emms_analytics import masterdata
+from emms_analytics.exports.database import ExportDatabase
 from emms_analytics.repository import intervals
 from emms_analytics.rollups import refresh_pending
 from emms_analytics.settings import AnalyticsSettings
@@ -47,6 +48,8 @@ class AnalyticsRuntime:
     pool: asyncpg.Pool
     storage_mode: StorageMode
     readings_handled: int = 0
+    exports: ExportDatabase | None = None
+    """psycopg 3 connections for streaming CSV exports (asyncpg stays on the hot paths)."""
 
     @property
     def timescale(self) -> bool:

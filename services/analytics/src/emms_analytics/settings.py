@@ -34,6 +34,8 @@ class Budget(BaseModel):
     max_scan_rows: int = Field(default=5_000_000, ge=1)
     """Rollup rows one query may read (estimated before it runs, from the metering points × buckets)."""
     statement_timeout_ms: int = Field(default=15_000, ge=100)
+    export_timeout_ms: int = Field(default=600_000, ge=1000)
+    """How long one streamed CSV export may run (its COPY waits on a slow client too)."""
 
 
 class AnalyticsSettings(ServiceSettings):
