@@ -235,7 +235,7 @@ async def test_terminal_mode_purchases_once_per_payment_numbered_in_order(contro
 @pytest.mark.parametrize(("utility", "body", "reason"), [
     ("electricity", {"mode": "master", "alarm_threshold": "5", "trip_threshold": "5"}, "must be above"),
     ("electricity", {"mode": "terminal", "alarm_threshold": "9", "trip_threshold": "5"}, "needs the price"),
-    ("electricity", {"mode": "meter", "alarm_threshold": "9", "trip_threshold": "5", "price": "1"}, "ESAM"),
+    ("electricity", {"mode": "meter", "alarm_threshold": "9", "trip_threshold": "5", "price": "1"}, "at or below 0"),
     ("water", {"mode": "terminal", "alarm_threshold": "9", "trip_threshold": "5", "price": "1"}, "counts electricity"),
 ])
 async def test_a_mode_the_device_cannot_do_or_inverted_thresholds_are_refused(

@@ -2,7 +2,8 @@
 
 * ``configure``: the mode, thresholds, close action and (terminal / meter) price, checked against
   what the account's devices can do (``topology.refusal``: a 422 with the reason, nothing stored).
-  Master mode evaluates the balance at once; meter mode queues the price for the meter (A010);
+  Master mode evaluates the balance at once; meter mode queues the price for the meter (A010; for a
+  DL/T 645 cost-control meter 04050101 and then one write per threshold, 04001001 / 02 / 03 / 05);
   terminal mode sends its rate and levels with each purchase.
 * ``after_payment``: master mode evaluates (a payment may restore supply); terminal / meter mode
   turns the payment into one purchase — numbered 1, 2, 3 … per account, one per payment id (a
@@ -21,7 +22,7 @@ import asyncpg
 from emms_control import metrics
 from emms_control.accounts import scope
 from emms_control.commands import record_parameter_change
-from emms_control.prepayment import master, topology
+from emms_control.prepayment import master, topology, units
 from emms_control.prepayment.bodies import PrepaymentBody
 from emms_control.prepayment.rules import Mode
 from emms_control.repository import accounts as accounts_repo
@@ -45,7 +46,8 @@ async def configure(pool: asyncpg.Pool, account_id: str, body: PrepaymentBody, p
         if account["status"] != "open":
             raise Conflict(f"account {account_id} is closed")
         meters = await repo.active_meters(conn, account_id)
-        reason = topology.refusal(body.mode, account["utility"], meters, await topology.devices(conn, meters))
+        reason = topology.refusal(body.mode, account["utility"], meters, await topology.devices(conn, meters)) \
+            or topology.levels_refusal(body.mode, account["utility"], body.alarm_threshold, body.trip_threshold)
         if reason is not None:
             raise Invalid(reason)
         old = await repo.setting(conn, account_id, lock=True)
@@ -65,12 +67,30 @@ async def configure(pool: asyncpg.Pool, account_id: str, body: PrepaymentBody, p
                                           reason=f"account {account_id}")
         if body.mode == Mode.MASTER:
             await master.evaluate_accounts(conn, [account_id], "settings")
-        elif body.mode == Mode.METER and (old is None or old["price"] != body.price or old["mode"] != "meter"):
-            for meter_id in meters:
-                await repo.add_action(conn, ORIGIN, account_id, meter_id, "operation",
-                                      f"price {body.price} for meter mode",
-                                      {"kind": "price", "mode": body.mode.value, "price": str(body.price)})
+        elif body.mode == Mode.METER:
+            await _queue_meter_settings(conn, account_id, account["utility"], meters, body, old)
         return await describe(conn, account_id)
+
+
+async def _queue_meter_settings(conn: Connection, account_id: str, utility: str, meters: list[str],
+                                body: PrepaymentBody, old: asyncpg.Record | None) -> None:
+    """The writes a meter-mode setting sends the meter: its price when it changed, and (a 645 cost-control
+    meter) each threshold when the thresholds changed."""
+    fresh = old is None or old["mode"] != Mode.METER.value
+    price_changed = fresh or old is None or old["price"] != body.price
+    levels_changed = fresh or old is None or (old["alarm_threshold"], old["trip_threshold"]) != (
+        body.alarm_threshold, body.trip_threshold)
+    for meter_id in meters:
+        if price_changed:
+            await repo.add_action(conn, ORIGIN, account_id, meter_id, "operation",
+                                  f"price {body.price} for meter mode",
+                                  {"kind": "price", "mode": body.mode.value, "price": str(body.price)})
+        if utility == "electricity" and levels_changed:
+            for di, amount in units.thresholds_645(body.alarm_threshold, body.trip_threshold):
+                await repo.add_action(conn, ORIGIN, account_id, meter_id, "operation",
+                                      f"threshold {di:08X} = {amount} for meter mode",
+                                      {"kind": "threshold", "mode": body.mode.value, "di": f"{di:08X}",
+                                       "amount": str(amount)})
 
 
 async def describe(conn: Connection, account_id: str) -> dict[str, Any]:
@@ -102,7 +122,7 @@ async def after_payment(conn: Connection, account_id: str, payment_id: str, amou
                               {"kind": "purchase", "mode": setting["mode"], "purchase_number": number,
                                "amount": str(amount), "alarm": str(setting["alarm_threshold"]),
                                "trip": str(setting["trip_threshold"]), "price": str(setting["price"]),
-                               "payment_id": payment_id})
+                               "payment_id": payment_id, "customer": units.customer_number(account_id)})
         if setting["mode"] == Mode.TERMINAL.value:
             await repo.add_action(conn, ORIGIN, account_id, meter_id, "operation",
                                   f"purchase control on after purchase {number}",

@@ -2,10 +2,12 @@
 
 A read is one ``DownlinkRequest`` per meter of a terminal- or meter-mode account (request id
 ``prepay-read:<account>:<meter>:<n>``): AFN0C F23 of the meter's group at the concentrator, or AFN10
-forwarding of a CJ/T 188 8105 read to the meter. The reads go out every ``readback_interval_s`` and
-on demand (``POST …/prepayment/read``). The consumer ``control-prepay-readback`` takes the FEP's
-``DownlinkResult`` of such requests and stores what remains (yuan) and, for a meter, its purchase
-count — only when newer than what is stored (results arrive in any order; a redelivered one
+forwarding of a CJ/T 188 8105 read to the meter — for a DL/T 645 cost-control meter three, one DI each:
+remaining amount 00900200, overdraft amount 00900201 (stored as a negative remaining when above 0) and the
+purchase count 03330201 (stored as the device count; counts only grow). The reads go out every
+``readback_interval_s`` and on demand (``POST …/prepayment/read``). The consumer ``control-prepay-readback``
+takes the FEP's ``DownlinkResult`` of such requests and stores what remains (yuan) and, for a meter, its
+purchase count — only when newer than what is stored (results arrive in any order; a redelivered one
 changes nothing).
 """
 
@@ -21,13 +23,14 @@ import asyncpg
 import structlog
 
 from emms_bus import BusProducer, Delivery
-from emms_control.prepayment.units import METER_TYPE_188, PORT_188, forward_unit
+from emms_control.prepayment.units import METER_TYPE_188, PORT_188, PORT_645, PREAMBLE_645, forward_unit
 from emms_control.schema import SCHEMA
 from emms_db.connection import Connection
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest, DownlinkResult, RequestOutcome
-from emms_protocol import cjt188
+from emms_protocol import cjt188, dlt645
 from emms_protocol.cjt188 import data_ids as ids188
 from emms_protocol.cjt188 import purchase as p188
+from emms_protocol.dlt645 import purchase as p645
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.afn10 import ForwardReply
 from emms_protocol.gdw1376.json_view import units_from_view
@@ -53,28 +56,62 @@ async def targets(conn: Connection, account_id: str | None = None) -> list[async
         " AND ($1::text IS NULL OR s.account_id = $1) ORDER BY s.account_id, m.meter_id", account_id)
 
 
-def request_for(row: Any) -> DownlinkRequest:
+def _request(row: Any, afn: int, units: list[DataUnitRequest]) -> DownlinkRequest:
     request_id = f"{PREFIX}{row['account_id']}:{row['meter_id']}:{secrets.token_hex(4)}"
-    if row["mode"] == "terminal":
-        afn, units = 0x0C, [DataUnitRequest(pn=[int(row["pn"])], fn=[23])]
-    else:
-        raw = p188.read_purchase(METER_TYPE_188[row["utility"]], row["meter_address"])
-        unit = forward_unit(raw, row["port"] or PORT_188)
-        afn, units = 0x10, [DataUnitRequest(pn=unit["pn"], fn=unit["fn"], data=unit["data"])]
     return DownlinkRequest(request_id=request_id, terminal=row["terminal"], afn=afn, units=units,
                            requested_by=REQUESTED_BY, timeout_s=10.0, retries=1, priority=1)
+
+
+def _forwarded(raw: bytes, port: int | None, default_port: int) -> list[DataUnitRequest]:
+    unit = forward_unit(raw, port, default_port)
+    return [DataUnitRequest(pn=unit["pn"], fn=unit["fn"], data=unit["data"])]
+
+
+def requests_for(row: Any) -> list[DownlinkRequest]:
+    """The reads of one meter of a terminal- / meter-mode account."""
+    if row["mode"] == "terminal":
+        return [_request(row, 0x0C, [DataUnitRequest(pn=[int(row["pn"])], fn=[23])])]
+    if row["utility"] == "electricity":
+        address = row["meter_address"]
+        return [_request(row, 0x10, _forwarded(dlt645.read_request(address, di, preamble=PREAMBLE_645), row["port"],
+                                               PORT_645))
+                for di in (p645.REMAINING, p645.OVERDRAFT, p645.PURCHASE_COUNT)]
+    raw = p188.read_purchase(METER_TYPE_188[row["utility"]], row["meter_address"])
+    return [_request(row, 0x10, _forwarded(raw, row["port"], PORT_188))]
 
 
 async def request_reads(pool: asyncpg.Pool, producer: BusProducer, account_id: str | None = None) -> int:
     async with pool.acquire() as conn:
         rows = await targets(conn, account_id)
     for row in rows:
-        await producer.publish(request_for(row))
+        for request in requests_for(row):
+            await producer.publish(request)
     return len(rows)
 
 
-def parse(result: DownlinkResult) -> tuple[Decimal, int | None] | None:
-    """(remaining yuan, purchase count or None) of an answered read; None when it carries neither."""
+def _is_645(payload: bytes) -> bool:
+    """A DL/T 645 frame (68 A0..A5 68 after any FE), not a CJ/T 188 one (68 T A0..A6 …)."""
+    body = payload.lstrip(b"\xfe")
+    return len(body) >= 12 and body[0] == 0x68 and body[7] == 0x68
+
+
+def _from_645(payload: bytes) -> tuple[Decimal | None, int | None] | None:
+    """(remaining yuan or None, purchase count or None) of a 645 cost-control read reply; None otherwise."""
+    frame = dlt645.decode_frame(payload)
+    body = frame.body
+    if frame.error or not isinstance(body, dlt645.ReadReply) or not isinstance(body.value, int | float):
+        return None
+    if body.di == p645.REMAINING:
+        return Decimal(str(body.value)), None
+    if body.di == p645.OVERDRAFT:
+        return (-Decimal(str(body.value)), None) if body.value > 0 else None
+    if body.di == p645.PURCHASE_COUNT:
+        return None, int(body.value)
+    return None
+
+
+def parse(result: DownlinkResult) -> tuple[Decimal | None, int | None] | None:
+    """(remaining yuan or None, purchase count or None) of an answered read; None when it carries neither."""
     for view in result.frames:
         try:
             _, units, _ = units_from_view(view)
@@ -84,6 +121,14 @@ def parse(result: DownlinkResult) -> tuple[Decimal, int | None] | None:
             value = unit.value
             if isinstance(value, RemainingAmount) and value.remaining is not None:
                 return Decimal(value.remaining) / 1000, None
+            if isinstance(value, ForwardReply) and _is_645(value.payload):
+                try:
+                    found = _from_645(value.payload)
+                except ProtocolError:
+                    continue
+                if found is not None:
+                    return found
+                continue
             if isinstance(value, ForwardReply) and value.payload:
                 try:
                     frame = cjt188.decode_frame(value.payload)
@@ -115,7 +160,13 @@ async def handle_results(pool: asyncpg.Pool, deliveries: Sequence[Delivery]) -> 
     return stored
 
 
-async def _save(conn: Connection, account_id: str, remaining: Decimal, count: int | None, at: datetime) -> int:
+async def _save(conn: Connection, account_id: str, remaining: Decimal | None, count: int | None, at: datetime
+                ) -> int:
+    if remaining is None:  # a 645 purchase count alone: counts only grow
+        status = await conn.execute(
+            f"UPDATE {SCHEMA}.prepay_setting SET device_count = greatest(coalesce(device_count, 0), $2)"
+            " WHERE account_id = $1", account_id, count)
+        return 1 if status.endswith(" 1") else 0
     status = await conn.execute(
         f"UPDATE {SCHEMA}.prepay_setting SET remaining = $2, device_count = coalesce($3, device_count),"
         " remaining_at = $4 WHERE account_id = $1 AND (remaining_at IS NULL OR remaining_at < $4)",
