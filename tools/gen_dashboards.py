@@ -31,7 +31,14 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as common_models
-from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef, GridPos
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataSourceRef,
+    GridPos,
+    VariableOption,
+    VariableRefresh,
+    VariableSort,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 GRAFANA = REPO / "deploy" / "grafana"
@@ -152,21 +159,26 @@ def sql_table(title: str, sql: str, width: int = 12, description: str = "") -> P
     return PanelSpec("sqltable", title, (), "", width, 8, description, sql)
 
 
+def sql_ts(title: str, sql: str, unit: str = "short", width: int = 12, description: str = "") -> PanelSpec:
+    """A time series from the PostgreSQL datasource (``format: time_series``: long rows become series)."""
+    return PanelSpec("sqlts", title, (), unit, width, 8, description, sql)
+
+
 class _SqlQuery(cogvariants.Dataquery):
-    def __init__(self, ref_id: str, sql: str) -> None:
-        self.ref_id, self.sql = ref_id, sql
+    def __init__(self, ref_id: str, sql: str, fmt: str = "table") -> None:
+        self.ref_id, self.sql, self.fmt = ref_id, sql, fmt
 
     def to_json(self) -> dict[str, object]:
-        return {"refId": self.ref_id, "datasource": POSTGRES, "editorMode": "code", "format": "table",
+        return {"refId": self.ref_id, "datasource": POSTGRES, "editorMode": "code", "format": self.fmt,
                 "rawQuery": True, "rawSql": self.sql}
 
 
 class _SqlQueryBuilder(cogbuilder.Builder[cogvariants.Dataquery]):
-    def __init__(self, sql: str) -> None:
-        self._sql = sql
+    def __init__(self, sql: str, fmt: str = "table") -> None:
+        self._sql, self._fmt = sql, fmt
 
     def build(self) -> cogvariants.Dataquery:
-        return _SqlQuery("A", self._sql)
+        return _SqlQuery("A", self._sql, self._fmt)
 
 
 def _prom_targets(spec: PanelSpec) -> list[prometheus.Dataquery]:
@@ -190,6 +202,10 @@ def build_panel(spec: PanelSpec, panel_id: int, grid: GridPos, declared: frozens
     if spec.kind == "sqltable":
         return (table.Panel().id(panel_id).title(spec.title).description(spec.description).grid_pos(grid)
                 .datasource(POSTGRES).with_target(_SqlQueryBuilder(spec.sql)))
+    if spec.kind == "sqlts":
+        return (timeseries.Panel().legend(_legend()).line_width(1).fill_opacity(10).id(panel_id).title(spec.title)
+                .description(spec.description).grid_pos(grid).datasource(POSTGRES).unit(spec.unit)
+                .with_target(_SqlQueryBuilder(spec.sql, "time_series")))
     if spec.kind == "stat":
         panel: Any = stat.Panel()
     else:
@@ -210,6 +226,9 @@ class DashboardSpec:
     title: str
     description: str
     rows: list[tuple[str, list[PanelSpec]]]
+    variables: list[Any] = field(default_factory=list)
+    time_from: str = "now-6h"
+    refresh: str = "30s"
 
     def panels(self) -> Iterable[PanelSpec]:
         return (p for _, panels in self.rows for p in panels)
@@ -217,8 +236,10 @@ class DashboardSpec:
 
 def build_dashboard(spec: DashboardSpec, declared: frozenset[str]) -> dict[str, Any]:
     board = (dashboard.Dashboard(spec.title).uid(spec.uid).description(spec.description)
-             .tags(["emms", spec.folder]).refresh("30s").time("now-6h", "now").timezone("browser")
+             .tags(["emms", spec.folder]).refresh(spec.refresh).time(spec.time_from, "now").timezone("browser")
              .tooltip(DashboardCursorSync.CROSSHAIR))
+    for variable in spec.variables:
+        board = board.with_variable(variable)
     y, panel_id = 0, 1
     for row_title, panels in spec.rows:
         board = board.with_row(dashboard.Row(row_title).id(panel_id).grid_pos(GridPos(h=1, w=24, x=0, y=y)))
@@ -473,9 +494,326 @@ def control() -> DashboardSpec:
     ])
 
 
-DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, archive, control)
+# --- analytics (issue 16 item 9): one dashboard per analysis family, SQL on the reporting views -----
+#
+# Every panel reads the views of analytics migration 0012 (schema ``reporting``, role ``emms_reporting``)
+# through the datasource ``emms-postgres``. Template variables: company, region (with every region below),
+# utility; the period is the dashboard's time range ($__timeFilter). Buckets are local (UTC+8) starts.
+# tests/integration/analytics/test_analytics_dashboards.py runs every query on both storage modes.
 
-FOLDER_TITLES = {"platform": "EMMS platform", "field": "EMMS field", "data": "EMMS data"}
+MAIN_ITEMS = {"electricity": "energy.active.import.total", "water": "water.volume", "gas": "gas.volume",
+              "heat": "heat.energy"}
+"""The register whose increase is usage, per utility (the analytics service's default ``main_items``)."""
+MAIN = "(utility, item) IN (" + ", ".join(f"('{u}', '{i}')" for u, i in MAIN_ITEMS.items()) + ")"
+TOU = ("t1", "t2", "t3", "t4")
+R = "reporting"
+
+
+def scope(alias: str = "") -> str:
+    """The dashboard's company / region (with every region below) / utility selection."""
+    a = f"{alias}." if alias else ""
+    return (f"{a}company_id IN ($company) AND {a}utility IN ($utility)\n"
+            f"  AND {a}region_id IN (SELECT region_id FROM {R}.analytics_region_tree WHERE ancestor_id IN ($region))")
+
+
+def _query_variable(name: str, label: str, sql: str) -> dashboard.QueryVariable:
+    return (dashboard.QueryVariable(name).label(label).datasource(POSTGRES).query(sql)
+            .refresh(VariableRefresh.ON_DASHBOARD_LOAD).sort(VariableSort.ALPHABETICAL_ASC)
+            .multi(True).include_all(True).current(VariableOption(selected=True, text="All", value="$__all")))
+
+
+def analytics_variables(utilities: tuple[str, ...]) -> list[Any]:
+    company = _query_variable("company", "Company", f"SELECT company_id AS __value, coalesce(company_name, "
+                              f"company_id) AS __text FROM {R}.analytics_company")
+    region = _query_variable("region", "Region (and below)", f"SELECT region_id AS __value, coalesce(region_name, "
+                             f"region_id) AS __text FROM {R}.analytics_region")
+    utility = (dashboard.CustomVariable("utility").label("Utility").values(",".join(utilities))
+               .multi(True).include_all(len(utilities) > 1)
+               .current(VariableOption(selected=True, text=utilities[0] if len(utilities) == 1 else "All",
+                                       value=utilities[0] if len(utilities) == 1 else "$__all")))
+    return [company, region, utility]
+
+
+def freshness() -> tuple[str, list[PanelSpec]]:
+    """How far the figures above trail the bus (Prometheus): validated readings not yet in the rollups."""
+    return ("Freshness", [
+        ts("Analytics consumer lag", Query(_lag('group=~"analytics.*"'), "{{group}} / {{topic}}"), width=24,
+           description="Messages the analytics service has not handled yet: the panels above lag by these."),
+    ])
+
+
+def _daily(item: str, label: str) -> str:
+    return (f'SELECT bucket AS "time", sum(usage) AS "{label}"\nFROM {R}.analytics_usage_daily\n'
+            f"WHERE $__timeFilter(bucket) AND item = '{item}'\n  AND {scope()}\nGROUP BY 1 ORDER BY 1")
+
+
+def _monthly_by(item: str, key: str) -> str:
+    return (f'SELECT bucket AS "time", {key}, sum(usage) AS usage\nFROM {R}.analytics_usage_monthly\n'
+            f"WHERE $__timeFilter(bucket) AND item = '{item}'\n  AND {scope()}\nGROUP BY 1, 2 ORDER BY 1, 2")
+
+
+def _same_period(item: str, key: str) -> str:
+    """This period against the same period a year before, by ``key`` (comma-separated columns)."""
+    n = key.count(",") + 1
+    last_year = ("bucket BETWEEN $__timeFrom()::timestamptz - interval '1 year'"
+                 " AND $__timeTo()::timestamptz - interval '1 year'")
+    return (f"SELECT {key}, sum(usage) FILTER (WHERE $__timeFilter(bucket)) AS this_period,\n"
+            f"       sum(usage) FILTER (WHERE {last_year}) AS same_period_last_year,\n"
+            f"       sum(usage) FILTER (WHERE $__timeFilter(bucket)) / nullif(sum(usage) FILTER (WHERE {last_year}), 0)"
+            f" - 1 AS growth_rate\n"
+            f"FROM {R}.analytics_usage_daily\nWHERE item = '{item}' AND ($__timeFilter(bucket) OR {last_year})\n"
+            f"  AND {scope()}\nGROUP BY {', '.join(str(i + 1) for i in range(n))} ORDER BY {n + 1} DESC NULLS LAST")
+
+
+def _top_customers(item: str, limit: int = 20) -> str:
+    return (f"SELECT customer_id, category, industry, sum(usage) AS usage,\n"
+            f"       sum(usage) / nullif(sum(sum(usage)) OVER (), 0) AS share\n"
+            f"FROM {R}.analytics_usage_daily\nWHERE $__timeFilter(bucket) AND item = '{item}'\n  AND {scope()}\n"
+            f"GROUP BY 1, 2, 3 ORDER BY usage DESC LIMIT {limit}")
+
+
+def _by_node(item: str, kinds: tuple[str, ...] = ()) -> str:
+    """Usage of each network node with its subtree (a line and its transformers, a station and its buildings)."""
+    kind = (" AND t.ancestor_kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")") if kinds else ""
+    return (f"SELECT t.ancestor_kind AS kind, t.ancestor_id AS node_id, t.ancestor_name AS node_name,\n"
+            f"       count(DISTINCT u.metering_point_id) AS metering_points, sum(u.usage) AS usage\n"
+            f"FROM {R}.analytics_usage_daily u JOIN {R}.analytics_node_tree t ON t.node_id = u.node_id\n"
+            f"WHERE $__timeFilter(u.bucket) AND u.item = '{item}'{kind}\n  AND {scope('u')}\n"
+            f"GROUP BY 1, 2, 3 ORDER BY 1, usage DESC")
+
+
+def _quality(item_filter: str) -> str:
+    """Per network node (with its subtree): points, register values collected against one a day,
+    estimated and held values."""
+    days = "extract(epoch FROM $__timeTo()::timestamptz - $__timeFrom()::timestamptz)::float8 / 86400"
+    return (f"WITH c AS (\n  SELECT node_id, metering_point_id, sum(collected) AS collected,"
+            f" sum(estimated_values) AS estimated, sum(held) AS held\n"
+            f"  FROM {R}.analytics_collected_daily\n  WHERE $__timeFilter(bucket) AND {item_filter}\n"
+            f"    AND {scope()}\n  GROUP BY 1, 2)\n"
+            f"SELECT t.ancestor_kind AS kind, t.ancestor_id AS node_id, t.ancestor_name AS node_name,\n"
+            f"       count(DISTINCT c.metering_point_id) AS metering_points, sum(c.collected) AS collected,\n"
+            f"       sum(c.collected)::float8 / nullif(count(DISTINCT c.metering_point_id) * {days}, 0)"
+            f" AS completeness,\n"
+            f"       sum(c.estimated)::float8 / nullif(sum(c.collected), 0) AS estimated_share, sum(c.held) AS held\n"
+            f"FROM c JOIN {R}.analytics_node_tree t ON t.node_id = c.node_id\n"
+            f"GROUP BY 1, 2, 3 ORDER BY completeness NULLS FIRST, 2")
+
+
+def _intervals(item: str, label: str, bins: int = 5, cumulative: bool = False) -> str:
+    """Customers counted by interval of a per-customer figure (total of a register, or mean of a curve)."""
+    if cumulative:
+        per = (f"SELECT customer_id, sum(usage) AS v FROM {R}.analytics_usage_daily\n"
+               f"  WHERE $__timeFilter(bucket) AND item = '{item}' AND {scope()}\n  GROUP BY 1")
+    else:
+        per = (f"SELECT customer_id, avg(value) AS v FROM {R}.analytics_curve\n"
+               f"  WHERE $__timeFilter(data_time) AND item = '{item}' AND {scope()}\n  GROUP BY 1")
+    return (f"WITH per AS (\n  {per}),\nr AS (SELECT min(v) AS lo, max(v) AS hi FROM per)\n"
+            f"SELECT width_bucket(per.v, r.lo, r.hi + 1e-9, {bins}) AS interval, min(per.v) AS \"{label} from\",\n"
+            f"       max(per.v) AS \"{label} to\", count(*) AS customers\n"
+            f"FROM per, r GROUP BY 1 ORDER BY 1")
+
+
+def _curve(item: str, label: str, agg: str, step: str) -> str:
+    return (f'SELECT $__timeGroupAlias(data_time, \'{step}\'), {agg}(value) AS "{label}"\n'
+            f"FROM {R}.analytics_curve\nWHERE $__timeFilter(data_time) AND item = '{item}'\n  AND {scope()}\n"
+            f"GROUP BY 1 ORDER BY 1")
+
+
+def _load_per_point() -> str:
+    return ("SELECT metering_point_id,\n"
+            "       max(value) AS max_kw, (array_agg(data_time ORDER BY value DESC, data_time))[1] AS max_at,\n"
+            "       min(value) AS min_kw, (array_agg(data_time ORDER BY value, data_time))[1] AS min_at,\n"
+            "       avg(value) AS avg_kw,\n"
+            "       avg(value) / nullif(max(value), 0) AS load_rate, count(*) AS samples\n"
+            f"FROM {R}.analytics_curve\nWHERE $__timeFilter(data_time) AND item = 'power.active.total'\n"
+            f"  AND {scope()}\nGROUP BY 1 ORDER BY max_kw DESC LIMIT 50")
+
+
+def _unbalance() -> str:
+    return ("WITH i AS (\n"
+            "  SELECT metering_point_id, data_time, max(value) AS hi, min(value) AS lo, count(*) AS phases\n"
+            f"  FROM {R}.analytics_curve\n"
+            "  WHERE $__timeFilter(data_time) AND item IN ('current.a', 'current.b', 'current.c')\n"
+            f"    AND {scope()}\n  GROUP BY 1, 2)\n"
+            "SELECT metering_point_id, max((hi - lo) / hi) AS worst, avg((hi - lo) / hi) AS average,\n"
+            "       count(*) AS instants\n"
+            "FROM i WHERE phases = 3 AND hi > 0 GROUP BY 1 ORDER BY worst DESC LIMIT 50")
+
+
+def electricity_analytics() -> DashboardSpec:
+    e = MAIN_ITEMS["electricity"]
+    tou = ",\n       ".join(f"sum(usage) FILTER (WHERE item = 'energy.active.import.{t}') AS {t}" for t in TOU)
+    tou_sql = (f'SELECT bucket AS "time",\n       {tou}\nFROM {R}.analytics_usage_monthly\n'
+               f"WHERE $__timeFilter(bucket) AND item IN ("
+               + ", ".join(f"'energy.active.import.{t}'" for t in TOU) + f")\n  AND {scope()}\nGROUP BY 1 ORDER BY 1")
+    return DashboardSpec("analytics", "electricity.json", "emms-analytics-electricity", "EMMS analytics: electricity",
+                         "Energy by day, month, region, category, line and transformer; TOU split; load curves, "
+                         "load rate and three-phase unbalance (R-4.5.3.1). Local (UTC+8) buckets.", [
+        ("Energy", [
+            sql_ts("Energy per local day", _daily(e, "energy"), unit="kwatth"),
+            sql_ts("Energy per month by region", _monthly_by(e, "region_id"), unit="kwatth"),
+            sql_table("Peak / valley split per month (TOU registers t1…t4)", tou_sql,
+                      description="Usage of the tariff's time-of-use registers t1…t4 per local month."),
+            sql_table("Top customers in the period", _top_customers(e)),
+            sql_table("Energy by category and industry: this period and the same period a year before",
+                      _same_period(e, "category, industry")),
+            sql_table("Energy by line and transformer (with everything below)", _by_node(e)),
+            sql_ts("Energy per local hour (peak hours)", _daily(e, "energy").replace("analytics_usage_daily",
+                                                                                     "analytics_usage_hourly"),
+                   unit="kwatth", width=24),
+        ]),
+        ("Load", [
+            sql_ts("Active power, 15-minute load curve (sum of the selection)",
+                   _curve("power.active.total", "active power", "sum", "15m"), unit="kwatt", width=24),
+            sql_table("Load per metering point: maximum and minimum with their time, load rate", _load_per_point()),
+            sql_table("Three-phase current unbalance (max − min) / max", _unbalance()),
+        ]),
+        ("Data quality", [
+            sql_table("Collection per network node", _quality(f"item = '{e}'"), width=24,
+                      description="Register values collected against one a day per metering point, estimated "
+                                  "share and held values, per node with everything below it."),
+        ]),
+        freshness(),
+    ], analytics_variables(("electricity",)), "now-90d", "5m")
+
+
+def pipe_analytics(utility: str) -> DashboardSpec:
+    item, title = MAIN_ITEMS[utility], utility.capitalize()
+    return DashboardSpec("analytics", f"{utility}.json", f"emms-analytics-{utility}", f"EMMS analytics: {utility}",
+                         f"{title} totals by day, month, category, network node, region and company, with the same "
+                         f"period a year before (R-4.5.3.{2 if utility == 'water' else 3}). Local (UTC+8) buckets.", [
+        ("Totals", [
+            sql_ts(f"{title} per local day", _daily(item, "volume"), unit="m3"),
+            sql_ts(f"{title} per month by company", _monthly_by(item, "company_id"), unit="m3"),
+            sql_table("By category: this period and the same period a year before", _same_period(item, "category")),
+            sql_table("By region: this period and the same period a year before", _same_period(item, "region_id")),
+            sql_table("By network node / community (with everything below)", _by_node(item)),
+            sql_table("Top customers in the period", _top_customers(item)),
+        ]),
+        ("Network", [
+            sql_ts("Pressure (hourly mean)", _curve("pressure", "pressure", "avg", "1h"), unit="pressurembar",
+                   description="Mean of the pressure curve values of the selection (MPa)."),
+            sql_table("Collection per network node", _quality(f"item = '{item}'")),
+        ]),
+        freshness(),
+    ], analytics_variables((utility,)), "now-90d", "5m")
+
+
+def water_analytics() -> DashboardSpec:
+    return pipe_analytics("water")
+
+
+def gas_analytics() -> DashboardSpec:
+    return pipe_analytics("gas")
+
+
+def heat_analytics() -> DashboardSpec:
+    h = MAIN_ITEMS["heat"]
+    return DashboardSpec("analytics", "heat.json", "emms-analytics-heat", "EMMS analytics: heat",
+                         "Heat by building, community and heat-exchange station; supply temperature and thermal "
+                         "power; customers by heat, temperature and power interval (R-4.5.3.4).", [
+        ("Heat", [
+            sql_ts("Heat per local day", _daily(h, "heat"), unit="kwatth"),
+            sql_ts("Heat per month by region", _monthly_by(h, "region_id"), unit="kwatth"),
+            sql_table("Heat per heat-exchange station, community and building",
+                      _by_node(h, ("heat_exchange_station", "area", "building")), width=24),
+            sql_table("Heat: this period and the same period a year before, by category", _same_period(h, "category")),
+            sql_table("Customers by heat interval", _intervals(h, "heat kWh", cumulative=True)),
+        ]),
+        ("Temperatures and power", [
+            sql_ts("Supply temperature (hourly mean)", _curve("temperature.supply", "supply", "avg", "1h"),
+                   unit="celsius"),
+            sql_ts("Thermal power (hourly mean per meter)", _curve("heat.power", "thermal power", "avg", "1h"),
+                   unit="kwatt"),
+            sql_table("Customers by supply-temperature interval", _intervals("temperature.supply", "°C")),
+            sql_table("Customers by thermal-power interval", _intervals("heat.power", "kW")),
+            sql_table("Collection per network node", _quality(f"item = '{h}'"), width=24),
+        ]),
+        freshness(),
+    ], analytics_variables(("heat",)), "now-90d", "5m")
+
+
+def combined_analytics() -> DashboardSpec:
+    by_utility = (f'SELECT bucket AS "time", utility, sum(usage) AS usage\nFROM {R}.analytics_usage_monthly\n'
+                  f"WHERE $__timeFilter(bucket) AND {MAIN}\n  AND {scope()}\nGROUP BY 1, 2 ORDER BY 1, 2")
+    shares = (f"SELECT utility, category, sum(usage) AS usage,\n"
+              f"       sum(usage) / nullif(sum(sum(usage)) OVER (PARTITION BY utility), 0) AS share\n"
+              f"FROM {R}.analytics_usage_daily\nWHERE $__timeFilter(bucket) AND {MAIN}\n  AND {scope()}\n"
+              f"GROUP BY 1, 2 ORDER BY 1, 3 DESC")
+    ranking = (f"SELECT * FROM (\n  SELECT utility, customer_id, category, sum(usage) AS usage,\n"
+               f"         rank() OVER (PARTITION BY utility ORDER BY sum(usage) DESC) AS rank\n"
+               f"  FROM {R}.analytics_usage_daily\n  WHERE $__timeFilter(bucket) AND {MAIN}\n    AND {scope()}\n"
+               f"  GROUP BY 1, 2, 3) r\nWHERE rank <= 10 ORDER BY utility, rank")
+    daily = by_utility.replace("analytics_usage_monthly", "analytics_usage_daily")
+    return DashboardSpec("analytics", "combined.json", "emms-analytics-combined", "EMMS analytics: combined",
+                         "The four utilities side by side: monthly and daily usage, shares by customer category, "
+                         "growth against the same period a year before, top customers per utility (R-4.5.3.5).", [
+        ("Usage", [
+            sql_ts("Usage per month by utility (main registers)", by_utility),
+            sql_ts("Usage per local day by utility", daily),
+            sql_table("Share of each category in its utility's usage", shares),
+            sql_table("By utility and category: this period and the same period a year before",
+                      _same_period_main("utility, category")),
+            sql_table("Top 10 customers per utility", ranking, width=24),
+        ]),
+        ("Data quality", [
+            sql_table("Collection per network node (all utilities)", _quality(MAIN), width=24),
+        ]),
+        freshness(),
+    ], analytics_variables(tuple(MAIN_ITEMS)), "now-90d", "5m")
+
+
+def _same_period_main(key: str) -> str:
+    return _same_period("-", key).replace("item = '-'", MAIN)
+
+
+def key_customer_analytics() -> DashboardSpec:
+    hand = (f"SELECT k.customer_id, k.utility, k.category, k.marked_at, sum(u.usage) AS usage,\n"
+            f"       sum(u.estimated)::float8 / nullif(sum(u.intervals), 0) AS estimated_share\n"
+            f"FROM {R}.analytics_key_customer k\n"
+            f"LEFT JOIN {R}.analytics_usage_daily u ON u.customer_id = k.customer_id AND $__timeFilter(u.bucket)\n"
+            f"  AND (u.utility, u.item) IN (" + ", ".join(f"('{u}', '{i}')" for u, i in MAIN_ITEMS.items()) + ")\n"
+            f"WHERE {scope('k')}\nGROUP BY 1, 2, 3, 4 ORDER BY usage DESC NULLS LAST")
+    hand_daily = (f'SELECT u.bucket AS "time", u.customer_id, sum(u.usage) AS usage\n'
+                  f"FROM {R}.analytics_usage_daily u\n"
+                  f"JOIN {R}.analytics_key_customer k ON k.customer_id = u.customer_id\n"
+                  f"WHERE $__timeFilter(u.bucket) AND (u.utility, u.item) IN ("
+                  + ", ".join(f"('{u}', '{i}')" for u, i in MAIN_ITEMS.items()) + f")\n  AND {scope('u')}\n"
+                  f"GROUP BY 1, 2 ORDER BY 1, 2")
+    by_rule = (f"SELECT * FROM (\n  SELECT utility, customer_id, category, sum(usage) AS usage,\n"
+               f"         sum(estimated)::float8 / nullif(sum(intervals), 0) AS estimated_share,\n"
+               f"         rank() OVER (PARTITION BY utility ORDER BY sum(usage) DESC) AS rank\n"
+               f"  FROM {R}.analytics_usage_daily\n  WHERE $__timeFilter(bucket) AND {MAIN}\n    AND {scope()}\n"
+               f"  GROUP BY 1, 2, 3) r\nWHERE rank <= 20 ORDER BY utility, rank")
+    curves = (f"SELECT $__timeGroupAlias(c.data_time, '15m'), c.customer_id, sum(c.value) AS \"active power\"\n"
+              f"FROM {R}.analytics_curve c JOIN {R}.analytics_key_customer k ON k.customer_id = c.customer_id\n"
+              f"WHERE $__timeFilter(c.data_time) AND c.item = 'power.active.total'\n  AND {scope('c')}\n"
+              f"GROUP BY 1, 2 ORDER BY 1, 2")
+    return DashboardSpec("analytics", "key_customers.json", "emms-analytics-key-customers",
+                         "EMMS analytics: key customers",
+                         "Hand-chosen key customers (analytics.key_customer) with usage, curves and data quality; "
+                         "key customers by rule: the top 20 by usage per utility (R-4.5.4.2).", [
+        ("Hand-chosen", [
+            sql_table("Key customers: usage and estimated share in the period", hand),
+            sql_ts("Key customers: usage per local day", hand_daily),
+            sql_ts("Key customers: 15-minute load curves", curves, unit="kwatt", width=24),
+        ]),
+        ("By rule", [
+            sql_table("Top 20 customers by usage per utility, with their estimated share", by_rule, width=24),
+            sql_table("Collection per network node", _quality(MAIN), width=24),
+        ]),
+        freshness(),
+    ], analytics_variables(tuple(MAIN_ITEMS)), "now-90d", "5m")
+
+
+ANALYTICS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (
+    electricity_analytics, water_analytics, gas_analytics, heat_analytics, combined_analytics, key_customer_analytics)
+
+DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, archive, control,
+                                                             *ANALYTICS_SPECS)
+
+FOLDER_TITLES = {"platform": "EMMS platform", "field": "EMMS field", "data": "EMMS data",
+                 "analytics": "EMMS analytics"}
 
 
 def render(declared: frozenset[str] | None = None) -> dict[Path, str]:

@@ -76,7 +76,8 @@ async def test_the_reporting_role_reads_the_views(archive_db: asyncpg.Connection
     tag = await seed(archive_db)
     views = {r["table_name"] for r in await reader.fetch(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'reporting'")}
-    assert views == VIEWS
+    # the analytics service's reporting views (analytics_*, its migration 0012) are tested with its dashboards
+    assert {v for v in views if not v.startswith("analytics_")} == VIEWS
     day = await reader.fetchrow("SELECT * FROM reporting.daily_usage WHERE metering_point_id = $1", f"mp-{tag}")
     assert day is not None
     assert (day["company_id"], day["first_value"], day["last_value"], day["usage"], day["readings"]) == (

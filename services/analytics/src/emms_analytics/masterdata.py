@@ -33,7 +33,7 @@ TABLES: dict[str, Table] = {
     "customer": Table("customer", ("customer_id",), {
         "customer_id": ("id",), "name": ("name", "customer_name"), "party_id": ("party_id",),
         "utility": ("utility",), "category": ("category", "customer_category"), "industry": ("industry",),
-        "company_id": ("company_id",), "region_id": ("region_id",)}),
+        "company_id": ("company_id",), "region_id": ("region_id",), "node_id": ("node_id",)}),
     "network_node": Table("network_node", ("node_id",), {
         "node_id": ("id",), "name": ("name",), "kind": ("kind",), "utility": ("utility",),
         "parent_id": ("parent_id",), "company_id": ("company_id",), "region_id": ("region_id",)}),
