@@ -8,6 +8,10 @@ each step.
   equals the concentrator's;
 * meter mode (the fastest-flowing prepaid CJ/T 188 meter: heat, water or gas): A010 price and A013 purchase
   forwarded in AFN10, the meter closes its valve at zero; 8105 read back equals the meter's purse;
+* meter mode for electricity (the second-fastest DL/T 645-2007 meter keeping no purse yet — the fastest is
+  master mode's): price 04050101 and
+  thresholds 0400100x written with 14H, each payment a plaintext recharge 03H 070102FF (MACs zero) numbered
+  1, 2 …, the meter trips itself at zero; 00900200 / 03330201 read back equal the meter's purse and count;
 * master mode (electricity): charges from validated readings — here built from the simulator's own registers,
   the collector and validator legs have their own end-to-end tests — drive the balance; trip and allow close
   go through the command path and are verified in the truth.
@@ -230,6 +234,52 @@ async def test_meter_mode(ctl: Control, world: Any) -> None:
     view = await _read_back(ctl, account["account_id"], view["remaining_at"])
     then = await _purse(base, meter["meter_id"], datetime.fromisoformat(view["remaining_at"]))
     assert then is not None and view["device_count"] == 2
+    assert abs(float(view["remaining"]) - then["remaining"] / 100) <= 2 * per_s + 0.01
+
+
+async def test_meter_mode_electricity(ctl: Control, world: Any) -> None:
+    terminals, base = world
+    free = [m | {"terminal": t["key"]} for t in terminals for m in t["meters"]
+            if m["utility"] == "electricity" and not m.get("added_later") and not m.get("removed_at")]
+    free = [m for m in free if await _purse(base, m["meter_id"]) is None]  # not the terminal-mode test's
+    rated = sorted([(await _rate_per_s(base, m), m) for m in free], key=lambda pair: -pair[0])
+    rate, meter = rated[1] if len(rated) > 1 and rated[1][0] > 0 else rated[0]  # the fastest: master mode's
+    assert rate > 0, "no free electricity meter uses anything now"
+    price = min(Decimal("9999.9999"), Decimal(str(round(2.0 / rate, 4))))
+    per_s = float(price) * rate
+    alarm = _money(max(1.0, 4 * per_s))
+    account = await _account(ctl, meter)
+    url = f"/api/v1/accounts/{account['account_id']}"
+    resp = await ctl.client.put(f"{url}/prepayment", headers=OP, json={
+        "mode": "meter", "alarm_threshold": str(alarm), "trip_threshold": "0", "price": str(price)})
+    assert resp.status_code == 200, resp.text
+    first = alarm + _money(max(1.0, 4 * per_s))
+    await _pay(ctl, account["account_id"], first)
+
+    async def tripped() -> dict[str, Any] | None:
+        purse = await _purse(base, meter["meter_id"])
+        return purse if purse and purse["tripped"] else None
+    purse = await wait_for(tripped, 120, poll_s=0.5)
+    assert [e["kind"] for e in purse["history"]] == ["purchase", "alarm", "trip"]
+    assert purse["purchase_number"] == 1 and purse["total_bought"] == float(first * 100)
+    assert await truth(base, meter["meter_id"], "relay.state") == 0.0
+    expected = Decimal(round(purse["remaining"])) / 100
+
+    async def read_back() -> dict[str, Any] | None:
+        view = await _read_back(ctl, account["account_id"], None)
+        return view if Decimal(str(view["remaining"])) == expected and view["device_count"] == 1 else None
+    view = await wait_for(read_back, 60, poll_s=1.0)
+
+    await _pay(ctl, account["account_id"], Decimal(50) + alarm)
+
+    async def restored() -> dict[str, Any] | None:
+        purse = await _purse(base, meter["meter_id"])
+        return purse if purse and purse["purchase_number"] == 2 and not purse["tripped"] else None
+    await wait_for(restored, 40)
+    assert await truth(base, meter["meter_id"], "relay.state") == 1.0
+    view = await _read_back(ctl, account["account_id"], view["remaining_at"])
+    then = await _purse(base, meter["meter_id"], datetime.fromisoformat(view["remaining_at"]))
+    assert then is not None
     assert abs(float(view["remaining"]) - then["remaining"] / 100) <= 2 * per_s + 0.01
 
 
