@@ -43,14 +43,31 @@ REQUEST_PREFIX = "ctl-"
 RETRYABLE = frozenset({RequestOutcome.TIMED_OUT, RequestOutcome.OFFLINE})
 
 
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A device's final result, decided in a transaction and written with the others before it commits."""
+
+    row: dict[str, Any]
+    state: str
+    reason: str
+    verified: str | None
+    outcome: str
+    frames: list[dict[str, Any]]
+
+
 @dataclass
 class Outbox:
-    """What a transaction decided to publish once it commits."""
+    """What a transaction decided: the rows written in one statement each before it commits (devices
+    confirmed, devices finished, log rows), and what it publishes once it commits."""
 
     requests: list[DownlinkRequest] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
     log_rows: list[tuple[Any, ...]] = field(default_factory=list)
     """Log rows of the transaction, written in one statement before it commits (in the order appended)."""
+    confirmed: list[tuple[Any, str, str]] = field(default_factory=list)
+    """(job_id, meter_id, terminal) of devices whose command was confirmed: on to their read-back."""
+    finishing: dict[tuple[Any, str, str], Finish] = field(default_factory=dict)
+    """Final results by device; the first decided for a device stands (a device is finished once)."""
 
 
 def new_request_id() -> str:
@@ -99,7 +116,7 @@ class CommandEngine:
             await self._expire_and_start(conn)
             await self._overdue(conn, out)
             sent = await self._send_pending(conn, out)
-            await log_sql.insert_many(conn, out.log_rows)
+            await self._write(conn, out)
             await self._finish_jobs(conn)
         await self.publish(out)
         return sent >= self._batch
@@ -138,11 +155,10 @@ class CommandEngine:
             try:
                 request = self._request(row, device, now)
             except (NoFrame, ValueError) as exc:
-                await self._finish(conn, row, "failed", f"no frame: {exc}", None, out)
+                self._finish(row, "failed", f"no frame: {exc}", None, out)
                 continue
             if request is None:  # nothing to verify: confirmed is final
-                await self._finish(conn, row, "confirmed", "confirmed by the device; no read-back for this action",
-                                   None, out)
+                self._finish(row, "confirmed", "confirmed by the device; no read-back for this action", None, out)
                 continue
             sends.append((row, request))
         if sends:
@@ -195,8 +211,7 @@ class CommandEngine:
             if row is None:
                 continue
             await self._apply(conn, row, req, result, out)
-        await log_sql.insert_many(conn, out.log_rows)
-        out.log_rows.clear()
+        await self._write(conn, out)
 
     async def _apply(self, conn: Any, row: dict[str, Any], req: dict[str, Any], result: DownlinkResult,
                      out: Outbox) -> None:
@@ -217,17 +232,17 @@ class CommandEngine:
             if result.outcome in RETRYABLE:
                 await self._retry_or_fail(conn, row, why, result.outcome.value, out)
             else:
-                await self._finish(conn, row, "failed", why, None, out, outcome=result.outcome.value)
+                self._finish(row, "failed", why, None, out, outcome=result.outcome.value)
             return
         if req["step"] == "command":
             sent_at = row["sent_at"]
             if sent_at is not None:
                 metrics.TIME_TO_CONFIRM.observe(max(0.0, (result.completed_at - sent_at).total_seconds()))
-            await eng_sql.to_verify(conn, row["job_id"], row["meter_id"], row["terminal"])
+            out.confirmed.append((row["job_id"], row["meter_id"], row["terminal"]))
             return
         action = Action(row["action"])
         if action is Action.OPERATION:
-            await self._finish(conn, row, "verified", "read back", None, out, frames=result.frames)
+            self._finish(row, "verified", "read back", None, out, frames=result.frames)
             return
         state = switch_state(result.frames)
         wanted = EXPECTED_STATE.get(action)
@@ -235,16 +250,14 @@ class CommandEngine:
             await self._retry_or_fail(conn, row, f"the read-back on request {req['request_id']} carried no state",
                                       "no_state", out)
         elif state == wanted:
-            await self._finish(conn, row, "verified", f"{state} read back", state, out)
+            self._finish(row, "verified", f"{state} read back", state, out)
         else:
-            await self._finish(conn, row, "failed", f"read back {state}, expected {wanted}", state, out,
-                               outcome="state_mismatch")
+            self._finish(row, "failed", f"read back {state}, expected {wanted}", state, out, outcome="state_mismatch")
 
     async def _retry_or_fail(self, conn: Any, row: dict[str, Any], why: str, outcome: str, out: Outbox) -> None:
         p = policy()
         if row["job_state"] == "cancelled" and row["step"] == "command":
-            await self._finish(conn, row, "cancelled", f"job cancelled; last request: {why}", None, out,
-                               outcome="cancelled")
+            self._finish(row, "cancelled", f"job cancelled; last request: {why}", None, out, outcome="cancelled")
         elif row["attempts"] < p.attempts:
             await eng_sql.to_retry(conn, row["job_id"], row["meter_id"], row["terminal"], why,
                                    datetime.now(UTC) + timedelta(seconds=p.retry_delay_s))
@@ -254,29 +267,46 @@ class CommandEngine:
                 detail_json({"reason": why, "step": row["step"], "attempts": row["attempts"]}))])
             metrics.RETRIES.labels(outcome).inc()
         else:
-            await self._finish(conn, row, "failed", f"{why} (after {row['attempts']} attempts of the {row['step']})",
-                               None, out, outcome=outcome)
+            self._finish(row, "failed", f"{why} (after {row['attempts']} attempts of the {row['step']})", None, out,
+                         outcome=outcome)
 
-    async def _finish(self, conn: Any, row: dict[str, Any], state: str, reason: str, verified: str | None,
-                      out: Outbox, *, outcome: str | None = None, frames: list[dict[str, Any]] | None = None
-                      ) -> None:
-        done = await eng_sql.finish_device(conn, row["job_id"], row["meter_id"], row["terminal"], state,
-                                           outcome or state, reason[:500], verified)
-        if done is None:
-            return  # finished already (never twice)
-        request_ids = list(done["request_ids"] or [])
-        out.log_rows.extend([(
-            "command" if row["action"] != "operation" or row["params"].get("afn") != 4 else "parameter",
-            "final", str(row["job_id"]), row["meter_id"] or None, row["terminal"], row["requested_by"],
-            row["origin"], row["action"], request_ids[-1] if request_ids else None, state, verified,
-            detail_json({"reason": reason, "request_ids": request_ids, "outcome": outcome or state,
-                         "frames": frames or []}))])
-        metrics.COMMANDS.labels(row["action"], state).inc()
-        if state == "verified" and done["first_sent_at"] is not None:
-            metrics.TIME_TO_VERIFY.observe(max(0.0, (datetime.now(UTC) - done["first_sent_at"]).total_seconds()))
-        out.results.append(CommandResult(
-            job_id=str(row["job_id"]), meter_id=row["meter_id"] or None, terminal=row["terminal"],
-            action=row["action"], origin=row["origin"], requested_by=row["requested_by"], state=state,
-            reason=reason[:500], verified_state=verified, attempts=int(done["attempts"]), request_ids=request_ids,
-            finished_at=datetime.now(UTC)))
+    @staticmethod
+    def _finish(row: dict[str, Any], state: str, reason: str, verified: str | None, out: Outbox, *,
+                outcome: str | None = None, frames: list[dict[str, Any]] | None = None) -> None:
+        """Decide a device's final result (written by :meth:`_write` with the transaction's others)."""
+        out.finishing.setdefault((row["job_id"], row["meter_id"], row["terminal"]),
+                                 Finish(row, state, reason[:500], verified, outcome or state, frames or []))
 
+    async def _write(self, conn: Any, out: Outbox) -> None:
+        """The transaction's device transitions and log rows, one statement each (not one per device): at
+        10,000 devices a statement per device made the result consumer the group command's bottleneck."""
+        await eng_sql.to_verify(conn, out.confirmed)
+        out.confirmed.clear()
+        finishing = list(out.finishing.values())
+        out.finishing.clear()
+        done = await eng_sql.finish_devices(conn, [
+            (f.row["job_id"], f.row["meter_id"], f.row["terminal"], f.state, f.outcome, f.reason, f.verified)
+            for f in finishing])
+        now = datetime.now(UTC)
+        for f in finishing:
+            row = f.row
+            d = done.get((row["job_id"], row["meter_id"], row["terminal"]))
+            if d is None:
+                continue  # finished already (never twice)
+            request_ids = list(d["request_ids"] or [])
+            out.log_rows.append((
+                "command" if row["action"] != "operation" or row["params"].get("afn") != 4 else "parameter",
+                "final", str(row["job_id"]), row["meter_id"] or None, row["terminal"], row["requested_by"],
+                row["origin"], row["action"], request_ids[-1] if request_ids else None, f.state, f.verified,
+                detail_json({"reason": f.reason, "request_ids": request_ids, "outcome": f.outcome,
+                             "frames": f.frames})))
+            metrics.COMMANDS.labels(row["action"], f.state).inc()
+            if f.state == "verified" and d["first_sent_at"] is not None:
+                metrics.TIME_TO_VERIFY.observe(max(0.0, (now - d["first_sent_at"]).total_seconds()))
+            out.results.append(CommandResult(
+                job_id=str(row["job_id"]), meter_id=row["meter_id"] or None, terminal=row["terminal"],
+                action=row["action"], origin=row["origin"], requested_by=row["requested_by"], state=f.state,
+                reason=f.reason, verified_state=f.verified, attempts=int(d["attempts"]), request_ids=request_ids,
+                finished_at=now))
+        await log_sql.insert_many(conn, out.log_rows)
+        out.log_rows.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,10 @@ def _row(r: Any) -> dict[str, Any]:
 
 def _rows(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return [_row(r) for r in rows]
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 async def start_due_jobs(conn: Connection) -> None:
@@ -50,27 +55,26 @@ async def overdue(conn: Connection, limit: int) -> list[dict[str, Any]]:
 async def claim_pending(conn: Connection, in_flight: int, limit: int) -> list[dict[str, Any]]:
     """Pending devices to send now: at most ``in_flight`` out per terminal, terminals interleaved.
 
-    The rows picked are locked by their ``ctid`` (a TID scan), not by joining the picked keys back to
-    ``job_devices``: right after a large job is inserted the table has no statistics yet (autovacuum
-    lags, or is off), the planner takes the candidates for one row and joined them back through the
-    partial pending index with a filter on (meter, terminal) — a scan of every pending row of the job
-    per candidate, 13–20 s per claim at 10,000 devices. A TID scan is one fetch per row whatever the
-    statistics say."""
+    One pass over the open rows: per terminal the rows with a request out (``sent``, of any job) rank
+    first, then the sendable pending ones in job order; a pending row ranked within ``in_flight`` is
+    claimed. The picked rows are locked by their ``ctid`` (a TID scan). No join of the candidates back
+    to ``job_devices`` nor to a per-terminal count: right after a large job is inserted the table has
+    no statistics (autovacuum lags, or is off), the planner takes the candidates for one row and such
+    joins become a scan per candidate — the claim took 13–20 s at 10,000 devices (joined back through
+    the pending index) and still up to seconds joined to the counts. Every step here is linear."""
     return _rows(await conn.fetch(
         f"""
-        WITH busy AS (SELECT terminal, count(*) AS n FROM control.job_devices WHERE state = 'sent' GROUP BY terminal),
-        cand AS (
-            SELECT d.ctid AS tid, d.terminal,
-                   row_number() OVER (PARTITION BY d.terminal ORDER BY j.created_at, d.seq) AS rn
+        WITH cand AS (
+            SELECT d.ctid AS tid, d.terminal, d.state,
+                   row_number() OVER (PARTITION BY d.terminal ORDER BY d.state = 'sent' DESC, j.created_at, d.seq)
+                       AS rn
             FROM control.job_devices d JOIN control.jobs j USING (job_id)
-            WHERE d.state = 'pending' AND (d.due_at IS NULL OR d.due_at <= now())
-              AND (j.state = 'running' OR (j.state = 'cancelled' AND d.step = 'verify'))
+            WHERE d.state = 'sent'
+               OR (d.state = 'pending' AND (d.due_at IS NULL OR d.due_at <= now())
+                   AND (j.state = 'running' OR (j.state = 'cancelled' AND d.step = 'verify')))
         ),
         pick AS (
-            SELECT c.tid FROM cand c LEFT JOIN busy b ON b.terminal = c.terminal
-            WHERE c.rn <= $1 - COALESCE(b.n, 0)
-            ORDER BY c.rn, c.terminal
-            LIMIT $2
+            SELECT tid FROM cand WHERE state = 'pending' AND rn <= $1 ORDER BY rn, terminal LIMIT $2
         )
         SELECT {_DEVICE}
         FROM control.job_devices d JOIN control.jobs j USING (job_id)
@@ -120,10 +124,16 @@ async def devices_for_requests(conn: Connection, requests: Sequence[dict[str, An
     return {(r["job_id"], r["meter_id"], r["terminal"]): _row(r) for r in rows}
 
 
-async def to_verify(conn: Connection, job_id: Any, meter_id: str, terminal: str) -> None:
+async def to_verify(conn: Connection, devices: Sequence[tuple[Any, str, str]]) -> None:
+    """(job_id, meter_id, terminal) of devices that confirmed their command: on to the read-back, in one statement."""
+    if not devices:
+        return
+    cols = list(zip(*devices, strict=True))
     await conn.execute(
-        "UPDATE control.job_devices SET step = 'verify', state = 'pending', attempts = 0, confirmed_at = now(),"
-        f" due_at = NULL, retry_reason = NULL WHERE {_KEY}", job_id, meter_id, terminal)
+        "UPDATE control.job_devices d SET step = 'verify', state = 'pending', attempts = 0, confirmed_at = now(),"
+        " due_at = NULL, retry_reason = NULL FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(j, m, t)"
+        " WHERE d.job_id = u.j AND d.meter_id = u.m AND d.terminal = u.t",
+        [_uuid(j) for j in cols[0]], list(cols[1]), list(cols[2]))
 
 
 async def to_retry(conn: Connection, job_id: Any, meter_id: str, terminal: str, why: str, at: datetime) -> None:
@@ -132,18 +142,27 @@ async def to_retry(conn: Connection, job_id: Any, meter_id: str, terminal: str, 
         job_id, meter_id, terminal, why, at)
 
 
-async def finish_device(conn: Connection, job_id: Any, meter_id: str, terminal: str, state: str, outcome: str,
-                        reason: str, verified: str | None) -> dict[str, Any] | None:
-    """Finish a device still open; None when it was finished already."""
-    row = await conn.fetchrow(
-        "UPDATE control.job_devices SET state = $4, outcome = $5, reason = $6, verified_state = $7,"
-        f" finished_at = now() WHERE {_KEY} AND state IN ('pending', 'sent')"
-        " RETURNING *, (SELECT min(q.sent_at) FROM control.requests q WHERE q.job_id = $1 AND q.meter_id = $2"
-        " AND q.terminal = $3) AS first_sent_at,"
-        " (SELECT array_agg(q.request_id ORDER BY q.sent_at, q.request_id) FROM control.requests q"
-        "  WHERE q.job_id = $1 AND q.meter_id = $2 AND q.terminal = $3) AS request_ids",
-        job_id, meter_id, terminal, state, outcome, reason, verified)
-    return None if row is None else dict(row)
+async def finish_devices(conn: Connection, finishes: Sequence[tuple[Any, str, str, str, str, str, str | None]]
+                         ) -> dict[tuple[Any, str, str], dict[str, Any]]:
+    """(job_id, meter_id, terminal, state, outcome, reason, verified_state) of devices to finish, in one statement:
+    the rows of those still open (a device finished already is left out), each with its first send and request
+    ids. A device appears once in ``finishes``."""
+    if not finishes:
+        return {}
+    cols = list(zip(*finishes, strict=True))
+    rows = await conn.fetch(
+        "WITH done AS (UPDATE control.job_devices d SET state = u.s, outcome = u.o, reason = u.r,"
+        " verified_state = u.v, finished_at = now()"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+        " AS u(j, m, t, s, o, r, v)"
+        " WHERE d.job_id = u.j AND d.meter_id = u.m AND d.terminal = u.t AND d.state IN ('pending', 'sent')"
+        " RETURNING d.*)"
+        " SELECT done.*, q.first_sent_at, q.request_ids FROM done LEFT JOIN LATERAL"
+        " (SELECT min(r.sent_at) AS first_sent_at, array_agg(r.request_id ORDER BY r.sent_at, r.request_id)"
+        "  AS request_ids FROM control.requests r WHERE r.job_id = done.job_id AND r.meter_id = done.meter_id"
+        "  AND r.terminal = done.terminal) q ON true",
+        [_uuid(j) for j in cols[0]], *[list(c) for c in cols[1:]])
+    return {(r["job_id"], r["meter_id"], r["terminal"]): dict(r) for r in rows}
 
 
 async def request_ids(conn: Connection, job_id: Any, meter_id: str, terminal: str) -> list[str]:
