@@ -78,7 +78,7 @@ def masterdata() -> list[MasterDataChange]:
     for meter in [*METERS, BIG]:
         cid, region = f"XC-{meter}", "XRB" if meter == BIG else region_of(meter)
         out += [change("customer", cid, {"id": cid, "name": cid, "party_id": cid, "utility": "electricity",
-                                         "category": "e_business", "company_id": "XCO", "region_id": region}),
+                                         "category": "x_e_business", "company_id": "XCO", "region_id": region}),
                 change("metering_point", f"{meter}-P", {"id": f"{meter}-P", "customer_id": cid,
                                                        "utility": "electricity"}),
                 change("meter", meter, {"id": meter, "utility": "electricity", "multiplier": 1.0}),

@@ -34,10 +34,10 @@ TZ = ZoneInfo("Asia/Shanghai")
 FIRST, LAST = date(2026, 1, 1), date(2026, 3, 1)  # register values at local midnight of each day, both included
 E, W = "energy.active.import.total", "water.volume"
 # customer → (meter, utility, category, region, base daily usage)
-FLEET = {"K1": ("KM1", "electricity", "e_business", "KR1", 50),
-         "K2": ("KM2", "electricity", "e_residential", "KR1", 10),
-         "K3": ("KM3", "electricity", "e_business", "KR2", 30),
-         "K4": ("KW4", "water", "w_business", "KR1", 2)}
+FLEET = {"K1": ("KM1", "electricity", "k_e_business", "KR1", 50),
+         "K2": ("KM2", "electricity", "k_e_residential", "KR1", 10),
+         "K3": ("KM3", "electricity", "k_e_business", "KR2", 30),
+         "K4": ("KW4", "water", "k_w_business", "KR1", 2)}
 ESTIMATED = ("KM1", date(2026, 2, 10))  # stored as an estimate (same value): the intervals on both sides count
 GAP = ("KM2", date(2026, 2, 15))  # never collected
 FEB = (date(2026, 2, 1), date(2026, 3, 1))
@@ -188,10 +188,10 @@ async def test_key_customers_by_rule_and_by_hand_with_audit(client: httpx.AsyncC
     assert marked.json()["marked_by"] == "op-key" and marked.json()["reason"] == "hospital"
     listed = (await client.get("/api/v1/analytics/key-customers", params={"at": at})).json()["customers"]
     k2 = next(c for c in listed if c["customer_id"] == "K2")
-    assert k2["sources"] == ["hand"] and k2["reasons"][0]["reason"] == "hospital" and k2["category"] == "e_residential"
+    assert k2["sources"] == ["hand"] and k2["reasons"][0]["reason"] == "hospital" and k2["category"] == "k_e_residential"
     # a category rule picks K2 too: it then has both reasons
     put = await client.put("/api/v1/analytics/key-customers/rules/top1-res", headers=OPERATOR, json={
-        "utility": "electricity", "top_n": 1, "period_days": 28, "companies": ["KCO"], "categories": ["e_residential"]})
+        "utility": "electricity", "top_n": 1, "period_days": 28, "companies": ["KCO"], "categories": ["k_e_residential"]})
     assert put.status_code == 201, put.text
     listed = (await client.get("/api/v1/analytics/key-customers", params={"at": at})).json()["customers"]
     k2 = next(c for c in listed if c["customer_id"] == "K2")
