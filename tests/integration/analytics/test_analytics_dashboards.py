@@ -25,13 +25,14 @@ import asyncpg
 import httpx
 import pytest
 import yaml
-from service_harness import area_topics
+from service_harness import FreshBearer, area_topics
 from test_analytics_rollups import change, close, days, eventually, midnight, publish, reading
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_messages.readings import ValidatedReading
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
+OPERATOR = FreshBearer("op-dashboards", "operator")
 REPO = Path(__file__).resolve().parents[3]
 BOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards" / "analytics").glob("*.json"))
 DATASOURCE = REPO / "deploy" / "grafana" / "provisioning" / "datasources" / "postgres.yaml"
@@ -39,9 +40,9 @@ FIRST, LAST = date(2026, 1, 1), date(2026, 3, 1)
 CURVE_DAYS = (date(2026, 2, 10), date(2026, 2, 11))
 # metering point → (utility, category, region, node of the point, node of the customer, meter, multiplier, base)
 POINTS = {
-    "GE1": ("electricity", "e_business", "GR1", "GT1", None, "GM1", 2.0, 40),
-    "GE2": ("electricity", "e_residential", "GR2", "GT1", None, "GM2", 1.0, 9),
-    "GW1": ("water", "w_business", "GR1", "GWN", None, "GMW", 1.0, 2),
+    "GE1": ("electricity", "e_large_industry", "GR1", "GT1", None, "GM1", 2.0, 40),
+    "GE2": ("electricity", "e_lv_single_phase", "GR2", "GT1", None, "GM2", 1.0, 9),
+    "GW1": ("water", "w_commercial_industrial", "GR1", "GWN", None, "GMW", 1.0, 2),
     "GG1": ("gas", "g_residential", "GR2", "GGN", None, "GMG", 1.0, 3),
     "GH1": ("heat", "h_residential", "GR1", None, "GHX-A-B1", "GMH1", 1.0, 50),
     "GH2": ("heat", "h_residential", "GR2", None, "GHX-A-B2", "GMH2", 1.0, 70),
@@ -135,8 +136,7 @@ SPAN = {"from": midnight(FIRST).isoformat(), "to": midnight(LAST).isoformat(), "
 
 
 @pytest.fixture(scope="module")
-async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer, database_url: str,
-                ) -> httpx.AsyncClient:
+async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer) -> httpx.AsyncClient:
     _, client = analytics
     await producer.publish_many(masterdata(), topic="emms.masterdata.change.v1")
     await publish(producer, readings(), "dashboards")
@@ -151,12 +151,9 @@ async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer,
         load = await client.get("/api/v1/analytics/electricity/load/GE1", params=SPAN)
         return load.status_code == 200 and load.json()["points"] == 2 * 96
     await eventually(arrived, timeout_s=180.0)  # a deadline for a loaded machine, not a wait
-    conn = await asyncpg.connect(database_url)  # the hand choice (the key-customer routes are another module's)
-    try:
-        await conn.execute("INSERT INTO analytics.key_customer (customer_id, reason, marked_by)"
-                           " VALUES ('GE1-C', 'largest load', 'test') ON CONFLICT DO NOTHING")
-    finally:
-        await conn.close()
+    marked = await client.post("/api/v1/analytics/key-customers", json={"customer_id": "GE1-C",
+                                                                        "reason": "largest load"}, headers=OPERATOR)
+    assert marked.status_code == 201, marked.text  # the hand choice, through the key-customer route
     return client
 
 

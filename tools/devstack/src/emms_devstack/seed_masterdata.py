@@ -133,7 +133,10 @@ def _heat_places(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
 
 
 CURVE_METERS = 50
-CURVE_ITEMS = ["power.active.total", "power.reactive.total", "voltage.a", "current.a", "power_factor.total"]
+CURVE_ITEMS = ["power.active.total", "power.reactive.total", "voltage.a", "current.a", "current.b", "current.c",
+               "power_factor.total"]
+HEAT_METERS = 50
+HEAT_ITEMS = ["heat.power", "temperature.supply", "temperature.return", "flow.rate"]
 
 
 def curve_task(manifest: dict[str, Any]) -> dict[str, Any] | None:
@@ -144,6 +147,17 @@ def curve_task(manifest: dict[str, Any]) -> dict[str, Any] | None:
     return {"id": "load-curves", "name": "15-minute load curves", "type": "curve",
             "target": {"meters": meters[:CURVE_METERS]}, "items": CURVE_ITEMS,
             "period": {"unit": "daily", "at": "00:40"}, "retries": 2, "retry_delay_s": 60}
+
+
+def heat_task(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """An hourly task reading the first heat meters' thermal power, supply / return temperature and flow
+    (CJ/T 188 current values): what the heat dashboards' temperature and power panels show."""
+    meters = [m["meter_id"] for t in manifest["terminals"] for m in t["meters"] if m["utility"] == "heat"]
+    if not meters:
+        return None
+    return {"id": "heat-conditions", "name": "Heat meters: thermal power and temperatures", "type": "realtime",
+            "target": {"meters": meters[:HEAT_METERS]}, "items": HEAT_ITEMS,
+            "period": {"unit": "hourly", "at": "00:05"}, "retries": 1, "retry_delay_s": 60}
 
 
 def _customer_meter(t: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
@@ -193,17 +207,21 @@ def start_first_collection(collector_url: str, token: str, *, wait_s: float = 30
 
 
 def start_curves(collector_url: str, token: str, manifest_path: Path) -> str | None:
-    """Create the load-curve task (a second run keeps it) and run it once now; its id, or None."""
-    task = curve_task(json.loads(manifest_path.read_text()))
-    if task is None:
-        return None
-    try:
-        _post(f"{collector_url}/api/v1/tasks", task, token, 30.0)
-    except RuntimeError as exc:
-        if "409" not in str(exc):
-            raise
-    _post(f"{collector_url}/api/v1/tasks/{task['id']}/runs", {}, token, 30.0)
-    return str(task["id"])
+    """Create the load-curve and heat-conditions tasks (a second run keeps them) and run each once now;
+    their ids, or None."""
+    manifest = json.loads(manifest_path.read_text())
+    started = []
+    for task in (curve_task(manifest), heat_task(manifest)):
+        if task is None:
+            continue
+        try:
+            _post(f"{collector_url}/api/v1/tasks", task, token, 30.0)
+        except RuntimeError as exc:
+            if "409" not in str(exc):
+                raise
+        _post(f"{collector_url}/api/v1/tasks/{task['id']}/runs", {}, token, 30.0)
+        started.append(str(task["id"]))
+    return ", ".join(started) or None
 
 
 def _post(url: str, body: Any, token: str, timeout_s: float) -> None:

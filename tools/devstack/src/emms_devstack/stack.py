@@ -201,7 +201,8 @@ def _seed_archive(stack: Stack, manifest: Path, token: str | None, timeout_s: fl
     except (OSError, RuntimeError) as exc:
         print(f"collector: the load-curve task could not be started: {exc}")
         return
-    print(f"collector: {curves or 'no'} task reading 15-minute load curves of the first electricity meters")
+    print(f"collector: {curves or 'no'} tasks reading 15-minute load curves of the first electricity meters and "
+          "hourly thermal power and temperatures of the first heat meters")
 
 
 def run(database_url: str, fleet: FleetPlan) -> int:
