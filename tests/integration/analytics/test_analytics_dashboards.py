@@ -304,6 +304,13 @@ async def test_figures_equal_the_service_answers(results: dict[str, dict[str, li
     for r in api_c.json()["rows"]:
         key = (datetime.fromisoformat(r["bucket"]).astimezone(UTC).isoformat(), r["key"])
         assert close(combined[key], r["usage"]), key
+    for point, utility in (("GG1", "gas"), ("GW1", "water"), ("GH1", "heat")):  # and the truth, month by month
+        for start, end in ((FIRST, date(2026, 2, 1)), (date(2026, 2, 1), LAST)):
+            expected = truth(point, start, end) + (truth("GH2", start, end) if utility == "heat" else 0.0)
+            assert close(combined[(midnight(start).isoformat(), utility)], expected), (utility, start)
+    gas = {r["region_id"]: r["this_period"]
+           for r in results["gas"]["By region: this period and the same period a year before"]}
+    assert gas.keys() == {"GR2"} and close(gas["GR2"], truth("GG1", FIRST, LAST))
 
 
 async def test_load_unbalance_and_quality_equal_the_service_answers(
