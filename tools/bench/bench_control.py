@@ -8,8 +8,14 @@ Control's topology comes from master-data changes published from the simulator's
 2. after closing them again, a trip of 10,000 meters of which 2 % (the 4 silent concentrators) do not
    answer: those end ``failed`` after the retries, the rest ``verified``.
 
-Figures: wall time from the job's start (second confirmation) to its last device's final result, p50 / p99
+Figures: wall time from the job's start (second confirmation) to its last device's final result, the counts
+per final state (and whether the failed ones are exactly the silent meters), retries by outcome, p50 / p99
 time to confirm per device (first send of the command → the device's confirm) and to verify.
+
+Control hands up to ``EMMS_BENCH_CONTROL_IN_FLIGHT`` (50: every meter of a concentrator) devices per terminal
+to the FEP, which queues them and keeps 8 in flight per terminal. With 16 the job is bound by the round trip
+through the bus and both databases per terminal (100 requests per concentrator / 16 in flight × ~2–3 s): 49 s
+instead of 23 s at 10,000 meters (docs/benchmarks.md).
 
     EMMS_BENCH_CONTROL_CONCENTRATORS=200 EMMS_BENCH_CONTROL_METERS_PER=50 .venv/bin/python tools/bench/run.py control
 """
@@ -73,6 +79,7 @@ async def _job(pool: asyncpg.Pool, meter_ids: list[str], action: str) -> dict[st
     async with pool.acquire() as conn, conn.transaction():
         job_id = await submit_command(conn, meter_ids=meter_ids, action=action, origin="manual",
                                       reason="bench", requested_by="bench", check_rates=False)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     async with pool.acquire() as conn, conn.transaction():
         await confirm_job(conn, job_id, "bench-second")
@@ -83,22 +90,29 @@ async def _job(pool: asyncpg.Pool, meter_ids: list[str], action: str) -> dict[st
                                             job_id))
     await _wait(done, 600, f"the {action} job", 0.05)
     wall = time.perf_counter() - started
+    load = (load_before, os.getloadavg()[0])
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT d.state, d.reason, EXTRACT(EPOCH FROM d.confirmed_at - q.first) AS confirm_s,"
+            "SELECT d.meter_id, d.state, d.reason, EXTRACT(EPOCH FROM d.confirmed_at - q.first) AS confirm_s,"
             " EXTRACT(EPOCH FROM d.finished_at - q.first) AS verify_s, d.attempts"
             " FROM control.job_devices d JOIN (SELECT meter_id, min(sent_at) AS first FROM control.requests"
             " WHERE job_id = $1::uuid AND step = 'command' GROUP BY meter_id) q USING (meter_id)"
             " WHERE d.job_id = $1::uuid", job_id)
-        retries = await conn.fetchval("SELECT count(*) FROM control.command_log WHERE job_id = $1::uuid"
-                                      " AND event = 'retry'", job_id)
+        retried = await conn.fetch("SELECT outcome, count(*) AS n FROM control.command_log WHERE job_id = $1::uuid"
+                                   " AND event = 'retry' GROUP BY outcome ORDER BY n DESC", job_id)
+        retries = sum(int(r["n"]) for r in retried)
     states: dict[str, int] = {}
     for r in rows:
         states[r["state"]] = states.get(r["state"], 0) + 1
-    return {"wall_s": wall, "states": states, "retries": int(retries),
+    return {"wall_s": wall, "load": load, "states": states, "retries": int(retries), "job_id": job_id,
+            "failed": {r["meter_id"] for r in rows if r["state"] == "failed"},
+            "retried": {r["outcome"]: int(r["n"]) for r in retried},
             "confirm": [float(r["confirm_s"]) for r in rows if r["confirm_s"] is not None],
             "verify": [float(r["verify_s"]) for r in rows if r["state"] == "verified"],
-            "failed_reasons": sorted({(r["reason"] or "")[:60] for r in rows if r["state"] == "failed"})[:3]}
+            "failed_attempts": sorted({int(r["attempts"]) for r in rows if r["state"] == "failed"}),
+            "failed_reasons": sorted({(r["reason"] or "").split(": ", 1)[0].split(" on request")[0]
+                                      + " … " + (r["reason"] or "").rsplit("(", 1)[-1].rstrip(")")
+                                      for r in rows if r["state"] == "failed"})[:3]}
 
 
 async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object]]:
@@ -113,7 +127,7 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
                         "EMMS_TOPIC_PREFIX": kafka.topic_prefix, "EMMS_ENVIRONMENT": "test",
                         "EMMS_LOG_LEVEL": "WARNING"})
     ports = {n: free_port() for n in ("fep", "terminals", "control", "sim")}
-    in_flight = os.environ.get("EMMS_BENCH_CONTROL_IN_FLIGHT", "16")
+    in_flight = os.environ.get("EMMS_BENCH_CONTROL_IN_FLIGHT", "50")
     fep = cs.Proc("fep", [sys.executable, "-m", "emms_fep"], {
         **env, "EMMS_FEP_HTTP__PORT": str(ports["fep"]), "EMMS_FEP_TERMINALS__PORT": str(ports["terminals"]),
         "EMMS_FEP_REPLICA_ID": "fep-bench", "EMMS_FEP_INSTANCE_ID": "fep-bench",
@@ -179,19 +193,28 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
         await pool.close()
         broker.stop()
         await drop_database(url)
-    note = f"{concentrators} concentrators × {meters_per} electricity meters, simulator in 2 processes"
     rows: list[dict[str, object]] = []
-    for name, run, meters in (("all answering", first, len(healthy)), ("2 % not answering", second, len(mixed))):
+    for name, run, meters, dead in (("all answering", first, len(healthy), set()),
+                                    ("2 % not answering", second, len(mixed), set(silent))):
+        note = (f"{meters:,} meters behind {concentrators} concentrators ({len(dead)} meters on {SILENT if dead else 0}"
+                " silent ones), simulator in 2 processes")
+        exact = run["failed"] == dead
         rows += [
             {"benchmark": f"control: group trip, {name}", "metric": "wall time to every final result",
              "value": round(run["wall_s"], 1), "unit": "s", "target": "≤ 30",
-             "note": f"{meters:,} meters; {run['states']}; {run['retries']} retries; {note}"},
+             "note": f"{note}; confirmation → the job done; load average (1 min) before / after"
+                     f" {run['load'][0]:.1f} / {run['load'][1]:.1f} (2 cores, shared)"},
+            {"benchmark": f"control: group trip, {name}", "metric": "final states",
+             "value": ", ".join(f"{k} {v:,}" for k, v in sorted(run["states"].items())), "unit": "",
+             "target": "silent ones failed, all others verified",
+             "note": f"{run['retries']} retries {run['retried']}; failed = exactly the silent meters: {exact}"},
             {"benchmark": f"control: group trip, {name}", "metric": "time to confirm p50 / p99",
              "value": f"{_pct(run['confirm'], 0.5):.2f} / {_pct(run['confirm'], 0.99):.2f}", "unit": "s",
              "target": "", "note": "first send of the command → the device's confirm"},
             {"benchmark": f"control: group trip, {name}", "metric": "time to verify p50 / p99",
              "value": f"{_pct(run['verify'], 0.5):.2f} / {_pct(run['verify'], 0.99):.2f}", "unit": "s",
-             "target": "", "note": f"→ state read back; failed: {run['failed_reasons']}"},
+             "target": "",
+             "note": f"→ state read back; failed: {run['failed_reasons']}, attempts {run['failed_attempts']}"},
         ]
     return rows
 
