@@ -57,8 +57,10 @@ k8s-check: install promtool ## generated manifests are current, alert rules pass
 	$(VENV)/bin/pytest -q tests/unit/deploy
 	$(PY) tools/k8s_image_check.py   # the Dockerfile's install into a temp prefix, every console script started (~2-3 min)
 
-test: install postgres promtool ## the whole suite on the real broker and database (slow load tests excluded)
-	$(VENV)/bin/pytest -m "not slow" --durations=15
+TEST_WORKERS ?= 2
+
+test: install postgres promtool ## the whole suite on the real broker and database (slow load tests excluded), in TEST_WORKERS sessions side by side
+	$(VENV)/bin/pytest -m "not slow" -n $(TEST_WORKERS) --durations=15
 
 test-all: install postgres
 	$(VENV)/bin/pytest --durations=15

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -50,6 +52,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     both = metafunc.definition.get_closest_marker("both_storage_modes") is not None
     metafunc.parametrize("storage_mode", STORAGE_MODES if both else STORAGE_MODES[:1],
                          indirect=True, scope="session")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Parallel runs (``pytest -n 2``, as ``make test`` does): whole files to a worker, a file's two storage
+    modes as two units, sent in collection order (every ``postgresql`` unit before any ``timescaledb`` one).
+
+    Without this a worker would run file A's modes, then file B's, switching the session-scoped
+    ``storage_mode`` at each file: every switch tears down and rebuilds the session's database, services
+    and consumer groups (and a group's rebalance then stalls its consumers). Serial pytest orders the
+    items the same way, so each worker sets each mode up once, as a serial run does."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StorageModeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            params = nodeid[nodeid.rfind("[") + 1:] if nodeid.endswith("]") else ""
+            return f"{file}|timescaledb" if re.search(r"(^|-)timescaledb(-|]$)", params) else file
+
+    config.option.loadscopereorder = False
+    return StorageModeScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +121,23 @@ def _session_db_url(base: str) -> str:
     return urlunsplit(parts._replace(path=f"/emms_test_{SESSION_ID}"))
 
 
+async def _ensure_reporting_role(url: str) -> None:
+    """Create the server-wide role the reporting migrations grant to, once, before any migration runs.
+
+    Roles belong to the server, not the database: sessions run side by side (pytest-xdist workers) would
+    otherwise race in the migrations' ``IF NOT EXISTS … CREATE ROLE`` and one would fail."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("""DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'emms_reporting') THEN
+                CREATE ROLE emms_reporting NOLOGIN;
+            END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END $$""")
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def database_url(storage_mode: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database for this test session on the real server of ``storage_mode``."""
@@ -108,6 +147,7 @@ def database_url(storage_mode: str, request: pytest.FixtureRequest) -> Iterator[
         url = _session_db_url(os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
         ensure_server(url)
     asyncio.run(ensure_database(url))
+    asyncio.run(_ensure_reporting_role(url))
     yield url
     asyncio.run(drop_database(url))
 

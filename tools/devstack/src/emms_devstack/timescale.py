@@ -18,6 +18,7 @@ the kit's script (``initdb``, the same ``postgresql.conf`` lines, ``pg_ctl``).
 
 from __future__ import annotations
 
+import fcntl
 import filecmp
 import functools
 import os
@@ -61,9 +62,24 @@ def unavailable_reason() -> str | None:
     return _install()
 
 
+INSTALL_LOCK = "/tmp/emms-timescaledb-install.lock"
+
+
 @functools.cache
 def _install() -> str | None:
-    """Install the kit's extension unless the very same files are installed; why not, or None."""
+    """Install the kit's extension unless the very same files are installed; why not, or None.
+
+    Under a lock file: test sessions started side by side (pytest-xdist workers) would otherwise both
+    find the files missing and copy over each other's — and over a library a started cluster has mapped."""
+    with open(INSTALL_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _install_locked()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _install_locked() -> str | None:
     kit = kit_dir()
     pg_config = PG_BIN / "pg_config"
     if pg_config.exists():
