@@ -15,7 +15,9 @@ time to confirm per device (first send of the command → the device's confirm) 
 Control hands up to ``EMMS_BENCH_CONTROL_IN_FLIGHT`` (50: every meter of a concentrator) devices per terminal
 to the FEP, which queues them and keeps 8 in flight per terminal. With 16 the job is bound by the round trip
 through the bus and both databases per terminal (100 requests per concentrator / 16 in flight × ~2–3 s): 49 s
-instead of 23 s at 10,000 meters (docs/benchmarks.md).
+instead of 14–24 s at 10,000 meters (docs/benchmarks.md). Every device is then out at once, so the result
+grace is 30 s (deadline 31.5 s, the service's default is 35 s): with 10 s control resent requests whose results
+were still in its consumer's backlog (``no_result`` retries).
 
     EMMS_BENCH_CONTROL_CONCENTRATORS=200 EMMS_BENCH_CONTROL_METERS_PER=50 .venv/bin/python tools/bench/run.py control
 """
@@ -138,7 +140,7 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
         "EMMS_CONTROL_COMMANDS__TERMINAL_IN_FLIGHT": in_flight,
         "EMMS_CONTROL_COMMANDS__REQUEST_TIMEOUT_S": os.environ.get("EMMS_BENCH_CONTROL_TIMEOUT_S", "1.5"),
         "EMMS_CONTROL_COMMANDS__FEP_RETRIES": "0", "EMMS_CONTROL_COMMANDS__ATTEMPTS": "3",
-        "EMMS_CONTROL_COMMANDS__RETRY_DELAY_S": "0.5", "EMMS_CONTROL_COMMANDS__RESULT_GRACE_S": "10",
+        "EMMS_CONTROL_COMMANDS__RETRY_DELAY_S": "0.5", "EMMS_CONTROL_COMMANDS__RESULT_GRACE_S": "30",
         "EMMS_CONTROL_DATABASE__POOL_MAX": "20"}, work / "control.log").start()
     total = concentrators + SILENT
     sim = cs.Proc("sim", [sys.executable, "-m", "emms_sim.cli", "run", "--fep", f"127.0.0.1:{ports['terminals']}",
@@ -156,6 +158,10 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
         cs.wait_http(f"http://127.0.0.1:{ports['control']}/readyz", 90, control.popen)
         sim.start()
         cs.wait_http(f"http://127.0.0.1:{ports['sim']}/healthz", 90, sim.popen)
+        for _ in range(900):  # the manifest is written once every concentrator is built
+            if (work / "fleet.json").exists() or (sim.popen is not None and sim.popen.poll() is not None):
+                break
+            await asyncio.sleep(0.1)
         doc = json.loads((work / "fleet.json").read_text())
         now = datetime.now(UTC)
         changes = [MasterDataChange(change_id=str(uuid.uuid4()), entity="meter_installation",
