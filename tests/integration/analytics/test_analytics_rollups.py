@@ -137,11 +137,13 @@ async def publish(producer: BusProducer, readings: list[ValidatedReading], tag: 
     await producer.publish_many(batches, topic="emms.reading.validated.v1")
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0,
+                     describe: Callable[[], Awaitable[str]] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not await check():
         if time.monotonic() > deadline:
-            raise TimeoutError("the analytics did not reach the expected figures in time")
+            state = await describe() if describe is not None else ""
+            raise TimeoutError(f"the analytics did not reach the expected figures in time{state}")
         await asyncio.sleep(0.2)
 
 
@@ -175,7 +177,15 @@ async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer)
     async def arrived() -> bool:  # every reading stored and, on TimescaleDB, every window refreshed
         got = await monthly(client, group_by="customer", **span)
         return all(close(got.get(k), v) for k, v in expected.items())
-    await eventually(arrived, timeout_s=180.0)  # a deadline for a loaded machine, not a wait
+
+    async def describe() -> str:  # what a failure needs to be explained: the figures and the service's backlog
+        got = await monthly(client, group_by="customer", **span)
+        wrong = {k: (got.get(k), v) for k, v in expected.items() if not close(got.get(k), v)}
+        runtime, _ = analytics
+        async with runtime.pool.acquire() as conn:
+            pending = await conn.fetchval("SELECT count(*) FROM analytics.refresh_window") if runtime.timescale else 0
+        return f": (got, expected) {wrong}; refresh windows pending {pending}"
+    await eventually(arrived, timeout_s=180.0, describe=describe)  # a deadline for a loaded machine, not a wait
     return client
 
 

@@ -75,7 +75,11 @@ async def test_sigkill_mid_group_trip_every_device_one_final_result(
                                                 meter_ids) == len(meter_ids))
             except asyncpg.UndefinedTableError:  # control not migrated yet
                 return False
-        await wait_for(loaded, 60, 0.2)
+        try:
+            await wait_for(loaded, 90, 0.2)
+        except TimeoutError as exc:  # the control process's own account of where it is
+            tail = (tmp_path / "control-1.log").read_text(errors="replace").splitlines()[-15:]
+            raise TimeoutError(f"{exc}; control log:\n" + "\n".join(tail)) from exc
         await wait_for(lambda: _online(fep, terminals), 30)
         async with conn.transaction():
             job_id = await submit_command(conn, meter_ids=meter_ids, action="trip", origin="schedule",
