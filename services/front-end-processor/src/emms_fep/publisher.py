@@ -101,8 +101,16 @@ class PublishQueue:
         if len(self):
             log.error("publish queue not flushed at shutdown", left=len(self))
 
+    def _lane(self) -> deque[Payload]:
+        """The urgent lane first — unless the bulk backlog has reached half the high-water mark: then the bulk
+        goes, so that a long run of results (a group command's) cannot starve it until the queue is full and
+        reading is paused, which would hold back the very answers those results wait for."""
+        if self._urgent and len(self._items) < self._high // 2:
+            return self._urgent
+        return self._items or self._urgent
+
     async def _publish_batch(self) -> None:
-        queue = self._urgent or self._items
+        queue = self._lane()
         count = min(self._batch, len(queue))
         batch = [queue[i] for i in range(count)]
         started = time.perf_counter()
