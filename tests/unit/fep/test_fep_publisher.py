@@ -114,25 +114,27 @@ async def test_urgent_results_overtake_the_bulk_backlog_and_the_bulk_keeps_its_o
     assert order == [*range(10), 1000, 1001, *range(10, 30)]
 
 
-async def test_a_bulk_backlog_at_half_the_high_water_mark_goes_before_urgent_results() -> None:
-    """A group command's results must not starve the answer frames until the queue is full and reading pauses."""
+async def test_a_bulk_backlog_at_half_the_high_water_mark_takes_turns_with_urgent_results() -> None:
+    """A group command's results must not starve the answer frames until the queue is full and reading pauses;
+    an urgent result still waits at most one bulk batch."""
     producer = FlakyProducer()
     producer.gate.clear()
     queue = PublishQueue(cast(BusProducer, producer), high=40, low=5, batch=10)
     stop = asyncio.Event()
     task = asyncio.create_task(queue.run(stop))
-    for i in range(35):
+    for i in range(60):
         queue.put(_session(i))
     await asyncio.sleep(0.01)  # the first bulk batch is in the producer's hands
-    queue.put(_session(1000), urgent=True)
-    queue.put(_session(1001), urgent=True)
+    for i in range(15):
+        queue.put(_session(1000 + i), urgent=True)
     producer.gate.set()
     for _ in range(500):
-        if len(producer.published) >= 37:
+        if len(producer.published) >= 75:
             break
         await asyncio.sleep(0.01)
     stop.set()
     await task
     order = [int(cast(TerminalSession, p).terminal[-5:]) for p in producer.published]
-    # 25 left after the first batch (≥ 20): one more bulk batch, then the urgent lane below half the mark
-    assert order == [*range(20), 1000, 1001, *range(20, 35)]
+    # 50 bulk left after the first batch (≥ 20): bulk and urgent batches alternate while the bulk is at 20 or
+    # more; below it the urgent lane goes first again
+    assert order == [*range(20), *range(1000, 1010), *range(20, 30), *range(1010, 1015), *range(30, 60)]

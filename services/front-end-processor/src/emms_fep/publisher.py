@@ -47,6 +47,7 @@ class PublishQueue:
         self._items: deque[Payload] = deque()
         self._urgent: deque[Payload] = deque()
         self._paused: set[Pausable] = set()
+        self._bulk_turn = False
         self._wake = asyncio.Event()
         self.published = 0
         self.failed_batches = 0
@@ -102,12 +103,16 @@ class PublishQueue:
             log.error("publish queue not flushed at shutdown", left=len(self))
 
     def _lane(self) -> deque[Payload]:
-        """The urgent lane first — unless the bulk backlog has reached half the high-water mark: then the bulk
-        goes, so that a long run of results (a group command's) cannot starve it until the queue is full and
-        reading is paused, which would hold back the very answers those results wait for."""
-        if self._urgent and len(self._items) < self._high // 2:
+        """The urgent lane first — unless the bulk backlog has reached half the high-water mark: then the lanes
+        take turns, so that a long run of results (a group command's) cannot starve the bulk until the queue is
+        full and reading is paused, which would hold back the very answers those results wait for; an urgent
+        result still waits at most one bulk batch."""
+        if not self._urgent:
+            return self._items
+        if not self._items or len(self._items) < self._high // 2:
             return self._urgent
-        return self._items or self._urgent
+        self._bulk_turn = not self._bulk_turn
+        return self._items if self._bulk_turn else self._urgent
 
     async def _publish_batch(self) -> None:
         queue = self._lane()
