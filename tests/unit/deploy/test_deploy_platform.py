@@ -65,7 +65,9 @@ def test_each_service_may_use_exactly_its_topics(overlay: str) -> None:
     readers = {u for u, acls in table.items() if DOWNLINK in acls.get("Read", set())}
     writers = {u for u, acls in table.items() if DOWNLINK in acls.get("Write", set())}
     assert readers == {"emms-bus-fep"}, "only the FEP consumes downlink requests"
-    assert writers == {"emms-bus-collector", "emms-bus-control"}, "only the commanding services may ask for a trip"
+    # the collector reads, control commands, the archive rotates terminal passwords (AFN04 F5, confirmed by the
+    # terminal's result): nobody else may put a request to a terminal on the bus
+    assert writers == {"emms-bus-collector", "emms-bus-control", "emms-bus-archive"}, "only these may ask a terminal"
     assert table["emms-bus-keda"].get("Read") is None and table["emms-bus-keda"].get("Write") is None
 
 

@@ -3,10 +3,10 @@
 from emms_bus.admin import broker_reachable, ensure_topics
 from emms_bus.consumer import BusConsumer, CommitPolicy, Decoder, Delivery
 from emms_bus.errors import BusError, PermanentHandlerError
-from emms_bus.producer import BusProducer
+from emms_bus.producer import BusProducer, UndeclaredTopicError
 from emms_bus.settings import KafkaSettings
 
 __all__ = [
     "BusConsumer", "BusError", "BusProducer", "CommitPolicy", "Decoder", "Delivery", "KafkaSettings",
-    "PermanentHandlerError", "broker_reachable", "ensure_topics",
+    "PermanentHandlerError", "UndeclaredTopicError", "broker_reachable", "ensure_topics",
 ]

@@ -15,13 +15,21 @@ from aiokafka import AIOKafkaProducer
 from emms_bus.metrics import PUBLISHED
 from emms_bus.settings import KafkaSettings
 from emms_messages.envelope import Envelope, Payload, wrap
-from emms_messages.topics import topic_for
+from emms_messages.topics import TOPICS, topic_for
+
+
+class UndeclaredTopicError(RuntimeError):
+    """A service used a topic the topic table does not give it: on Kubernetes its KafkaUser (generated from
+    that table) would be refused, so it fails here, in every test, instead."""
 
 
 class BusProducer:
-    def __init__(self, settings: KafkaSettings, source: str) -> None:
+    def __init__(self, settings: KafkaSettings, source: str, *, service: str | None = None) -> None:
+        """``service``: the service this producer publishes for; then only to topics the topic table lists it
+        as a producer of (``emms_messages.topics``), else :class:`UndeclaredTopicError`."""
         self._settings = settings
         self._source = source
+        self._service = service
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap,
             client_id=f"{settings.client_id}-{source}",
@@ -70,6 +78,9 @@ class BusProducer:
                     headers: Sequence[tuple[str, bytes]]) -> asyncio.Future[object]:
         spec = topic_for(envelope.payload)
         name = topic or spec.name
+        declared = TOPICS.get(name)
+        if self._service is not None and declared is not None and self._service not in declared.producers:
+            raise UndeclaredTopicError(f"the topic table does not list {self._service} as a producer of {name}")
         hdrs = [("schema", envelope.schema_name.encode()), ("version", str(envelope.version).encode()),
                 ("message_id", str(envelope.message_id).encode()), *headers]
         future: asyncio.Future[object] = await self._producer.send(

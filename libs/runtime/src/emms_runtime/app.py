@@ -63,7 +63,7 @@ async def _start_storage(rt: ServiceRuntime, spec: ServiceSpec) -> None:
 async def _start_bus(rt: ServiceRuntime, app: FastAPI) -> None:
     if rt.settings.kafka.ensure_topics:
         await ensure_topics(rt.settings.kafka)
-    rt.producer = BusProducer(rt.settings.kafka, source=f"emms-{rt.name}")
+    rt.producer = BusProducer(rt.settings.kafka, source=f"emms-{rt.name}", service=rt.name)
     await rt.producer.start()
     audit = BusAccessAudit(rt.producer, rt.name, rt.settings.instance_id)
     audit.start()

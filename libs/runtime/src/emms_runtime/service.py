@@ -17,9 +17,10 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter
 
-from emms_bus import BusConsumer, BusProducer, CommitPolicy, Decoder
+from emms_bus import BusConsumer, BusProducer, CommitPolicy, Decoder, UndeclaredTopicError
 from emms_bus.consumer import Handler
 from emms_db import MigrationReport, StorageMode
+from emms_messages.topics import TOPICS
 from emms_runtime.retriable import is_retriable
 from emms_runtime.settings import ServiceSettings
 
@@ -52,6 +53,10 @@ class ServiceRuntime:
         """Register an at-least-once consumer; it starts with the other workers."""
         if self.producer is None:
             raise RuntimeError("consumers need the producer (for the dead-letter topic)")
+        undeclared = [t for t in topics if t in TOPICS and self.name not in TOPICS[t].consumers]
+        if undeclared:  # its KafkaUser, generated from the table, would be refused on Kubernetes
+            raise UndeclaredTopicError(f"the topic table does not list {self.name} as a consumer of"
+                                       f" {', '.join(undeclared)}")
         consumer = BusConsumer(self.settings.kafka, group=group, topics=topics, handler=handler,
                                dlq_producer=self.producer, policy=policy, max_batch=max_batch,
                                decoders=decoders, retriable=is_retriable)
