@@ -73,7 +73,8 @@ TOPICS: Mapping[str, Topic] = MappingProxyType({t.name: t for t in (
     _t("emms.backfill.request.v1", BackfillRequest, lambda p: p.meter_id, 24, 3,
        ("validator",), ("collector",), "Requests to re-collect a meter's items over a period."),
     _t("emms.masterdata.change.v1", MasterDataChange, lambda p: p.entity_id, 24, 30,
-       ("archive",), ("collector", "fep", "validator"), "Archive changes: new / replaced / removed meters, terminals."),
+       ("archive",), ("collector", "fep", "validator", "analytics", "control"),
+       "Archive changes: new / replaced / removed meters, terminals."),
     _t("emms.control.command.v1", CommandResult, lambda p: p.terminal, 24, 30,
        ("control",), (), "Remote-control commands: one message per device final result (verified, confirmed,"
        " failed, cancelled) of a trip, close, valve, protect or parameter job."),
