@@ -208,6 +208,18 @@ async def test_payment_recharges_the_meter_which_counts_down_alarms_trips_and_is
     taken = [a for a in now["actions"] if _payload(a)["kind"] == "purchase"]
     assert [a["outcome"] for a in taken] == ["submitted", "submitted"]
 
+    # each recharge's device is verified by the meter's own purchase count, not by any answer to the read
+    async def purchases_verified() -> list[Any] | None:
+        async with ctl.cr.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT j.params->>'what' AS what, d.state, d.reason FROM control.job_devices d"
+                " JOIN control.jobs j USING (job_id) WHERE d.meter_id = $1 AND j.params->>'what' LIKE 'purchase %'"
+                " ORDER BY j.created_at", meter_id)
+        return rows if len(rows) == 2 and all(r["state"] == "verified" for r in rows) else None
+    rows = await wait_for(purchases_verified, 30)
+    assert [(r["what"], r["reason"]) for r in rows] == [("purchase 1", "read back purchase count 1"),
+                                                        ("purchase 2", "read back purchase count 2")]
+
 
 async def _install(ctl: Control, producer: BusProducer, meter_id: str, protocol: str) -> None:
     data = {"meter_id": meter_id, "terminal_address": "3701-00009", "pn": 4, "port": 31, "protocol": protocol,

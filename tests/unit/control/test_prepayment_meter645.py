@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from emms_control.commands import checks
 from emms_control.prepayment import readback, topology, units
 from emms_control.prepayment.rules import Mode
 from emms_messages.terminal import DownlinkResult, RequestOutcome
@@ -99,3 +100,27 @@ def test_levels_a_cost_control_meter_can_hold(alarm: str, trip: str, refused: st
     assert (reason is None) if refused is None else (reason is not None and refused in reason)
     assert topology.levels_refusal(Mode.METER, "water", Decimal(alarm), Decimal(trip)) is None
     assert topology.levels_refusal(Mode.MASTER, "electricity", Decimal(alarm), Decimal(trip)) is None
+
+
+@pytest.mark.parametrize(("count", "holds"), [(7, True), (6, False), (8, False)])
+def test_a_purchase_is_verified_only_when_the_meter_reports_its_count(count: int, holds: bool) -> None:
+    """A meter that refused the recharge (a repeated or skipped count) still reports the previous count: the
+    device must fail, not pass as verified because the read-back was answered."""
+    plan = units.plan({"kind": "purchase", "mode": "meter", "amount": "10", "purchase_number": 7,
+                       "customer": units.customer_number("acc-1")}, DEVICE)
+    assert plan.verify is not None
+    expect = plan.verify["expect"]
+    reply = _result(dlt645.read_reply("000009000301", p645.PURCHASE_COUNT, count, preamble=4))
+    assert readback.purchase_count(expect, reply) == (holds, f"purchase count {count}")
+    checks.register("purchase_count", readback.purchase_count)
+    assert checks.evaluate(expect, reply)[0] is holds
+    unanswered = _result(dlt645.error_reply("000009000301", 0x11, ["no_data"]))
+    assert readback.purchase_count(expect, unanswered) == (False, "no purchase count")
+
+
+def test_a_cjt188_purchase_number_is_compared_modulo_100() -> None:
+    device = {"utility": "water", "meter_address": "00000000000042", "port": None, "pn": 4}
+    plan = units.plan({"kind": "purchase", "mode": "meter", "amount": "10", "purchase_number": 107}, device)
+    assert plan.verify is not None and plan.verify["expect"] == {"check": "purchase_count", "value": 7,
+                                                                   "modulo": 100}
+    assert checks.evaluate({"check": "unknown", "value": 1}, _result(b""))[0] is False

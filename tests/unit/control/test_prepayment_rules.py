@@ -115,7 +115,8 @@ def test_terminal_purchase_plan_carries_rate_purchase_and_levels_in_li() -> None
               "utility": "electricity"}
     p = plan({"kind": "purchase", "mode": "terminal", "purchase_number": 2, "amount": "50.00", "alarm": "20.00",
               "trip": "5.00", "price": "0.8000"}, device)
-    assert p.afn == 0x04 and p.verify == {"afn": 0x0A, "units": [{"pn": [3], "fn": [47], "data": {}}]}
+    assert p.afn == 0x04 and p.verify == {"afn": 0x0A, "units": [{"pn": [3], "fn": [47], "data": {}}],
+                                          "expect": {"check": "purchase_count", "value": 2}}
     rates, purchase = (from_jsonable(u["data"]["value"]) for u in p.units)
     assert rates == EnergyRates((800,)) and purchase == PurchaseControl(2, False, 50_000, 20_000, 5_000)
     on = plan({"kind": "control_on", "mode": "terminal", "purchase_number": 2}, device)

@@ -26,6 +26,7 @@ import structlog
 
 from emms_bus import BusProducer
 from emms_control import metrics
+from emms_control.commands import checks
 from emms_control.commands.actions import EXPECTED_STATE, Action
 from emms_control.commands.frames import NoFrame, command_units, verify_units
 from emms_control.commands.log import detail_json
@@ -242,6 +243,15 @@ class CommandEngine:
             return
         action = Action(row["action"])
         if action is Action.OPERATION:
+            expect = (dict(row["params"]).get("verify") or {}).get("expect")
+            if expect:
+                holds, seen = checks.evaluate(expect, result)
+                if not holds:
+                    self._finish(row, "failed", f"read back {seen}, expected {expect.get('value')}", None, out,
+                                 outcome="state_mismatch", frames=result.frames)
+                    return
+                self._finish(row, "verified", f"read back {seen}", None, out, frames=result.frames)
+                return
             self._finish(row, "verified", "read back", None, out, frames=result.frames)
             return
         state = switch_state(result.frames)

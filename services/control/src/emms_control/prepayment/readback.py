@@ -14,7 +14,7 @@ changes nothing).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from emms_protocol.dlt645 import purchase as p645
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.afn10 import ForwardReply
 from emms_protocol.gdw1376.json_view import units_from_view
-from emms_protocol.gdw1376.purchase import RemainingAmount
+from emms_protocol.gdw1376.purchase import PurchaseControl, RemainingAmount
 
 log = structlog.get_logger("emms.control.prepayment")
 PREFIX = "prepay-read:"
@@ -172,3 +172,25 @@ async def _save(conn: Connection, account_id: str, remaining: Decimal | None, co
         " remaining_at = $4 WHERE account_id = $1 AND (remaining_at IS NULL OR remaining_at < $4)",
         account_id, remaining, count, at)
     return 1 if status.endswith(" 1") else 0
+
+
+def purchase_count(expect: Mapping[str, Any], result: DownlinkResult) -> tuple[bool, str]:
+    """The read-back check ``purchase_count`` (commands.checks): a purchase counts as verified only when the
+    device reports it — the meter's purchase count (DL/T 645 03330201; CJ/T 188 8105, a number mod 100) or
+    the terminal's bill number (1376.1 AFN0A F47) equals the purchase's. A meter that refused the recharge
+    (a repeated or skipped count, a wrong customer) still reports the previous one: the device fails."""
+    seen: int | None = None
+    for view in result.frames:
+        try:
+            _, units, _ = units_from_view(view)
+        except (ProtocolError, ValueError, TypeError):
+            continue
+        seen = next((u.value.bill_number for u in units if isinstance(u.value, PurchaseControl)), seen)
+    if seen is None:
+        found = parse(result)
+        seen = found[1] if found is not None else None
+    if seen is None:
+        return False, "no purchase count"
+    modulo = expect.get("modulo")
+    wanted = int(expect["value"])
+    return (seen % int(modulo) if modulo else seen) == wanted, f"purchase count {seen}"

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Sequence
 
 from emms_bus import Delivery
+from emms_control.commands import checks
 from emms_control.prepayment import dispatch, notices, readback
 from emms_control.prepayment.settings import PrepaymentSettings
 from emms_control.runtime import ControlRuntime
@@ -35,6 +36,7 @@ def wire(rt: ServiceRuntime, settings: PrepaymentSettings) -> None:
     async def results(deliveries: Sequence[Delivery]) -> None:
         await readback.handle_results(pool, deliveries)
 
+    checks.register("purchase_count", readback.purchase_count)  # a refused purchase fails its device
     if isinstance(rt.state, ControlRuntime):
         rt.state.producer = producer
     rt.add_worker("auto-actions", run_dispatch)

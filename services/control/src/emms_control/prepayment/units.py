@@ -97,7 +97,9 @@ def _plan_645(kind: str, payload: Mapping[str, Any], device: Mapping[str, Any]) 
     if kind == "purchase":
         recharge = p645.Recharge(cents(payload["amount"]), int(payload["purchase_number"]), str(payload["customer"]))
         raw = p645.recharge_request(address, recharge, OPERATOR_645, preamble=PREAMBLE_645)
-        return Plan(0x10, [forward_unit(raw, port)], count, f"purchase {payload['purchase_number']}")
+        expect = {"check": "purchase_count", "value": int(payload["purchase_number"])}
+        return Plan(0x10, [forward_unit(raw, port)], {**count, "expect": expect},
+                    f"purchase {payload['purchase_number']}")
     raise ValueError(f"no operation for {kind!r} in meter mode for electricity")
 
 
@@ -109,7 +111,9 @@ def plan(payload: Mapping[str, Any], device: Mapping[str, Any]) -> Plan:
         purchase = {"type": "PurchaseControl", "bill_number": int(payload["purchase_number"]), "refresh": False,
                     "amount": li(payload["amount"]), "alarm": li(payload["alarm"]), "trip": li(payload["trip"])}
         rates = {"type": "EnergyRates", "rates": [li(payload["price"])]}
-        return Plan(0x04, [_unit(0, 22, rates), _unit(pn, 47, purchase)], {"afn": 0x0A, "units": [_unit(pn, 47)]},
+        read = {"afn": 0x0A, "units": [_unit(pn, 47)],
+                "expect": {"check": "purchase_count", "value": int(payload["purchase_number"])}}
+        return Plan(0x04, [_unit(0, 22, rates), _unit(pn, 47, purchase)], read,
                     f"purchase {payload['purchase_number']}")
     if mode == "terminal" and kind == "control_on":
         return Plan(0x05, [_unit(pn, 16)], None, "purchase control on")
@@ -125,6 +129,7 @@ def plan(payload: Mapping[str, Any], device: Mapping[str, Any]) -> Plan:
             return Plan(0x10, [forward_unit(raw, port)], None, "price")
         if kind == "purchase":
             write = p188.PurchaseWrite(int(payload["purchase_number"]) % 100, cents(payload["amount"]))
-            return Plan(0x10, [forward_unit(p188.write_purchase(meter_type, address, write), port)], read,
-                        f"purchase {payload['purchase_number']}")
+            expect = {"check": "purchase_count", "value": int(payload["purchase_number"]) % 100, "modulo": 100}
+            return Plan(0x10, [forward_unit(p188.write_purchase(meter_type, address, write), port)],
+                        {**read, "expect": expect}, f"purchase {payload['purchase_number']}")
     raise ValueError(f"no operation for {kind!r} in {mode!r} mode")
