@@ -132,12 +132,16 @@ async def test_protect_on_blocks_a_trip(ctl: Control, world: Any) -> None:
     meters = [m for m in _meters(world, "electricity") if m["index"] == 1]
     ids = [meters[0]["meter_id"]]
     job = await _run(ctl, {"action": "protect_on", "target": {"meter_ids": ids}, "duration_half_hours": 2})
-    assert [d["state"] for d in await _devices(ctl, job["job_id"])] == ["confirmed"]
+    # verified by the terminal's own control settings state (AFN0C F5 read back), not only its confirm
+    assert [(d["state"], d["verified_state"]) for d in await _devices(ctl, job["job_id"])] == [
+        ("verified", "protected")]
     job = await _run(ctl, {"action": "trip", "target": {"meter_ids": ids}})
     [row] = await _devices(ctl, job["job_id"])
     assert row["state"] == "failed" and "denied" in row["reason"], row
     assert await truth(world[1], ids[0], "relay.state") == 1.0
-    await _run(ctl, {"action": "protect_off", "target": {"meter_ids": ids}})
+    job = await _run(ctl, {"action": "protect_off", "target": {"meter_ids": ids}})
+    assert [(d["state"], d["verified_state"]) for d in await _devices(ctl, job["job_id"])] == [
+        ("verified", "unprotected")]
     job = await _run(ctl, {"action": "trip", "target": {"meter_ids": ids}})
     assert (await _devices(ctl, job["job_id"]))[0]["state"] == "verified"
     await _run(ctl, {"action": "allow_close", "target": {"meter_ids": ids}})

@@ -17,9 +17,11 @@ from emms_control.commands.readback import switch_state
 from emms_control.commands.submit import ProtectedCustomer, check_protection
 from emms_control.repository.devices import Device
 from emms_control.topology.masterdata import protection_of, terminal_key
+from emms_messages.terminal import DataUnitRequest
 from emms_protocol import cjt188, dlt645
 from emms_protocol.gdw1376 import Address, DataUnit, builders, encode_frame
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
+from emms_protocol.gdw1376.control_state import ControlState
 from emms_protocol.gdw1376.json_view import from_jsonable
 from emms_runtime.errors import Invalid
 
@@ -67,7 +69,7 @@ def test_188_valve_frames_forwarded(action: Action, code: str, utility: str) -> 
 def test_protect_carries_its_duration_and_has_no_read_back() -> None:
     afn, units = command_units(Action.PROTECT_ON, None, {"duration_half_hours": 6}, NOW)
     assert (afn, units[0].fn, units[0].data["value"]["duration_half_hours"]) == (0x05, [25], 6)
-    assert verify_units(Action.PROTECT_ON, None, {}) is None
+    assert verify_units(Action.PROTECT_ON, None, {}) == (0x0C, [DataUnitRequest(pn=[0], fn=[5])])  # F5 read back
     assert command_units(Action.PROTECT_OFF, None, {}, NOW)[1][0].fn == [33]
 
 
@@ -146,3 +148,11 @@ def test_masterdata_parsing() -> None:
     assert protection_of({"key_customer": True}) == (True, "key")
     assert protection_of({"protection_class": None}) == (True, None)
     assert protection_of({"name": "x"}) == (False, None)
+
+
+@pytest.mark.parametrize(("protected", "state"), [(True, "protected"), (False, "unprotected")])
+def test_protection_read_back_from_the_terminals_control_state(protected: bool, state: str) -> None:
+    afn, _units = verify_units(Action.PROTECT_ON, None, {}) or (0, [])
+    request = builders.request(Address(0x3701, 1), afn, [DataUnit(0, 5, None)], 1)
+    response = builders.response(request, [DataUnit(0, 5, ControlState(protected))])
+    assert switch_state([{"raw_hex": encode_frame(response).hex()}]) == state

@@ -29,6 +29,7 @@ from emms_protocol.gdw1376 import (
     afn09,
     afn10,
     builders,
+    control_state,
     decode_frame,
     decode_units,
     encode_frame,
@@ -126,7 +127,8 @@ def test_now_only_in_request_data() -> None:
 
 
 def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() -> None:
-    modules = (afn00, afn04_0a, afn05, afn09, afn0c, afn0d_curves, afn0e, afn10, energy_blocks, purchase)
+    modules = (afn00, afn04_0a, afn05, afn09, afn0c, afn0d_curves, afn0e, afn10, energy_blocks, purchase,
+               control_state)
     defined = {cls for m in modules for cls in vars(m).values()
                if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == m.__name__}
     assert set(VALUE_TYPES.values()) == defined | {RawData}
@@ -138,7 +140,7 @@ def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() 
         "PurchaseInfo", "SettlementInfo", "EventRequest", "EventBatch", "EventRecord", "VersionChange", "PowerEvent",
         "PointEvent", "SerialSettings", "ForwardRequest", "ForwardReply", "Register", "EnergyReading",
         "ForwardEnergies", "ReverseEnergies", "CurveTag", "Curve", "EnergyRates", "PurchaseControl", "RemainingAmount",
-        "RawData"])
+        "ControlState", "GroupControlState", "RawData"])
 
 
 def _import_consumers_against(package: Path) -> subprocess.CompletedProcess[str]:

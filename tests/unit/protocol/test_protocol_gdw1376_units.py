@@ -160,6 +160,8 @@ CURVES_ELSEWHERE = {(0x0D, d, fn) for fn in CURVE_FNS for d in (0, 1)}
 # purchase control (AFN04/0A F22, F47; AFN0C F23): round trips with their own value ranges in
 # test_protocol_gdw1376_purchase.py
 CURVES_ELSEWHERE |= {(0x04, 0, 22), (0x0A, 1, 22), (0x04, 0, 47), (0x0A, 1, 47), (0x0C, 1, 23)}
+# the control settings state (AFN0C F5): test_protocol_gdw1376_control_state.py
+CURVES_ELSEWHERE |= {(0x0C, 1, 5)}
 
 SUPPORTED = [(afn, d, fn) for afn, d, fn, _ in supported()]
 

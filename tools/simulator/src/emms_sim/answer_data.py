@@ -85,6 +85,9 @@ def class1(state: TerminalState, requested: list[DataUnit], ts: float) -> list[D
         if unit.fn == 2 and unit.pn == 0:
             out.append(DataUnit(0, 2, state.clock(ts)))
             continue
+        if unit.fn == 5 and unit.pn == 0:  # the control settings state: protection, purchase control
+            out.append(answer_purchase.control_state(state, ts))
+            continue
         if unit.fn == 23:  # a total-add group's remaining fee (purchase control)
             found = answer_purchase.remaining(state, unit.pn, ts)
             if found is not None:

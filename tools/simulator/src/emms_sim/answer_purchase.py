@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0e import EventRecord
+from emms_protocol.gdw1376.control_state import ControlState, GroupControlState
 from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl, RemainingAmount, enc_a3
 from emms_sim import answer_events
 from emms_sim.purses import Purse, Purses
@@ -105,6 +106,20 @@ def remaining(state: TerminalState, group: int, ts: float) -> DataUnit | None:
         return None
     purses.settle(purse, ts)
     return DataUnit(group, 23, RemainingAmount(round(purses.remaining(purse, ts))))
+
+
+def control_state(state: TerminalState, ts: float) -> DataUnit:
+    """AFN0C F5: protection (保电) in force now, and each purchase-controlled group with 电控状态 D1 while its
+    purchase control is on (F16 … F24)."""
+    purses: Purses = state.truth.purses
+    prefix = f"{state.address.key}/"
+    groups = []
+    for purse in sorted((p for p in purses.all() if p.key.startswith(prefix)), key=lambda p: p.key):
+        tail = purse.key[len(prefix):]
+        if tail.isdigit() and 1 <= int(tail) <= 8:
+            number = int(tail)
+            groups.append(GroupControlState(number, energy_state=PURCHASE_CONTROL if purse.control_on else 0))
+    return DataUnit(0, 5, ControlState(state.protected(ts), groups=tuple(sorted(groups, key=lambda g: g.group))))
 
 
 def settle(state: TerminalState, ts: float) -> None:

@@ -51,6 +51,7 @@ from emms_protocol.gdw1376.afn05 import ProtectCommand, TripCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest, SerialSettings, decode_inner
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS, Options
+from emms_protocol.gdw1376.control_state import ControlState, GroupControlState
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
 from emms_protocol.gdw1376.frame import AFN, Frame
 from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl, RemainingAmount
@@ -76,6 +77,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "ReverseEnergies": ReverseEnergies,
     "CurveTag": CurveTag, "Curve": Curve,
     "EnergyRates": EnergyRates, "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
+    "ControlState": ControlState, "GroupControlState": GroupControlState,
     "RawData": RawData,
 }
 _TAGS: Final[Mapping[type, str]] = {cls: tag for tag, cls in VALUE_TYPES.items()}

@@ -42,10 +42,12 @@ VALVE = frozenset({Action.VALVE_CLOSE, Action.VALVE_OPEN})
 TERMINAL_WIDE = frozenset({Action.PROTECT_ON, Action.PROTECT_OFF})
 
 EXPECTED_STATE = {Action.TRIP: "open", Action.ALLOW_CLOSE: "closed", Action.DIRECT_CLOSE: "closed",
-                  Action.VALVE_CLOSE: "closed", Action.VALVE_OPEN: "open"}
+                  Action.VALVE_CLOSE: "closed", Action.VALVE_OPEN: "open",
+                  Action.PROTECT_ON: "protected", Action.PROTECT_OFF: "unprotected"}
 """The switch state read back that verifies the action: a relay ``open`` after a trip; a valve
 ``closed`` after valve close. An allowed close leaves the relay closable, and the simulator (like a
-meter without a local button press) closes it: read back ``closed``."""
+meter without a local button press) closes it: read back ``closed``. Protect on / off: the terminal's F5
+reports protection in force / not."""
 
 
 def switch_kind(utility: str) -> str:

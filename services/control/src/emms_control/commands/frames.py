@@ -91,7 +91,9 @@ def verify_units(action: Action, device: Device | None, params: dict[str, Any]
         if not verify:
             return None
         return int(verify["afn"]), [DataUnitRequest.model_validate(u) for u in verify["units"]]
-    if device is None or action in (Action.PROTECT_ON, Action.PROTECT_OFF):
+    if action in (Action.PROTECT_ON, Action.PROTECT_OFF):  # the terminal's control settings state (AFN0C F5)
+        return 0x0C, [DataUnitRequest(pn=[0], fn=[5])]
+    if device is None:
         return None
     if action in (Action.TRIP, Action.ALLOW_CLOSE, Action.DIRECT_CLOSE):
         return 0x10, _forward(device, dlt645.read_request(_address(device), STATUS_WORD_3, preamble=4))
