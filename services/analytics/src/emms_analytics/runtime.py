@@ -42,6 +42,20 @@ def is_register(item: str) -> bool:
     return known.kind == "cumulative" if known is not None else item.endswith((".total", ".volume", ".energy"))
 
 
+METER_LOCK_CLASS = 0x414E  # "AN": the advisory-lock namespace of analytics' per-meter locks
+
+
+async def lock_meters(conn: Connection, meter_ids: set[str]) -> None:
+    """Serialise, per meter, the readings consumer and the master-data consumer (transaction-scoped locks, taken
+    in one order). A register width arriving while the same meter's readings are being stored would otherwise
+    be missed by both: the readings' transaction computes intervals without the width, the master data's
+    rewrite does not see the uncommitted readings — a roll-over lost from the rollups (seen on TimescaleDB)."""
+    if meter_ids:
+        await conn.execute("SELECT pg_advisory_xact_lock($1::int, k) FROM"
+                           " (SELECT DISTINCT hashtext(m) AS k FROM unnest($2::text[]) m ORDER BY 1) x",
+                           METER_LOCK_CLASS, sorted(meter_ids))
+
+
 @dataclass
 class AnalyticsRuntime:
     settings: AnalyticsSettings
@@ -74,6 +88,7 @@ class AnalyticsRuntime:
                     readings += payload.readings
                 elif isinstance(payload, ValidatedReading):
                     readings.append(payload)
+            await lock_meters(conn, {r.meter_id for r in readings})
             await self.apply(conn, readings)
         self.readings_handled += len(readings)
 
@@ -95,6 +110,9 @@ class AnalyticsRuntime:
         unique = {d.envelope.message_id: d.payload for d in deliveries}
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await claim(conn, SCHEMA, "masterdata", list(unique))
+            widths = {m for mid, c in unique.items() if mid in fresh and isinstance(c, MasterDataChange)
+                      for m in (masterdata.width_changed(c),) if m is not None}
+            await lock_meters(conn, widths)
             for mid, change in unique.items():
                 if mid in fresh and isinstance(change, MasterDataChange):
                     try:
