@@ -452,7 +452,7 @@ async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings,
     rate = n / visible_s
     met = "met" if rate >= 200_000 / 60 else f"NOT met: {200_000 / 60 / rate:.1f}× too slow"
     return [_row(mode, f"upkeep: a day of {n:,} meters visible in /usage", visible_s, "s",
-                 "≤ 60 for 200,000" if n == 200_000 else f"≤ {60 * n / 200_000:.0f} (pro rata)", f"{met}; {note}"),
+                 "≤ 60 for 200,000" if n == 200_000 else f"≤ {60 * n / 200_000:.3g} (pro rata)", f"{met}; {note}"),
             _row(mode, "upkeep: readings/s bus → rollups (visible)", rate, "readings/s", "≥ 3,333", met)]
 
 
