@@ -58,7 +58,8 @@ async def _require_terminal(c: CollectorDep, principal: Principal, terminal: str
     return key
 
 
-UPSTREAM = {504: {"description": "The terminal did not answer in time (offline or the FEP is away)"}}
+UPSTREAM: dict[int | str, dict[str, Any]] = {
+    504: {"description": "The terminal did not answer in time (offline or the FEP is away)"}}
 
 
 @router.post("/terminals/{terminal}/read", response_model=ClockRead, responses=UPSTREAM,
