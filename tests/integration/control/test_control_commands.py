@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from commands_harness import change, command_fep, installations, publish_topology, simulator, truth, wait_for
+from commands_harness import change, installations, publish_topology, simulator, truth, wait_for
 from control_harness import Control, running_control, token
-from fep_harness import BusWatch, Replica, watching_bus
+from fep_harness import BusWatch, Replica
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_control.commands import ProtectedCustomer, configure, policy, submit_command
@@ -20,19 +20,6 @@ from emms_control.commands import ProtectedCustomer, configure, policy, submit_c
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 SILENT = 5  # terminal index that answers nothing (its devices fail after retries)
 HEADERS = token("operator")
-
-
-@pytest.fixture(scope="module")
-async def bus(kafka_settings: KafkaSettings) -> AsyncIterator[tuple[BusWatch, BusProducer]]:
-    async with watching_bus(kafka_settings) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-async def fep(database_url: str, kafka_settings: KafkaSettings, bus: tuple[BusWatch, BusProducer]
-              ) -> AsyncIterator[Replica]:
-    async with command_fep(database_url, kafka_settings, bus[1], "fep-control-cmds") as replica:
-        yield replica
 
 
 @pytest.fixture(scope="module")

@@ -9,33 +9,20 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from commands_harness import command_fep, free_port, installations, simulator, truth, wait_for
-from fep_harness import BusWatch, Replica, watching_bus
+from commands_harness import free_port, installations, simulator, truth, wait_for
+from fep_harness import BusWatch, Replica
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_control.commands import submit_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 CONCENTRATORS, METERS_PER = 10, 30
-
-
-@pytest.fixture(scope="module")
-async def bus(kafka_settings: KafkaSettings) -> AsyncIterator[tuple[BusWatch, BusProducer]]:
-    async with watching_bus(kafka_settings) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-async def fep(database_url: str, kafka_settings: KafkaSettings, bus: tuple[BusWatch, BusProducer]
-              ) -> AsyncIterator[Replica]:
-    async with command_fep(database_url, kafka_settings, bus[1], "fep-control-crash") as replica:
-        yield replica
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from commands_harness import command_fep, installations, publish_topology, simulator, truth, uid, wait_for
+from commands_harness import installations, publish_topology, simulator, truth, uid, wait_for
 from control_harness import DAY, Control, running_control, token
-from fep_harness import BusWatch, Replica, watching_bus
+from fep_harness import BusWatch, Replica
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_control.commands import configure, policy
@@ -29,19 +29,6 @@ from emms_messages.masterdata import ChangeKind, MasterDataChange
 pytestmark = [pytest.mark.integration]
 OP = token("operator")
 VIEW = token("viewer")
-
-
-@pytest.fixture(scope="module")
-async def bus(kafka_settings: KafkaSettings) -> AsyncIterator[tuple[BusWatch, BusProducer]]:
-    async with watching_bus(kafka_settings) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-async def fep(database_url: str, kafka_settings: KafkaSettings, bus: tuple[BusWatch, BusProducer]
-              ) -> AsyncIterator[Replica]:
-    async with command_fep(database_url, kafka_settings, bus[1], "fep-prepay645") as replica:
-        yield replica
 
 
 @pytest.fixture(scope="module")
