@@ -169,7 +169,7 @@ def broker_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(broker_bootstrap: str, storage_mode: str) -> KafkaSettings:
+def session_kafka_settings(broker_bootstrap: str, storage_mode: str) -> KafkaSettings:
     """Broker settings with this session's (and mode's) topic prefix; every table topic exists."""
     prefix = f"t{SESSION_ID}." if storage_mode == "postgresql" else f"t{SESSION_ID}ts."
     settings = KafkaSettings(bootstrap=broker_bootstrap, topic_prefix=prefix,
@@ -179,13 +179,21 @@ def kafka_settings(broker_bootstrap: str, storage_mode: str) -> KafkaSettings:
 
 
 @pytest.fixture(scope="session")
-def service_env(database_url: str, kafka_settings: KafkaSettings) -> dict[str, str]:
-    """Environment for a service started as a subprocess in this session."""
+def kafka_settings(session_kafka_settings: KafkaSettings) -> KafkaSettings:
+    """The session's topics; a test area's conftest overrides this with topics of its own (``area_topics``)."""
+    return session_kafka_settings
+
+
+@pytest.fixture(scope="session")
+def service_env(database_url: str, session_kafka_settings: KafkaSettings) -> dict[str, str]:
+    """Environment for a service started as a subprocess in this session, on the session's topics — always
+    those (it is made once per session, whichever test asks first): a test that runs processes on its area's
+    topics sets ``EMMS_TOPIC_PREFIX`` to ``kafka_settings.topic_prefix`` itself."""
     return {
         **os.environ,
         "EMMS_DATABASE_URL": database_url,
-        "EMMS_KAFKA_BOOTSTRAP": kafka_settings.bootstrap,
-        "EMMS_TOPIC_PREFIX": kafka_settings.topic_prefix,
+        "EMMS_KAFKA_BOOTSTRAP": session_kafka_settings.bootstrap,
+        "EMMS_TOPIC_PREFIX": session_kafka_settings.topic_prefix,
         "EMMS_ENVIRONMENT": "test",
     }
 

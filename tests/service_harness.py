@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from fastapi import FastAPI
 
 from emms_bus import KafkaSettings, ensure_topics
+from emms_db import drop_database, ensure_database
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
 
@@ -74,3 +77,15 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: fl
         await asyncio.sleep(poll_s)
     if not condition():
         raise TimeoutError(f"condition not met within {timeout_s} s")
+
+
+def own_database(session_url: str, tag: str) -> Iterator[str]:
+    """A database of one module's own beside the session's, on the same server, dropped after it: for a
+    module whose truth is "everything of these meters" while other modules' simulated fleets reuse the
+    simulator's meter ids in the session database."""
+    url = urlunsplit(urlsplit(session_url)._replace(path=f"{urlsplit(session_url).path}_{tag}_{secrets.token_hex(2)}"))
+    asyncio.run(ensure_database(url))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))

@@ -707,6 +707,41 @@ def gas_analytics() -> DashboardSpec:
     return pipe_analytics("gas")
 
 
+_SEASON = ("(SELECT CASE WHEN extract(month FROM l) >= 7 THEN extract(year FROM l)::int || '-' ||"
+           " (extract(year FROM l)::int + 1)\n"
+           "   ELSE (extract(year FROM l)::int - 1) || '-' || extract(year FROM l)::int END\n"
+           " FROM (SELECT $__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai' AS l) x)")
+"""The heating season of the range's end ('2025-2026': the winter starting in 2025; July on is the next one)."""
+
+
+def _heating(item: str) -> str:
+    """Per station / community / building (with its subtree): heat customers, heated and stopped households and
+    area in the season of the range's end (no row for the season: heated), stop rates, and heat per m² — heat
+    of the heated customers in the range over their heated area (the rule of ``/heat/heating``)."""
+    return (f"WITH c AS (\n  SELECT h.customer_id, h.node_id, coalesce(h.heated_area_m2, 0) AS area,"
+            f" coalesce(s.heating, true) AS heating\n"
+            f"  FROM {R}.analytics_heat_customer h\n"
+            f"  LEFT JOIN {R}.analytics_heating_season s ON s.customer_id = h.customer_id AND s.season = {_SEASON}\n"
+            f"  WHERE {scope('h')}),\n"
+            f"q AS (\n  SELECT customer_id, sum(usage) AS heat FROM {R}.analytics_usage_daily\n"
+            f"  WHERE $__timeFilter(bucket) AND item = '{item}' AND {scope()}\n  GROUP BY 1)\n"
+            f"SELECT t.ancestor_kind AS kind, t.ancestor_id AS node_id, t.ancestor_name AS node_name,"
+            f" count(*) AS households,\n"
+            f"       count(*) FILTER (WHERE c.heating) AS heated_households,"
+            f" count(*) FILTER (WHERE NOT c.heating) AS stopped_households,\n"
+            f"       coalesce(sum(c.area) FILTER (WHERE c.heating), 0) AS heated_area_m2,"
+            f" coalesce(sum(c.area) FILTER (WHERE NOT c.heating), 0) AS stopped_area_m2,\n"
+            f"       (count(*) FILTER (WHERE NOT c.heating))::float8 / count(*) AS stop_rate_households,\n"
+            f"       sum(c.area) FILTER (WHERE NOT c.heating) / nullif(sum(c.area), 0) AS stop_rate_area,\n"
+            f"       coalesce(sum(q.heat) FILTER (WHERE c.heating), 0) AS heat_kwh,\n"
+            f"       sum(q.heat) FILTER (WHERE c.heating) / nullif(sum(c.area) FILTER (WHERE c.heating), 0)"
+            f" AS heat_per_m2_kwh\n"
+            f"FROM c LEFT JOIN q ON q.customer_id = c.customer_id\n"
+            f"JOIN {R}.analytics_node_tree t ON t.node_id = c.node_id\n"
+            f"WHERE t.ancestor_kind IN ('heat_exchange_station', 'area', 'building')\n"
+            f"GROUP BY 1, 2, 3 ORDER BY 1, 2")
+
+
 def heat_analytics() -> DashboardSpec:
     h = MAIN_ITEMS["heat"]
     return DashboardSpec("analytics", "heat.json", "emms-analytics-heat", "EMMS analytics: heat",
@@ -719,6 +754,8 @@ def heat_analytics() -> DashboardSpec:
                       _by_node(h, ("heat_exchange_station", "area", "building")), width=24),
             sql_table("Heat: this period and the same period a year before, by category", _same_period(h, "category")),
             sql_table("Customers by heat interval", _intervals(h, "heat kWh", cumulative=True)),
+            sql_table("Heated and stopped households and area, heat per m² (season of the range's end)",
+                      _heating(h), width=24),
         ]),
         ("Temperatures and power", [
             sql_ts("Supply temperature (hourly mean)", _curve("temperature.supply", "supply", "avg", "1h"),
@@ -806,14 +843,179 @@ def key_customer_analytics() -> DashboardSpec:
     ], analytics_variables(tuple(MAIN_ITEMS)), "now-90d", "5m")
 
 
-ANALYTICS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (
-    electricity_analytics, water_analytics, gas_analytics, heat_analytics, combined_analytics, key_customer_analytics)
+# --- operations (faults, tickets, availability, operating status; services/operations) -------------------
 
-DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, archive, control,
-                                                             *ANALYTICS_SPECS)
+
+def operating_status() -> DashboardSpec:
+    return DashboardSpec("operations", "status.json", "emms-operating-status", "EMMS operating status",
+                         "The master (services ready, consumer lag), the channels (FEP ports) and the fleet"
+                         " (installed / in operation / online terminals), as the operations service sees them.", [
+        ("Master", [
+            st("Services ready", Query("max by (service) (emms_operations_service_up)", "{{service}}"), width=12,
+               description="1 when the service answered /readyz ready at the operations service's last poll."),
+            st("Consumer lag (messages)", Query("sum(max by (group) (emms_operations_consumer_lag_messages))",
+                                                "all groups"), width=12,
+               description="End offsets minus committed offsets of every consumer group (operations service)."),
+            ts("Consumer lag by group", Query("max by (group) (emms_operations_consumer_lag_messages)", "{{group}}"),
+               width=24),
+        ]),
+        ("Channels", [
+            ts("Links per port", Query("sum by (port) (emms_fep_connections)", "{{port}}"), width=8),
+            ts("Frames in per port/s", Query(f'sum by (port) (rate(emms_fep_frames_total{{direction="in"}}[{RATE}]))',
+                                             "{{port}}"), unit="ops", width=8),
+            ts("Illegal frame ratio per port", Query(
+                f"sum by (port) (rate(emms_fep_illegal_frames_total[{RATE}])) / (sum by (port) "
+                f'(rate(emms_fep_frames_total{{direction="in"}}[{RATE}])) + sum by (port) '
+                f"(rate(emms_fep_illegal_frames_total[{RATE}])))", "{{port}}"), unit="percentunit", width=8,
+               description="A port above 5 % over one poll is a `port_illegal_frames` fault."),
+        ]),
+        ("Fleet", [
+            st("Terminals", Query("max by (state) (emms_operations_terminals)", "{{state}}"), width=12,
+               description="Installed (master data), in operation (status active), online / offline (sessions),"
+                           " never seen (in operation, no session yet)."),
+            st("Online rate", Query('max(emms_operations_terminals{state="online"}) / '
+                                    'max(emms_operations_terminals{state="in_operation"})', "online"),
+               unit="percentunit", width=12),
+            ts("Online and offline terminals", Query('max by (state) (emms_operations_terminals'
+                                                     '{state=~"online|offline"})', "{{state}}"), width=12),
+            ts("Downlink success", Query(f'sum(rate(emms_fep_requests_total{{outcome="answered"}}[{RATE}])) / '
+                                         f"sum(rate(emms_fep_requests_total[{RATE}]))", "answered"),
+               unit="percentunit", width=12,
+               description="Per terminal: GET /operations/api/v1/status (worst terminals over 7 days)."),
+        ]),
+    ], time_from="now-24h", refresh="1m")
+
+
+def faults_tickets() -> DashboardSpec:
+    return DashboardSpec("operations", "faults.json", "emms-faults", "EMMS faults and tickets",
+                         "Active faults by kind and level (master / channel / terminal / meter); fault tickets open"
+                         " and overdue by severity.", [
+        ("Faults", [
+            st("Active faults", Query("sum by (level) (max by (kind, level, severity) "
+                                      "(emms_operations_faults_active))", "{{level}}"), width=12),
+            st("Critical faults", Query('sum(max by (kind, level) (emms_operations_faults_active'
+                                        '{severity="critical"}))', "critical"), width=12),
+            ts("Active faults by kind", Query("sum by (kind) (max by (kind, level, severity) "
+                                              "(emms_operations_faults_active))", "{{kind}}"), width=24),
+        ]),
+        ("Tickets", [
+            st("Open tickets", Query("max by (severity) (emms_operations_tickets_open)", "{{severity}}"), width=12),
+            st("Overdue tickets", Query("max by (severity) (emms_operations_tickets_overdue)", "{{severity}}"),
+               width=12, description="Past their due time: the escalation worker escalated them."),
+            ts("Open tickets by severity", Query("max by (severity) (emms_operations_tickets_open)", "{{severity}}"),
+               width=12),
+            ts("Overdue tickets by severity", Query("max by (severity) (emms_operations_tickets_overdue)",
+                                                    "{{severity}}"), width=12),
+        ]),
+    ], time_from="now-7d", refresh="1m")
+
+
+def availability() -> DashboardSpec:
+    return DashboardSpec("operations", "availability.json", "emms-availability", "EMMS availability",
+                         "Availability of the month so far: up time / (observed − planned maintenance), the master"
+                         " from its services' readiness polls, the fleet from the terminals' sessions"
+                         " (docs/operations.md). Months and years: GET /operations/api/v1/availability/….", [
+        ("This month", [
+            st("Master", Query('max(emms_operations_availability_ratio{subject="master"})', "master"),
+               unit="percentunit", width=12),
+            st("Fleet (terminals)", Query('max(emms_operations_availability_ratio{subject="fleet"})', "fleet"),
+               unit="percentunit", width=12),
+            ts("Availability by subject", Query("max by (subject) (emms_operations_availability_ratio)",
+                                                "{{subject}}"), unit="percentunit", width=24),
+        ]),
+        ("Up / down", [
+            ts("Services ready", Query("max by (service) (emms_operations_service_up)", "{{service}}"), width=12),
+            ts("Terminals offline", Query('max(emms_operations_terminals{state="offline"})', "offline"), width=12),
+        ]),
+    ], time_from="now-30d", refresh="5m")
+
+
+def clocks() -> DashboardSpec:
+    """Clock deviations by level (R-4.6.1): master (NTP), terminals, meters; syncs and their results."""
+    by_level = ("SELECT date_trunc('minute', requested_at) AS time, level,\n"
+                "  max(abs(deviation_before_s)) AS \"worst deviation found\"\n"
+                "FROM reporting.clock_sync WHERE $__timeFilter(requested_at) AND deviation_before_s IS NOT NULL\n"
+                "GROUP BY 1, 2 ORDER BY 1, 2")
+    after = ("SELECT date_trunc('minute', finished_at) AS time, level,\n"
+             "  max(abs(deviation_after_s)) AS \"worst deviation left\"\n"
+             "FROM reporting.clock_sync WHERE $__timeFilter(finished_at) AND deviation_after_s IS NOT NULL\n"
+             "GROUP BY 1, 2 ORDER BY 1, 2")
+    worst = ("SELECT terminal, round(deviation_s::numeric, 1) AS deviation_s, source, observed_at, last_result,\n"
+             "  last_sync_at FROM reporting.clock_terminal WHERE online\n"
+             "ORDER BY abs(deviation_s) DESC NULLS LAST LIMIT 20")
+    collectors = ("SELECT terminal, collector, round(deviation_s::numeric, 1) AS deviation_s, observed_at,\n"
+                  "  last_result, last_sync_at FROM reporting.clock_collector\n"
+                  "ORDER BY abs(deviation_s) DESC NULLS LAST LIMIT 20")
+    waiting = ("SELECT id, terminal, meter_id, round(deviation_before_s::numeric, 1) AS deviation_s, outcome,\n"
+               "  requested_at, detail FROM reporting.clock_sync\n"
+               "WHERE level = 'meter' AND outcome IN ('awaiting_approval', 'approved') AND finished_at IS NULL\n"
+               "ORDER BY requested_at LIMIT 50")
+    return DashboardSpec("field", "clocks.json", "emms-clocks", "EMMS clocks",
+                         "Clock deviations by level — master (against NTP), terminals, meters — and the syncs.", [
+        ("Master", [
+            ts("Master clock offset per server", Query("emms_master_clock_offset_seconds", "{{pod}} → {{server}}"),
+               unit="s", width=12, description="Master − NTP server, delay compensated. Alert EmmsMasterClockOffset "
+                                               "compares the median per pod with the tolerance."),
+            ts("Median offset per pod (answering servers)",
+               Query("quantile by (pod) (0.5, emms_master_clock_offset_seconds and on (pod, server) "
+                     "(emms_master_clock_reachable == 1))", "{{pod}}"), unit="s", width=6),
+            st("NTP servers answering", Query("sum(emms_master_clock_reachable)"), width=6),
+        ]),
+        ("Terminals and meters", [
+            ts("Worst deviation by level", Query("max by (level) (emms_clock_deviation_max_seconds)", "{{level}}"),
+               unit="s", width=8, description="Terminals: the worst online terminal at each sync pass; meters: "
+                                               "the last meter clock read."),
+            st("Terminals out of tolerance", Query("max(emms_collector_clocks_out_of_tolerance)"), width=4),
+            ts("Syncs/s by outcome",
+               Query(f"sum by (outcome) (rate(emms_collector_clock_syncs_total[{RATE}]))", "{{outcome}}"),
+               unit="ops", width=12),
+            sql_ts("Worst deviation found by level (measurements)", by_level, unit="s"),
+            sql_ts("Worst deviation left by level (after syncs)", after, unit="s"),
+            sql_table("Worst terminal clocks now", worst),
+            sql_table("Worst collector clocks now", collectors),
+            sql_table("Meter syncs waiting for approval or sending", waiting),
+        ]),
+    ], time_from="now-24h", refresh="1m")
+
+
+def supply_quality_analytics() -> DashboardSpec:
+    """Built in its own module (issue 17), which imports this one's helpers as ``gen_dashboards``."""
+    import importlib.util
+
+    sys.modules.setdefault("gen_dashboards", sys.modules[__name__])
+    loaded = importlib.util.spec_from_file_location("gen_dashboards_quality",
+                                                    Path(__file__).with_name("gen_dashboards_quality.py"))
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    spec: DashboardSpec = module.supply_quality_analytics()
+    return spec
+
+
+def loss_analytics() -> DashboardSpec:
+    """Built in its own module (issue 17, R-4.5.6), like the supply-quality one."""
+    import importlib.util
+
+    sys.modules.setdefault("gen_dashboards", sys.modules[__name__])
+    loaded = importlib.util.spec_from_file_location("gen_dashboards_loss",
+                                                    Path(__file__).with_name("gen_dashboards_loss.py"))
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    spec: DashboardSpec = module.loss_analytics()
+    return spec
+
+
+ANALYTICS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (
+    electricity_analytics, water_analytics, gas_analytics, heat_analytics, combined_analytics, key_customer_analytics,
+    supply_quality_analytics, loss_analytics)
+
+DASHBOARDS_SPECS: tuple[Callable[[], DashboardSpec], ...] = (overview, fep, collection, clocks, archive, control,
+                                                             *ANALYTICS_SPECS, operating_status, faults_tickets,
+                                                             availability)
 
 FOLDER_TITLES = {"platform": "EMMS platform", "field": "EMMS field", "data": "EMMS data",
-                 "analytics": "EMMS analytics"}
+                 "analytics": "EMMS analytics", "operations": "EMMS operations", "loss": "EMMS loss"}
 
 
 def render(declared: frozenset[str] | None = None) -> dict[Path, str]:

@@ -26,7 +26,10 @@ from emms_messages.topics import TOPICS
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "deploy" / "k8s" / "base" / "kafka" / "users.yaml"
 STRIMZI_CLUSTER = "emms-kafka"
-SERVICES = ("identity", "fep", "collector", "validator", "control", "analytics", "archive")
+SERVICES = ("identity", "fep", "collector", "validator", "control", "analytics", "archive", "operations", "reports",
+            "interface")
+LAG_READER = "operations"
+"""Reads every service's consumer-group offsets (Describe only) for the operating status's broker lag."""
 KEDA_USER = "emms-bus-keda"
 KEDA_SECRET = "emms-keda-credentials"
 """Created out of band (keys username, password): KEDA's TriggerAuthentication needs the username
@@ -57,6 +60,9 @@ def service_acls(service: str) -> list[dict[str, Any]]:
     out += [acl("topic", name, ["Read", "Describe"]) for name in reads]
     if reads:
         out.append(acl("group", f"{service}-", ["Read"], "prefix"))
+    if service == LAG_READER:
+        out.append(acl("topic", "emms.", ["Describe"], "prefix"))
+        out += [acl("group", f"{s}-", ["Describe"], "prefix") for s in SERVICES if s != service]
     return out
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from emms_db import migrate_url
 
 PACKAGES = ("emms_identity", "emms_archive", "emms_fep", "emms_collector", "emms_validator", "emms_control",
-            "emms_analytics")
+            "emms_analytics", "emms_operations", "emms_reports",
+            "emms_interface")
 """In the order ``make up`` migrates them (tools/devstack): identity, then the archive, then the rest."""
 
 

@@ -100,6 +100,8 @@ class Stack:
     quiet_field: bool = True
     sim_processes: int = 1
     interactive_collector: bool = False
+    sim_args: list[str] = field(default_factory=list)
+    """More options of ``emms-sim run`` (e.g. ``--clock-drift-ppm``)."""
     """A second collector replica with role ``interactive`` (API and results only)."""
     procs: dict[str, Proc] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
@@ -158,6 +160,7 @@ class Stack:
             sim += ["--faults", self.faults]
         if self.sim_processes > 1:
             sim += ["--processes", str(self.sim_processes)]
+        sim += self.sim_args
         self.procs["sim"] = Proc("sim", sim, self.env, self.work / "sim.log").start()
         wait_http(f"{self.sim}/healthz", 60, self.procs["sim"].popen)
         return self

@@ -50,10 +50,19 @@ SERVICES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "front-end-processor": ("emms_fep", "FepSettings", {"terminals": {"host": "127.0.0.1", "port": 0}}),
     "control": ("emms_control", "ControlSettings", {}),
     "analytics": ("emms_analytics", "AnalyticsSettings", {}),
+    "operations": ("emms_operations", "OperationsSettings", {"services": {}}),
     "identity": ("emms_identity", "IdentitySettings", {
         "hashing": {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1},
         "throttle": {"per_address": 1_000_000, "per_username": 1_000_000, "per_client": 1_000_000}}),
+    "interface": ("emms_interface", "InterfaceSettings", {}),
+    "reports": ("emms_reports", "ReportsSettings", {}),
 }
+UPSTREAMS: dict[str, dict[str, str]] = {
+    "interface": {"archive_url": "archive", "collector_url": "collector", "control_url": "control",
+                  "analytics_url": "analytics"},
+    "reports": {"archive_url": "archive", "analytics_url": "analytics"},
+}
+"""``<service>.upstream.<setting>`` → the service of the stack it names (built before it, in SERVICES' order)."""
 
 FUZZ_AUTH = AuthSettings(jwks_url=None, accept_dev_tokens=True, enforce_quotas=False)
 
@@ -132,13 +141,20 @@ def available_services() -> list[str]:
     return names
 
 
-def build_app(name: str, db_url: str, kafka: KafkaSettings, backup_dir: Path) -> FastAPI:
+def build_app(name: str, db_url: str, kafka: KafkaSettings, backup_dir: Path,
+              urls: dict[str, str] | None = None) -> FastAPI:
+    """The service's app; ``urls`` (the stack's services served so far) become its upstream URLs."""
     package, class_name, extra = SERVICES[name]
     settings_cls = getattr(importlib.import_module(f"{package}.settings"), class_name)
     values: dict[str, Any] = {"environment": "test", "database": DatabaseSettings(url=db_url), "kafka": kafka,
                               "auth": FUZZ_AUTH, "shutdown_grace_s": 2.0, **extra}
     if name == "archive":
         values["backup"] = {"directory": backup_dir}
+    if name == "reports":
+        values["delivery"] = {"store_dir": backup_dir.parent / "reports"}
+    upstream = {key: (urls or {})[owner] for key, owner in UPSTREAMS.get(name, {}).items() if owner in (urls or {})}
+    if upstream:
+        values["upstream"] = upstream
     settings = settings_cls(_env_file=None, **values)
     app: FastAPI = importlib.import_module(f"{package}.app").create_app(settings)
     return app
@@ -199,7 +215,7 @@ class _Services:
         async with AsyncExitStack() as stack:
             servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
             for name in self.names:
-                app = build_app(name, self.db_url, self.kafka, self.backup_dir)
+                app = build_app(name, self.db_url, self.kafka, self.backup_dir, self.urls)
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 sock.bind(("127.0.0.1", 0))

@@ -28,6 +28,7 @@ from emms_db.settings import DatabaseSettings
 from emms_messages.events import Anomaly, EventClass
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 from emms_messages.readings import ValidatedReading, ValidatedReadingBatch, ValidationStatus
+from emms_messages.terminal import SessionState, TerminalSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_storage_modes]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -38,6 +39,7 @@ FLEET = {"K1": ("KM1", "electricity", "k_e_business", "KR1", 50),
          "K2": ("KM2", "electricity", "k_e_residential", "KR1", 10),
          "K3": ("KM3", "electricity", "k_e_business", "KR2", 30),
          "K4": ("KW4", "water", "k_w_business", "KR1", 2)}
+CAPACITY = {"K1": 800.0, "K3": 2000.0}  # contracted kVA in the archive's master data (K2 has none)
 ESTIMATED = ("KM1", date(2026, 2, 10))  # stored as an estimate (same value): the intervals on both sides count
 GAP = ("KM2", date(2026, 2, 15))  # never collected
 FEB = (date(2026, 2, 1), date(2026, 3, 1))
@@ -79,7 +81,8 @@ def masterdata() -> list[MasterDataChange]:
            change("region", "KR2", {"id": "KR2", "name": "South", "parent_id": "KR"})]
     for cid, (meter, utility, category, region, _) in FLEET.items():
         out += [change("customer", cid, {"id": cid, "name": f"Customer {cid}", "party_id": cid, "utility": utility,
-                                         "category": category, "company_id": "KCO", "region_id": region}),
+                                         "category": category, "company_id": "KCO", "region_id": region,
+                                         "contracted_capacity_kva": CAPACITY.get(cid)}),
                 change("metering_point", f"{cid}-P", {"id": f"{cid}-P", "customer_id": cid, "utility": utility}),
                 change("meter", meter, {"id": meter, "utility": utility, "multiplier": 1.0, "register_digits": 8}),
                 change("meter_installation", f"{cid}-P", {"metering_point_id": f"{cid}-P", "meter_id": meter,
@@ -274,3 +277,98 @@ async def test_one_answer_with_values_curve_quality_condition_and_anomalies(clie
     k4 = (await client.get("/api/v1/analytics/key-customers/K4", params=feb)).json()
     assert [s["item"] for s in k4["condition"]["states"]] == ["valve.state"] and k4["condition"]["supply_off"] == []
     assert sum(r["usage"] for r in k4["history"]["rows"]) == pytest.approx(truth("K4", *FEB))
+
+
+async def test_a_rule_on_contracted_capacity_follows_the_master_data(client: httpx.AsyncClient,
+                                                                     topics: KafkaSettings) -> None:
+    """Top N by usage among customers contracted for at least ``min_capacity_kva`` (the archive's master data);
+    a capacity raised in the archive brings the customer in."""
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=TZ).isoformat()
+    rule = {"utility": "electricity", "top_n": 2, "period_days": 28, "regions": ["KR"], "min_capacity_kva": 1000}
+    put = await client.put("/api/v1/analytics/key-customers/rules/big", json=rule, headers=OPERATOR)
+    assert put.status_code == 201, put.text
+    assert (await client.put("/api/v1/analytics/key-customers/rules/neg", headers=OPERATOR,
+                             json={**rule, "min_capacity_kva": -1})).status_code == 422
+
+    async def chosen() -> dict[str, dict[str, Any]]:
+        listed = (await client.get("/api/v1/analytics/key-customers", params={"at": at})).json()["customers"]
+        return {c["customer_id"]: r for c in listed for r in c["reasons"] if r.get("rule_id") == "big"}
+    try:
+        got = await chosen()
+        assert set(got) == {"K3"}  # K1 uses more, but is contracted for 800 kVA
+        assert got["K3"]["rank"] == 1 and got["K3"]["usage"] == pytest.approx(truth("K3", *FEB))
+        assert "contracted capacity ≥ 1000 kVA" in got["K3"]["reason"]
+        rules = (await client.get("/api/v1/analytics/key-customers/rules")).json()
+        assert next(r for r in rules if r["rule_id"] == "big")["min_capacity_kva"] == 1000
+        producer = BusProducer(topics, "analytics-key-capacity")
+        await producer.start()
+        try:
+            raised = change("customer", "K1", {"id": "K1", "contracted_capacity_kva": 1250})
+            await producer.publish_many([raised.model_copy(update={"change_id": "customer/K1/capacity",
+                                                                   "kind": ChangeKind.UPDATED})],
+                                        topic="emms.masterdata.change.v1")
+        finally:
+            await producer.stop()
+
+        async def k1_in() -> bool:
+            return set(await chosen()) == {"K1", "K3"}
+        await eventually(k1_in, timeout_s=30)
+        got = await chosen()
+        assert got["K1"]["rank"] == 1 and got["K3"]["rank"] == 2
+    finally:
+        assert (await client.delete("/api/v1/analytics/key-customers/rules/big", headers=OPERATOR)).status_code == 204
+
+
+async def test_the_answer_shows_the_online_state_of_the_customers_terminal(client: httpx.AsyncClient,
+                                                                           topics: KafkaSettings) -> None:
+    """The terminal a point is read through comes with its installation (the archive's terminal_address, here in
+    the 8-hex-digit vendor form), its state from the FEP's session messages: the newest wins, a late older one
+    changes nothing."""
+    feb = {"from": midnight(FEB[0]).isoformat(), "to": midnight(FEB[1]).isoformat()}
+    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+    def session(state: SessionState, minutes: int) -> TerminalSession:
+        return TerminalSession(terminal="3701-00042", state=state, fep_instance="fep-1", connection_id=f"c{minutes}",
+                               peer="10.0.0.9:4100", since=t0 + timedelta(minutes=minutes),
+                               last_seen=t0 + timedelta(minutes=minutes), reason="" if state == "online" else "timeout")
+
+    async def terminals() -> list[dict[str, Any]]:
+        resp = await client.get("/api/v1/analytics/key-customers/K1", params=feb)
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["condition"]["terminals"])
+
+    producer = BusProducer(topics, "analytics-key-terminal")
+    await producer.start()
+    try:
+        wired = change("meter_installation", "K1-P", {
+            "metering_point_id": "K1-P", "meter_id": "KM1", "valid_from": midnight(FIRST).isoformat(),
+            "customer_id": "K1", "utility": "electricity", "terminal_address": "3701002A"})
+        await producer.publish_many([wired.model_copy(update={"change_id": "meter_installation/K1-P/wired",
+                                                              "kind": ChangeKind.UPDATED})],
+                                    topic="emms.masterdata.change.v1")
+
+        async def listed() -> bool:
+            return [t["terminal"] for t in await terminals()] == ["3701-00042"]
+        await eventually(listed, timeout_s=30)
+        [unknown] = await terminals()
+        assert unknown["state"] is None and unknown["online"] is False  # no session message yet
+        await producer.publish_many([session(SessionState.ONLINE, 0)], topic="emms.terminal.session.v1")
+
+        async def online() -> bool:
+            return (await terminals())[0]["state"] == "online"
+        await eventually(online, timeout_s=30)
+        await producer.publish_many([session(SessionState.OFFLINE, 30)], topic="emms.terminal.session.v1")
+
+        async def offline() -> bool:
+            return (await terminals())[0]["state"] == "offline"
+        await eventually(offline, timeout_s=30)
+        await producer.publish_many([session(SessionState.ONLINE, 10)], topic="emms.terminal.session.v1")  # late
+        await asyncio.sleep(2.0)
+        resp = await client.get("/api/v1/analytics/key-customers/K1", params=feb)
+        condition = resp.json()["condition"]
+        [term] = condition["terminals"]
+        assert term["state"] == "offline" and term["reason"] == "timeout" and term["metering_points"] == ["K1-P"]
+        assert condition["terminals_offline"] == ["3701-00042"]
+        assert datetime.fromisoformat(term["last_seen"]) == t0 + timedelta(minutes=30)
+    finally:
+        await producer.stop()

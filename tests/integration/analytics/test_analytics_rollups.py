@@ -176,7 +176,13 @@ async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer)
 
     async def arrived() -> bool:  # every reading stored and, on TimescaleDB, every window refreshed
         got = await monthly(client, group_by="customer", **span)
-        return all(close(got.get(k), v) for k, v in expected.items())
+        # and the customer rollup (a region filter reads it; on TimescaleDB the refresher writes it)
+        resp = await client.get("/api/v1/analytics/usage", params={  # 404 until the region is known
+            "interval": "month", "group_by": "customer", "regions": "R", **span})
+        if resp.status_code != 200:
+            return False
+        dims = {(r["bucket"][:7], r["key"]): r["usage"] for r in resp.json()["rows"]}
+        return all(close(got.get(k), v) and close(dims.get(k), v) for k, v in expected.items())
 
     async def describe() -> str:  # what a failure needs to be explained: the figures and the service's backlog
         got = await monthly(client, group_by="customer", **span)
@@ -309,13 +315,20 @@ async def test_late_data_changes_exactly_the_months_it_touches(fleet: httpx.Asyn
                              reading("M1", E, ESTIMATE[1], register("M1", ESTIMATE[1]), version=1)], "late")
 
     async def repaired() -> bool:
-        now = await monthly(fleet, group_by="customer", **span)
-        return close(now.get(("2026-02", "C1w")), truth(["W1"], *month(2026, 2))) and close(
-            now.get(("2026-01", "C1")), truth(["M1"], *month(2026, 1)))
+        for params in ({}, {"regions": "R"}):  # the meter rollups and the customer rollup
+            now = await monthly(fleet, group_by="customer", **params, **span)
+            if not (close(now.get(("2026-02", "C1w")), truth(["W1"], *month(2026, 2))) and close(
+                    now.get(("2026-01", "C1")), truth(["M1"], *month(2026, 1)))):
+                return False
+        return True
     await eventually(repaired)
     after = await monthly(fleet, group_by="customer", **span)
     changed = {k for k in after if not close(after[k], before[k])}
     assert changed == {("2026-02", "C1w"), ("2026-03", "C1w"), ("2026-01", "C1"), ("2026-02", "C1")}
+    # region R holds this module's customers; other modules' customers share the database
+    regional = await monthly(fleet, group_by="customer", regions="R", **span)
+    assert {c for _, c in regional} == OWN
+    assert regional == {k: v for k, v in after.items() if k[1] in OWN}
     for key in [("2026-03", "C1w"), ("2026-02", "C1")]:
         m = int(key[0][5:])
         assert close(after[key], truth(["W1" if key[1] == "C1w" else "M1"], *month(2026, m)))
@@ -334,3 +347,76 @@ async def test_bad_input_is_4xx_with_the_reason(fleet: httpx.AsyncClient) -> Non
     costly = await fleet.get("/api/v1/analytics/usage", params={
         "interval": "hour", "from": "2023-01-01T00:00:00Z", "to": span["to"]})
     assert costly.status_code == 422 and "50000" in costly.json()["detail"]
+
+
+Rows = dict[tuple[str, str, str], tuple[float, int, int]]
+
+
+async def usage_rows(client: httpx.AsyncClient, **params: Any) -> Rows:
+    resp = await client.get("/api/v1/analytics/usage", params=params)
+    assert resp.status_code == 200, resp.text
+    return {(r["bucket"], r["key"], r["item"]): (r["usage"], r["intervals"], r["metering_points"])
+            for r in resp.json()["rows"]}
+
+
+OWN = {"C1", "C1w", "C2", "C3"}
+
+
+def same(got: Rows, expected: Rows) -> None:
+    assert got.keys() == expected.keys()
+    for k, (usage, intervals, points) in expected.items():
+        assert close(got[k][0], usage) and got[k][1:] == (intervals, points), (k, got[k], expected[k])
+
+
+async def test_a_customer_moving_region_moves_its_usage_in_the_rollups(
+        fleet: httpx.AsyncClient, producer: BusProducer, analytics: tuple[Any, httpx.AsyncClient]) -> None:
+    """The customer and region rollups (what a region, customer or party filter reads by the month) answer
+    what the meter rollups answer, before and after C3 moves from R1 to R2 and back (R-4.5.3.1)."""
+    span = {"from": midnight(date(2025, 1, 1)).isoformat(), "to": midnight(date(2026, 4, 1)).isoformat(),
+            "interval": "month"}
+    r1_before = truth(["M1"], *month(2026, 1)) + truth(["M4"], *month(2026, 1))
+
+    async def region(name: str, utilities: str = "electricity") -> dict[tuple[str, str], float]:
+        return await monthly(fleet, regions=name, utilities=utilities, group_by="region", **span)
+
+    # the customer rollup (a region filter) and the meter rollups (no owner filter) give the same rows
+    general = {k: v for k, v in (await usage_rows(fleet, group_by="customer", **span)).items()
+               if k[1] in OWN}  # this module's customers: other modules' share the database
+    same(await usage_rows(fleet, regions="R", group_by="customer", **span), general)
+    assert close((await region("R1"))[("2026-01", "R1")], r1_before)
+
+    async def move(to: str, tag: str) -> None:
+        moved = change("customer", "C3", {"id": "C3", "region_id": to}, ChangeKind.UPDATED)
+        await producer.publish_many([moved.model_copy(update={"change_id": f"customer/C3/move-{tag}"})],
+                                    topic="emms.masterdata.change.v1")
+
+    await move("R2", "1")
+
+    async def moved() -> bool:
+        return ("2026-01", "R1") in (got := await region("R1")) and close(
+            got[("2026-01", "R1")], truth(["M1"], *month(2026, 1)))
+    await eventually(moved)
+    r2 = await region("R2")
+    runtime, _ = analytics
+    async with runtime.pool.acquire() as conn:  # the region rollup itself holds it (what the city's months read)
+        stored = await conn.fetchval("SELECT usage FROM analytics.usage_region_monthly WHERE region_id = 'R2'"
+                                     " AND item = $1 AND bucket = $2", E, midnight(date(2026, 1, 1)))
+    assert close(stored, truth(["M2"], *month(2026, 1)) + truth(["M4"], *month(2026, 1)))
+    assert close(r2[("2026-01", "R2")], truth(["M2"], *month(2026, 1)) + truth(["M4"], *month(2026, 1)))
+    assert close(r2[("2026-02", "R2")], truth(["M2", "M3", "M4"], *month(2026, 2)))
+    city = await region("R")
+    assert close(city[("2026-01", "R1")], truth(["M1"], *month(2026, 1)))  # by the customer's region now
+    by_utility = await monthly(fleet, regions="R2", group_by="utility", **span)
+    assert close(by_utility[("2026-03", "electricity")], truth(["M3", "M4"], *month(2026, 3)))
+    assert ("2026-03", "water") not in by_utility  # C1w stayed in R1
+    points = await usage_rows(fleet, regions="R2", utilities="electricity", group_by="region", **span)
+    assert points[("2026-02-01T00:00:00+08:00", "R2", E)][2] == 2  # C2's point (two meters) and C3's
+    same(await usage_rows(fleet, regions="R2", group_by="customer", **span),  # a point filter: the meter rollups
+         await usage_rows(fleet, metering_points=["C2-P", "C3-P"], group_by="customer", items=[E], **span))
+
+    await move("R1", "2")
+
+    async def back() -> bool:
+        return close((await region("R1")).get(("2026-01", "R1")), r1_before)
+    await eventually(back)
+    same(await usage_rows(fleet, regions="R", group_by="customer", **span), general)

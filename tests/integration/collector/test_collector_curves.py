@@ -57,7 +57,8 @@ async def _run(stack: Stack, task: dict[str, object], timeout_s: float = 60) -> 
 
 async def test_curves_and_states_equal_the_truth(service_env: dict[str, str], kafka_settings: KafkaSettings,
                                                  tmp_path: Path) -> None:
-    env = {**stack_env(service_env), "EMMS_ARCHIVE_INGEST__REATTRIBUTE_INTERVAL_S": "1"}
+    env = {**stack_env({**service_env, "EMMS_TOPIC_PREFIX": kafka_settings.topic_prefix}),
+           "EMMS_ARCHIVE_INGEST__REATTRIBUTE_INTERVAL_S": "1"}
     stack = Stack(env, tmp_path, concentrators=1, meters_per=12, with_archive=True,
                   collector_env={"EMMS_COLLECTOR_DISPATCH__REQUEST_TIMEOUT_S": "20"})  # a loaded machine
     stack.start()

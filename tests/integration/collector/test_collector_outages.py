@@ -1,14 +1,15 @@
 """Outages are waited out, not dead-lettered — through the whole chain: a collection run (the
 collector and a FEP stand-in) publishes its readings and the archive ingests them, while the
-database of both is stopped for a minute (a private cluster, fast shutdown: every connection
-ends), or while their broker hangs for a minute (a broker of the test's own, frozen with SIGSTOP:
+database of both is stopped for half a minute (a private cluster, fast shutdown: every connection
+ends), or while their broker hangs for a minute (longer than a client's 40 s request timeout; a broker of
+the test's own, frozen with SIGSTOP:
 Tansu keeps its topics in memory, so a real stop would lose them). Afterwards the run has
 completed, every reading is stored once in the archive with the concentrator's value, and
 nothing is in the dead-letter topic.
 
 The FEP stand-in answers the first terminal at once and holds the other terminals' requests
 until the outage has begun, so it falls in the middle of the run and of the ingest.
-``EMMS_TEST_OUTAGE_S`` sets the outage's length (60 s).
+``EMMS_TEST_OUTAGE_S`` sets the broker's outage (60 s), ``EMMS_TEST_DB_OUTAGE_S`` the database's (30 s).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from archive_harness import OPERATOR, seed_reference
 
 pytestmark = pytest.mark.integration
 OUTAGE_S = float(os.environ.get("EMMS_TEST_OUTAGE_S", "60"))
+DB_OUTAGE_S = float(os.environ.get("EMMS_TEST_DB_OUTAGE_S", "30"))
 TZ = zone("Asia/Shanghai")
 FIRST, HELD = "5201-00001", ("5201-00002", "5201-00003")
 TERMINALS = (FIRST, *HELD)
@@ -55,12 +57,16 @@ ITEM = "energy.active.import.total"
 
 
 class GatedResponder(Responder):
-    """Answers ``FIRST`` at once; every other terminal's requests wait for ``gate``."""
+    """Answers ``FIRST`` at once; every other terminal's requests are answered once ``gate`` is set.
+
+    The held answers wait in tasks of their own, never in the consumer's handler: a handler that
+    waited would stop the consumer, and ``FIRST``'s requests in a later batch would never be read."""
 
     def __init__(self, kafka: KafkaSettings, fleet: FakeFleet) -> None:
         super().__init__(kafka, fleet)
         self.gate = asyncio.Event()
         self.held = 0
+        self._waiting: set[asyncio.Task[None]] = set()
 
     async def _handle(self, batch: Sequence[Delivery]) -> None:
         now = [d for d in batch if isinstance(d.payload, DownlinkRequest) and d.payload.terminal == FIRST]
@@ -68,8 +74,19 @@ class GatedResponder(Responder):
         await super()._handle(now)
         if later:
             self.held += len(later)
-            await self.gate.wait()
-            await super()._handle(later)
+            task = asyncio.create_task(self._after_the_gate(later))
+            self._waiting.add(task)
+            task.add_done_callback(self._waiting.discard)
+
+    async def _after_the_gate(self, later: Sequence[Delivery]) -> None:
+        await self.gate.wait()
+        await Responder._handle(self, later)
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in list(self._waiting):
+            task.cancel()
+        await asyncio.gather(*self._waiting, return_exceptions=True)
+        await super().__aexit__(*exc)
 
 
 def _value(terminal: str, pn: int, day: int) -> float:
@@ -140,11 +157,11 @@ async def _dead_letters(ks: KafkaSettings) -> int:
 
 
 async def _through_an_outage(archive_url: str, collector_url: str, ks: KafkaSettings,
-                             begin: Callable[[], None], end: Callable[[], None],
+                             begin: Callable[[], None], end: Callable[[], None], outage_s: float,
                              during: Callable[[httpx.AsyncClient, ServiceRuntime], Awaitable[None]] | None = None,
                              ) -> None:
     """Run the chain; once the first terminal's readings are stored, ``begin`` the outage, let the
-    held answers go, (check ``during`` it), wait OUTAGE_S, ``end`` it; then check everything."""
+    held answers go, (check ``during`` it), wait ``outage_s``, ``end`` it; then check everything."""
     for url in (archive_url, collector_url):
         await ensure_database(url)
     await ensure_topics(ks)
@@ -154,7 +171,7 @@ async def _through_an_outage(archive_url: str, collector_url: str, ks: KafkaSett
         for pn in PNS:
             fleet.daily[(t, pn)] = lambda d, t=t, pn=pn: _value(t, pn, d.day)
     settings = collector_settings(collector_url, ks, "collector-outage",
-                                  dispatch={"request_timeout_s": OUTAGE_S + 60, "result_slack_s": 5.0},
+                                  dispatch={"request_timeout_s": outage_s + 60, "result_slack_s": 5.0},
                                   scheduler={"tick_s": 0.5, "lease_s": 6.0})
     day = datetime.now(TZ).date() - timedelta(days=1)
     at = freeze_instant(day, TZ, freeze_at="end")
@@ -179,9 +196,9 @@ async def _through_an_outage(archive_url: str, collector_url: str, ks: KafkaSett
         fep.gate.set()  # the held answers arrive during the outage
         checked = 0.0
         if during is not None:
-            await asyncio.sleep(checked := min(15.0, OUTAGE_S / 2))
+            await asyncio.sleep(checked := min(15.0, outage_s / 2))
             await during(archive, archive_rt)
-        await asyncio.sleep(OUTAGE_S - checked)
+        await asyncio.sleep(outage_s - checked)
         end()
 
         finished: dict[str, object] = {}
@@ -205,7 +222,7 @@ async def _through_an_outage(archive_url: str, collector_url: str, ks: KafkaSett
     assert await _dead_letters(ks) == 0
 
 
-@pytest.mark.timeout(int(OUTAGE_S) + 300)
+@pytest.mark.timeout(int(DB_OUTAGE_S) + 300)
 async def test_a_run_and_its_ingest_through_a_database_outage_lose_nothing_and_dead_letter_nothing(
         private_cluster: TimescaleCluster, kafka_settings: KafkaSettings) -> None:
     ks = kafka_settings.model_copy(update={"topic_prefix": f"{kafka_settings.topic_prefix}dbout."})
@@ -221,7 +238,7 @@ async def test_a_run_and_its_ingest_through_a_database_outage_lose_nothing_and_d
 
     await _through_an_outage(private_cluster.database_url("archive_outage"),
                              private_cluster.database_url("collector_outage"), ks,
-                             private_cluster.stop, restart, during)
+                             private_cluster.stop, restart, DB_OUTAGE_S, during)
 
 
 @pytest.mark.timeout(int(OUTAGE_S) + 300)
@@ -234,7 +251,7 @@ async def test_a_run_and_its_ingest_through_a_hung_broker_lose_nothing_and_dead_
     urls = (f"{server}/archive_hung_broker", f"{server}/collector_hung_broker")
     try:
         await _through_an_outage(*urls, ks, lambda: process.send_signal(signal.SIGSTOP),
-                                 lambda: process.send_signal(signal.SIGCONT))
+                                 lambda: process.send_signal(signal.SIGCONT), OUTAGE_S)
     finally:
         for url in urls:
             await drop_database(url)

@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
+from clock_scope_cases import clock_cases
 from collector_harness import FakeFleet, Responder, Running, collector_settings, running_collector, truncate
+from terminal_config_scope_cases import terminal_config_cases
 
 from emms_bus import KafkaSettings
 from emms_collector.repository import clock as clock_sql
@@ -346,6 +348,8 @@ CASES: dict[str, Case] = {
     "POST /api/v1/clock/terminals/{terminal}/sync": _sync_clock,
     "POST /api/v1/clock/meter-syncs/{sync_id}/approve": _approve,
 }
+CASES.update(terminal_config_cases(A, B, ADMIN, TA))
+CASES.update(clock_cases(A, B, TA, TB))
 
 
 async def test_every_company_scoped_operation_has_a_case(world: World) -> None:

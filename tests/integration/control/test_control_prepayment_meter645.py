@@ -47,12 +47,13 @@ async def ctl(database_url: str, kafka_settings: KafkaSettings, fep: Replica, wo
         configure(request_timeout_s=3.0, fep_retries=0, attempts=3, retry_delay_s=0.2, result_grace_s=3.0,
                   jobs_per_operator_per_min=1000)
         await publish_topology(bus[1], installations(terminals))
-        meters = [m["meter_id"] for t in terminals for m in t["meters"]]
+        wanted = {m["meter_id"]: m["protocol"] for t in terminals for m in t["meters"]}
 
-        async def loaded() -> bool:
+        async def loaded() -> bool:  # as this fleet has them: other modules' fleets reuse the meter ids
             async with svc.cr.pool.acquire() as conn:
-                return bool(await conn.fetchval("SELECT count(*) FROM control.devices WHERE meter_id = ANY($1)",
-                                                meters) >= len(meters))
+                rows = await conn.fetch("SELECT meter_id, protocol FROM control.devices WHERE meter_id = ANY($1)",
+                                        list(wanted))
+            return {r["meter_id"]: r["protocol"] for r in rows} == wanted
         await wait_for(loaded, 30)
 
         async def online() -> bool:

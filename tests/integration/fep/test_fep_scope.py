@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from channel_scope_cases import channel_cases
 from fastapi import Request
 from fep_harness import BusWatch, Replica, until
 from fep_terminal import FakeTerminal
@@ -196,6 +197,8 @@ CASES: dict[str, Callable[[Fleet], Awaitable[None]]] = {
     "GET /api/v1/terminals/{terminal}": case_detail,
     "GET /api/v1/terminals/{terminal}/traffic": case_traffic,
 }
+CASES.update(channel_cases(T_A, T_B, A_VIEW, B_VIEW, _token("operator", companies=(CA,)),
+                           _token("operator", companies=(CB,))))
 
 
 def _company_scoped_operations() -> list[str]:

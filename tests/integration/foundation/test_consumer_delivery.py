@@ -218,3 +218,39 @@ async def test_an_outage_is_waited_out_not_dead_lettered_and_a_poison_message_st
     assert consumer.waiting_out is None
     dead = [json.loads(v) for v, h in await _read_dlq(kafka_settings) if run.encode() in v]
     assert [d["payload"]["entity_id"] for d in dead] == ["M00007"]
+
+
+async def test_a_consumer_from_the_end_has_joined_only_once_assigned_and_then_misses_nothing(
+        kafka_settings: KafkaSettings) -> None:
+    """A consumer reading from "latest" (the FEP's requests, the collector's results) misses what is published
+    before its group gives it partitions; ``joined()`` says when that has happened, and the service's
+    readiness waits for it (``ServiceRuntime.joining_consumers``)."""
+    run = secrets.token_hex(3)
+    producer = BusProducer(kafka_settings, "test")
+    await producer.start()
+    handled: list[str] = []
+
+    async def handler(batch: list[Delivery]) -> None:  # type: ignore[type-arg]
+        handled.extend(d.payload.change_id for d in batch if d.payload.change_id.startswith(run))
+
+    consumer = BusConsumer(kafka_settings, group=f"latest-{run}", topics=[TOPIC], handler=handler,
+                           dlq_producer=producer, from_beginning=False)
+    assert not consumer.joined()
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        for _ in range(300):
+            if consumer.joined():
+                break
+            await asyncio.sleep(0.1)
+        assert consumer.joined()
+        await producer.publish_many([_change(i, run) for i in range(1, 4)])
+        for _ in range(200):
+            if len(handled) == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(handled) == [f"{run}-1", f"{run}-2", f"{run}-3"]
+    finally:
+        stop.set()
+        await task
+        await producer.stop()

@@ -38,6 +38,9 @@ SERVICES = {  # short name -> (settings class, HTTP port)
     "control": ("emms_control.settings:ControlSettings", 8004),
     "analytics": ("emms_analytics.settings:AnalyticsSettings", 8005),
     "archive": ("emms_archive.settings:ArchiveSettings", 8006),
+    "operations": ("emms_operations.settings:OperationsSettings", 8008),
+    "reports": ("emms_reports.settings:ReportsSettings", 8009),
+    "interface": ("emms_interface.settings:InterfaceSettings", 8010),
 }
 SHUTDOWN_GRACE_S = ServiceSettings.model_fields["shutdown_grace_s"].default
 

@@ -21,7 +21,9 @@ from emms_protocol.gdw1376 import (
     DataUnit,
     RawData,
     afn0c,
+    afn0c_harmonics,
     afn0d_curves,
+    afn0d_voltage_stats,
     afn0e,
     afn00,
     afn04_0a,
@@ -128,19 +130,21 @@ def test_now_only_in_request_data() -> None:
 
 def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() -> None:
     modules = (afn00, afn04_0a, afn05, afn09, afn0c, afn0d_curves, afn0e, afn10, energy_blocks, purchase,
-               control_state)
+               control_state, afn0c_harmonics, afn0d_voltage_stats)
     defined = {cls for m in modules for cls in vars(m).values()
                if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == m.__name__}
     assert set(VALUE_TYPES.values()) == defined | {RawData}
     # The tags are the bus format: changing one is a format change (and this list with it).
     assert sorted(VALUE_TYPES) == sorted([
         "UnitAck", "PerUnitAck", "UplinkCommParams", "MasterAddress", "MeterRecord", "MeterConfig",
-        "MeterConfigQuery", "PointBasicParams", "TerminalAddress", "TripCommand", "ProtectCommand", "VersionInfo",
+        "MeterConfigQuery", "PointBasicParams", "TerminalAddress", "EventConfig", "TripCommand", "ProtectCommand",
+        "VersionInfo",
         "PowerQuality",
         "PurchaseInfo", "SettlementInfo", "EventRequest", "EventBatch", "EventRecord", "VersionChange", "PowerEvent",
         "PointEvent", "SerialSettings", "ForwardRequest", "ForwardReply", "Register", "EnergyReading",
         "ForwardEnergies", "ReverseEnergies", "CurveTag", "Curve", "EnergyRates", "PurchaseControl", "RemainingAmount",
-        "ControlState", "GroupControlState", "RawData"])
+        "ControlState", "GroupControlState", "RawData",
+        "HarmonicRms", "HarmonicContent", "DailyVoltageStats", "PhaseVoltageStats"])
 
 
 def _import_consumers_against(package: Path) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ from emms_protocol.gdw1376.afn0d_curves import CURVE_FNS, DENSITY_MINUTES, Curve
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest, PointEvent, PowerEvent
 from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn04_0a import (
+    EventConfig,
     MasterAddress,
     MeterConfig,
     MeterConfigQuery,
@@ -113,6 +114,8 @@ STRATEGIES: dict[tuple[int, int, int], st.SearchStrategy[Any]] = {
                             st.integers(0, 3), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 255)),
     (0x04, 0, 3): st.builds(MasterAddress, IP, st.integers(0, 65535), IP, st.integers(0, 65535),
                             st.text(alphabet=string.ascii_letters + ".", max_size=16)),
+    (0x04, 0, 9): st.builds(EventConfig, *[st.lists(st.integers(1, 64), unique=True).map(lambda c: tuple(sorted(c)))
+                                          for _ in range(2)]),
     (0x04, 0, 10): st.builds(MeterConfig, st.lists(METER, max_size=4).map(tuple)),
     (0x04, 0, 25): st.builds(PointBasicParams, st.integers(0, 65535), st.integers(0, 65535), A7, A22, A23,
                              st.integers(0, 3), st.integers(0, 3)),
@@ -145,7 +148,7 @@ STRATEGIES: dict[tuple[int, int, int], st.SearchStrategy[Any]] = {
     (0x10, 1, 1): st.builds(ForwardReply, st.integers(0, 255), st.binary(max_size=64)),
 }
 STRATEGIES[(0x00, 1, 3)] = STRATEGIES[(0x00, 0, 3)]
-for _fn in (1, 3, 10, 25, 89):
+for _fn in (1, 3, 9, 10, 25, 89):
     STRATEGIES[(0x0A, 1, _fn)] = STRATEGIES[(0x04, 0, _fn)]
 _CURVE_VALUES = {"A.9": A9, "A.7": A7, "A.25": A25, "A.5": A5}
 _DENSITY = st.sampled_from(sorted(DENSITY_MINUTES))
@@ -162,6 +165,8 @@ CURVES_ELSEWHERE = {(0x0D, d, fn) for fn in CURVE_FNS for d in (0, 1)}
 CURVES_ELSEWHERE |= {(0x04, 0, 22), (0x0A, 1, 22), (0x04, 0, 47), (0x0A, 1, 47), (0x0C, 1, 23)}
 # the control settings state (AFN0C F5): test_protocol_gdw1376_control_state.py
 CURVES_ELSEWHERE |= {(0x0C, 1, 5)}
+# daily voltage statistics (AFN0D F27) and harmonics (AFN0C F57 / F58): test_protocol_gdw1376_supply_quality.py
+CURVES_ELSEWHERE |= {(0x0D, 0, 27), (0x0D, 1, 27), (0x0C, 1, 57), (0x0C, 1, 58)}
 
 SUPPORTED = [(afn, d, fn) for afn, d, fn, _ in supported()]
 

@@ -30,6 +30,8 @@ from emms_control.app import create_app as control_app
 from emms_control.settings import ControlSettings
 from emms_fep.app import create_app as fep_app
 from emms_fep.settings import FepSettings
+from emms_operations.app import create_app as operations_app
+from emms_operations.settings import OperationsSettings
 from emms_runtime.api_models import ApiModel
 from emms_validator.app import create_app as validator_app
 from emms_validator.settings import ValidatorSettings
@@ -40,6 +42,7 @@ APPS: dict[str, Callable[[], FastAPI]] = {
     "collector": lambda: collector_app(CollectorSettings()),
     "control": lambda: control_app(ControlSettings()),
     "front-end-processor": lambda: fep_app(FepSettings()),
+    "operations": lambda: operations_app(OperationsSettings()),
     "validator": lambda: validator_app(ValidatorSettings()),
 }
 

@@ -94,6 +94,8 @@ class BusConsumer:
             raise ValueError(f"not in the topic table: {unknown}")
         self._settings = settings
         self.group = group
+        self.from_beginning = from_beginning
+        self._joined = False
         self._topics = list(topics)
         self._handler = handler
         self._dlq = dlq_producer
@@ -134,6 +136,14 @@ class BusConsumer:
             return bool(self._consumer.assignment())
         except Exception:  # not started yet
             return False
+
+    def joined(self) -> bool:
+        """Whether the group has given this consumer its partitions at least once since it started: a
+        consumer reading from "latest" misses what is published before that, so its service is not
+        ready until then (a later rebalance keeps the offsets: nothing is missed)."""
+        if not self._joined and self.assigned():
+            self._joined = True
+        return self._joined
 
     async def resolve_positions(self) -> None:
         """Fix the start offset of every assigned partition now rather than at the first fetch."""
@@ -181,7 +191,21 @@ class BusConsumer:
                         group=self.group)
         finally:
             self._end_wait()
+            await self._close()
+
+    async def _close(self) -> None:
+        """Stop the client. aiokafka's fetcher, closed while a fetch request sleeps in its retry back-off (a
+        broker that timed out), cancels that request and re-raises its CancelledError: swallowed here unless
+        this task itself is being cancelled, and the client's connections closed all the same."""
+        try:
             await self._consumer.stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.warning("a fetch in retry was cancelled while the consumer stopped; stopped all the same",
+                        group=self.group)
+            await self._consumer._client.close()  # what stop() had left to do after the fetcher
 
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         started = time.perf_counter()

@@ -53,6 +53,31 @@ def _phased(code: str, unit: str, text: str, obis_c: dict[str, int | None]) -> l
                  f"1-0:{c}.7.0" if c else None) for p, c in obis_c.items()]
 
 
+def _voltage_statistics() -> list[Item]:
+    """A terminal's daily voltage statistics per phase (1376.1 AFN0D F27), stamped with the freeze day."""
+    bands = {"within": "within the limits", "over_upper": "over the upper limit (upper-upper included)",
+             "under_lower": "under the lower limit (lower-lower included)",
+             "over_upper_upper": "over the upper-upper limit", "under_lower_lower": "under the lower-lower limit"}
+    # not "voltage.…": the validator judges every "*voltage*" item as volts (0 … 300 V), a day has 1440 minutes
+    out = [Item(f"qualification.minutes.{band}.{p}", "min", "electricity", "instant",
+                f"voltage: minutes of the day {text}, phase {p}") for band, text in bands.items() for p in "abc"]
+    out += [Item(f"voltage.day.{x}.{p}", "V", "electricity", "instant", f"{x} voltage of the day, phase {p}")
+            for x in ("max", "min", "average") for p in "abc"]
+    return out
+
+
+def _harmonics() -> list[Item]:
+    """Harmonic content (% of the fundamental) of orders 2 … 19 and THD per phase (1376.1 AFN0C F58)."""
+    out = []
+    for q, text in (("voltage", "voltage"), ("current", "current")):
+        for p in "abc":
+            out.append(Item(f"thd.{q}.{p}", "%", "electricity", "instant",
+                            f"total harmonic distortion of the {text}, phase {p}"))
+            out += [Item(f"harmonic.{q}.{p}.h{h}", "%", "electricity", "instant",
+                         f"harmonic content of order {h} of the {text}, phase {p}") for h in range(2, 20)]
+    return out
+
+
 _ALL: list[Item] = [
     *_tariffed("energy.active.import", "kWh", "active energy import (forward)", 1),
     *_tariffed("energy.active.export", "kWh", "active energy export (reverse)", 2),
@@ -89,6 +114,8 @@ _ALL: list[Item] = [
     Item("pressure", "MPa", "any", "instant", "line pressure"),
     Item("valve.state", "", "any", "state", "valve: 1 open, 0 closed, 2 fault"),
     Item("battery.low", "", "any", "state", "battery low: 1 yes, 0 no"),
+    *_voltage_statistics(),
+    *_harmonics(),
 ]
 ITEMS: Mapping[str, Item] = MappingProxyType({item.code: item for item in _ALL})
 

@@ -63,6 +63,8 @@ async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, Any] = {"database": db, "broker": broker, "workers": "ok" if not dead else f"dead: {dead}"}
     if waiting:  # handlers failing on an outage: offsets kept, nothing dead-lettered, retried until it ends
         checks["consumers"] = f"waiting out an outage: {waiting}"[:500]
+    elif joining := rt.joining_consumers():  # from the end of their topics: what comes now would be missed
+        checks["consumers"] = f"joining their groups: {joining}"[:500]
     ready = all(v in ("ok", "not used") for v in checks.values())
     body = {
         "status": "ready" if ready else "not ready",

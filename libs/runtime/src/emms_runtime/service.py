@@ -68,6 +68,11 @@ class ServiceRuntime:
         """Consumers waiting out an outage (group → the error)."""
         return {c.group: c.waiting_out for c in self.consumers if c.waiting_out is not None}
 
+    def joining_consumers(self) -> list[str]:
+        """Consumers reading from the end of their topics that have not had their partitions yet: what
+        is published to them now would be missed (a FEP would lose the requests sent to it)."""
+        return [c.group for c in self.consumers if not c.from_beginning and not c.joined()]
+
     def dead_workers(self) -> list[str]:
         return [n for n, t in self.tasks.items() if t.done() and not self.stop.is_set()]
 

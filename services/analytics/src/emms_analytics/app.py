@@ -12,10 +12,13 @@ from emms_analytics.api.routes_electricity import router as electricity_router
 from emms_analytics.api.routes_exports import router as exports_router
 from emms_analytics.api.routes_heat import router as heat_router
 from emms_analytics.api.routes_key_customers import router as key_customers_router
+from emms_analytics.api.routes_loss import router as loss_router
+from emms_analytics.api.routes_loss import service as loss_service
 from emms_analytics.api.routes_quality import router as quality_router
+from emms_analytics.api.routes_supply_quality import router as supply_quality_router
 from emms_analytics.api.routes_usage import router as usage_router
 from emms_analytics.exports.database import ExportDatabase
-from emms_analytics.keycustomers import anomalies
+from emms_analytics.keycustomers import anomalies, terminals
 from emms_analytics.runtime import MASTERDATA_TOPIC, SCHEMA, VALIDATED_TOPIC, AnalyticsRuntime
 from emms_analytics.settings import AnalyticsSettings
 from emms_db.storage_mode import StorageMode
@@ -34,8 +37,11 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_consumer("analytics-validated", [VALIDATED_TOPIC], ar.handle_validated,
                     max_batch=settings.consumer_max_batch)
     rt.add_consumer("analytics-anomalies", [anomalies.ANOMALY_TOPIC], partial(anomalies.store, rt.pool, SCHEMA))
+    rt.add_consumer("analytics-terminals", [terminals.SESSION_TOPIC], partial(terminals.store, rt.pool, SCHEMA))
     rt.add_worker("rollup-refresh", ar.run_refresher)
     rt.add_worker("inbox-purge", ar.run_purge)
+    rt.add_worker("loss-topology", loss_service(ar).run_topology)
+    rt.add_worker("loss-daily", loss_service(ar).run_daily)
 
 
 SPEC = ServiceSpec(
@@ -45,7 +51,7 @@ SPEC = ServiceSpec(
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
     routers=(usage_router, electricity_router, combined_router, quality_router, heat_router, key_customers_router,
-             exports_router),
+             exports_router, supply_quality_router, loss_router),
     setup=setup,
 )
 

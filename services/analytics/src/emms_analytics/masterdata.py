@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from emms_analytics.keycustomers.terminals import terminal_key
 from emms_db.connection import Connection
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 
@@ -33,7 +34,8 @@ TABLES: dict[str, Table] = {
     "customer": Table("customer", ("customer_id",), {
         "customer_id": ("id",), "name": ("name", "customer_name"), "party_id": ("party_id",),
         "utility": ("utility",), "category": ("category", "customer_category"), "industry": ("industry",),
-        "company_id": ("company_id",), "region_id": ("region_id",), "node_id": ("node_id",)}),
+        "company_id": ("company_id",), "region_id": ("region_id",), "node_id": ("node_id",),
+        "contracted_capacity_kva": ("contracted_capacity_kva",), "heated_area_m2": ("heated_area_m2",)}),
     "network_node": Table("network_node", ("node_id",), {
         "node_id": ("id",), "name": ("name",), "kind": ("kind",), "utility": ("utility",),
         "parent_id": ("parent_id",), "company_id": ("company_id",), "region_id": ("region_id",)}),
@@ -44,10 +46,13 @@ TABLES: dict[str, Table] = {
                                             "register_digits": ("register_digits",)}),
     "custom_group": Table("custom_group", ("group_id",), {"group_id": ("id",), "name": ("name",),
                                                           "company_id": ("company_id",)}),
+    "heating_season": Table("heating_season", ("customer_id", "season"), {
+        "customer_id": ("customer_id",), "season": ("season",), "heating": ("heating",)}),
     "group_member": Table("group_member", ("group_id", "member_kind", "member_id"), {
         "group_id": ("group_id",), "member_kind": ("member_kind",), "member_id": ("member_id",)}),
 }
-NULLABLE_TEXT = {"parent_id", "node_id", "industry"}
+NULLABLE_TEXT = {"parent_id", "node_id", "industry", "contracted_capacity_kva", "heated_area_m2"}
+NUMBERS = {"contracted_capacity_kva", "heated_area_m2"}
 
 
 def _pick(data: Mapping[str, Any], names: tuple[str, ...]) -> tuple[bool, Any]:
@@ -64,6 +69,10 @@ def row_of(table: Table, change: MasterDataChange) -> dict[str, Any]:
         found, value = _pick(change.data, names)
         if found:
             row[column] = None if value in ("", None) and column in NULLABLE_TEXT else value
+            if column in NUMBERS and row[column] is not None:
+                row[column] = float(row[column])
+            if column == "heating" and isinstance(row[column], str):
+                row[column] = row[column].strip().lower() in ("true", "1", "yes", "on")
     if len(table.key) == 1 and row.get(table.key[0]) in (None, ""):
         row[table.key[0]] = change.entity_id
     return row
@@ -124,6 +133,9 @@ async def apply_installation(conn: Connection, schema: str, change: MasterDataCh
     for column in ("customer_id", "utility"):
         if data.get(column) not in (None, ""):
             point_row[column] = str(data[column])
+    terminal = terminal_key(data.get("terminal_address"))
+    if terminal is not None:  # the concentrator the point is read through (its online state: key customers)
+        point_row["terminal"] = terminal
     await upsert(conn, schema, TABLES["metering_point"], point_row)
     await apply_meter_attributes(conn, schema, meter, data)
 
@@ -162,6 +174,11 @@ async def apply_change(conn: Connection, schema: str, change: MasterDataChange) 
         return
     table = TABLES.get(entity)
     if table is None:
+        return
+    if entity == "heating_season" and change.kind is ChangeKind.REMOVED:
+        row = row_of(table, change)
+        await conn.execute(f"DELETE FROM {schema}.heating_season WHERE customer_id = $1 AND season = $2",
+                           str(row.get("customer_id")), str(row.get("season")))
         return
     if entity == "group_member" and change.kind is ChangeKind.REMOVED:
         row = row_of(table, change)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from emms_analytics.api.deps import check_rows, check_scan, zone
+from emms_analytics.api.deps import check_estimate, check_rows, check_scan, zone
 from emms_analytics.calendar import COARSEST, pieces
 from emms_analytics.repository import usage as usage_repo
 from emms_analytics.runtime import SCHEMA, AnalyticsRuntime
@@ -22,10 +22,14 @@ async def usage_rows(rt: AnalyticsRuntime, scope: Scope, sel: Selection, start: 
         missing = await unknown_names(conn, SCHEMA, sel)
         if missing:
             raise NotFound(missing)
-        points = await usage_repo.count_points(conn, SCHEMA, sel, scope)
-        check_scan(rt, points, len(items), parts)
+        table = usage_repo.rollup_for(sel, scope, parts, interval, group_by)
+        if table is None:
+            points = await usage_repo.count_points(conn, SCHEMA, sel, scope)
+            check_scan(rt, points, len(items), parts)
+        else:
+            check_estimate(rt, await usage_repo.dimension_rows_estimate(conn, SCHEMA, table, sel, scope, items, parts))
         rows = await usage_repo.usage(conn, SCHEMA, sel, scope, parts, items, interval, group_by, start,
-                                      rt.settings.local_tz, rt.settings.budget.statement_timeout_ms)
+                                      rt.settings.local_tz, rt.settings.budget.statement_timeout_ms, table)
     check_rows(rt, rows)
     return rows
 

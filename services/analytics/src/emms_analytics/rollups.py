@@ -17,6 +17,8 @@ import asyncpg
 import structlog
 
 from emms_analytics.calendar import add, truncate
+from emms_analytics.repository import dimensions
+from emms_db.connection import Connection
 
 log = structlog.get_logger("emms.analytics.rollups")
 ONE_BATCH = '{"buckets_per_batch": 0}'
@@ -28,6 +30,7 @@ a daily refresh did not invalidate the monthly aggregate above it (TimescaleDB 2
 month kept its old total until refreshed with ``force``), so the aggregates over aggregates are
 recomputed over exactly the touched days and months."""
 
+WINDOWS_PER_ROUND = 10_000
 
 Window = tuple[datetime, datetime]
 
@@ -48,8 +51,12 @@ async def refresh_pending(pool: asyncpg.Pool, schema: str, local_tz: str) -> int
     """Refresh every recorded window; returns how many windows were done."""
     tz = ZoneInfo(local_tz)
     async with pool.acquire() as conn:
-        rows = await conn.fetch(f"SELECT id, lo, hi FROM {schema}.refresh_window ORDER BY id LIMIT 10000")
+        # the (meter, month) pairs first: their windows were recorded in the same transactions, so
+        # every one of them is among the windows read next and refreshed before its customers are rewritten
+        dirty = await dimensions.pending_dirty(conn, schema)
+        rows = await conn.fetch(f"SELECT id, lo, hi FROM {schema}.refresh_window ORDER BY id LIMIT {WINDOWS_PER_ROUND}")
         if not rows:
+            await _follow(conn, schema, dirty)
             return 0
         for lo, hi in merged([(r["lo"], r["hi"]) for r in rows]):
             for view, unit, force in LEVELS:
@@ -59,4 +66,13 @@ async def refresh_pending(pool: asyncpg.Pool, schema: str, local_tz: str) -> int
                                    f" $2::timestamptz, force => $3, options => '{ONE_BATCH}')", start, end, force)
             log.debug("refreshed", lo=lo.isoformat(), hi=hi.isoformat())
         await conn.execute(f"DELETE FROM {schema}.refresh_window WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        if len(rows) < WINDOWS_PER_ROUND:  # else a dirty pair's window may be among those left for the next round
+            await _follow(conn, schema, dirty)
         return len(rows)
+
+
+async def _follow(conn: Connection, schema: str, dirty: list[dimensions.Dirty]) -> None:
+    """The customer and region rollups of the refreshed months (one transaction)."""
+    if dirty:
+        async with conn.transaction():
+            await dimensions.follow_dirty(conn, schema, dirty)

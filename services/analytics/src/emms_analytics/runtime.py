@@ -18,7 +18,8 @@ import structlog
 
 from emms_analytics import masterdata
 from emms_analytics.exports.database import ExportDatabase
-from emms_analytics.repository import intervals
+from emms_analytics.loss.service import note_topology
+from emms_analytics.repository import dimensions, intervals
 from emms_analytics.rollups import refresh_pending
 from emms_analytics.settings import AnalyticsSettings
 from emms_bus import Delivery, PermanentHandlerError
@@ -43,6 +44,10 @@ def is_register(item: str) -> bool:
 
 
 METER_LOCK_CLASS = 0x414E  # "AN": the advisory-lock namespace of analytics' per-meter locks
+METER_LOCK_SLOTS = 256
+"""Meters share this many locks (by hash): one lock per meter, a consumer batch of the bench's upkeep (up to
+200 messages of 200 meters) ran the server's lock table (max_locks_per_transaction 64 × 100 connections)
+out of shared memory, measured."""
 
 
 async def lock_meters(conn: Connection, meter_ids: set[str]) -> None:
@@ -51,8 +56,8 @@ async def lock_meters(conn: Connection, meter_ids: set[str]) -> None:
     be missed by both: the readings' transaction computes intervals without the width, the master data's
     rewrite does not see the uncommitted readings — a roll-over lost from the rollups (seen on TimescaleDB)."""
     if meter_ids:
-        await conn.execute("SELECT pg_advisory_xact_lock($1::int, k) FROM"
-                           " (SELECT DISTINCT hashtext(m) AS k FROM unnest($2::text[]) m ORDER BY 1) x",
+        await conn.execute("SELECT pg_advisory_xact_lock($1::int, k) FROM (SELECT DISTINCT"
+                           f" hashtext(m) & {METER_LOCK_SLOTS - 1} AS k FROM unnest($2::text[]) m ORDER BY 1) x",
                            METER_LOCK_CLASS, sorted(meter_ids))
 
 
@@ -103,8 +108,10 @@ class AnalyticsRuntime:
         """Bring the rollups up to date with rewritten intervals (in the caller's transaction)."""
         if self.timescale:
             await intervals.mark_for_refresh(conn, SCHEMA, touched)
+            await dimensions.mark_dirty(conn, SCHEMA, touched.keys, self.settings.local_tz)
         else:
             await intervals.roll_up(conn, SCHEMA, touched, self.settings.local_tz)
+            await dimensions.follow_meters(conn, SCHEMA, touched.keys, self.settings.local_tz)
 
     async def handle_masterdata(self, deliveries: Sequence[Delivery]) -> None:
         unique = {d.envelope.message_id: d.payload for d in deliveries}
@@ -113,15 +120,28 @@ class AnalyticsRuntime:
             widths = {m for mid, c in unique.items() if mid in fresh and isinstance(c, MasterDataChange)
                       for m in (masterdata.width_changed(c),) if m is not None}
             await lock_meters(conn, widths)
+            concerned: set[str] = set()
             for mid, change in unique.items():
                 if mid in fresh and isinstance(change, MasterDataChange):
                     try:
+                        concerned |= await self.customers_of(conn, change)
                         await masterdata.apply_change(conn, SCHEMA, change)
+                        await note_topology(conn, SCHEMA, change)  # loss models follow the topology
+                        concerned |= await self.customers_of(conn, change)
                         meter = masterdata.width_changed(change)
                         if meter is not None:
                             await self.follow(conn, await intervals.rewrite_decreases(conn, SCHEMA, meter))
                     except (ValueError, TypeError) as exc:
                         raise PermanentHandlerError(f"master data change {change.change_id}: {exc}") from exc
+            if self.timescale:  # by the refresher, once the aggregates hold what was recorded before
+                await dimensions.mark_customers_dirty(conn, SCHEMA, concerned)
+            else:  # once, last: the dimension rollups' lock is held until the commit
+                await dimensions.rewrite_customers(conn, SCHEMA, concerned)
+
+    @staticmethod
+    async def customers_of(conn: Connection, change: MasterDataChange) -> set[str]:
+        return await dimensions.customers_of_change(conn, SCHEMA, change.entity.lower(), change.entity_id,
+                                                    dict(change.data))
 
     async def refresh(self) -> None:
         if self.timescale:

@@ -41,6 +41,8 @@ class Selection:
     utilities: list[str] | None = None
     metering_points: list[str] | None = None
     extra: dict[str, list[str]] = field(default_factory=dict)
+    min_capacity_kva: float | None = None
+    """Only customers whose contracted capacity is at least this (key-customer rules)."""
 
 
 def _group_join(schema: str) -> str:
@@ -64,6 +66,7 @@ def points_sql(schema: str, sel: Selection, group_by: str, scope: Scope, w: Wher
     inner.add_any("po.category", sel.categories)
     inner.add_any("po.utility", sel.utilities)
     inner.add_any("po.metering_point_id", sel.metering_points)
+    inner.add_if("po.contracted_capacity_kva >= {}", sel.min_capacity_kva)
     grouped = group_by == "group" or sel.groups is not None
     inner.add_any("gm.group_id", sel.groups)
     scope.owned("po", inner)

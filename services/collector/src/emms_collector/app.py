@@ -17,6 +17,9 @@ from emms_collector.api.routes_reads import router as reads_router
 from emms_collector.api.routes_runs import router as runs_router
 from emms_collector.api.routes_tasks import router as tasks_router
 from emms_collector.api.routes_templates import router as templates_router
+from emms_collector.api.routes_terminal_class import router as terminal_class_router
+from emms_collector.api.routes_terminal_config import router as terminal_config_router
+from emms_collector.intake.acd import AcdWatcher
 from emms_collector.intake.manifest import import_manifest
 from emms_collector.repository.templates import put_template
 from emms_collector.runtime import CollectorRuntime, build_runtime, results_consumer
@@ -26,6 +29,7 @@ from emms_collector.schema import SCHEMA
 from emms_collector.settings import CollectorSettings
 from emms_collector.tasks.templates import default_templates
 from emms_collector.tasks.types import TaskType
+from emms_collector.terminal_config.setup import register_terminals
 from emms_db import inbox
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
 from emms_runtime.gc_policy import GcFreezer
@@ -51,6 +55,8 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.consumers.append(results)
     rt.add_worker(f"consumer:{results.group}", results.run)
     rt.add_worker("gc-freezer", GcFreezer(settings.gc).run)
+    if settings.timesync.master.servers:  # every replica measures its own host's clock
+        rt.add_worker("master-clock", c.timesync.master.run)
     if settings.role == "interactive":
         rt.add_worker("housekeeping", _housekeeping(c))
         return
@@ -59,6 +65,10 @@ async def setup(rt: ServiceRuntime) -> None:
                                             c.masterdata.handle)
     rt.add_consumer("collector-backfill", ["emms.backfill.request.v1"], c.backfill.handle_requests)
     rt.add_consumer("collector-sessions", ["emms.terminal.session.v1"], c.timesync.handle_sessions)
+    c.event_poller.on_meter_clock = c.timesync.note_meter_clock_events  # ERC 12 read → a meter sync
+    acd = AcdWatcher(rt.pool, c.event_poller)  # events on demand (R-4.5.4.3)
+    rt.add_consumer("collector-acd", ["emms.uplink.frame.v1"], acd.handle)
+    rt.add_worker("acd-reads", _stopping(acd.stop))
     executor = RunExecutor(rt.pool, c.engine, terminal_jobs={TaskType.CLOCK: c.timesync.clock_task,
                                                              TaskType.EVENTS: c.event_poller.events_task},
                            settle=lambda: c.masterdata.settled(settings.scheduler.masterdata_wait_s))
@@ -70,9 +80,20 @@ async def setup(rt: ServiceRuntime) -> None:
         rt.add_worker("backfill", _gated(c, c.backfill.run))
     if settings.timesync.enabled:
         rt.add_worker("timesync", _gated(c, c.timesync.run))
+    register_terminals(rt, c.terminals, c.wait_results_ready)
     if settings.manifest_path:
         rt.add_worker("manifest", _manifest_watcher(c))
     rt.add_worker("housekeeping", _housekeeping(c))
+
+
+def _stopping(at_stop: Callable[[], Awaitable[None]]) -> Worker:
+    """A worker that only runs ``at_stop`` when the service stops."""
+
+    async def run(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await at_stop()
+
+    return run
 
 
 def _gated(c: CollectorRuntime, worker: Worker) -> Worker:
@@ -123,7 +144,7 @@ SPEC = ServiceSpec(
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
     routers=(tasks_router, runs_router, reads_router, quality_router, gaps_router, clock_router, points_router,
-             templates_router),
+             templates_router, terminal_class_router, terminal_config_router),
     setup=setup,
 )
 

@@ -37,4 +37,13 @@ MANUAL_SECONDS = Histogram("emms_collector_manual_read_seconds", "Manual read la
 CLOCK_SYNCS = Counter("emms_collector_clock_syncs_total", "Terminal clock syncs by outcome", ["outcome"])
 CLOCK_OUT_OF_TOLERANCE = Gauge("emms_collector_clocks_out_of_tolerance", "Terminals whose clock deviation exceeds "
                                "the tolerance")
+MASTER_CLOCK_OFFSET = Gauge("emms_master_clock_offset_seconds", "The master's clock minus the NTP server's "
+                            "(positive: the master is ahead), delay compensated", ["server"])
+MASTER_CLOCK_REACHABLE = Gauge("emms_master_clock_reachable", "1 when the NTP server answered the last check",
+                               ["server"])
+MASTER_CLOCK_TOLERANCE = Gauge("emms_master_clock_tolerance_seconds", "The master clock's configured tolerance")
+CLOCK_DEVIATION = Gauge("emms_clock_deviation_max_seconds", "Largest absolute clock deviation last seen, by level "
+                        "(terminal, collector, meter)", ["level"])
+ACD_READS = Counter("emms_collector_acd_reads_total", "Event reads started by a terminal's ACD flag, by result",
+                    ["result"])
 EVENTS = Counter("emms_collector_events_total", "Device events published", ["event_class"])

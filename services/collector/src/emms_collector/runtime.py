@@ -24,6 +24,7 @@ from emms_collector.scheduling.dispatch import Dispatcher
 from emms_collector.scheduling.scheduler import Scheduler
 from emms_collector.settings import CollectorSettings
 from emms_collector.tasks.periods import zone
+from emms_collector.terminal_config.setup import TerminalManagement, build_terminals
 from emms_collector.timesync.sync import TimeSync
 from emms_runtime.periodic import sleep_or_stop
 from emms_runtime.retriable import is_retriable
@@ -46,6 +47,7 @@ class CollectorRuntime:
     reports: ReportIntake
     masterdata: MasterDataSync
     event_poller: EventPoller
+    terminals: TerminalManagement | None = None
     scheduler: Scheduler | None = None
     results: BusConsumer | None = None
 
@@ -92,6 +94,7 @@ def build_runtime(settings: CollectorSettings, pool: asyncpg.Pool, producer: Bus
         reports=ReportIntake(pool, producer, tz, settings.freeze_at, timesync.note_meter_clock_events),
         masterdata=MasterDataSync(pool),
         event_poller=EventPoller(pool, dispatcher, producer),
+        terminals=build_terminals(pool, dispatcher, producer, settings.terminal_config, settings.instance_id),
     )
 
 

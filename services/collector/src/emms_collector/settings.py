@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from emms_collector.terminal_config.settings import TerminalConfigSettings
 from emms_runtime import ServiceSettings, service_config
 from emms_runtime.gc_policy import GcSettings
 from emms_runtime.settings import HttpSettings
@@ -57,16 +58,30 @@ class BackfillSettings(BaseModel):
     batch: int = Field(default=5000, ge=1, description="gaps taken per pass")
 
 
+class MasterClockSettings(BaseModel):
+    """The master's own clock against NTP servers (R-4.6.1.2): measured and alarmed, never set."""
+
+    servers: list[str] = Field(default_factory=list, description="NTP servers, ``host`` or ``host:port``")
+    tolerance_s: float = Field(default=0.1, gt=0, description="offset of the master's clock alarmed above this")
+    every_s: float = Field(default=64.0, gt=0, description="how often the servers are asked")
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+
+
 class TimeSyncSettings(BaseModel):
     """Terminal clock management (R-4.6.1)."""
 
     enabled: bool = True
-    tolerance_s: float = Field(default=5.0, gt=0, description="terminal clock error tolerated")
+    tolerance_s: float = Field(default=5.0, gt=0, description=(
+        "terminal clock error tolerated, for terminal classes without their own (PUT /api/v1/terminal-classes)"))
     every_s: float = Field(default=30.0, gt=0, description="how often deviations are looked at")
     quiet_minutes: int = Field(default=5, ge=0, le=29,
                                description="no sync within this many minutes of the hour (frozen data)")
     min_interval_s: float = Field(default=600.0, ge=0, description="between two syncs of one terminal")
     auto_approve_meter_sync: bool = False
+    meter_tolerance_s: float = Field(default=10.0, gt=0, description=(
+        "meter clock error tolerated: a meter read beyond it gets a sync to approve (ERC 12 says so by itself)"))
+    collector_tolerance_s: float = Field(default=5.0, gt=0, description="collector (采集器) clock error tolerated")
+    master: MasterClockSettings = Field(default_factory=MasterClockSettings)
 
 
 class ManualSettings(BaseModel):
@@ -86,6 +101,7 @@ class CollectorSettings(ServiceSettings):
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     timesync: TimeSyncSettings = Field(default_factory=TimeSyncSettings)
     manual: ManualSettings = Field(default_factory=ManualSettings)
+    terminal_config: TerminalConfigSettings = Field(default_factory=TerminalConfigSettings)
     role: Literal["all", "interactive"] = "all"
     """``interactive``: a replica that serves the HTTP API (manual reads, queries, task edits) and
     hears results, but runs no schedule, back-fill, time sync and consumes no uplink, master-data,

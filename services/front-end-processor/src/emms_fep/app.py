@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from emms_fep.allowance import AllowanceWatch
+from emms_fep.api.routes_channels import router as channels_router
 from emms_fep.api.routes_fep import router as fep_router
 from emms_fep.api.routes_terminals import router as terminals_router
 from emms_fep.masterdata import MASTERDATA_TOPIC, MasterDataSync
@@ -51,6 +53,7 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_worker("terminal-passwords", fep.passwords.run)
     rt.add_consumer("fep-masterdata", [MASTERDATA_TOPIC], owners.handle)
     rt.add_worker("masterdata-inbox-purge", owners.run_purge)
+    rt.add_worker("traffic-allowance", AllowanceWatch(rt.pool, SCHEMA).run)  # SIM allowances
 
 
 async def teardown(rt: ServiceRuntime) -> None:
@@ -65,7 +68,7 @@ SPEC = ServiceSpec(
     description="Terminal connections, sessions, SEQ correlation, uplink and downlink on the bus.",
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
-    routers=(terminals_router, fep_router),
+    routers=(terminals_router, fep_router, channels_router),
     setup=setup,
     teardown=teardown,
 )

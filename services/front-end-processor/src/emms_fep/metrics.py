@@ -21,6 +21,10 @@ LINKS_REFUSED = Counter("emms_fep_links_refused_total", "Links refused or closed
 LOGINS = Counter("emms_fep_logins_total", "Logins confirmed", ["port"])
 SESSIONS_CLOSED = Counter("emms_fep_sessions_closed_total", "Sessions ended", ["reason"])
 HEARTBEATS = Counter("emms_fep_heartbeats_total", "Heartbeats confirmed")
+TRAFFIC_OVER_ALLOWANCE = Gauge("emms_fep_traffic_over_allowance_terminals",
+                               "Terminals whose SIM traffic (bytes in + out) exceeds its allowance", ["period"])
+ACD_FRAMES = Counter("emms_fep_acd_frames_total", "Frames with ACD set (an important event waits to be read), "
+                     "always published on the uplink topic", ["kind"])
 REPORTS = Counter("emms_fep_active_reports_total", "Active reports (events, scheduled data) received", ["kind"])
 REQUESTS = Counter("emms_fep_requests_total", "Downlink requests finished", ["outcome"])
 REQUEST_SENDS = Counter("emms_fep_request_sends_total", "Downlink frames sent (first tries and retries)",

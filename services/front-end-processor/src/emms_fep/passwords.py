@@ -22,8 +22,6 @@ the standard's derivation of the PW from the parameter is the vendors' and not p
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,14 +33,14 @@ from pydantic import BaseModel, Field, SecretStr
 
 from emms_db.connection import Connection
 from emms_messages.masterdata import ChangeKind, MasterDataChange
+from emms_runtime import kek
 from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.fep.passwords")
 
-DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
-    hashlib.sha256(b"emms development terminal-password key-encryption key - published, never for production")
-    .digest()).decode()
+DEV_KEY_ENCRYPTION_KEY = kek.TERMINAL_PASSWORDS_DEVELOPMENT_KEY
 """The archive's development KEK (``emms_archive.passwords.sealing``): development and tests only."""
+_HOW = "set EMMS_FEP_TERMINAL_PASSWORDS__KEY_ENCRYPTION_KEY or …_FILE (the archive's key)"
 
 ENTITY = "terminal_password"
 PW_LEN = 16
@@ -64,28 +62,11 @@ class TerminalPasswordSettings(BaseModel):
     """How often the book reads changes another replica applied."""
 
     def keys(self, environment: str) -> list[str]:
-        if self.key_encryption_key_file is not None:
-            try:
-                text = self.key_encryption_key_file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"terminal_passwords.key_encryption_key_file: cannot read"
-                                 f" {self.key_encryption_key_file}: {exc.strerror}") from None
-        elif self.key_encryption_key is not None:
-            text = self.key_encryption_key.get_secret_value()
-        else:
-            text = "" if environment == "production" else DEV_KEY_ENCRYPTION_KEY
-        keys = [k.strip() for k in text.split(",") if k.strip()]
-        if not keys:  # production without the Secret: no terminal has its own PW until it is mounted
-            return []
-        if environment == "production" and DEV_KEY_ENCRYPTION_KEY in keys:
-            raise ValueError("production must not unseal terminal passwords with the published development key")
-        for key in keys:
-            try:
-                Fernet(key)
-            except ValueError:
-                raise ValueError("the terminal-password key-encryption key must be Fernet keys"
-                                 " (32 url-safe base64-encoded bytes), comma-separated") from None
-        return keys
+        """The KEKs, the sealing one first; [] in production without the Secret (no terminal has its own PW
+        until it is mounted)."""
+        return kek.kek_keys(self.key_encryption_key, self.key_encryption_key_file, environment=environment,
+                            development=DEV_KEY_ENCRYPTION_KEY, what="terminal passwords", how=_HOW,
+                            file_setting="terminal_passwords.key_encryption_key_file", required=False)
 
 
 class Unsealer:

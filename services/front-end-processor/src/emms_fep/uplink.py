@@ -6,7 +6,10 @@
 * active reports (PRM=1: events with ACD/EC, scheduled data) are confirmed
   when CON asks for it and published at once (R-4.2.3c, R-4.5.4.3).
 
-Every frame is published as an ``UplinkFrame`` keyed by terminal address.
+Every frame is published as an ``UplinkFrame`` keyed by terminal address — link frames too unless
+``publish_link_frames`` is off, and then still those with **ACD** set (any frame of a terminal whose
+important event waits to be read: its ``decoded`` carries ``control.acd`` and the event counters ``ec``,
+and the collector reads the events at once, R-4.5.4.3); ``emms_fep_acd_frames_total`` counts them.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class UplinkHandler:
                 session.seen()
         if frame.con:
             conn.send(confirm_for(frame))
-        if self._publish_link:
+        if self._publish_link or frame.acd:  # ACD: the collector reads the events at once (R-4.5.4.3)
             self._put(session, frame, FrameKind.LINK, None)
         if function == LINK_LOGOUT:
             self._sessions.end(session, "logout")
@@ -74,6 +77,8 @@ class UplinkHandler:
         self._put(session, frame, kind, None)
 
     def _put(self, session: Session, frame: FrameView, kind: FrameKind, request_id: str | None) -> None:
+        if frame.acd:
+            metrics.ACD_FRAMES.labels(kind.value).inc()
         self._publish.put(UplinkFrame(
             terminal=session.terminal, fep_instance=self._replica, connection_id=session.conn.connection_id,
             received_at=datetime.now(UTC), kind=kind, afn=frame.afn, seq=frame.seq, raw_hex=frame.raw.hex(),

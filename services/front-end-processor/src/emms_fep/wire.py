@@ -108,6 +108,11 @@ class FrameView:
         return self.frame.seq.con
 
     @property
+    def acd(self) -> bool:
+        """ACD on an uplink frame: the terminal has an important event the master has not read (R-4.5.4.3)."""
+        return self.frame.control.acd
+
+    @property
     def is_link(self) -> bool:
         return self.link_function != 0
 

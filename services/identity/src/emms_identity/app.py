@@ -34,7 +34,7 @@ async def setup(rt: ServiceRuntime) -> None:
     settings = rt.settings
     assert isinstance(settings, IdentitySettings)
     hasher = await asyncio.to_thread(Hasher, settings.hashing)
-    identity = IdentityRuntime(settings, rt.pool, hasher, Keyring(rt.pool, settings))
+    identity = IdentityRuntime(settings, rt.pool, hasher, Keyring(rt.pool, settings), producer=rt.producer)
     await bootstrap(identity)
     rt.state = identity
     if settings.audit_access_denied and rt.producer is not None:

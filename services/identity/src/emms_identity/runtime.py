@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from emms_bus import BusProducer
 from emms_identity.keys.keyring import Keyring
 from emms_identity.passwords.hashing import Hasher
 from emms_identity.settings import IdentitySettings
@@ -19,6 +20,8 @@ class IdentityRuntime:
     pool: asyncpg.Pool
     hasher: Hasher
     keyring: Keyring
+    producer: BusProducer | None = None
+    """Publishes the duty log's user changes (emms.operation.log.v1); None without a bus."""
     throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:

@@ -9,19 +9,18 @@ it, as :class:`emms_runtime.settings.ServiceSettings` refuses development tokens
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from emms_runtime import ServiceSettings, service_config
+from emms_runtime import ServiceSettings, kek, service_config
 from emms_runtime.settings import HttpSettings
 
-DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
-    hashlib.sha256(b"emms development key-encryption key - published, never for production").digest()).decode()
+DEV_KEY_ENCRYPTION_KEY = kek.development_key("emms development key-encryption key - published, never for production")
 """Encrypts signing keys at rest in development and tests only: anyone can read it here."""
+_KEK_HOW = ("set EMMS_IDENTITY_KEY_ENCRYPTION_KEY or EMMS_IDENTITY_KEY_ENCRYPTION_KEY_FILE"
+            " (a Fernet key: emms-identity generate-kek)")
 
 
 class TokenSettings(BaseModel):
@@ -108,46 +107,22 @@ class IdentitySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _check_secrets(self) -> IdentitySettings:
-        keys = self.kek_keys()
-        if self.environment == "production" and DEV_KEY_ENCRYPTION_KEY in keys:
-            raise ValueError("production must not encrypt signing keys with the published development key-encryption"
-                             " key: set EMMS_IDENTITY_KEY_ENCRYPTION_KEY or EMMS_IDENTITY_KEY_ENCRYPTION_KEY_FILE"
-                             " (a Fernet key: emms-identity generate-kek)")
-        for key in keys:
-            try:
-                Fernet(key)
-            except ValueError:
-                raise ValueError("the key-encryption key must be Fernet keys (32 url-safe base64-encoded bytes),"
-                                 " comma-separated; make one with emms-identity generate-kek") from None
+        self.kek_keys()
         return self
 
     def kek_keys(self) -> list[str]:
         """The key-encryption keys, the encrypting one first; the development key when none is set."""
-        if self.key_encryption_key_file is not None:
-            text = _read_secret(self.key_encryption_key_file, "EMMS_IDENTITY_KEY_ENCRYPTION_KEY_FILE")
-        elif self.key_encryption_key is not None:
-            text = self.key_encryption_key.get_secret_value()
-        else:
-            text = "" if self.environment == "production" else DEV_KEY_ENCRYPTION_KEY
-        keys = [k.strip() for k in text.split(",") if k.strip()]
-        if not keys:
-            raise ValueError("no key-encryption key: set EMMS_IDENTITY_KEY_ENCRYPTION_KEY or"
-                             " EMMS_IDENTITY_KEY_ENCRYPTION_KEY_FILE (a Fernet key: emms-identity generate-kek)")
-        return keys
+        return kek.kek_keys(self.key_encryption_key, self.key_encryption_key_file, environment=self.environment,
+                            development=DEV_KEY_ENCRYPTION_KEY, what="signing keys", how=_KEK_HOW,
+                            file_setting="EMMS_IDENTITY_KEY_ENCRYPTION_KEY_FILE")
 
     def kek(self) -> MultiFernet:
         return MultiFernet([Fernet(k) for k in self.kek_keys()])
 
     def bootstrap_password(self) -> str | None:
         if self.bootstrap_admin_password_file is not None:
-            return _read_secret(self.bootstrap_admin_password_file, "EMMS_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD_FILE")
+            return kek.read_secret_file(self.bootstrap_admin_password_file,
+                                        "EMMS_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD_FILE")
         if self.bootstrap_admin_password is not None:
             return self.bootstrap_admin_password.get_secret_value()
         return None
-
-
-def _read_secret(path: Path, name: str) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot read {path}: {exc.strerror}") from None

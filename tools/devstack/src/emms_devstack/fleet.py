@@ -36,7 +36,8 @@ def start_fleet(stack: _StackLike, plan: FleetPlan, state: Path) -> subprocess.P
     cmd = [sys.executable, "-m", "emms_sim.cli", "run", "--fep", f"127.0.0.1:{stack.ports['terminals']}",
            "--concentrators", str(plan.concentrators), "--meters-per", str(plan.meters_per),
            "--seed", str(plan.seed), "--http", f"127.0.0.1:{plan.http_port}", "--manifest", str(manifest),
-           "--terminal-passwords"]  # each its own PW; the manifest lists them and the archive loads them
+           "--terminal-passwords",  # each its own PW; the manifest lists them and the archive loads them
+           "--network"]  # transformer areas / zones with total meters and true losses: loss models from the topology
     log = open(state / "simulator.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=stack.env(), stdout=log, stderr=subprocess.STDOUT)
     print(f"fleet    : {plan.concentrators} concentrators × {plan.meters_per} meters → "

@@ -88,11 +88,39 @@ def plan_from_manifest(manifest: dict[str, Any], now: datetime | None = None) ->
                 plan.replaced += 1
             rows.append(row)
     plan.imports.append(("customer-meters", rows))
+    areas = _network_areas(manifest, rows)
+    if areas:
+        plan.imports.insert(len(plan.imports) - 1, ("network-nodes", areas))
     nodes, heat_customers = _heat_places([r for r in rows if r["utility"] == "heat"])
     if heat_customers:
         plan.imports.insert(len(plan.imports) - 1, ("network-nodes", nodes))
         plan.imports.append(("customers", heat_customers))
     return plan
+
+
+ARCHIVE_NODE_KIND = {"transformer": "transformer", "dma": "pipe_network", "pressure_zone": "pipe_network"}
+
+
+def _network_areas(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The simulator's network (``--network``): a node per transformer area / water or gas zone (the archive's
+    kinds), each row placed on the area master data lists it under (the wrong assignments included), the total /
+    inlet meters as customers of category ``network`` with their CT ratio: what analytics generates loss models
+    from. Heat stations are left to the heat topology below."""
+    by_meter = {r["customer_id"].removeprefix("C-"): r for r in rows}
+    nodes = []
+    for area in (manifest.get("network") or {}).get("areas", []):
+        kind = ARCHIVE_NODE_KIND.get(area["node_kind"])
+        if kind is None:
+            continue
+        nodes.append({"id": area["id"], "utility": area["utility"], "kind": kind, "name": area["id"],
+                      "company_id": COMPANY, "region_id": REGION})
+        head = by_meter.get(area["head_meter"])
+        if head is not None:
+            head.update(category="network", multiplier=area["ct_ratio"], node_id=area["id"])
+        for meter in area["members"]:
+            if meter in by_meter:
+                by_meter[meter]["node_id"] = area["id"]
+    return nodes
 
 
 HEAT_STATIONS = 2

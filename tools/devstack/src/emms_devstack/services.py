@@ -30,4 +30,7 @@ SERVICES = (
     ServiceDef("validator", "VALIDATOR", 8003),
     ServiceDef("control", "CONTROL", 8004),
     ServiceDef("analytics", "ANALYTICS", 8005),
+    ServiceDef("reports", "REPORTS", 8009),  # after analytics and the archive: its data sets are their APIs
+    ServiceDef("interface", "INTERFACE", 8010),  # after the owners whose APIs carry its jobs
+    ServiceDef("operations", "OPERATIONS", 8008),  # after the others: it polls their /readyz
 )

@@ -96,6 +96,19 @@ class Stack:
         if svc.short == "fep":
             self.ports["terminals"] = _port_or_free(self.fleet.fep_port)
             env["EMMS_FEP_TERMINALS__PORT"] = str(self.ports["terminals"])
+        if svc.short == "collector":  # accepted terminals and adopted meters are written into the archive
+            env["EMMS_COLLECTOR_TERMINAL_CONFIG__ARCHIVE_URL"] = f"http://127.0.0.1:{self.ports['archive']}"
+        if svc.short == "interface":  # the owners of its jobs and the token endpoint, where make up started them
+            for owner in ("archive", "collector", "control", "analytics"):
+                env[f"EMMS_INTERFACE_UPSTREAM__{owner.upper()}_URL"] = f"http://127.0.0.1:{self.ports[owner]}"
+        if svc.short == "reports":  # its data sets' sources and the token endpoint, where make up started them
+            env["EMMS_REPORTS_UPSTREAM__ANALYTICS_URL"] = f"http://127.0.0.1:{self.ports['analytics']}"
+            env["EMMS_REPORTS_UPSTREAM__ARCHIVE_URL"] = f"http://127.0.0.1:{self.ports['archive']}"
+            env["EMMS_REPORTS_UPSTREAM__TOKEN_URL"] = f"http://127.0.0.1:{self.ports['identity']}/oauth/token"
+            env["EMMS_REPORTS_DELIVERY__STORE_DIR"] = str((STATE / "reports").resolve())
+        if svc.short == "operations":  # the services it polls, where make up started them
+            env["EMMS_OPERATIONS_SERVICES"] = json.dumps({s.short: f"http://127.0.0.1:{self.ports[s.short]}"
+                                                          for s in SERVICES if s.short in self.ports})
         log = open(STATE / f"{svc.short}.log", "ab")  # noqa: SIM115
         self.procs[svc.short] = subprocess.Popen([sys.executable, "-m", svc.module], env=env,
                                                  stdout=log, stderr=subprocess.STDOUT)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 
 from emms_protocol.gdw1376 import DataUnit, RawData
 from emms_protocol.gdw1376.afn04_0a import (
+    EventConfig,
     MasterAddress,
     MeterConfig,
     MeterConfigQuery,
@@ -25,7 +26,7 @@ from emms_protocol.gdw1376.afn05 import ProtectCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
 from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl
-from emms_sim import answer_events, answer_purchase, auth_param
+from emms_sim import answer_events, answer_purchase, auth_param, collectors
 from emms_sim.terminal_state import TableEntry, TerminalState
 
 F5_DADT = bytes((0, 0, 0x10, 0))  # p0 F5, the ERC3 parameter-change record's DA/DT
@@ -65,6 +66,8 @@ def reset(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:
         state.normal.records.clear()
     if fns & {3, 4}:
         state.reset_params()
+    for fn in fns:
+        state.resets[f"F{fn}"] = state.resets.get(f"F{fn}", 0) + 1
     effects.reboot = 1 in fns
     effects.important.append(answer_events.initialised(state, ts))
     effects.runtime_events.append(_event(state, ts, "terminal_reset", fns=sorted(fns)))
@@ -76,7 +79,10 @@ def set_params(state: TerminalState, units: list[DataUnit], ts: float, master: i
     for unit in units:
         value = unit.value
         if isinstance(value, UplinkCommParams):
-            state.heartbeat_s = max(60.0, value.heartbeat_min * 60.0) if value.heartbeat_min else state.heartbeat_s
+            if not value.heartbeat_min:  # a terminal without a heartbeat would be dropped: refused (AFN00 deny)
+                effects.accepted = False
+                continue
+            state.set_uplink(value)
         elif isinstance(value, MeterConfig):
             for record in value.records:
                 state.set_entry(TableEntry(record.serial, record.pn, record.port, record.protocol, record.address,
@@ -85,7 +91,7 @@ def set_params(state: TerminalState, units: list[DataUnit], ts: float, master: i
             effects.runtime_events.append(_event(state, ts, "meter_table_changed",
                                                  records=[{"serial": r.serial, "pn": r.pn, "address": r.address}
                                                           for r in value.records]))
-        elif isinstance(value, MasterAddress | PointBasicParams | TerminalAddress):
+        elif isinstance(value, MasterAddress | PointBasicParams | TerminalAddress | EventConfig):
             state.params[unit.fn] = value
         elif isinstance(value, EnergyRates):
             answer_purchase.set_rates(state, value, ts)
@@ -104,14 +110,15 @@ def query_params(state: TerminalState, units: list[DataUnit], ts: float) -> list
     out = []
     for unit in units:
         if unit.fn == 1:
-            minutes = max(1, min(255, round(state.heartbeat_s / 60)))
-            out.append(DataUnit(0, 1, UplinkCommParams(0, 0, 30, 3, False, False, True, minutes)))
+            out.append(DataUnit(0, 1, state.uplink()))
         elif unit.fn == 10:
             wanted = set(unit.value.serials) if isinstance(unit.value, MeterConfigQuery) else set()
-            records = tuple(_record(e) for e in state.entries(ts) if not wanted or e.serial in wanted)
+            records = tuple(_record(e, state.index) for e in state.entries(ts) if not wanted or e.serial in wanted)
             out.append(DataUnit(0, 10, MeterConfig(records)))
         elif unit.fn == 89:
             out.append(DataUnit(0, 89, TerminalAddress(state.address.area, state.address.terminal)))
+        elif unit.fn == 9 and isinstance(state.params.get(9), EventConfig):
+            out.append(DataUnit(0, 9, state.params[9]))
         elif unit.fn in (22, 47):
             found = answer_purchase.query(state, unit, ts)
             if found is not None:
@@ -121,9 +128,10 @@ def query_params(state: TerminalState, units: list[DataUnit], ts: float) -> list
     return out
 
 
-def _record(entry: TableEntry) -> MeterRecord:
+def _record(entry: TableEntry, terminal_index: int) -> MeterRecord:
+    collector = collectors.collector_of_pn(terminal_index, entry.pn) if entry.pn else "000000000000"
     return MeterRecord(entry.serial, entry.pn, entry.port, 0, entry.protocol, entry.address[-12:], "000000000000",
-                       entry.tariffs, 6, 2, "000000000000", 0, 0)
+                       entry.tariffs, 6, 2, collector, 0, 0)
 
 
 def control(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:

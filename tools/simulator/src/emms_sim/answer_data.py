@@ -18,7 +18,7 @@ from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
 from emms_protocol.gdw1376.afn0d_curves import CurveTag
 from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, Register, ReverseEnergies
-from emms_sim import answer_purchase, curves
+from emms_sim import answer_purchase, answer_quality, curves
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import MeterModel, Reading
 from emms_sim.terminal_state import TerminalState
@@ -93,6 +93,11 @@ def class1(state: TerminalState, requested: list[DataUnit], ts: float) -> list[D
             if found is not None:
                 out.append(found)
             continue
+        if unit.fn == 58:  # harmonic content (three-phase meters)
+            found = answer_quality.harmonic_unit(state, unit.pn, at)
+            if found is not None:
+                out.append(found)
+            continue
         meter = state.meter_at(unit.pn, at)
         if meter is None or meter.utility != "electricity":
             continue
@@ -134,8 +139,9 @@ def class2(state: TerminalState, requested: list[DataUnit], ts: float) -> list[D
     readings: dict[tuple[int, int, datetime | None], Reading] = {}  # one reading per point and instant of a curve
     out: list[DataUnit] = []
     for unit in requested:
-        if isinstance(unit.value, CurveTag):
-            found = curves.answer(state, unit, ts, readings)
+        if isinstance(unit.value, CurveTag) or unit.fn == 27:  # curves; F27 daily voltage statistics
+            found = (answer_quality.voltage_statistics_unit(state, unit.pn, unit.value, ts) if unit.fn == 27
+                     else curves.answer(state, unit, ts, readings))
             if found is not None:
                 out.append(found)
             continue

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from emms_protocol.bcd import digits_to_bcd_le
 from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest
+from emms_protocol.gdw1376.afn04_0a import EventConfig
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS
 from emms_protocol.gdw1376.formats import enc_a15
 from emms_sim.field_events import FieldEvent
@@ -73,6 +74,13 @@ def pull_scheduled(state: TerminalState, ts: float) -> list[EventRecord]:
 
 
 def add(state: TerminalState, record: EventRecord, important: bool) -> None:
+    """Record the event — as the master's AFN 04 F9 says when it set one: whether the ERC is recorded at all and
+    whether it is important (class 1, raises ACD)."""
+    config = state.params.get(9)
+    if isinstance(config, EventConfig):
+        if record.erc not in config.recorded:
+            return
+        important = record.erc in config.important
     (state.important if important else state.normal).add(record)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 
 from emms_sim.calendar import parse_instant
-from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig
+from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig, NetworkPlan
 from emms_sim.fleet_runner import expand_source_ips
 from emms_sim.manifest import write_manifest
 from emms_sim.process_setup import LOOPS, loop_name, new_event_loop, raise_open_files_limit
@@ -56,16 +57,23 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mix", type=_mix, default=FleetConfig().mix, help="e.g. electricity=70,water=10,gas=10,heat=10")
     p.add_argument("--tz-offset-min", type=int, default=480, help="terminals' local time (default UTC+8)")
     p.add_argument("--quiet-field", action="store_true", help="no scheduled outages / replacements / leaks …")
+    p.add_argument("--clock-drift-ppm", type=float, default=None,
+                   help="max |drift| of terminal and meter clocks (default 40; 0 with --quiet-field)")
     p.add_argument("--first-terminal", type=int, default=1, help="A2 of the first concentrator (then +1 each)")
+    p.add_argument("--network", action="store_true",
+                   help="transformer areas, water / gas zones and heat stations with head meters and true losses")
     p.add_argument("--terminal-passwords", action="store_true",
                    help="every terminal expects its own PW (from the seed, listed in the manifest); default all zeros")
 
 
 def _config(a: argparse.Namespace) -> FleetConfig:
     rates = FieldRates.quiet() if a.quiet_field else FieldRates()
+    if getattr(a, "clock_drift_ppm", None) is not None:
+        rates = dataclasses.replace(rates, clock_drift_ppm=a.clock_drift_ppm)
     return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates,
                        first_terminal_address=getattr(a, "first_terminal", 1),
-                       own_passwords=bool(getattr(a, "terminal_passwords", False)))
+                       own_passwords=bool(getattr(a, "terminal_passwords", False)),
+                       network=NetworkPlan() if getattr(a, "network", False) else None)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the fleet against a FEP")
     run.add_argument("--fep", type=_hostport, required=True)
+    run.add_argument("--standby-fep", type=_hostport, default=None,
+                     help="every terminal's standby channel: used after two failed connects to the primary")
     _fleet_args(run)
     run.add_argument("--http", type=_hostport, default=None, help="serve the truth API here")
     run.add_argument("--manifest", type=Path, default=None)

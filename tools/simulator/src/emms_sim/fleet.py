@@ -57,6 +57,20 @@ class FieldRates:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """The simulated network (``emms_sim.network``): every terminal is a transformer area with a total meter; water
+    and gas zones of ``zone_terminals`` terminals and heat stations of ``station_terminals`` terminals with an inlet
+    / station meter; non-technical losses injected every ``ntl_every`` areas from ``ntl_from`` (+ a seeded share of
+    ``ntl_spread_days``)."""
+
+    zone_terminals: int = 10
+    station_terminals: int = 20
+    ntl_from: float = SCENARIO_FROM
+    ntl_spread_days: float = 0.0
+    ntl_every: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class FleetConfig:
     seed: int = 1
     concentrators: int = 1
@@ -68,6 +82,8 @@ class FleetConfig:
     own_passwords: bool = False
     """Every terminal expects its own PW (:meth:`Fleet.password`, from the seed); False: 16 zero bytes, as a
     terminal out of the factory (what the FEP sends when master data has no password for a terminal)."""
+    network: NetworkPlan | None = None
+    """Transformer areas, zones and stations with their head meters at extra points (``emms_sim.network``)."""
 
     def __post_init__(self) -> None:
         if self.concentrators < 0 or not 1 <= self.meters_per <= 2000:
@@ -166,11 +182,13 @@ class Fleet:
 
     def pns(self, index: int) -> range:
         """Base measurement points plus the spares whose meters arrive later."""
-        return range(1, self.config.meters_per + self.config.rates.added_per_terminal + 1)
+        return range(1, self.max_pn(index) + 1)
 
     def max_pn(self, index: int) -> int:
-        """The highest measurement point of a terminal (the last of :meth:`pns`)."""
-        return self.config.meters_per + self.config.rates.added_per_terminal
+        """The highest measurement point of a terminal (the last of :meth:`pns`; with a network, the head meters'
+        points follow the spares)."""
+        heads = 4 if self.config.network is not None else 0
+        return self.config.meters_per + self.config.rates.added_per_terminal + heads
 
     def meters_of(self, index: int, *, cached: bool = True) -> list[MeterSpec]:
         """The meters of a terminal; ``cached=False`` for one-off walks (a day's field events of every
@@ -201,6 +219,8 @@ class Fleet:
         if not 0 <= index < cfg.concentrators or pn not in self.pns(index):
             return None
         rates = cfg.rates
+        if pn > cfg.meters_per + rates.added_per_terminal:  # a network's head meter (total / inlet / station)
+            return head_meter(self, index, pn)
         key = mix(seed, TAG_METER, index, pn)
         utility = self._utility(key)
         u = [unit_of(mix_more(key, k)) for k in range(1, 8)]  # = unit(seed, TAG_METER, index, pn, k)
@@ -234,3 +254,50 @@ class Fleet:
             meter_id(index, pn), key, index, pn, utility, kind, protocol, scale,
             installed, replaced, removed, has_pv, rollover, drift,
         )
+
+
+# -- a network's head meters (emms_sim.network builds the areas on these) ---------------------------------
+TAG_NETWORK = 101
+HEAD_KINDS = ("transformer", "water", "gas", "heat")  # offsets 1..4 past the spares
+UTILITY_OF = {"transformer": "electricity", "water": "water", "gas": "gas", "heat": "heat"}
+
+
+def plan_of(fleet: Fleet) -> NetworkPlan:
+    plan = fleet.config.network
+    if plan is None:
+        raise ValueError("the fleet has no network (FleetConfig.network)")
+    return plan
+
+
+def _base_pns(fleet: Fleet) -> int:
+    return fleet.config.meters_per + fleet.config.rates.added_per_terminal
+
+
+def group_size(fleet: Fleet, kind: str) -> int:
+    plan = plan_of(fleet)
+    return 1 if kind == "transformer" else plan.zone_terminals if kind in ("water", "gas") else plan.station_terminals
+
+
+def _members(fleet: Fleet, kind: str, group: int) -> list[MeterSpec]:
+    size, utility = group_size(fleet, kind), UTILITY_OF[kind]
+    first, last = group * size, min((group + 1) * size, fleet.config.concentrators)
+    base = _base_pns(fleet)
+    return [m for t in range(first, last) for pn in range(1, base + 1)
+            if (m := fleet.meter(t, pn)) is not None and m.utility == utility]
+
+
+def head_meter(fleet: Fleet, index: int, pn: int) -> MeterSpec | None:
+    """The head meter at ``pn`` of terminal ``index`` (None where that group has none)."""
+    offset = pn - _base_pns(fleet)
+    if not 1 <= offset <= len(HEAD_KINDS):
+        return None
+    kind = HEAD_KINDS[offset - 1]
+    size = group_size(fleet, kind)
+    if index % size:
+        return None
+    utility = UTILITY_OF[kind]
+    scale = sum(m.scale for m in _members(fleet, kind, index // size))
+    protocol = "dlt645-2007" if utility == "electricity" else "cjt188-2004"
+    return MeterSpec(meter_id(index, pn), mix(fleet.seed, TAG_NETWORK, index, pn), index, pn, utility,
+                     "commercial-3p" if utility == "electricity" else "residential", protocol, max(scale, 1.0),
+                     _INSTALL_FROM, None, None, False, None, 0.0)

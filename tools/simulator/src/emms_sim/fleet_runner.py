@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from emms_sim import collectors
 from emms_sim.session import SessionConfig, TerminalSession
 from emms_sim.terminal_state import TerminalState
 from emms_sim.truth import GroundTruth
@@ -99,6 +100,9 @@ class FleetRunner:
             out.append({"index": state.index, "key": state.address.key, "connected": st.connected,
                         "logged_in": st.logged_in, "heartbeat_s": state.heartbeat_s, "reporting": state.reporting,
                         "clock_offset_s": round(state.clock_offset(now), 3), "ec": list(state.ec),
+                        "channel": st.channel, "failovers": st.failovers,
+                        "collectors": [{"address": c, "clock_offset_s": round(collectors.clock_offset(
+                            state.truth, c, now), 3)} for c in collectors.addresses(state.truth, state.index)],
                         "logins": st.logins, "heartbeats": st.heartbeats, "requests": st.requests,
                         "faults_injected": dict(session.wire.injected)})
         return out

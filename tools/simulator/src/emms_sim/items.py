@@ -50,7 +50,7 @@ _ITEMS = [
     Item("gas.volume", "m3", ("gas",), 2, True),
     Item("volume.heat", "m3", ("heat",), 2, True),
     Item("flow.rate", "m3/h", ("water", "gas", "heat"), 4),
-    Item("pressure", "MPa", ("water", "gas"), 5),
+    Item("pressure", "MPa", ("water", "gas", "heat"), 5),
     Item("valve.state", "open=1", ("water", "gas", "heat"), 0),
     Item("battery.voltage", "V", ("water", "gas"), 2),
     Item("battery.low", "low=1", ("water", "gas"), 0),

@@ -22,7 +22,7 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
-def meter_entry(meter: MeterSpec, meters_per: int) -> dict[str, object]:
+def meter_entry(meter: MeterSpec, meters_per: int, added: int = 1) -> dict[str, object]:
     replacements = []
     if meter.replaced_at is not None:
         replacements.append({"at": _iso(meter.replaced_at), "old_address": meter.address(0),
@@ -31,7 +31,8 @@ def meter_entry(meter: MeterSpec, meters_per: int) -> dict[str, object]:
         "pn": meter.pn, "meter_id": meter.meter_id, "utility": meter.utility, "kind": meter.kind,
         "protocol": meter.protocol, "port": PORT_OF_PROTOCOL[meter.protocol], "address": meter.address(0),
         "installed_at": _iso(meter.installed_at), "removed_at": _iso(meter.removed_at),
-        "added_later": meter.pn > meters_per, "replacements": replacements, "has_pv": meter.has_pv,
+        "added_later": meters_per < meter.pn <= meters_per + added, "replacements": replacements,
+        "has_pv": meter.has_pv,
         "phases": meter.phases if meter.utility == "electricity" else None,
     }
 
@@ -42,7 +43,8 @@ def terminal_entry(fleet: Fleet, index: int) -> dict[str, object]:
                                 "tz_offset_minutes": fleet.config.tz_offset_minutes}
     if fleet.config.own_passwords:  # the PW the terminal expects at start, for loading into master data
         entry["password_hex"] = fleet.password(index).hex()
-    entry["meters"] = [meter_entry(m, fleet.config.meters_per) for m in fleet.meters_of(index)]
+    entry["meters"] = [meter_entry(m, fleet.config.meters_per, fleet.config.rates.added_per_terminal)
+                       for m in fleet.meters_of(index)]
     return entry
 
 
@@ -63,6 +65,11 @@ def _write(fleet: Fleet, out: IO[str], extra: dict[str, object]) -> None:
         "daily_freeze": "register at local 00:00 of the day after the frozen date",
         "monthly_freeze": "register at local 00:00 on the 1st of the next month", **extra,
     }
+    if cfg.network is not None:  # the topology master data is seeded from (with the wrong assignments)
+        from emms_sim.network_truth import topology
+        from emms_sim.truth import GroundTruth
+
+        head["network"] = topology(GroundTruth(cfg).model)
     out.write(json.dumps(head)[:-1] + ', "terminals": [\n')
     for i in fleet.terminals():
         out.write(("," if i else "") + json.dumps(terminal_entry(fleet, i)) + "\n")

@@ -19,7 +19,7 @@ from emms_protocol.dlt645 import control as cc645
 from emms_protocol.dlt645 import purchase as p645
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376 import DEVICE_TZ
-from emms_sim import meter_purse, meter_purse_645
+from emms_sim import collectors, meter_purse, meter_purse_645
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import Reading
 from emms_sim.truth import GroundTruth
@@ -94,10 +94,11 @@ class MeterBus:
             return None  # a meter ignores a frame it cannot read
         body = frame.body
         if isinstance(body, dlt645.TimeSync):
-            for each in self.truth.fleet.meters_of(self.terminal_index):
-                if each.protocol == "dlt645-2007" and each.present(ts):
-                    self.truth.ledger.sync_clock(each.meter_id, ts)
+            self._broadcast_time(ts)
             return None  # broadcast: no reply
+        collector = collectors.find(self.truth, self.terminal_index, frame.address)
+        if collector is not None:
+            return self._collector_645(collector, body, ts)
         meter = self.by_address(frame.address, ts)
         if meter is None or meter.protocol != "dlt645-2007":
             return None
@@ -119,6 +120,25 @@ class MeterBus:
                 self.truth.ledger.set_cut_off(meter.meter_id, ts, body.action == "trip")
             return dlt645.ack_reply(address, cc645.CONTROL, preamble=4)
         return dlt645.error_reply(address, frame.control, ["other"], preamble=4)
+
+    def _broadcast_time(self, ts: float) -> None:
+        """645 broadcast time: every 645 meter and every collector behind the concentrator takes it."""
+        for each in self.truth.fleet.meters_of(self.terminal_index):
+            if each.protocol == "dlt645-2007" and each.present(ts):
+                self.truth.ledger.sync_clock(each.meter_id, ts)
+        for address in collectors.addresses(self.truth, self.terminal_index):
+            collectors.sync(self.truth, address, ts)
+
+    def _collector_645(self, address: str, body: object, ts: float) -> bytes | None:
+        """A collector's answer: its clock read, or a point-to-point time write (R-4.6.1.4)."""
+        if isinstance(body, dlt645.ReadRequest) and body.di in collectors.CLOCK_DIS:
+            now = collectors.clock(self.truth, address, ts, DEVICE_TZ)
+            value = now if body.di == 0x0400010C else now.date() if body.di == 0x04000101 else now.timetz()
+            return dlt645.read_reply(address, body.di, value, preamble=4)
+        if isinstance(body, dlt645.WriteRequest) and body.di == 0x0400010C:
+            collectors.sync(self.truth, address, ts)  # the written time is the master's (delay compensated)
+            return dlt645.ack_reply(address, cc645.WRITE, preamble=4)
+        return dlt645.error_reply(address, cc645.READ, ["no_data"], preamble=4)
 
     def _cost_control_645(self, meter: MeterSpec, address: str, frame: dlt645.Frame645, raw: bytes, ts: float
                           ) -> bytes | None:

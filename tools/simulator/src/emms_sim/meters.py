@@ -22,6 +22,7 @@ from emms_sim.fleet import REGISTER_WIDTH, Fleet, MeterSpec
 from emms_sim.hashing import TAG_METER, unit
 from emms_sim.items import TARIFF_SUFFIX
 from emms_sim.registers import RegisterModel
+from emms_sim.supply_quality import heat_pressure, pressure_offset, voltage_offset
 
 _HUNDREDTHS = int(REGISTER_WIDTH * 100)
 Reading = dict[str, float | None]
@@ -215,7 +216,8 @@ class MeterModel:
             present = idx == 0 or three
             base = 220.0 * (1.0 + (unit(meter.key, TAG_METER, 40) - 0.5) * 0.04
                             + (unit(meter.key, TAG_METER, 41 + idx) - 0.5) * 0.01)
-            volts = base - 6.0 * min(1.0, abs(p) / peak) + (state.volt[idx][slot] - 0.5) * 2.0 if powered else 0.0
+            volts = (base - 6.0 * min(1.0, abs(p) / peak) + (state.volt[idx][slot] - 0.5) * 2.0
+                     + voltage_offset(meter, sec)) if powered else 0.0
             pph, qph = p * shares[idx], q * shares[idx]
             amps = math.hypot(pph, qph) * 1000.0 / volts if volts > 0 else 0.0
             currents.append(cmath.rect(amps, -2.0 * math.pi * idx / 3.0))
@@ -243,10 +245,11 @@ class MeterModel:
         out: Reading = {f"{meter.utility}.volume": self.register(meter, "vol", ts), "flow.rate": _r(flow, 4)}
         if meter.utility == "water":
             p0 = 0.28 + 0.08 * unit(meter.key, TAG_METER, 60)
-            out["pressure"] = _r(p0 - 0.04 * min(1.0, flow / 0.5) + noise * 0.01, 5)
+            out["pressure"] = _r(p0 - 0.04 * min(1.0, flow / 0.5) + noise * 0.01 + pressure_offset(meter, sec), 5)
         else:
             p0 = 2.0 + (unit(meter.key, TAG_METER, 60) - 0.5) * 0.2
-            out["pressure"] = _r((p0 - 0.05 * min(1.0, flow) + noise * 0.02) / 1000.0, 5)  # kPa → MPa
+            out["pressure"] = _r((p0 - 0.05 * min(1.0, flow) + noise * 0.02) / 1000.0  # kPa → MPa
+                                 + pressure_offset(meter, sec), 5)
         out["valve.state"] = 0.0 if cut or self.schedule.leaking(meter, ts) else 1.0
         start = meter.replaced_at if meter.generation(ts) and meter.replaced_at is not None else meter.installed_at
         years = (ts - start) / (365.25 * 86400.0)
@@ -272,6 +275,7 @@ class MeterModel:
             "heat.energy": self.register(meter, "heat", ts), "volume.heat": self.register(meter, "hvol", ts),
             "heat.power": _r(power, 2), "flow.rate": _r(flow, 4),
             "temperature.supply": _r(supply, 2), "temperature.return": _r(ret, 2),
+            "pressure": _r(heat_pressure(meter, sec, noise), 4),
             "working_hours": float(int((ts - start) // 3600)),
             "valve.state": 0.0 if self.ledger.cut_off(meter.meter_id, ts) else 1.0,
         }

@@ -55,7 +55,7 @@ async def run_local(config: FleetConfig, args: argparse.Namespace, faults: Fault
     base_rss = rss_kib()
     runner: FleetRunner | None = None
     channel = ParentChannel(lambda: runner.status() if runner is not None else []) if child else None
-    base = SessionConfig(args.fep[0], args.fep[1], faults=faults)
+    base = SessionConfig(args.fep[0], args.fep[1], faults=faults, standby=getattr(args, "standby_fep", None))
     runner = FleetRunner(truth, base, heartbeat_s=args.heartbeat_s, reporting=args.reporting, indexes=indexes,
                          source_ips=expand_source_ips(args.source_ip), ramp_per_s=args.ramp_per_s,
                          on_event=channel.forward_event if channel is not None else None)
@@ -73,6 +73,10 @@ async def run_local(config: FleetConfig, args: argparse.Namespace, faults: Fault
     else:
         _announce(config, args, head)
     server = None if child else truth_server(truth, runner.status, runner.runtime_events, args.http)
+    if server is not None:  # the terminals' parameters (single process only; FastAPI only where HTTP is served)
+        from emms_sim.param_admin import add_param_routes
+
+        add_param_routes(server.config.app, runner)
     serving = asyncio.ensure_future(server.serve()) if server is not None else None
     helpers = [asyncio.ensure_future(channel.serve(stop))] if channel is not None else []
     if channel is not None or args.json_status:

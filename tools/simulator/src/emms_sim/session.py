@@ -43,6 +43,9 @@ class SessionConfig:
     report_spread_s: float = 1800.0
     event_pull_s: float = 60.0
     faults: FaultRates = field(default_factory=FaultRates)
+    standby: tuple[str, int] | None = None
+    """The standby channel (R-4.6.6): after ``failover_after`` failed connects to one, the other is tried."""
+    failover_after: int = 2
 
 
 @dataclass(slots=True)
@@ -63,6 +66,8 @@ class SessionStats:
     retransmissions: int = 0
     connected: bool = False
     logged_in: bool = False
+    channel: str = "primary"  # the channel of the current (or last) link: primary | standby
+    failovers: int = 0
 
 
 class TerminalSession:
@@ -95,6 +100,8 @@ class TerminalSession:
                     link = await asyncio.wait_for(self._connect(), self.config.confirm_timeout_s)
                 except (OSError, TimeoutError):
                     failures += 1
+                    if self._fail_over(failures):
+                        continue  # the other channel at once
                     await _sleep_or_stop(stop, self._backoff(failures))
                     continue
                 self.stats.connects += 1
@@ -113,7 +120,19 @@ class TerminalSession:
         delay = min(self.config.backoff_cap_s, self.config.backoff_base_s * float(1 << min(failures, 10)))
         return delay * (0.5 + random.random())
 
+    def _fail_over(self, failures: int) -> bool:
+        """Switch to the other channel after ``failover_after`` failed connects in a row; whether it switched."""
+        if self.config.standby is None or failures % max(1, self.config.failover_after):
+            return False
+        self.stats.channel = "standby" if self.stats.channel == "primary" else "primary"
+        self.stats.failovers += 1
+        log.info("terminal %s fails over to its %s channel", self.state.address.key, self.stats.channel)
+        return True
+
     async def _connect(self) -> TerminalLink:
+        if self.stats.channel == "standby" and self.config.standby is not None:
+            host, port = self.config.standby
+            return await open_link(host, port, self.config.source_ip)
         return await open_link(self.config.host, self.config.port, self.config.source_ip)
 
     async def _serve(self, link: TerminalLink, stop: asyncio.Event) -> bool:

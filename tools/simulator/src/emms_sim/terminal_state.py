@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from emms_protocol.gdw1376 import Address
 from emms_protocol.gdw1376.afn0e import EventRecord
+from emms_protocol.gdw1376.afn04_0a import UplinkCommParams
 from emms_sim.fleet import MeterSpec
 from emms_sim.manifest import PORT_OF_PROTOCOL
 from emms_sim.meter_side import MeterBus
@@ -90,6 +91,7 @@ class TerminalState:
         self.params: dict[int, object] = {}  # other AFN04 parameters, echoed by AFN0A
         self.important_seen = 0  # EC1 the master has read up to (ACD is set while they differ)
         self.clock_sync_offset = 0.0
+        self.resets: dict[str, int] = {}  # AFN01 Fn → how often the master reset the terminal so
 
     # ---- protection (保电) --------------------------------------------------------------------
     def protected(self, ts: float) -> bool:
@@ -161,4 +163,20 @@ class TerminalState:
 
     def reset_params(self) -> None:
         self.overrides.clear()
+        self.params.clear()
         self.clock_synced_at = None
+
+    # ---- uplink communication parameters (AFN04 / 0A F1) ----------------------------------------------------
+    def uplink(self) -> UplinkCommParams:
+        """F1 as the terminal holds it: what the master (or a local change) set, else the factory values
+        with the heartbeat period the terminal runs with."""
+        held = self.params.get(1)
+        if isinstance(held, UplinkCommParams):
+            return held
+        minutes = max(1, min(255, round(self.heartbeat_s / 60)))
+        return UplinkCommParams(0, 0, 30, 3, False, False, True, minutes)
+
+    def set_uplink(self, value: UplinkCommParams) -> None:
+        """F1 set (by the master, or locally behind its back): kept whole, the heartbeat period follows."""
+        self.params[1] = value
+        self.heartbeat_s = max(60.0, value.heartbeat_min * 60.0)

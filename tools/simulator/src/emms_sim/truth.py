@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from emms_sim.calendar import LocalCalendar, require_aware
 from emms_sim.controls import ControlLedger
@@ -18,6 +19,7 @@ from emms_sim.field_events import FieldEvent, FieldSchedule
 from emms_sim.fleet import Fleet, FleetConfig, MeterSpec
 from emms_sim.items import ITEMS
 from emms_sim.meters import MeterModel, Reading
+from emms_sim.network import NetworkMeterModel
 from emms_sim.purses import Purses
 
 
@@ -36,7 +38,8 @@ class GroundTruth:
         self.cal = LocalCalendar(config.tz_offset_minutes)
         self.schedule = FieldSchedule(self.fleet, self.cal)
         self.ledger = ledger if ledger is not None else ControlLedger()
-        self.model = MeterModel(self.fleet, self.cal, self.schedule, self.ledger)
+        self.model = (MeterModel if config.network is None else NetworkMeterModel)(
+            self.fleet, self.cal, self.schedule, self.ledger)
         #: prepayment purses of concentrators and meters (run-time state, like the ledger)
         self.purses = Purses(self.model, self.ledger.set_cut_off, self.fleet.meter_by_id)
 
@@ -85,6 +88,13 @@ class GroundTruth:
 
     def frozen_daily(self, meter_id: str, local_date: date) -> Reading | None:
         return self.reading(meter_id, self.daily_freeze_instant(local_date))
+
+    # ---- network (FleetConfig.network) ---------------------------------------------------------
+    def network_loss(self, area_id: str, since: datetime, until: datetime) -> dict[str, Any]:
+        """The truth of a network area between two instants (``emms_sim.network_truth.area_truth``)."""
+        from emms_sim.network_truth import area_truth
+
+        return area_truth(self.model, area_id, require_aware(since).timestamp(), require_aware(until).timestamp())
 
     # ---- field -----------------------------------------------------------------------------
     def events(self, terminal_index: int, since: datetime, until: datetime) -> list[FieldEvent]:

@@ -24,6 +24,10 @@ def truth_server(truth: GroundTruth, status: StatusFn, runtime_events: RuntimeEv
     from emms_sim.http_api import create_app
 
     app = create_app(truth, status, runtime_events)
+    if truth.config.network is not None:
+        from emms_sim.network_truth import network_router
+
+        app.include_router(network_router(truth.model))
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager

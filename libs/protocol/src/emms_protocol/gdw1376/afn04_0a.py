@@ -171,6 +171,43 @@ def _encode_f3(value: object, opts: Options) -> bytes:
             + _port_bytes(value.backup_port) + apn.ljust(16, b"\x00"))
 
 
+# --- F9 -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class EventConfig:
+    """F9 terminal event record configuration (终端事件记录配置设置): which ERC codes the terminal records
+    (``recorded``) and which of them are important (``important``: class 1, ACD), each as a BS64 with bit
+    ERC − 1 (ERC 1..64). UNVERIFIED against the standard text: two 8-byte bit strings, recorded first."""
+
+    recorded: tuple[int, ...]
+    important: tuple[int, ...]
+
+
+def _bits(data: bytes) -> tuple[int, ...]:
+    word = int.from_bytes(data, "little")
+    return tuple(erc for erc in range(1, 65) if word >> (erc - 1) & 1)
+
+
+def _bits_bytes(codes: tuple[int, ...], what: str) -> bytes:
+    word = 0
+    for erc in codes:
+        if not 1 <= erc <= 64:
+            raise ProtocolError("value", detail=f"{what}: ERC {erc} outside 1..64")
+        word |= 1 << (erc - 1)
+    return word.to_bytes(8, "little")
+
+
+def _decode_f9(data: bytes, pos: int, end: int, opts: Options) -> tuple[object, int]:
+    need(end, pos, 16, "F9")
+    return EventConfig(_bits(data[pos:pos + 8]), _bits(data[pos + 8:pos + 16])), pos + 16
+
+
+def _encode_f9(value: object, opts: Options) -> bytes:
+    expect(value, EventConfig, "F9")
+    assert isinstance(value, EventConfig)
+    return _bits_bytes(value.recorded, "recorded") + _bits_bytes(value.important, "important")
+
+
 # --- F10 ------------------------------------------------------------------------------------------
 
 _RECORD = 27
@@ -273,6 +310,7 @@ DEFAULT = Options()
 _PARAMS: dict[int, FnCodec] = {
     1: FnCodec("uplink communication parameters", _decode_f1, _encode_f1),
     3: FnCodec("master station IP address and port", _decode_f3, _encode_f3),
+    9: FnCodec("terminal event record configuration", _decode_f9, _encode_f9),
     10: FnCodec("meter / AC sampling device configuration", _decode_f10, _encode_f10),
     25: FnCodec("measurement point basic parameters", _decode_f25, _encode_f25),
     89: _F89,

@@ -35,10 +35,13 @@ from typing import Any, Final
 
 from emms_protocol.errors import ProtocolError
 from emms_protocol.gdw1376.afn0c import PowerQuality, PurchaseInfo, SettlementInfo
+from emms_protocol.gdw1376.afn0c_harmonics import HarmonicContent, HarmonicRms
 from emms_protocol.gdw1376.afn0d_curves import Curve, CurveTag
+from emms_protocol.gdw1376.afn0d_voltage_stats import DailyVoltageStats, PhaseVoltageStats
 from emms_protocol.gdw1376.afn0e import EventBatch, EventRecord, EventRequest, PointEvent, PowerEvent, VersionChange
 from emms_protocol.gdw1376.afn00 import PerUnitAck, UnitAck
 from emms_protocol.gdw1376.afn04_0a import (
+    EventConfig,
     MasterAddress,
     MeterConfig,
     MeterConfigQuery,
@@ -66,7 +69,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "UnitAck": UnitAck, "PerUnitAck": PerUnitAck,
     "UplinkCommParams": UplinkCommParams, "MasterAddress": MasterAddress, "MeterRecord": MeterRecord,
     "MeterConfig": MeterConfig, "MeterConfigQuery": MeterConfigQuery, "PointBasicParams": PointBasicParams,
-    "TerminalAddress": TerminalAddress,
+    "TerminalAddress": TerminalAddress, "EventConfig": EventConfig,
     "TripCommand": TripCommand, "ProtectCommand": ProtectCommand,
     "VersionInfo": VersionInfo,
     "PowerQuality": PowerQuality, "PurchaseInfo": PurchaseInfo, "SettlementInfo": SettlementInfo,
@@ -76,6 +79,8 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "Register": Register, "EnergyReading": EnergyReading, "ForwardEnergies": ForwardEnergies,
     "ReverseEnergies": ReverseEnergies,
     "CurveTag": CurveTag, "Curve": Curve,
+    "HarmonicRms": HarmonicRms, "HarmonicContent": HarmonicContent,
+    "DailyVoltageStats": DailyVoltageStats, "PhaseVoltageStats": PhaseVoltageStats,
     "EnergyRates": EnergyRates, "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
     "ControlState": ControlState, "GroupControlState": GroupControlState,
     "RawData": RawData,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from emms_protocol.gdw1376 import (
     afn0c,
+    afn0c_harmonics,
     afn0d,
     afn0d_curves,
+    afn0d_voltage_stats,
     afn0e,
     afn00,
     afn01,
@@ -28,7 +30,7 @@ from emms_protocol.gdw1376.codec import FnCodec, no_data
 _TABLE: dict[int, FnCodec] = {}
 for _family in (afn00.CODECS, afn01.CODECS, afn02.CODECS, afn04_0a.CODECS, afn05.CODECS, afn09.CODECS,
                 afn0c.CODECS, afn0d.CODECS, afn0d_curves.CODECS, afn0e.CODECS, afn10.CODECS,
-                purchase.CODECS, control_state.CODECS):
+                purchase.CODECS, control_state.CODECS, afn0c_harmonics.CODECS, afn0d_voltage_stats.CODECS):
     for (_afn, _direction, _fn), _codec in _family.items():
         _TABLE[(_afn << 16) | (_direction << 8) | _fn] = _codec
 

@@ -7,7 +7,14 @@ against its JWKS (:mod:`.verify`); routes ask for one permission each (:func:`re
 
 from typing import Annotated
 
-from emms_runtime.auth.dependencies import PUBLIC, RouteAccess, annotate_openapi, require, routes_without_access
+from emms_runtime.auth.dependencies import (
+    PUBLIC,
+    RouteAccess,
+    annotate_openapi,
+    require,
+    routes_without_access,
+    stepped_up,
+)
 from emms_runtime.auth.permissions import BUILTIN_ROLES, STEP_UP, STEP_UP_ACR, TRUST_LEVELS, Permission
 from emms_runtime.auth.principal import Principal
 from emms_runtime.auth.signing import DEV_KID, SigningKey, development_key, issue_token
@@ -21,5 +28,5 @@ ROLES = tuple(BUILTIN_ROLES)
 __all__ = [
     "BUILTIN_ROLES", "DEV_KID", "PUBLIC", "ROLES", "STEP_UP", "STEP_UP_ACR", "TRUST_LEVELS", "Permission",
     "Principal", "PrincipalDep", "RouteAccess", "SigningKey", "TokenVerifier", "annotate_openapi",
-    "development_key", "issue_token", "require", "routes_without_access",
+    "development_key", "issue_token", "require", "routes_without_access", "stepped_up",
 ]

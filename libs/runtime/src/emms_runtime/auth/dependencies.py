@@ -92,6 +92,12 @@ def _check_quota(request: Request, principal: Principal) -> None:
                    f" (its quota); retry in {wait} s", principal, headers={"Retry-After": str(wait)})
 
 
+def stepped_up(request: Request, principal: Principal) -> bool:
+    """Whether the caller's token carries a password check recent enough for a step-up permission."""
+    max_age: int = request.app.state.auth_settings.step_up_max_age_s
+    return principal.step_up and int(time.time()) - principal.auth_time <= max_age
+
+
 def _check_step_up(request: Request, principal: Principal, permission: Permission) -> None:
     max_age = request.app.state.auth_settings.step_up_max_age_s
     age = int(time.time()) - principal.auth_time
@@ -101,11 +107,15 @@ def _check_step_up(request: Request, principal: Principal, permission: Permissio
                    f" {max_age} s): your token {why}; ask the token endpoint with step_up=true", principal)
 
 
-def require(permission: Permission | None, *, scope: ScopeKind = "company") -> Any:
+def require(permission: Permission | None, *, scope: ScopeKind = "company", step_up: bool | None = None) -> Any:
     """A dependency giving the caller once its token is valid and carries ``permission``.
 
-    ``permission=None`` asks only for a valid token (the caller's own things, ``scope="self"``)."""
-    access = RouteAccess(permission, scope, permission in STEP_UP if permission else False)
+    ``permission=None`` asks only for a valid token (the caller's own things, ``scope="self"``).
+    ``step_up`` defaults to whether ``permission`` is one of ``STEP_UP``; ``False`` admits the permission
+    without a fresh password check — for a route that only *requests* the action (it waits for a stepped-up
+    approver, see :func:`stepped_up`)."""
+    access = RouteAccess(permission, scope, (permission in STEP_UP if permission else False)
+                         if step_up is None else step_up)
 
     async def check(request: Request,
                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:

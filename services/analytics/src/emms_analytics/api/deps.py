@@ -73,10 +73,13 @@ def check_scan(rt: AnalyticsRuntime, points: int, items: int, parts: list[Piece]
         seconds = (p.end - p.start).total_seconds()
         per_point += {"monthly": seconds / (30 * 86_400), "daily": seconds / 86_400, "hourly": seconds / 3600,
                       "interval": seconds / 900}[p.level] + 1
-    estimate = int(points * items * per_point)
+    check_estimate(rt, int(points * items * per_point), f" ({points} metering points)")
+
+
+def check_estimate(rt: AnalyticsRuntime, estimate: int, detail: str = "") -> None:
     limit = rt.settings.budget.max_scan_rows
     if estimate > limit:
-        raise Invalid(f"the query would read about {estimate} rollup rows ({points} metering points); the limit"
+        raise Invalid(f"the query would read about {estimate} rollup rows{detail}; the limit"
                       f" is {limit}: narrow the selection or coarsen the interval")
 
 

@@ -1,9 +1,7 @@
 """One key customer in one answer: who it is and why it is key, the latest value of every item of its
 points (real time), its usage curve over the period (from the rollups), data quality (completeness,
-share estimated), working condition (the latest switch / valve state) and anomalies.
-
-The terminal's online state is not part of the condition: analytics does not consume
-``emms.terminal.session.v1`` (the FEP and the collector know it)."""
+share estimated), working condition (the latest switch / valve state, and the online state of the
+terminals its points are read through, from ``emms.terminal.session.v1``) and anomalies."""
 
 from __future__ import annotations
 
@@ -13,6 +11,7 @@ from typing import Any
 from emms_analytics import analyses
 from emms_analytics.api.deps import Period, zone
 from emms_analytics.keycustomers import repository as repo
+from emms_analytics.keycustomers import terminals as terminal_repo
 from emms_analytics.queries import usage_rows
 from emms_analytics.runtime import SCHEMA, AnalyticsRuntime
 from emms_analytics.scope import Scope
@@ -52,6 +51,7 @@ async def answer(rt: AnalyticsRuntime, scope: Scope, customer: dict[str, Any], k
         latest, states = await repo.latest_values(conn, SCHEMA, ids, now, STATES)
         quality = await repo.quality(conn, SCHEMA, ids, rt.settings.main_items, period.start, period.end)
         counts, found = await repo.anomalies(conn, SCHEMA, ids, period.start, period.end, MAX_ANOMALIES)
+        terminals = await terminal_repo.of_points(conn, SCHEMA, ids)
     utilities = sorted({p["utility"] for p in points if p["utility"] in rt.settings.main_items})
     items = [rt.settings.main_items[u] for u in utilities]
     history = await usage_rows(rt, scope, Selection(customers=[cid]), period.start, period.end, interval,
@@ -66,7 +66,9 @@ async def answer(rt: AnalyticsRuntime, scope: Scope, customer: dict[str, Any], k
         "condition": {"states": _local(states, rt, "data_time"),
                       "supply_off": sorted({s["metering_point_id"] for s in states
                                             if (s["item"] == "relay.state" and s["value"] == 0)
-                                            or (s["item"] == "valve.state" and s["value"] != 1)})},
+                                            or (s["item"] == "valve.state" and s["value"] != 1)}),
+                      "terminals": _local(terminals, rt, "since", "last_seen"),
+                      "terminals_offline": [t["terminal"] for t in terminals if not t["online"]]},
         "anomalies": {"total": sum(counts.values()), "by_severity": counts, "shown": len(found),
                       "rows": _local(found, rt, "data_time", "detected_at")},
     }

@@ -33,6 +33,8 @@ class RuleBody(BaseModel):
     regions: list[Name] | None = Field(default=None, min_length=1, max_length=100)
     companies: list[Name] | None = Field(default=None, min_length=1, max_length=100)
     categories: list[Name] | None = Field(default=None, min_length=1, max_length=100)
+    min_capacity_kva: float | None = Field(default=None, ge=0, le=10_000_000)
+    """Only customers whose contracted capacity (archive master data) is at least this many kVA."""
 
 
 class HandMark(ApiModel):
@@ -50,6 +52,7 @@ class Rule(ApiModel):
     regions: list[str] | None
     companies: list[str] | None
     categories: list[str] | None
+    min_capacity_kva: float | None = None
 
 
 class KeyCustomer(ApiModel):

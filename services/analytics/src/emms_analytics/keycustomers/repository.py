@@ -22,6 +22,10 @@ class Rule:
     regions: list[str] | None = None
     companies: list[str] | None = None
     categories: list[str] | None = None
+    min_capacity_kva: float | None = None
+
+
+RULE_COLUMNS = "rule_id, utility, top_n, period_days, regions, companies, categories, min_capacity_kva"
 
 
 async def audit(conn: Connection, schema: str, actor: str, entity: str, entity_id: str, action: str,
@@ -87,24 +91,24 @@ async def unmark(conn: Connection, schema: str, customer_id: str, actor: str) ->
 
 
 async def rules(conn: Connection, schema: str) -> list[Rule]:
-    rows = await conn.fetch(f"SELECT rule_id, utility, top_n, period_days, regions, companies, categories"
-                            f" FROM {schema}.key_customer_rule ORDER BY rule_id")
+    rows = await conn.fetch(f"SELECT {RULE_COLUMNS} FROM {schema}.key_customer_rule ORDER BY rule_id")
     return [Rule(**dict(r)) for r in rows]
 
 
 async def put_rule(conn: Connection, schema: str, rule: Rule, actor: str) -> bool:
     """Create or replace a rule with its audit row; True when it was new."""
     async with conn.transaction():
-        before = await conn.fetchrow(f"SELECT rule_id, utility, top_n, period_days, regions, companies, categories"
-                                     f" FROM {schema}.key_customer_rule WHERE rule_id = $1 FOR UPDATE", rule.rule_id)
+        before = await conn.fetchrow(f"SELECT {RULE_COLUMNS} FROM {schema}.key_customer_rule WHERE rule_id = $1"
+                                     f" FOR UPDATE", rule.rule_id)
         await conn.execute(
             f"INSERT INTO {schema}.key_customer_rule (rule_id, utility, top_n, period_days, regions, companies,"
-            f" categories, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            f" categories, created_by, min_capacity_kva) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             f" ON CONFLICT (rule_id) DO UPDATE SET utility = EXCLUDED.utility, top_n = EXCLUDED.top_n,"
             f" period_days = EXCLUDED.period_days, regions = EXCLUDED.regions, companies = EXCLUDED.companies,"
-            f" categories = EXCLUDED.categories, created_by = EXCLUDED.created_by, created_at = now()",
+            f" categories = EXCLUDED.categories, created_by = EXCLUDED.created_by, created_at = now(),"
+            f" min_capacity_kva = EXCLUDED.min_capacity_kva",
             rule.rule_id, rule.utility, rule.top_n, rule.period_days, rule.regions, rule.companies, rule.categories,
-            actor)
+            actor, rule.min_capacity_kva)
         await audit(conn, schema, actor, "key_customer_rule", rule.rule_id, "created" if before is None else "changed",
                     dict(before) if before is not None else None, asdict(rule))
     return before is None
@@ -113,8 +117,7 @@ async def put_rule(conn: Connection, schema: str, rule: Rule, actor: str) -> boo
 async def delete_rule(conn: Connection, schema: str, rule_id: str, actor: str) -> bool:
     async with conn.transaction():
         before = await conn.fetchrow(f"DELETE FROM {schema}.key_customer_rule WHERE rule_id = $1"
-                                     f" RETURNING rule_id, utility, top_n, period_days, regions, companies,"
-                                     f" categories", rule_id)
+                                     f" RETURNING {RULE_COLUMNS}", rule_id)
         if before is None:
             return False
         await audit(conn, schema, actor, "key_customer_rule", rule_id, "deleted", dict(before), None)

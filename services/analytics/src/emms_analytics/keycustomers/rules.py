@@ -1,8 +1,8 @@
 """Key customers by rule: the top N customers by usage of a utility's main register over the last
 ``period_days`` whole local days before a given instant, within regions (with every region below),
 companies and customer categories — the same ranking as ``/ranking``, read from the rollups, in the
-caller's scope. Contracted capacity is not a criterion: the master data the archive publishes has
-no contracted capacity of a customer."""
+caller's scope; optionally only among customers whose contracted capacity (the archive's master data,
+``contracted_capacity_kva``) is at least ``min_capacity_kva``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def window(rt: AnalyticsRuntime, rule: Rule, at: datetime) -> tuple[datetime, da
 def describe(rule: Rule) -> str:
     where = [f"{name} {', '.join(values)}" for name, values in
              (("regions", rule.regions), ("companies", rule.companies), ("categories", rule.categories)) if values]
+    if rule.min_capacity_kva is not None:
+        where.append(f"contracted capacity ≥ {rule.min_capacity_kva:g} kVA")
     return (f"top {rule.top_n} by {rule.utility} usage over {rule.period_days} days"
             + (f" in {'; '.join(where)}" if where else ""))
 
@@ -39,7 +41,7 @@ async def chosen(rt: AnalyticsRuntime, scope: Scope, rule: Rule, at: datetime) -
     item = rt.settings.main_items[rule.utility]
     start, end = window(rt, rule, at)
     sel = Selection(regions=rule.regions, companies=rule.companies, categories=rule.categories,
-                    utilities=[rule.utility])
+                    utilities=[rule.utility], min_capacity_kva=rule.min_capacity_kva)
     rows = await usage_rows(rt, scope, sel, start, end, "period", "customer", [item])
     tz = zone(rt)
     out = []

@@ -125,6 +125,24 @@ class NetworkNode(Record):
         return value
 
 
+class TerminalChannel(StrEnum):
+    """How the master reaches a terminal (its uplink)."""
+
+    GPRS = "gprs"
+    CDMA = "cdma"
+    LTE = "4g"
+    NR = "5g"
+    NB_IOT = "nb-iot"
+    ETHERNET = "ethernet"
+    PSTN = "pstn"
+    SERIAL = "serial"
+    POWER_LINE = "power-line"
+    RADIO = "radio"
+
+
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
 class Terminal(Record):
     id: Id
     kind: TerminalKind
@@ -137,6 +155,18 @@ class Terminal(Record):
     company_id: Id
     region_id: Id | None = None
     status: Status = Status.ACTIVE
+    # the terminal's archive (R-4.6.3, migration 0014)
+    vendor: Short | None = None
+    serial_number: Short | None = None
+    firmware: Short | None = None
+    """Software version as the terminal reports it (AFN09 F1)."""
+    hardware_version: Short | None = None
+    channel: TerminalChannel | None = None
+    sim_iccid: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{18,20}[0-9Ff]?$")] | None = None
+    sim_msisdn: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{5,15}$")] | None = None
+    install_place: Text | None = None
+    """Where it hangs: the transformer room, the building's meter cabinet …"""
+    installed_at: AwareDatetime | None = None
 
 
 class Customer(Record):
@@ -155,6 +185,8 @@ class Customer(Record):
     heat-exchange station; building / unit / floor / station are that node and its ancestors."""
     heated_area_m2: float | None = Field(default=None, ge=0, le=1_000_000)
     """Heated (billing) area of a heat customer in m²."""
+    contracted_capacity_kva: float | None = Field(default=None, ge=0, le=10_000_000)
+    """The capacity the customer contracted with the utility, in kVA (key customers are chosen by it)."""
 
     @field_validator("category")
     @classmethod
@@ -260,6 +292,7 @@ class CustomerMeterRow(Record):
     company_id: Id
     region_id: Id
     customer_address: str | None = None
+    contracted_capacity_kva: float | None = Field(default=None, ge=0, le=10_000_000)
     metering_point_id: Id
     metering_point_name: str | None = None
     node_id: Id | None = None
@@ -282,7 +315,8 @@ class CustomerMeterRow(Record):
         """The three records this row stands for (validated by their own models)."""
         customer = Customer(id=self.customer_id, name=self.customer_name, party_id=self.party_id,
                             utility=self.utility, category=self.category, industry=self.industry,
-                            company_id=self.company_id, region_id=self.region_id, address=self.customer_address)
+                            company_id=self.company_id, region_id=self.region_id, address=self.customer_address,
+                            contracted_capacity_kva=self.contracted_capacity_kva)
         point = MeteringPoint(id=self.metering_point_id, customer_id=self.customer_id, utility=self.utility,
                               name=self.metering_point_name, node_id=self.node_id, terminal_id=self.terminal_id,
                               pn=self.pn, port=self.port, baud_rate=self.baud_rate)

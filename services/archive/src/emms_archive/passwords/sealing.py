@@ -10,8 +10,6 @@ keeps no terminal password (the routes answer 503, the FEP sends its default PW)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import secrets
 from pathlib import Path
@@ -19,10 +17,11 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, Field, SecretStr
 
-DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
-    hashlib.sha256(b"emms development terminal-password key-encryption key - published, never for production")
-    .digest()).decode()
+from emms_runtime import kek
+
+DEV_KEY_ENCRYPTION_KEY = kek.TERMINAL_PASSWORDS_DEVELOPMENT_KEY
 """Seals terminal passwords in development and tests only: anyone can read it here (and in the FEP)."""
+_HOW = "set EMMS_ARCHIVE_TERMINAL_PASSWORDS__KEY_ENCRYPTION_KEY or …_FILE (a Fernet key; the FEP holds the same)"
 
 PW_LEN = 16
 _HEX = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -39,28 +38,11 @@ class TerminalPasswordSettings(BaseModel):
     """A rotation with no result from the FEP this long after it was sent is reported failed."""
 
     def keys(self, environment: str) -> list[str]:
-        if self.key_encryption_key_file is not None:
-            try:
-                text = self.key_encryption_key_file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"terminal_passwords.key_encryption_key_file: cannot read"
-                                 f" {self.key_encryption_key_file}: {exc.strerror}") from None
-        elif self.key_encryption_key is not None:
-            text = self.key_encryption_key.get_secret_value()
-        else:
-            text = "" if environment == "production" else DEV_KEY_ENCRYPTION_KEY
-        keys = [k.strip() for k in text.split(",") if k.strip()]
-        if not keys:  # production without the Secret: no terminal has its own PW until it is mounted
-            return []
-        if environment == "production" and DEV_KEY_ENCRYPTION_KEY in keys:
-            raise ValueError("production must not seal terminal passwords with the published development key")
-        for key in keys:
-            try:
-                Fernet(key)
-            except ValueError:
-                raise ValueError("the terminal-password key-encryption key must be Fernet keys"
-                                 " (32 url-safe base64-encoded bytes), comma-separated") from None
-        return keys
+        """The KEKs, the sealing one first; [] in production without the Secret (no terminal has its own PW
+        until it is mounted)."""
+        return kek.kek_keys(self.key_encryption_key, self.key_encryption_key_file, environment=environment,
+                            development=DEV_KEY_ENCRYPTION_KEY, what="terminal passwords", how=_HOW,
+                            file_setting="terminal_passwords.key_encryption_key_file", required=False)
 
 
 class Sealer:

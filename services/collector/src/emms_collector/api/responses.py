@@ -178,6 +178,68 @@ class ClockSync(ApiModel):
     detail: str | None
 
 
+class MasterClock(ApiModel):
+    """The master's clock against its NTP servers (R-4.6.1.2): the last check of each, the median offset."""
+
+    servers: list[dict[str, Any]]
+    offset_s: float | None
+    tolerance_s: float
+    within_tolerance: bool | None
+
+
+class TerminalClass(ApiModel):
+    """One terminal class's settings (R-4.6.1.3, R-4.5.4.3)."""
+
+    class_: str = Field(alias="class")
+    clock_tolerance_s: float | None
+    important_ercs: list[int] | None
+    updated_at: datetime
+    updated_by: str
+
+
+class EventConfigPush(ApiModel):
+    """AFN 04 F9 sent to a class's terminals: each terminal's outcome."""
+
+    class_: str = Field(alias="class")
+    important_ercs: list[int]
+    results: list[dict[str, Any]]
+
+
+class TerminalClasses(ApiModel):
+    default_clock_tolerance_s: float
+    items: list[dict[str, Any]]
+
+
+class CollectorCheck(ApiModel):
+    """A concentrator's collectors: how many, their clock reads and the syncs (R-4.6.1.4)."""
+
+    terminal: str
+    collectors: int
+    detail: str
+    tolerance_s: float
+    out_of_tolerance: int
+    mode: str | None
+    reads: list[dict[str, Any]]
+    syncs: list[dict[str, Any]]
+
+
+class CollectorClocks(ApiModel):
+    tolerance_s: float
+    items: list[dict[str, Any]]
+
+
+class MeterClockRead(ApiModel):
+    """A meter clock measurement's record (``level`` meter) and the sync it led to, if any."""
+
+    id: int
+    terminal: str
+    meter_id: str
+    deviation_before_s: float | None
+    round_trip_ms: float | None
+    outcome: str
+    sync: dict[str, Any] | None = None
+
+
 class MeterClockSync(ApiModel):
     """The meter clock sync as recorded after sending it."""
 

@@ -37,6 +37,7 @@ from emms_bus import BusConsumer, Delivery
 from emms_collector.repository import masterdata as md_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import tasks as task_sql
+from emms_collector.repository import terminal_class as class_sql
 from emms_collector.repository.templates import list_templates
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks.auto_tasks import join
@@ -159,6 +160,7 @@ class MasterDataSync:
         key = terminal_key(data.get("address"))
         await md_sql.upsert_terminal(conn, change.entity_id, data.get("address"), key, data.get("region_id"),
                                      data.get("status"), data.get("company_id"))
+        await class_sql.note_terminal_class(conn, change.entity_id, data.get("kind"), data.get("model"))
 
     async def _group_member(self, conn: Connection, change: MasterDataChange) -> None:
         data = change.data

@@ -47,6 +47,12 @@ _REVERSE = _register("energy.active.export") | _register("energy.reactive.export
 _F25 = {f"power.{k}.{p}" for k in ("active", "reactive", "apparent") for p in ("total", "a", "b", "c")} \
     | {f"power_factor.{p}" for p in ("total", "a", "b", "c")} | {f"voltage.{p}" for p in ("a", "b", "c")} \
     | {f"current.{p}" for p in ("a", "b", "c", "n")}
+# supply quality (issue 17): the terminal's daily voltage statistics (AFN0D F27) and harmonic content (AFN0C F58)
+_F27 = {f"qualification.minutes.{band}.{p}" for band in ("within", "over_upper", "under_lower", "over_upper_upper",
+                                                    "under_lower_lower") for p in "abc"} \
+    | {f"voltage.day.{x}.{p}" for x in ("max", "min", "average") for p in "abc"}
+_F58 = {f"thd.{q}.{p}" for q in ("voltage", "current") for p in "abc"} \
+    | {f"harmonic.{q}.{p}.h{h}" for q in ("voltage", "current") for p in "abc" for h in range(2, 20)}
 _188_COMMON = {"valve.state", "battery.low"}
 _188_WATER_GAS = {"water.volume", "gas.volume"} | _188_COMMON
 _188_HEAT = {"heat.energy", "cooling.energy", "heat.power", "flow.rate", "volume.heat", "temperature.supply",
@@ -74,6 +80,7 @@ ROUTES: dict[tuple[TaskType, str], tuple[Route, ...]] = {
         _r("AFN0D F161 daily frozen forward active", 0x0D, 161, _IMPORT, tag="day"),
         _r("AFN0D F1 daily frozen forward energies", 0x0D, 1, _FORWARD, tag="day"),
         _r("AFN0D F2 daily frozen reverse energies", 0x0D, 2, _REVERSE, tag="day"),
+        _r("AFN0D F27 daily voltage statistics", 0x0D, 27, _F27, tag="day"),
         _645_RELAY,
     ),
     (TaskType.MONTHLY_FROZEN, ELECTRICITY): (
@@ -87,6 +94,7 @@ ROUTES: dict[tuple[TaskType, str], tuple[Route, ...]] = {
         _r("AFN0C F34 reverse energies", 0x0C, 34, _REVERSE),
         _r("AFN0C F25 power, voltage, current", 0x0C, 25, _F25),
         _r("AFN0C F167 prepayment balance", 0x0C, 167, {"balance.remaining", "energy.remaining"}),
+        _r("AFN0C F58 harmonic content and THD", 0x0C, 58, _F58),
         _645_RELAY,
     ),
     (TaskType.REALTIME, CJT188): (_188_READ,),

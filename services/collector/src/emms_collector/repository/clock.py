@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from emms_collector.repository.scope import UNRESTRICTED, Scope
+from emms_collector.repository.terminal_class import tolerance_sql
 from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
 from emms_db.where import Where
@@ -79,25 +80,60 @@ async def approve_meter_sync(conn: Connection, sync_id: int, approver: str) -> d
     return dict(row) if row else None
 
 
-async def finish_sync(conn: Connection, sync_id: int, outcome: str, detail: str) -> dict[str, Any]:
-    row = await conn.fetchrow(f"UPDATE {SCHEMA}.clock_sync SET outcome = $2, detail = $3, finished_at = now()"
-                              " WHERE id = $1 RETURNING *", sync_id, outcome, detail)
+async def finish_sync(conn: Connection, sync_id: int, outcome: str, detail: str, *, set_to: datetime | None = None,
+                      after_s: float | None = None) -> dict[str, Any]:
+    row = await conn.fetchrow(f"UPDATE {SCHEMA}.clock_sync SET outcome = $2, detail = $3, finished_at = now(),"
+                              " set_to = coalesce($4, set_to), deviation_after_s = coalesce($5, deviation_after_s)"
+                              " WHERE id = $1 RETURNING *", sync_id, outcome, detail, set_to, after_s)
     return dict(row) if row else {}
 
 
+async def note_meter_read(conn: Connection, terminal: str, meter_id: str, deviation_s: float | None,
+                          round_trip_ms: float | None, detail: str) -> dict[str, Any]:
+    """A meter clock read through its terminal: the measurement's record."""
+    row = await conn.fetchrow(
+        f"INSERT INTO {SCHEMA}.clock_sync (terminal, meter_id, level, deviation_before_s, round_trip_ms, outcome,"
+        " detail, finished_at) VALUES ($1, $2, 'meter', $3, $4, $5, $6, now()) RETURNING *",
+        terminal, meter_id, deviation_s, round_trip_ms, "measured" if deviation_s is not None else "failed", detail)
+    return dict(row) if row else {}
+
+
+async def add_meter_sync_once(conn: Connection, terminal: str, meter_id: str, outcome: str, detail: str,
+                              approved_by: str | None, deviation_s: float | None) -> dict[str, Any] | None:
+    """A meter sync to approve (or approved), unless one for the meter is still open; the new record or None."""
+    row = await conn.fetchrow(
+        f"INSERT INTO {SCHEMA}.clock_sync (terminal, meter_id, level, outcome, detail, approved_by,"
+        " deviation_before_s) SELECT $1, $2, 'meter', $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM"
+        f" {SCHEMA}.clock_sync WHERE meter_id = $2 AND level = 'meter' AND finished_at IS NULL"
+        " AND outcome IN ('awaiting_approval', 'approved')) RETURNING *",
+        terminal, meter_id, outcome, detail, approved_by, deviation_s)
+    return dict(row) if row else None
+
+
 async def count_out_of_tolerance(conn: Connection, tolerance_s: float) -> int:
-    """Online terminals whose clock is off by more than ``tolerance_s``."""
-    return int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock WHERE online"
-                                   " AND abs(deviation_s) > $1", tolerance_s) or 0)
+    """Online terminals whose clock is off by more than their class's tolerance (``tolerance_s`` by default)."""
+    return int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock c WHERE online"
+                                   f" AND abs(deviation_s) > {tolerance_sql('c.terminal', '$1')}", tolerance_s) or 0)
 
 
-async def claim_to_sync(conn: Connection, tolerance_s: float, min_interval_s: float, limit: int = 200) -> list[str]:
-    """The online terminals out of tolerance and not synced within ``min_interval_s``, worst first, marked
+async def worst_deviation(conn: Connection) -> float | None:
+    """The largest absolute clock deviation among online terminals."""
+    value = await conn.fetchval(f"SELECT max(abs(deviation_s)) FROM {SCHEMA}.terminal_clock WHERE online")
+    return None if value is None else float(value)
+
+
+CLAIM_LIMIT = 200
+
+
+async def claim_to_sync(conn: Connection, tolerance_s: float, min_interval_s: float,
+                        limit: int = CLAIM_LIMIT) -> list[str]:
+    """The online terminals out of their class's tolerance (``tolerance_s`` by default) and not synced within
+    ``min_interval_s``, worst first, marked
     ``syncing`` (skipping rows another replica holds)."""
     rows = await conn.fetch(
         f"""UPDATE {SCHEMA}.terminal_clock c SET last_sync_at = now(), last_result = 'syncing'
-            WHERE c.terminal IN (SELECT terminal FROM {SCHEMA}.terminal_clock
-                WHERE online AND abs(deviation_s) > $1
+            WHERE c.terminal IN (SELECT o.terminal FROM {SCHEMA}.terminal_clock o
+                WHERE online AND abs(deviation_s) > {tolerance_sql('o.terminal', '$1')}
                   AND (last_sync_at IS NULL OR last_sync_at < now() - make_interval(secs => $2))
                 ORDER BY abs(deviation_s) DESC LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)
             RETURNING c.terminal""", tolerance_s, min_interval_s)
@@ -115,10 +151,12 @@ async def terminal_clocks(conn: Connection, *, tolerance_s: float, out_of_tolera
                           offset: int, scope: Scope = UNRESTRICTED) -> tuple[int, list[dict[str, Any]]]:
     """(total, page) of the latest clock per terminal in ``scope``, worst deviation first."""
     w = Where([tolerance_s])
-    w.add("abs(c.deviation_s) > $1" if out_of_tolerance else "$1::float8 IS NOT NULL")
+    w.add(f"abs(c.deviation_s) > {tolerance_sql('c.terminal', '$1')}" if out_of_tolerance
+          else "$1::float8 IS NOT NULL")
     scope.terminals("c.terminal", w)
     total = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.terminal_clock c WHERE {w.sql()}", *w.args)
-    rows = await conn.fetch(f"SELECT c.* FROM {SCHEMA}.terminal_clock c WHERE {w.sql()}"
+    rows = await conn.fetch(f"SELECT c.*, {tolerance_sql('c.terminal', '$1')} AS tolerance_s"
+                            f" FROM {SCHEMA}.terminal_clock c WHERE {w.sql()}"
                             f" ORDER BY abs(c.deviation_s) DESC NULLS LAST, c.terminal"
                             f" LIMIT {int(limit)} OFFSET {int(offset)}", *w.args)
     return int(total or 0), [dict(r) for r in rows]

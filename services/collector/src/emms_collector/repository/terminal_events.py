@@ -27,3 +27,10 @@ async def advance(conn: Connection, terminal: str, fn: int, next_pointer: int, c
         " VALUES ($1, $2, $3, $4) ON CONFLICT (terminal) DO UPDATE SET"
         f" {ptr_col} = excluded.{ptr_col}, {ec_col} = excluded.{ec_col}, read_at = excluded.read_at",
         terminal, next_pointer, counter, read_at)
+
+
+async def important_pointers(conn: Connection, terminals: list[str]) -> dict[str, int]:
+    """Where the next read of each terminal's important queue starts (= the EC1 read up to)."""
+    rows = await conn.fetch(f"SELECT terminal, next_important FROM {SCHEMA}.terminal_events"
+                            " WHERE terminal = ANY($1::text[])", terminals)
+    return {r["terminal"]: int(r["next_important"] or 0) for r in rows}

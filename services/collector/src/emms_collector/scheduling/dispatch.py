@@ -91,6 +91,11 @@ class Dispatcher:
         self.results_seen = 0
 
     @property
+    def settings(self) -> DispatchSettings:
+        """Time-outs and re-sends the FEP applies to this service's requests."""
+        return self._settings
+
+    @property
     def in_flight(self) -> int:
         return len(self._waiting)
 

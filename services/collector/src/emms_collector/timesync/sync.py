@@ -3,7 +3,8 @@
 * **Deviation.** From heartbeats (the FEP publishes the terminal clock and its
   deviation on the session topic) or polled (AFN 0C F2) by ``clock`` tasks and
   on request.
-* **Sync.** A terminal beyond ``tolerance_s`` is measured first (a clock read
+* **Sync.** A terminal beyond its class's tolerance (``terminal_class``; ``tolerance_s`` by default) is
+  measured first (a clock read
   gives the round trip and the bus latency to the FEP), then set (AFN 05 F31)
   to the master's time *at the moment the frame reaches it*: now + bus latency
   + half the round trip — the channel delay compensation — and read again to
@@ -34,16 +35,19 @@ from emms_collector import metrics
 from emms_collector.intake.events import MeterClockEvent
 from emms_collector.repository import clock as clock_sql
 from emms_collector.repository import points as point_sql
+from emms_collector.repository import terminal_class as class_sql
 from emms_collector.repository.runs import ClaimedRun
 from emms_collector.scheduling.dispatch import Dispatcher
 from emms_collector.scheduling.scheduler import RunOutcome
 from emms_collector.settings import TimeSyncSettings
 from emms_collector.tasks.model import Task
+from emms_collector.timesync import meter_clock
 from emms_collector.timesync.clock_read import ClockReading, deviation_of, in_quiet_window
+from emms_collector.timesync.collectors import CollectorClocks
+from emms_collector.timesync.master_clock import MasterClock
 from emms_db.connection import Connection
 from emms_messages.terminal import DataUnitRequest, DownlinkRequest, RequestOutcome, SessionState, TerminalSession
 from emms_protocol import cjt188, dlt645
-from emms_protocol.gdw1376.afn10 import control_word
 from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.collector.timesync")
@@ -58,6 +62,9 @@ class TimeSync:
         self._settings = settings
         self._tz = tz
         self._me = me
+        self.master = MasterClock(settings.master)
+        self.collectors = CollectorClocks(pool, dispatcher, settings, tz)
+        self._worker: PeriodicWorker | None = None
 
     # -- observations -------------------------------------------------------------------------------------
     async def handle_sessions(self, batch: Sequence[Delivery]) -> None:
@@ -112,7 +119,8 @@ class TimeSync:
         before, why = await self.read_clock(terminal, "clock-sync")
         if before is None:
             return await self._record(terminal, None, None, None, "failed", f"clock read failed: {why}")
-        if not force and abs(before.deviation_s) <= self._settings.tolerance_s:
+        tolerance = await self.tolerance_of(terminal)
+        if not force and abs(before.deviation_s) <= tolerance:
             return await self._record(terminal, before, None, None, "within_tolerance", "no sync needed")
         delay = before.bus_latency_s + before.round_trip_s / 2
         set_to = (datetime.now(UTC) + timedelta(seconds=delay)).astimezone(self._tz)
@@ -125,9 +133,14 @@ class TimeSync:
             return await self._record(terminal, before, set_to, None, "failed",
                                       f"time set {result.outcome.value}: {result.detail}")
         after, why = await self.read_clock(terminal, "clock-sync")
-        ok = after is not None and abs(after.deviation_s) <= self._settings.tolerance_s
+        ok = after is not None and abs(after.deviation_s) <= tolerance
         return await self._record(terminal, before, set_to, after, "synced" if ok else "still_off",
                                   f"delay compensated {delay:.3f} s" + (f"; re-read: {why}" if why else ""))
+
+    async def tolerance_of(self, terminal: str) -> float:
+        """The terminal's clock tolerance: its class's (``PUT /api/v1/terminal-classes/{class}``) or the default."""
+        async with self._pool.acquire() as conn:
+            return await class_sql.tolerance_of(conn, terminal, self._settings.tolerance_s)
 
     async def _record(self, terminal: str, before: ClockReading | None, set_to: datetime | None,
                       after: ClockReading | None, outcome: str, detail: str) -> dict[str, Any]:
@@ -150,11 +163,50 @@ class TimeSync:
             points = await point_sql.by_meters(conn, [row["meter_id"]] if row["meter_id"] else [])
         return await self._send_meter_sync(sync_id, points.get(row["meter_id"]))
 
+    async def read_meter_clock(self, point: point_sql.Point) -> tuple[ClockReading | None, str]:
+        """A DL/T 645 meter's clock read through its terminal (AFN 10 F1): the deviation, or why not."""
+        published_at = datetime.now(UTC)
+        result = await self._dispatcher.send(meter_clock.read_request(point, self._dispatcher.settings), "meter-clock")
+        reading = meter_clock.meter_deviation(result, published_at)
+        return reading, "" if reading else f"{result.outcome.value}: {result.detail}".strip(": ")
+
+    async def check_meter(self, meter_id: str) -> dict[str, Any]:
+        """Read a meter's clock (R-4.6.1.5); beyond ``meter_tolerance_s`` a sync is recorded to approve (or
+        approved at once by setting), unless one is open. The measurement's record, with ``sync`` when one
+        was recorded. LookupError for a meter not in the point table, ValueError for one that cannot be read."""
+        async with self._pool.acquire() as conn:
+            point = (await point_sql.by_meters(conn, [meter_id])).get(meter_id)
+        if point is None:
+            raise LookupError(f"meter {meter_id} is not in the measurement-point table")
+        reading, why = await self.read_meter_clock(point)
+        deviation = reading.deviation_s if reading else None
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await clock_sql.note_meter_read(conn, point.terminal, meter_id, deviation,
+                                                  reading.round_trip_s * 1000 if reading else None,
+                                                  why or "AFN10 forward, DL/T 645 0400010C")
+            sync = None
+            if deviation is not None and abs(deviation) > self._settings.meter_tolerance_s:
+                auto = self._settings.auto_approve_meter_sync
+                sync = await clock_sql.add_meter_sync_once(
+                    conn, point.terminal, meter_id, "approved" if auto else "awaiting_approval",
+                    f"read {deviation:+.1f} s beyond {self._settings.meter_tolerance_s:g} s", "auto" if auto else None,
+                    deviation)
+        if deviation is not None:
+            metrics.CLOCK_DEVIATION.labels("meter").set(abs(deviation))
+        return {**row, "sync": sync}
+
     async def _send_meter_sync(self, sync_id: int, point: point_sql.Point | None) -> dict[str, Any]:
+        """Forward the meter's time setting through its terminal, then (DL/T 645) read the clock back: the
+        deviation left is the sync's result (``synced`` within ``meter_tolerance_s``, else ``still_off``)."""
         if point is None:
             return await self._finish_meter(sync_id, "failed", "the meter is not in the measurement-point table")
-        when = datetime.now(self._tz).replace(microsecond=0, tzinfo=None)
+        delay = 0.0
+        if point.protocol == "dlt645-2007":  # a read first gives the forward's delay: half its round trip
+            before, _ = await self.read_meter_clock(point)
+            delay = before.bus_latency_s + before.round_trip_s / 2 if before else 0.0
         try:
+            when = (datetime.now(self._tz) + timedelta(seconds=delay)).replace(tzinfo=None)
+            when = when.replace(microsecond=0) + timedelta(seconds=1 if when.microsecond >= 500_000 else 0)
             if point.protocol.startswith("cjt188"):
                 payload = cjt188.write_time(_188_TYPES.get(point.utility, cjt188.WATER_COLD), point.meter_address,
                                             when)
@@ -162,39 +214,53 @@ class TimeSync:
                 payload = dlt645.broadcast_time_sync(when)
         except ValueError as exc:  # a meter address master data got wrong: nothing can be sent
             return await self._finish_meter(sync_id, "failed", f"no time-setting frame for the meter: {exc}")
-        control = control_word(2400, "even")
-        value = {"type": "ForwardRequest", "port": point.port or 31, "control": control,
-                 "frame_timeout": 0x80 | 5, "byte_timeout": 10, "payload": payload.hex()}
-        request = DownlinkRequest(request_id=f"col-msync-{secrets.token_hex(8)}", terminal=point.terminal, afn=0x10,
-                                  units=[DataUnitRequest(pn=[0], fn=[1], data={"value": value})],
-                                  requested_by="collector:timesync", timeout_s=10.0, retries=1, priority=1)
-        result = await self._dispatcher.send(request, "meter-sync")
-        ok = result.outcome is RequestOutcome.ANSWERED
+        result = await self._dispatcher.send(meter_clock.forward_request(point, payload, "msync",
+                                                                         self._dispatcher.settings), "meter-sync")
         what = "188 write time" if point.protocol.startswith("cjt188") else "645 broadcast time"
-        return await self._finish_meter(sync_id, "synced" if ok else "failed",
-                                        f"forwarded {what}: {result.outcome.value} {result.detail}")
+        detail = f"forwarded {what} (delay compensated {delay:.3f} s): {result.outcome.value} {result.detail}".strip()
+        if result.outcome is not RequestOutcome.ANSWERED:
+            return await self._finish_meter(sync_id, "failed", detail)
+        set_to = when.replace(tzinfo=self._tz)
+        if point.protocol != "dlt645-2007":
+            return await self._finish_meter(sync_id, "synced", detail, set_to=set_to)
+        after, why = await self.read_meter_clock(point)
+        if after is None:
+            return await self._finish_meter(sync_id, "synced", f"{detail}; read back: {why}", set_to=set_to)
+        metrics.CLOCK_DEVIATION.labels("meter").set(abs(after.deviation_s))
+        ok = abs(after.deviation_s) <= self._settings.meter_tolerance_s
+        return await self._finish_meter(sync_id, "synced" if ok else "still_off",
+                                        f"{detail}; read back {after.deviation_s:+.1f} s", set_to=set_to,
+                                        after_s=after.deviation_s)
 
-    async def _finish_meter(self, sync_id: int, outcome: str, detail: str) -> dict[str, Any]:
+    async def _finish_meter(self, sync_id: int, outcome: str, detail: str, *, set_to: datetime | None = None,
+                            after_s: float | None = None) -> dict[str, Any]:
         async with self._pool.acquire() as conn:
-            row = await clock_sql.finish_sync(conn, sync_id, outcome, detail[:300])
+            row = await clock_sql.finish_sync(conn, sync_id, outcome, detail[:300], set_to=set_to, after_s=after_s)
         metrics.CLOCK_SYNCS.labels(f"meter_{outcome}").inc()
         return row
 
     # -- the worker and the clock task -------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """The worker: a :meth:`pass_once` every ``every_s``."""
-        await PeriodicWorker("timesync", self.pass_once, self._settings.every_s).run(stop)
+        """The worker: a :meth:`pass_once` every ``every_s`` (and when a clock check is done)."""
+        self._worker = PeriodicWorker("timesync", self.pass_once, self._settings.every_s)
+        await self._worker.run(stop)
 
     async def pass_once(self) -> list[dict[str, Any]]:
         """Sync the online terminals out of tolerance (claimed with a lease so replicas do not collide)."""
         now = datetime.now(UTC)
         async with self._pool.acquire() as conn:
             metrics.CLOCK_OUT_OF_TOLERANCE.set(await clock_sql.count_out_of_tolerance(conn, self._settings.tolerance_s))
+            worst = await clock_sql.worst_deviation(conn)
+            if worst is not None:
+                metrics.CLOCK_DEVIATION.labels("terminal").set(worst)
             if in_quiet_window(now, self._tz, self._settings.quiet_minutes):
                 return []
             terminals = await clock_sql.claim_to_sync(conn, self._settings.tolerance_s, self._settings.min_interval_s)
             approved = await clock_sql.approved_meter_syncs(conn)
         results = list(await asyncio.gather(*(self.sync_terminal(t) for t in terminals)))
+        if len(terminals) >= clock_sql.CLAIM_LIMIT and self._worker is not None \
+                and any(r.get("outcome") == "synced" for r in results):
+            self._worker.poke()  # more are waiting: the next batch now, not after the interval
         for sync_id, meter_id in approved:
             async with self._pool.acquire() as conn:
                 points = await point_sql.by_meters(conn, [meter_id] if meter_id else [])
@@ -205,4 +271,6 @@ class TimeSync:
         """A ``clock`` task: poll the clocks of the target's terminals (sync follows from the deviations)."""
         readings = await asyncio.gather(*(self.poll(t) for t in terminals))
         ok = sum(1 for r in readings if r is not None)
+        if self._worker is not None:  # the clocks found off are set now, not at the next interval
+            self._worker.poke()
         return ("done" if ok or not terminals else "failed"), f"{ok} of {len(terminals)} terminal clocks read"

@@ -18,9 +18,10 @@ from emms_control.repository import command_log as log_sql
 from emms_control.repository import devices as device_sql
 from emms_control.repository import groups as group_sql
 from emms_control.repository import jobs as job_sql
+from emms_control.runtime import ControlRuntime
 from emms_db.owner_scope import OwnerScope
 from emms_db.where import Where
-from emms_runtime import Permission, Principal, require
+from emms_runtime import Permission, Principal, oplog, require
 from emms_runtime.api_models import ApiModel
 from emms_runtime.errors import Forbidden, NotFound
 
@@ -194,7 +195,18 @@ async def post_command(cr: ControlDep, principal: Sender, body: CommandBody) -> 
                                       override_protection=body.override_protection,
                                       override_reason=body.override_reason, params=params,
                                       not_before=body.not_before, target=body.target.model_dump(exclude_none=True))
-        return _job(await job_status(conn, job_id))
+        job = _job(await job_status(conn, job_id))
+    await _duty_log(cr, principal, job, "submitted", body.reason)
+    return job
+
+
+async def _duty_log(cr: ControlRuntime, principal: Principal, job: dict[str, Any], step: str,
+                    reason: str | None) -> None:
+    """The command's step in the duty log (emms.operation.log.v1), after it committed; never fails the request."""
+    await oplog.record(cr.producer, service="control", category="control", action=f"command.{step}",
+                       actor=principal.subject, target=f"job {job['job_id']}", reason=reason,
+                       entry_id=f"control/{job['job_id']}/{step}",
+                       detail={"action": job.get("action"), "devices": job.get("total"), "state": job.get("state")})
 
 
 @jobs.get("", response_model=list[JobView], summary="Command jobs, newest first")
@@ -238,14 +250,18 @@ async def job_devices(cr: ControlDep, principal: Reader, job_id: JobId,
            responses=_errors(_404="No such job", _409="Not awaiting confirmation, or expired"))
 async def post_confirm(cr: ControlDep, principal: Sender, job_id: JobId) -> dict[str, Any]:
     async with cr.pool.acquire() as conn, conn.transaction():
-        return _job(await confirm_job(conn, job_id, principal.subject))
+        job = _job(await confirm_job(conn, job_id, principal.subject))
+    await _duty_log(cr, principal, job, "confirmed", None)
+    return job
 
 
 @jobs.post("/{job_id}/cancel", response_model=JobView, summary="Cancel a job: devices not yet sent are cancelled",
            responses=_errors(_404="No such job", _409="The job is over"))
 async def post_cancel(cr: ControlDep, principal: Sender, job_id: JobId) -> dict[str, Any]:
     async with cr.pool.acquire() as conn, conn.transaction():
-        return _job(await cancel_job(conn, job_id, principal.subject))
+        job = _job(await cancel_job(conn, job_id, principal.subject))
+    await _duty_log(cr, principal, job, "cancelled", None)
+    return job
 
 
 # ---- groups ----------------------------------------------------------------------------------------

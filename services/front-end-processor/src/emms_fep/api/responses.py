@@ -102,3 +102,31 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 """Refusals every route may answer (declared on each router, so the OpenAPI document tells them; the 422 of
 request validation is documented by ``emms_runtime.app`` for every service)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such terminal"}}
+
+
+class TerminalChannel(ApiModel):
+    """A terminal's channels, relay route and SIM allowance (R-4.6.6)."""
+
+    terminal: str
+    primary_channel: dict[str, Any]
+    standby_channel: dict[str, Any] | None
+    relay_via: str | None
+    sim_iccid: str | None
+    allowance_day_bytes: int | None
+    allowance_month_bytes: int | None
+    updated_at: datetime
+    updated_by: str
+    active: str | None = None
+    """primary | standby | other: the channel the terminal's session is on; None when offline (GET only)."""
+    session_channel: str | None = None
+
+
+class TerminalRoute(ApiModel):
+    terminal: str
+    via: list[str]
+    direct: bool
+
+
+class AllowanceUse(ApiModel):
+    day: str
+    items: list[dict[str, Any]]

@@ -1,0 +1,120 @@
+"""Rank the points that may explain a model's abnormal loss by how much each one's pattern explains it (pure).
+
+Over the complete days of a window, with ``L`` the model's daily loss, ``S`` its outputs' sum and ``x`` a
+candidate point's daily usage (the model's members, and the outputs of abnormal neighbouring models — a meter
+listed under the wrong area sits in a neighbour's list):
+
+* **one for one** — how much of the loss's variation around a technical loss (a level plus a share of the outputs,
+  and the loss's step when it has one: a least-squares fit) is gone once the candidate's usage is taken out one
+  for one: ``1 − RSS(L − d·x) / RSS(L)``, ``d = +1`` for a neighbour's point (a meter physically here but listed
+  there: this loss rises with its usage), ``d = −1`` for this model's output (listed here but physically
+  elsewhere: this loss falls as its usage rises). A point of a similar shape but another size removes little.
+  Not for inputs (``L = inputs − outputs`` would make it trivial);
+* **step** — where the loss steps (the split of the window with the largest change of its mean), how well the
+  candidate's drop of usage across that split matches the step: a bypassed or stopped meter reads less from the
+  day the loss rises. ``1 − |step − drop| / |step|``, 0 when the drop has the wrong sign or is not there.
+
+The score is the larger of the two (0…1); the answer lists the candidates best first with both parts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    point: str
+    relation: str  # input, output (members) or neighbour (an output of an abnormal neighbouring model)
+    score: float
+    co_movement: float
+    step: float
+    direction: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"metering_point_id": self.point, "relation": self.relation, "score": round(self.score, 4),
+                "co_movement": round(self.co_movement, 4), "step": round(self.step, 4), "direction": self.direction}
+
+
+def _mean(v: Sequence[float]) -> float:
+    return sum(v) / len(v)
+
+
+def _basis(columns: Sequence[Sequence[float]]) -> list[list[float]]:
+    """An orthonormal basis of the columns' span (Gram–Schmidt; dependent columns dropped)."""
+    out: list[list[float]] = []
+    for col in columns:
+        v = list(col)
+        for q in out:
+            dot = sum(a * b for a, b in zip(v, q, strict=True))
+            v = [a - dot * b for a, b in zip(v, q, strict=True)]
+        norm = math.sqrt(sum(a * a for a in v))
+        if norm > 1e-9 * max(1.0, math.sqrt(sum(a * a for a in col))):
+            out.append([a / norm for a in v])
+    return out
+
+
+def _residuals(y: Sequence[float], basis: Sequence[Sequence[float]]) -> list[float]:
+    """y minus its least-squares fit on the basis."""
+    r = list(y)
+    for q in basis:
+        dot = sum(a * b for a, b in zip(r, q, strict=True))
+        r = [a - dot * b for a, b in zip(r, q, strict=True)]
+    return r
+
+
+def _one_for_one(rl: Sequence[float], x: Sequence[float], d: float, basis: Sequence[Sequence[float]]) -> float:
+    sll = sum(a * a for a in rl)
+    if sll <= 1e-12:
+        return 0.0
+    rest = _residuals([a - d * b for a, b in zip(rl, _residuals(x, basis), strict=True)], basis)
+    return max(0.0, 1.0 - sum(a * a for a in rest) / sll)
+
+
+def step_split(loss: Sequence[float]) -> tuple[int, float] | None:
+    """(first day after the step, size of the step) of the split with the largest change of the mean."""
+    best: tuple[int, float] | None = None
+    for k in range(1, len(loss)):
+        jump = _mean(loss[k:]) - _mean(loss[:k])
+        if best is None or abs(jump) > abs(best[1]):
+            best = (k, jump)
+    return best
+
+
+def rank(loss: Sequence[float], outputs: Sequence[float], candidates: Mapping[str, tuple[str, Sequence[float]]],
+         min_step: float, top: int = 10) -> list[Ranked]:
+    """Candidates (point → (relation, daily usage aligned with ``loss``)) by score, best first (at most ``top``).
+    ``min_step``: a smaller step of the loss is no step (its score part is 0)."""
+    n = len(loss)
+    if n < 2:
+        return []
+    split = step_split(loss)
+    stepped = split is not None and abs(split[1]) >= min_step
+    columns: list[Sequence[float]] = [[1.0] * n, outputs]
+    if stepped and split is not None:
+        columns.append([0.0] * split[0] + [1.0] * (n - split[0]))
+    basis = _basis(columns)
+    enough = n - len(basis) >= 2  # co-movement needs days beyond the fitted level, outputs and step
+    rl = _residuals(loss, basis) if enough else [0.0] * n
+    out = []
+    for point, (relation, x) in candidates.items():
+        # an input explains its own model's loss trivially (loss = inputs − outputs): only its step counts
+        d = 1.0 if relation == "neighbour" else -1.0
+        co = _one_for_one(rl, x, d, basis) if enough and relation != "input" else 0.0
+        step = 0.0
+        if stepped and split is not None and relation != "neighbour":  # a neighbour's meter is wrongly listed, not
+            k, jump = split                                             # reading less
+            drop = _mean(x[:k]) - _mean(x[k:])  # usage lost across the step
+            effect = drop if relation != "input" else -drop  # a lost output raises the loss, a lost input lowers it
+            if effect * jump > 0:
+                step = max(0.0, 1.0 - abs(jump - effect) / abs(jump))
+        direction = "loss rises with its usage" if d > 0 else "loss falls as its usage rises"
+        if step > co:
+            direction = "its usage dropped when the loss stepped"
+        score = max(co, step)
+        if math.isfinite(score):
+            out.append(Ranked(point, relation, score, co, step, direction))
+    out.sort(key=lambda r: (-r.score, r.point))
+    return out[:top]

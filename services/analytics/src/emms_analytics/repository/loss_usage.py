@@ -1,0 +1,103 @@
+"""SQL of the loss figures: each member point's daily usage from the rollups, and the coverage of its days.
+
+Usage comes from ``usage_daily`` (a table on plain PostgreSQL, a continuous aggregate on TimescaleDB — the same
+SQL), × the meter's multiplier, for the meters that measured the point in the day (both meters of a
+replacement in the day of the swap). Coverage comes from ``usage_interval``: the earliest start and the latest
+end of the intervals that end in the day, so a day whose data does not reach both of its edges is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from emms_db.connection import Connection
+
+_POINTS = """mv AS (SELECT DISTINCT * FROM unnest($1::text[], $2::int[]) AS t(model_id, version)),
+pts AS (SELECT DISTINCT mm.metering_point_id, m.item FROM mv
+        JOIN {schema}.loss_model_member mm ON mm.model_id = mv.model_id AND mm.version = mv.version
+        JOIN {schema}.loss_model m ON m.model_id = mv.model_id),
+pe AS (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
+       FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id)"""
+
+
+async def _bulk(conn: Connection) -> None:
+    """In the caller's transaction: no nested loops. The (model, version) pairs come from ``unnest``, which the
+    planner estimates at 100 rows whatever its length; for thousands of models it then joined 60,000 daily rows
+    to 30,000 meter periods by nested loops on TimescaleDB (13 minutes for 300 areas, measured) where hash joins
+    take well under a second."""
+    await conn.execute("SET LOCAL enable_nestloop = off")
+
+
+async def daily_usage(conn: Connection, schema: str, versions: Sequence[tuple[str, int]], start: datetime,
+                      end: datetime, local_tz: str) -> dict[tuple[str, date], float]:
+    """(point, local day) → usage in register units × the meter's multiplier, for days in [start, end), of the
+    members of the (model, version) pairs (each with its model's item)."""
+    if not versions:
+        return {}
+    async with conn.transaction():
+        await _bulk(conn)
+        rows = await conn.fetch(
+            f"WITH {_POINTS.format(schema=schema)},"
+            f" d AS (SELECT meter_id, item, bucket, usage FROM {schema}.usage_daily WHERE bucket >= $3 AND bucket < $4)"
+            f" SELECT pe.metering_point_id, (d.bucket AT TIME ZONE $5)::date AS day,"
+            f"        sum(d.usage * coalesce(m.multiplier, 1)) AS usage"
+            f" FROM d"
+            f" JOIN pe ON pe.meter_id = d.meter_id AND pe.item = d.item AND d.bucket + interval '1 day' > pe.valid_from"
+            f"        AND (pe.valid_to IS NULL OR d.bucket < pe.valid_to)"
+            f" LEFT JOIN {schema}.meter m ON m.meter_id = d.meter_id"
+            f" GROUP BY 1, 2",
+            [m for m, _ in versions], [v for _, v in versions], start, end, local_tz)
+    return {(r["metering_point_id"], r["day"]): float(r["usage"]) for r in rows}
+
+
+async def coverage(conn: Connection, schema: str, versions: Sequence[tuple[str, int]], start: datetime,
+                   end: datetime, local_tz: str) -> dict[tuple[str, date], tuple[datetime, datetime]]:
+    """(point, local day) → (earliest start, latest end) of the point's intervals ending in the day (the members
+    of the (model, version) pairs)."""
+    if not versions:
+        return {}
+    async with conn.transaction():
+        await _bulk(conn)
+        rows = await conn.fetch(
+            f"WITH {_POINTS.format(schema=schema)},"
+            f" i AS (SELECT meter_id, item, at, starts_at FROM {schema}.usage_interval WHERE at >= $3 AND at < $4)"
+            f" SELECT pe.metering_point_id, (i.at AT TIME ZONE $5)::date AS day, min(i.starts_at) AS first,"
+            f"        max(i.at) + interval '1 microsecond' AS last"
+            f" FROM i"
+            f" JOIN pe ON pe.meter_id = i.meter_id AND pe.item = i.item AND i.at >= pe.valid_from"
+            f"        AND (pe.valid_to IS NULL OR i.at < pe.valid_to)"
+            f" GROUP BY 1, 2",
+            [m for m, _ in versions], [v for _, v in versions], start, end, local_tz)
+    return {(r["metering_point_id"], r["day"]): (r["first"], r["last"]) for r in rows}
+
+
+async def store_days(conn: Connection, schema: str, rows: Sequence[dict[str, Any]]) -> None:
+    await conn.executemany(
+        f"INSERT INTO {schema}.loss_daily (model_id, day, version, input, output, loss, rate, complete, reason, flags)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (model_id, day) DO UPDATE SET"
+        " version = EXCLUDED.version, input = EXCLUDED.input, output = EXCLUDED.output, loss = EXCLUDED.loss,"
+        " rate = EXCLUDED.rate, complete = EXCLUDED.complete, reason = EXCLUDED.reason, flags = EXCLUDED.flags,"
+        " computed_at = now()",
+        [(r["model_id"], r["day"], r["version"], r["input"], r["output"], r["loss"], r["rate"], r["complete"],
+          r["reason"], r["flags"]) for r in rows])
+
+
+async def replace_anomalies(conn: Connection, schema: str, day: date, model_ids: Sequence[str],
+                            rows: Sequence[dict[str, Any]]) -> None:
+    await conn.execute(f"DELETE FROM {schema}.loss_anomaly WHERE day = $1 AND model_id = ANY($2::text[])",
+                       day, list(model_ids))
+    await conn.executemany(
+        f"INSERT INTO {schema}.loss_anomaly (model_id, day, kind, rate, detail, ranked)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        [(r["model_id"], r["day"], r["kind"], r["rate"], r["detail"], r["ranked"]) for r in rows])
+
+
+async def anomalies(conn: Connection, schema: str, first: date, last: date,
+                    model_ids: Sequence[str] | None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT model_id, day, kind, rate, detail, ranked::text AS ranked, raised_at FROM {schema}.loss_anomaly"
+        " WHERE day >= $1 AND day <= $2 AND ($3::text[] IS NULL OR model_id = ANY($3::text[]))"
+        " ORDER BY day, model_id, kind", first, last, None if model_ids is None else list(model_ids))
+    return [dict(r) for r in rows]

@@ -1,0 +1,1 @@
+"""Terminal management: remote configuration, drift, first connect, measurement-point tables, resets."""

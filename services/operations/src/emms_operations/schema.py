@@ -1,0 +1,3 @@
+"""The service's database schema name."""
+
+SCHEMA = "operations"

@@ -1,0 +1,1 @@
+"""Fault tickets: the standard procedure (states and transitions), opening, escalation, maintenance."""

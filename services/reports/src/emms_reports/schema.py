@@ -1,0 +1,3 @@
+"""The database schema of the reports service."""
+
+SCHEMA = "reports"
