@@ -57,6 +57,25 @@ async def test_concurrent_and_repeated_runs_apply_each_file_once(database_url: s
         assert {r["name"]: r["status"] for r in status}["0004_partitions.sql"] == "skipped"
 
 
+async def test_services_creating_a_shared_schema_at_once_all_succeed(database_url: str, tmp_path: Path) -> None:
+    """Services share objects beyond their schemas (``reporting``). ``CREATE SCHEMA IF NOT EXISTS`` in
+    two open transactions at once fails the second on the catalogue's unique index; the runner's
+    database-wide lock lets one file in at a time."""
+    shared = f"shared_{secrets.token_hex(3)}"
+    _write(tmp_path, {"0001_reporting.sql": f"CREATE SCHEMA IF NOT EXISTS {shared}; SELECT pg_sleep(0.3);"
+                                            f" CREATE OR REPLACE VIEW {shared}.{{schema}}_v AS SELECT 1 AS one;"})
+    schemas = [f"mig_{secrets.token_hex(3)}" for _ in range(4)]
+    conns = [await asyncpg.connect(database_url) for _ in schemas]
+    try:
+        reports = await asyncio.gather(*(migrate(c, s, tmp_path) for c, s in zip(conns, schemas, strict=True)))
+        views = await conns[0].fetchval("SELECT count(*) FROM pg_views WHERE schemaname = $1", shared)
+    finally:
+        for c in conns:
+            await c.close()
+    assert [r.applied for r in reports] == [("0001_reporting.sql",)] * len(schemas)
+    assert views == len(schemas)
+
+
 async def test_a_changed_applied_migration_is_refused(database_url: str, tmp_path: Path) -> None:
     _write(tmp_path, {"0001_tables.sql": FILES["0001_tables.sql"]})
     schema = f"mig_{secrets.token_hex(3)}"

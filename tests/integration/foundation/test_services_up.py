@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,8 @@ from emms_devstack.ports import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.both_storage_modes]
 
 SERVICES = {"fep": "FEP", "collector": "COLLECTOR", "validator": "VALIDATOR", "control": "CONTROL",
-            "analytics": "ANALYTICS", "archive": "ARCHIVE", "identity": "IDENTITY"}
+            "analytics": "ANALYTICS", "archive": "ARCHIVE", "identity": "IDENTITY", "interface": "INTERFACE",
+            "reports": "REPORTS", "operations": "OPERATIONS"}
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:
@@ -30,19 +32,26 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
         return err.code, json.loads(err.read() or b"{}")
 
 
+def _log_tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:]
+
+
 def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: dict[str, str],
-                                                                   storage_mode: str) -> None:
-    """The seven start at once on a new database; on TimescaleDB one of them creates the extension
-    (concurrent CREATE EXTENSION used to kill the others at start)."""
+                                                                   storage_mode: str, tmp_path: Path) -> None:
+    """The ten start at once on a new database; on TimescaleDB one of them creates the extension
+    (concurrent CREATE EXTENSION used to kill the others at start). Their logs go to files: a pipe
+    nobody reads fills up and blocks a service's last log lines, and so its exit."""
     url = service_env["EMMS_DATABASE_URL"] + "_up"
     asyncio.run(ensure_database(url))
     procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    logs = {short: tmp_path / f"{short}.log" for short in SERVICES}
     for short, prefix in SERVICES.items():
         port = free_port()
         env = {**service_env, "EMMS_DATABASE_URL": url, f"EMMS_{prefix}_HTTP__PORT": str(port),
                "EMMS_FEP_TERMINALS__PORT": "0"}
-        proc = subprocess.Popen([sys.executable, "-m", f"emms_{short}"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with logs[short].open("wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", f"emms_{short}"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=log)
         procs[short] = (proc, port)
     try:
         ready: dict[str, dict[str, object]] = {}
@@ -51,7 +60,7 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
             for short, (proc, port) in procs.items():
                 if short in ready:
                     continue
-                assert proc.poll() is None, f"{short} exited: {proc.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+                assert proc.poll() is None, f"{short} exited: {_log_tail(logs[short])}"
                 try:
                     status, body = _get(f"http://127.0.0.1:{port}/readyz")
                 except (urllib.error.URLError, ConnectionError):
@@ -59,7 +68,8 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
                 if status == 200:
                     ready[short] = body
             time.sleep(0.3)
-        assert set(ready) == set(procs), f"not ready: {set(procs) - set(ready)}"
+        late = set(procs) - set(ready)
+        assert not late, f"not ready: {late}: " + "; ".join(_log_tail(logs[s], 1500) for s in late)
         for short, body in ready.items():
             assert body["status"] == "ready" and body["service"] == short
             assert body["storage_mode"] == storage_mode
@@ -73,8 +83,16 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
         for proc, _ in procs.values():
             proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
+        failures: list[str] = []
         for short, (proc, _) in procs.items():
-            code = proc.wait(timeout=30)
-            assert code in (0, -signal.SIGTERM), f"{short} exit {code}"
-        assert time.monotonic() - started < 30
+            try:
+                code = proc.wait(timeout=max(0.1, started + 30 - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                failures.append(f"{short} did not stop within 30 s of SIGTERM: {_log_tail(logs[short])}")
+                continue
+            if code not in (0, -signal.SIGTERM):
+                failures.append(f"{short} exit {code}: {_log_tail(logs[short])}")
+        assert not failures, "\n".join(failures)
         asyncio.run(drop_database(url))

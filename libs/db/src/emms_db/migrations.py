@@ -12,7 +12,9 @@ are recorded with their checksum in ``<schema>.schema_migrations``; a changed
 file that was already applied is an error, never silently re-run. Files skipped
 for the other storage mode are recorded as skipped, so a later mode change is
 visible rather than half-applied. The advisory lock makes concurrent runs from
-several replicas safe: one applies, the others wait and then find nothing to do.
+several replicas safe: one applies, the others wait and then find nothing to do. A second,
+database-wide lock is held while any one file is applied, so services starting together do not
+race on objects they share (the ``reporting`` schema and role).
 
 A schema's *layout* is the mode its applied mode-specific files were written for. When a
 schema laid out for plain PostgreSQL meets a server with TimescaleDB (the extension installed
@@ -39,6 +41,11 @@ import asyncpg
 from emms_db.connection import Connection
 from emms_db.locks import advisory_key
 from emms_db.storage_mode import StorageMode, detect_storage_mode
+
+SHARED_KEY = advisory_key("emms.migrate.shared")
+"""Held while any service applies one file: services share objects beyond their schemas (the
+``reporting`` schema, its role), and ``CREATE … IF NOT EXISTS`` run at once by two of them fails on
+the catalogue's unique index."""
 
 log = logging.getLogger("emms.migrations")
 CONVERSION = Path("convert") / "postgresql_to_timescaledb.sql"
@@ -138,7 +145,11 @@ async def migrate(conn: Connection, schema: str, directory: Path, *,
         for m in migrations:
             if m.version in done:
                 continue
-            status = await _apply_one(conn, schema, m, mode)
+            await conn.execute("SELECT pg_advisory_lock($1)", SHARED_KEY)
+            try:
+                status = await _apply_one(conn, schema, m, mode)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", SHARED_KEY)
             (applied if status == "applied" else skipped).append(m.name)
         return MigrationReport(schema, mode, tuple(applied), tuple(skipped), converted)
     finally:
