@@ -8,13 +8,15 @@ worker (consumers, servers, schedulers) as its own task.
 Shutdown (SIGTERM or SIGINT through uvicorn): set the stop event so workers
 stop taking work, wait up to ``shutdown_grace_s`` for them to finish what is in
 flight and commit, cancel what is left, run ``teardown``, flush the producer,
-close the pool.
+close the pool. Each step after the workers has a bound (``STEP_BOUND_S``): a
+client stuck on a broker or a connection never held in use must not keep the
+process from exiting (a pool still holding one is terminated).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -80,6 +82,21 @@ async def _run_worker(rt: ServiceRuntime, name: str) -> None:
         raise
 
 
+STEP_BOUND_S = 10.0
+
+
+async def _bounded(step: Awaitable[None], what: str) -> bool:
+    """Await one shutdown step for at most ``STEP_BOUND_S``; False (logged) when it did not finish."""
+    try:
+        await asyncio.wait_for(step, STEP_BOUND_S)
+    except TimeoutError:
+        log.warning("shutdown step did not finish in time; going on", step=what, bound_s=STEP_BOUND_S)
+        return False
+    except Exception:
+        log.exception("shutdown step failed; going on", step=what)
+    return True
+
+
 async def _stop_workers(rt: ServiceRuntime) -> None:
     rt.stop.set()
     tasks = list(rt.tasks.values())
@@ -114,15 +131,15 @@ def build_lifespan(spec: ServiceSpec, settings: ServiceSettings):  # type: ignor
         finally:
             await _stop_workers(rt)
             if spec.teardown:
-                await spec.teardown(rt)
+                await _bounded(spec.teardown(rt), "teardown")
             for hook in app.state.access_audit:
                 if isinstance(hook, BusAccessAudit):
-                    await hook.stop()
+                    await _bounded(hook.stop(), "access audit")
             app.state.access_audit.clear()
             if rt.producer:
-                await rt.producer.stop()
-            if rt.pool:
-                await rt.pool.close()
+                await _bounded(rt.producer.stop(), "producer")
+            if rt.pool and not await _bounded(rt.pool.close(), "database pool"):
+                rt.pool.terminate()
             log.info("service stopped", service=spec.name)
 
     return lifespan
