@@ -272,7 +272,7 @@ async def get_loss(rt: Runtime, principal: Reader, start: Annotated[datetime, Qu
         if estimate > rt.settings.budget.max_scan_rows:
             raise Invalid(f"the query would read about {estimate} rollup rows; the limit is"
                           f" {rt.settings.budget.max_scan_rows}: narrow the models or the period")
-        fig = await svc.flagged(conn, chosen, first, last)
+        fig = await svc.flagged(conn, chosen, first, last, detail=False)
     acc: dict[tuple[str, Any], dict[str, Any]] = {}
     for m in chosen:
         key = m[GROUPS[group_by]]

@@ -50,11 +50,19 @@ def day_loss(day: date, version: int, members: Sequence[Member], usage: Mapping[
             missing.append(m.point)
             continue
         totals[m.side] += m.sign * m.multiplier * usage.get((m.point, day), 0.0)
+    return from_totals(day, version, len(members), totals["input"], totals["output"], missing)
+
+
+def from_totals(day: date, version: int, members: int, inputs: float, outputs: float,
+                missing: Sequence[str]) -> DayLoss:
+    """The day's loss from its sides' totals (over every member: they are used only when none is missing) and the
+    members whose data does not cover the day — what :func:`day_loss` computes, summed in SQL instead."""
     if missing:
-        shown = ", ".join(sorted(missing)[:10]) + (" …" if len(missing) > 10 else "")
-        return DayLoss(day, version, None, None, False, f"{len(missing)} of {len(members)} members lack data"
-                       f" for the day: {shown}", missing=sorted(missing))
-    return DayLoss(day, version, totals["input"], totals["output"], True)
+        ordered = sorted(missing)
+        shown = ", ".join(ordered[:10]) + (" …" if len(ordered) > 10 else "")
+        return DayLoss(day, version, None, None, False, f"{len(ordered)} of {members} members lack data"
+                       f" for the day: {shown}", missing=ordered)
+    return DayLoss(day, version, inputs, outputs, True)
 
 
 def flag(days: Sequence[DayLoss], max_rate: float, min_rate: float, max_change: float,

@@ -17,7 +17,7 @@ import asyncpg
 import structlog
 
 from emms_analytics.loss import metrics
-from emms_analytics.loss.figures import DayLoss, Member, as_row, day_loss, flag
+from emms_analytics.loss.figures import DayLoss, Member, as_row, day_loss, flag, from_totals
 from emms_analytics.loss.generate import Generated, regenerate
 from emms_analytics.loss.models import threshold_of
 from emms_analytics.loss.rank import rank
@@ -83,14 +83,13 @@ class LossService:
         await PeriodicWorker("analytics-loss-topology", self.regenerate, 5.0).run(stop)
 
     # ---- figures -------------------------------------------------------------------------------
-    async def figures(self, conn: Connection, models: Sequence[dict[str, Any]], first: date, last: date) -> Figures:
-        """Every model's daily loss for the local days first … last (inclusive), each day with the version in
-        force then (the newest one valid from before the day's end; the first one before any)."""
-        ids = [m["model_id"] for m in models]
+    async def _in_force(self, conn: Connection, models: Sequence[dict[str, Any]],
+                        days: Sequence[date]) -> dict[tuple[str, date], int]:
+        """(model, day) → the version in force that day: the newest one valid from before the day's end; the first
+        one before any."""
         by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for v in await loss_models.versions(conn, self.schema, ids):
+        for v in await loss_models.versions(conn, self.schema, [m["model_id"] for m in models]):
             by_model[v["model_id"]].append(v)
-        days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
         pick: dict[tuple[str, date], int] = {}
         for m in models:
             vs = by_model.get(m["model_id"], [])
@@ -98,11 +97,24 @@ class LossService:
                 end = self.day_start(d + timedelta(days=1))
                 valid = [v["version"] for v in vs if v["valid_from"] < end]
                 pick[(m["model_id"], d)] = max(valid) if valid else min((v["version"] for v in vs), default=0)
+        return pick
+
+    async def figures(self, conn: Connection, models: Sequence[dict[str, Any]], first: date, last: date,
+                      detail: bool = True) -> Figures:
+        """Every model's daily loss for the local days first … last (inclusive), each day with the version in
+        force then. ``detail``: with each member's usage and coverage (what ranking needs); without, the sums and
+        the missing members come from the database per model and day (the daily run and period queries over
+        thousands of models)."""
+        days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+        pick = await self._in_force(conn, models, days)
+        start, end = self.day_start(first), self.day_start(last + timedelta(days=1))
+        if not detail:
+            return await self._summed(conn, models, days, pick, start, end)
+        ids = [m["model_id"] for m in models]
         wanted: dict[str, set[int]] = defaultdict(set)
         for (mid, _), ver in pick.items():
             wanted[mid].add(ver)
         pairs = sorted((mid, v) for mid, vs in wanted.items() for v in vs)
-        start, end = self.day_start(first), self.day_start(last + timedelta(days=1))
         versions_of: dict[str, Sequence[int]] = {k: sorted(v) for k, v in wanted.items()}
         if self.pool.get_idle_size() >= 2:  # independent: three statements on three connections when the pool has them
             async with self.pool.acquire() as c2, self.pool.acquire() as c3:
@@ -128,10 +140,28 @@ class LossService:
             out[m["model_id"]] = series
         return Figures(out, dict(members), usage, cover)
 
+    async def _summed(self, conn: Connection, models: Sequence[dict[str, Any]], days: Sequence[date],
+                      pick: dict[tuple[str, date], int], start: datetime, end: datetime) -> Figures:
+        triples = [(m["model_id"], d, pick[(m["model_id"], d)]) for m in models for d in days]
+        if self.pool.get_idle_size() >= 1:  # independent: two statements on two connections
+            async with self.pool.acquire() as c2:
+                sums, gaps = await asyncio.gather(
+                    loss_usage.day_sums(conn, self.schema, triples, start, end, self.local_tz),
+                    loss_usage.day_gaps(c2, self.schema, triples, start, end, self.local_tz, COVER_TOLERANCE))
+        else:
+            sums = await loss_usage.day_sums(conn, self.schema, triples, start, end, self.local_tz)
+            gaps = await loss_usage.day_gaps(conn, self.schema, triples, start, end, self.local_tz, COVER_TOLERANCE)
+        out: dict[str, list[DayLoss]] = {}
+        for mid, d, ver in triples:
+            n, missing = gaps.get((mid, d), (0, []))
+            inputs, outputs = sums.get((mid, d), (0.0, 0.0))
+            out.setdefault(mid, []).append(from_totals(d, ver, n, inputs, outputs, missing))
+        return Figures(out, {}, {}, {})
+
     async def flagged(self, conn: Connection, models: Sequence[dict[str, Any]], first: date,
-                      last: date) -> Figures:
+                      last: date, detail: bool = True) -> Figures:
         """:meth:`figures` with each day's flags (the day before ``first`` read for a sudden change on it)."""
-        fig = await self.figures(conn, models, first - timedelta(days=1), last)
+        fig = await self.figures(conn, models, first - timedelta(days=1), last, detail)
         stored = await loss_models.thresholds(conn, self.schema)
         for m in models:
             series = fig.days[m["model_id"]]
@@ -204,7 +234,7 @@ class LossService:
         try:
             async with self.pool.acquire() as conn:
                 models = await loss_models.list_models(conn, self.schema)
-                fig = await self.flagged(conn, models, day, day)
+                fig = await self.flagged(conn, models, day, day, detail=False)
                 abnormal = [m for m in models if fig.days[m["model_id"]][-1].flags]
                 anomalies = []
                 if abnormal:

@@ -9,7 +9,7 @@ end of the intervals that end in the day, so a day whose data does not reach bot
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from emms_db.connection import Connection
@@ -71,6 +71,77 @@ async def coverage(conn: Connection, schema: str, versions: Sequence[tuple[str, 
             f" GROUP BY 1, 2",
             [m for m, _ in versions], [v for _, v in versions], start, end, local_tz)
     return {(r["metering_point_id"], r["day"]): (r["first"], r["last"]) for r in rows}
+
+
+_TRIPLES = """t AS (SELECT * FROM unnest($1::text[], $2::date[], $3::int[]) AS t(model_id, day, version)),
+mv AS (SELECT DISTINCT model_id, version FROM t),
+mem AS (SELECT mm.model_id, mm.version, mm.metering_point_id, mm.side, mm.sign * mm.multiplier AS k, m.item
+        FROM mv JOIN {schema}.loss_model_member mm ON mm.model_id = mv.model_id AND mm.version = mv.version
+        JOIN {schema}.loss_model m ON m.model_id = mv.model_id),
+pts AS (SELECT DISTINCT metering_point_id, item FROM mem),
+pe AS (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
+       FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id)"""
+
+Triple = tuple[str, date, int]
+"""(model, local day, the version in force that day)."""
+
+
+def _columns(triples: Sequence[Triple]) -> tuple[list[str], list[date], list[int]]:
+    return [t[0] for t in triples], [t[1] for t in triples], [t[2] for t in triples]
+
+
+async def day_sums(conn: Connection, schema: str, triples: Sequence[Triple], start: datetime, end: datetime,
+                   local_tz: str) -> dict[tuple[str, date], tuple[float, float]]:
+    """(model, day) → (Σ inputs, Σ outputs), each member's usage × sign × multiplier, summed in the database: one
+    row per model and day comes back instead of one per member (the daily run over every model). Every member
+    with usage counts; the caller uses the sums only when :func:`day_gaps` finds none missing."""
+    if not triples:
+        return {}
+    async with conn.transaction():
+        await _bulk(conn)
+        rows = await conn.fetch(
+            f"WITH {_TRIPLES.format(schema=schema)},"
+            f" d AS (SELECT meter_id, item, bucket, usage FROM {schema}.usage_daily"
+            f"       WHERE bucket >= $4 AND bucket < $5),"
+            f" u AS (SELECT pe.metering_point_id, (d.bucket AT TIME ZONE $6)::date AS day,"
+            f"              sum(d.usage * coalesce(m.multiplier, 1)) AS usage"
+            f"       FROM d JOIN pe ON pe.meter_id = d.meter_id AND pe.item = d.item"
+            f"        AND d.bucket + interval '1 day' > pe.valid_from"
+            f"        AND (pe.valid_to IS NULL OR d.bucket < pe.valid_to)"
+            f"       LEFT JOIN {schema}.meter m ON m.meter_id = d.meter_id GROUP BY 1, 2)"
+            f" SELECT t.model_id, t.day, coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'input'), 0) AS input,"
+            f"        coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'output'), 0) AS output"
+            f" FROM t JOIN mem ON mem.model_id = t.model_id AND mem.version = t.version"
+            f" JOIN u ON u.metering_point_id = mem.metering_point_id AND u.day = t.day"
+            f" GROUP BY 1, 2",
+            *_columns(triples), start, end, local_tz)
+    return {(r["model_id"], r["day"]): (float(r["input"]), float(r["output"])) for r in rows}
+
+
+async def day_gaps(conn: Connection, schema: str, triples: Sequence[Triple], start: datetime, end: datetime,
+                   local_tz: str, tolerance: timedelta) -> dict[tuple[str, date], tuple[int, list[str]]]:
+    """(model, day) → (members, the members whose intervals do not reach both edges of the local day within
+    ``tolerance``), decided in the database (see :func:`emms_analytics.loss.figures.day_loss`)."""
+    if not triples:
+        return {}
+    async with conn.transaction():
+        await _bulk(conn)
+        rows = await conn.fetch(
+            f"WITH {_TRIPLES.format(schema=schema)},"
+            f" i AS (SELECT meter_id, item, at, starts_at FROM {schema}.usage_interval WHERE at >= $4 AND at < $5),"
+            f" c AS (SELECT pe.metering_point_id, (i.at AT TIME ZONE $6)::date AS day, min(i.starts_at) AS first,"
+            f"              max(i.at) + interval '1 microsecond' AS last"
+            f"       FROM i JOIN pe ON pe.meter_id = i.meter_id AND pe.item = i.item AND i.at >= pe.valid_from"
+            f"        AND (pe.valid_to IS NULL OR i.at < pe.valid_to) GROUP BY 1, 2)"
+            f" SELECT t.model_id, t.day, count(*) AS members,"
+            f"        array_agg(mem.metering_point_id) FILTER (WHERE c.first IS NULL"
+            f"          OR c.first > (t.day::timestamp AT TIME ZONE $6) + $7::interval"
+            f"          OR c.last < ((t.day + 1)::timestamp AT TIME ZONE $6) - $7::interval) AS missing"
+            f" FROM t JOIN mem ON mem.model_id = t.model_id AND mem.version = t.version"
+            f" LEFT JOIN c ON c.metering_point_id = mem.metering_point_id AND c.day = t.day"
+            f" GROUP BY 1, 2",
+            *_columns(triples), start, end, local_tz, tolerance)
+    return {(r["model_id"], r["day"]): (int(r["members"]), list(r["missing"] or ())) for r in rows}
 
 
 async def store_days(conn: Connection, schema: str, rows: Sequence[dict[str, Any]]) -> None:
