@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import secrets
 import time
 import uuid
@@ -39,7 +40,7 @@ from emms_bus import BusProducer, KafkaSettings
 from emms_db.settings import DatabaseSettings
 from emms_messages.masterdata import ChangeKind, MasterDataChange
 from emms_messages.readings import ValidatedReading, ValidatedReadingBatch, ValidationStatus
-from emms_sim.fleet import FieldRates, FleetConfig, NetworkPlan
+from emms_sim.fleet import REGISTER_WIDTH, FieldRates, FleetConfig, NetworkPlan
 from emms_sim.network import MAIN_ITEM, Area
 from emms_sim.truth import GroundTruth
 
@@ -48,6 +49,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 FIRST = date(2026, 11, 20)
 DAYS = 10
 LINES = 4  # transformer areas 5k … 5k+4 hang on line L-k
+REGISTER_DIGITS = round(math.log10(REGISTER_WIDTH))  # the simulator's registers roll over at 10**6 (XXXXXX.XX)
 
 
 def midnight(d: date) -> datetime:
@@ -99,7 +101,7 @@ def masterdata(areas: list[Area] | None = None, lines: int = LINES) -> list[Mast
                     change("metering_point", point(meter_id), {"id": point(meter_id), "customer_id": cid,
                                                                "utility": area.utility, "node_id": node(area)}),
                     change("meter", meter_id, {"id": meter_id, "utility": area.utility, "multiplier": mult,
-                                               "register_digits": 8}),
+                                               "register_digits": REGISTER_DIGITS}),
                     change("meter_installation", point(meter_id), {
                         "metering_point_id": point(meter_id), "meter_id": meter_id,
                         "valid_from": "2024-01-01T00:00:00+00:00", "customer_id": cid, "utility": area.utility})]

@@ -25,7 +25,7 @@ from emms_sim.fleet import FieldRates, FleetConfig, NetworkPlan
 from emms_sim.network import Area
 from emms_sim.truth import GroundTruth
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.both_storage_modes]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.both_storage_modes, pytest.mark.timeout(1800)]
 CFG = FleetConfig(seed=11, concentrators=200, meters_per=30, rates=FieldRates.quiet(),
                   network=NetworkPlan(zone_terminals=20, station_terminals=20,
                                       ntl_from=(START + timedelta(days=3)).timestamp(), ntl_spread_days=3.0))
@@ -42,10 +42,14 @@ def test_the_network_has_the_issues_size() -> None:
 
 
 @pytest.fixture(scope="module")
-async def client(database_url: str, kafka_settings: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
+def full_kafka(kafka_settings: KafkaSettings) -> KafkaSettings:
+    return area_topics(kafka_settings, "lossfull")
+
+
+@pytest.fixture(scope="module")
+async def client(database_url: str, full_kafka: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
     pair: tuple[httpx.AsyncClient, BusProducer]
-    async with loaded_service(database_url, area_topics(kafka_settings, "lossfull"), TRUTH, AREAS, LINES,
-                              timeout_s=900.0) as pair:
+    async with loaded_service(database_url, full_kafka, TRUTH, AREAS, LINES, timeout_s=600.0) as pair:
         yield pair[0]
 
 

@@ -18,7 +18,7 @@ _POINTS = """mv AS (SELECT DISTINCT * FROM unnest($1::text[], $2::int[]) AS t(mo
 pts AS (SELECT DISTINCT mm.metering_point_id, m.item FROM mv
         JOIN {schema}.loss_model_member mm ON mm.model_id = mv.model_id AND mm.version = mv.version
         JOIN {schema}.loss_model m ON m.model_id = mv.model_id),
-pe AS (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
+pe AS MATERIALIZED (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
        FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id)"""
 
 
@@ -79,8 +79,13 @@ mem AS (SELECT mm.model_id, mm.version, mm.metering_point_id, mm.side, mm.sign *
         FROM mv JOIN {schema}.loss_model_member mm ON mm.model_id = mv.model_id AND mm.version = mv.version
         JOIN {schema}.loss_model m ON m.model_id = mv.model_id),
 pts AS (SELECT DISTINCT metering_point_id, item FROM mem),
-pe AS (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
-       FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id)"""
+pe AS MATERIALIZED (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
+       FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id),
+tm AS MATERIALIZED (SELECT t.model_id, t.day, mem.metering_point_id, mem.side, mem.k
+       FROM t JOIN mem ON mem.model_id = t.model_id AND mem.version = t.version)"""
+# MATERIALIZED: the planner, estimating a handful of rows for unnest and for tables not analysed yet (a fresh
+# load), otherwise joined the intervals to the points on the item alone, or the days to the usage on the day
+# alone (360 M and 14 M rows, measured: 60 s and 3 s where these orders take 0.3 s)
 
 Triple = tuple[str, date, int]
 """(model, local day, the version in force that day)."""
@@ -109,10 +114,10 @@ async def day_sums(conn: Connection, schema: str, triples: Sequence[Triple], sta
             f"        AND d.bucket + interval '1 day' > pe.valid_from"
             f"        AND (pe.valid_to IS NULL OR d.bucket < pe.valid_to)"
             f"       LEFT JOIN {schema}.meter m ON m.meter_id = d.meter_id GROUP BY 1, 2)"
-            f" SELECT t.model_id, t.day, coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'input'), 0) AS input,"
+            f" SELECT mem.model_id, mem.day,"
+            f"        coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'input'), 0) AS input,"
             f"        coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'output'), 0) AS output"
-            f" FROM t JOIN mem ON mem.model_id = t.model_id AND mem.version = t.version"
-            f" JOIN u ON u.metering_point_id = mem.metering_point_id AND u.day = t.day"
+            f" FROM tm AS mem JOIN u ON u.metering_point_id = mem.metering_point_id AND u.day = mem.day"
             f" GROUP BY 1, 2",
             *_columns(triples), start, end, local_tz)
     return {(r["model_id"], r["day"]): (float(r["input"]), float(r["output"])) for r in rows}
@@ -133,12 +138,12 @@ async def day_gaps(conn: Connection, schema: str, triples: Sequence[Triple], sta
             f"              max(i.at) + interval '1 microsecond' AS last"
             f"       FROM i JOIN pe ON pe.meter_id = i.meter_id AND pe.item = i.item AND i.at >= pe.valid_from"
             f"        AND (pe.valid_to IS NULL OR i.at < pe.valid_to) GROUP BY 1, 2)"
-            f" SELECT t.model_id, t.day, count(*) AS members,"
+            f" SELECT mem.model_id, mem.day, count(*) AS members,"
             f"        array_agg(mem.metering_point_id) FILTER (WHERE c.first IS NULL"
-            f"          OR c.first > (t.day::timestamp AT TIME ZONE $6) + $7::interval"
-            f"          OR c.last < ((t.day + 1)::timestamp AT TIME ZONE $6) - $7::interval) AS missing"
-            f" FROM t JOIN mem ON mem.model_id = t.model_id AND mem.version = t.version"
-            f" LEFT JOIN c ON c.metering_point_id = mem.metering_point_id AND c.day = t.day"
+            f"          OR c.first > (mem.day::timestamp AT TIME ZONE $6) + $7::interval"
+            f"          OR c.last < ((mem.day + 1)::timestamp AT TIME ZONE $6) - $7::interval) AS missing"
+            f" FROM tm AS mem"
+            f" LEFT JOIN c ON c.metering_point_id = mem.metering_point_id AND c.day = mem.day"
             f" GROUP BY 1, 2",
             *_columns(triples), start, end, local_tz, tolerance)
     return {(r["model_id"], r["day"]): (int(r["members"]), list(r["missing"] or ())) for r in rows}
