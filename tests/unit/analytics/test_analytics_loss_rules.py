@@ -135,3 +135,58 @@ def test_a_neighbour_meter_physically_here_is_found_one_for_one(days: int, seed:
     cands = {k: ("output", v) for k, v in mine.items()} | {k: ("neighbour", v) for k, v in foreign.items()}
     ranked = rank(loss, outputs, cands, min_step=1e9)
     assert ranked[0].point == here and ranked[0].score > 0.9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(7, 14), st.integers(0, 10_000))
+def test_a_neighbour_must_also_explain_its_homes_loss(days: int, seed: int) -> None:
+    """A meter of neighbour B is physically here. Neighbour C, short by a meter of its own that is physically
+    elsewhere, lists a decoy of nearly the same daily usage. Both explain this loss one for one; only the meter
+    here also explains its home's deficit, so with the homes it ranks first and the decoy falls back."""
+    import random
+
+    rnd = random.Random(seed)
+    mine = {f"M{k}": [rnd.uniform(5, 15) for _ in range(days)] for k in range(15)}
+    b = {f"N{k}": [rnd.uniform(100, 400) for _ in range(days)] for k in range(15)}
+    c = {f"K{k}": [rnd.uniform(100, 400) for _ in range(days)] for k in range(15)}
+    here, away = b["N3"], c["K5"]
+    c["DECOY"] = [u + rnd.uniform(-5, 5) for u in here]
+    outputs = [sum(v[d] for v in mine.values()) for d in range(days)]
+    loss = [0.03 * (outputs[d] + here[d]) + here[d] for d in range(days)]
+
+    def home(members: dict[str, list[float]], gone: list[float]) -> tuple[list[float], list[float]]:
+        out = [sum(v[d] for v in members.values()) for d in range(days)]
+        return [0.03 * (out[d] - gone[d]) - gone[d] for d in range(days)], out
+
+    homes = dict.fromkeys(b, home(b, here)) | dict.fromkeys(c, home(c, away))
+    cands = ({k: ("output", v) for k, v in mine.items()} | {k: ("neighbour", v) for k, v in b.items()}
+             | {k: ("neighbour", v) for k, v in c.items()})
+    blind = {r.point: r for r in rank(loss, outputs, cands, min_step=1e9)}
+    assert blind["DECOY"].score > 0.9 and blind["N3"].score > 0.9
+    ranked = rank(loss, outputs, cands, min_step=1e9, homes=homes)
+    assert ranked[0].point == "N3" and ranked[0].score > 0.9
+    assert all(r.score < min(blind["DECOY"].score, 0.9) for r in ranked if r.point == "DECOY")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(8, 14), st.integers(2, 5), st.integers(0, 10_000))
+def test_a_stopped_meter_outranks_neighbours_of_the_same_daily_shape(days: int, onset: int, seed: int) -> None:
+    """Every large customer follows one daily shape (the simulator's 200-area network). Here a large meter
+    stopped: the loss steps up and then follows that shape. A neighbour's meter of that shape, as large, would
+    have raised the loss before the step too: it must not outrank the stopped meter."""
+    import random
+
+    rnd = random.Random(seed)
+    onset = min(onset, days - 2)
+    shape = [rnd.uniform(0.5, 1.2) for _ in range(days)]
+    mine = {f"M{k}": [rnd.uniform(5, 15) for _ in range(days)] for k in range(15)}
+    stop_true = [600.0 * f for f in shape]
+    stop = [t if d < onset else 0.0 for d, t in enumerate(stop_true)]
+    true_out = [sum(v[d] for v in mine.values()) + stop_true[d] for d in range(days)]
+    outputs = [sum(v[d] for v in mine.values()) + stop[d] for d in range(days)]
+    loss = [0.02 * true_out[d] + stop_true[d] - stop[d] for d in range(days)]
+    theirs = {f"N{k}": [600.0 * f * rnd.uniform(0.95, 1.05) for f in shape] for k in range(5)}
+    cands = ({k: ("output", v) for k, v in mine.items()} | {"STOP": ("output", stop)}
+             | {k: ("neighbour", v) for k, v in theirs.items()})
+    ranked = rank(loss, outputs, cands, min_step=100.0)
+    assert ranked[0].point == "STOP" and all(r.score < ranked[0].score for r in ranked[1:])

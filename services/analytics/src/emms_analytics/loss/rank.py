@@ -4,12 +4,18 @@ Over the complete days of a window, with ``L`` the model's daily loss, ``S`` its
 candidate point's daily usage (the model's members, and the outputs of abnormal neighbouring models — a meter
 listed under the wrong area sits in a neighbour's list):
 
-* **one for one** — how much of the loss's variation around a technical loss (a level plus a share of the outputs,
-  and the loss's step when it has one: a least-squares fit) is gone once the candidate's usage is taken out one
-  for one: ``1 − RSS(L − d·x) / RSS(L)``, ``d = +1`` for a neighbour's point (a meter physically here but listed
-  there: this loss rises with its usage), ``d = −1`` for this model's output (listed here but physically
-  elsewhere: this loss falls as its usage rises). A point of a similar shape but another size removes little.
-  Not for inputs (``L = inputs − outputs`` would make it trivial);
+* **one for one**, a member — how much of the loss's variation around a technical loss (a level plus a share of
+  the outputs, and the loss's step when it has one: a least-squares fit) is gone once the candidate's usage is
+  taken out one for one: ``1 − RSS(L + x) / RSS(L)`` on the residuals, for this model's output (listed here but
+  physically elsewhere: this loss falls as its usage rises). A point of a similar shape but another size removes
+  little. Not for inputs (``L = inputs − outputs`` would make it trivial);
+* **one for one**, a neighbour's point — listed there, physically here on **every** day: how much of the loss's
+  departure from a technical loss (a level plus at most ``MAX_TECHNICAL_SHARE`` of the outputs, no step) is gone
+  in ``L − x``. Every day counts: a loss that stepped up when a meter here stopped is not explained by a
+  neighbour's meter of the same daily shape that was as large before the step (the simulator's 200-area network
+  has such meters: with the step and a free share in the fit they scored 0.98 and outranked the stopped meter).
+  With its home model's loss and outputs given it must explain **both** losses — its home's deficit goes in
+  ``L_home + x`` — and its part is the smaller of the two;
 * **step** — where the loss steps (the split of the window with the largest change of its mean), how well the
   candidate's drop of usage across that split matches the step: a bypassed or stopped meter reads less from the
   day the loss rises. ``1 − |step − drop| / |step|``, 0 when the drop has the wrong sign or is not there.
@@ -83,29 +89,80 @@ def step_split(loss: Sequence[float]) -> tuple[int, float] | None:
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    basis: list[list[float]]
+    residual: list[float]
+    enough: bool
+    split: tuple[int, float] | None
+
+
+def _fit(loss: Sequence[float], outputs: Sequence[float], min_step: float) -> _Fit:
+    """The loss's residual after a technical loss: a level, a share of the outputs and its step (when it has one
+    of at least ``min_step``)."""
+    n = len(loss)
+    split = step_split(loss)
+    stepped = split if split is not None and abs(split[1]) >= min_step else None
+    columns: list[Sequence[float]] = [[1.0] * n, outputs]
+    if stepped is not None:
+        columns.append([0.0] * stepped[0] + [1.0] * (n - stepped[0]))
+    basis = _basis(columns)
+    enough = n - len(basis) >= 2  # co-movement needs days beyond the fitted level, outputs and step
+    return _Fit(basis, _residuals(loss, basis) if enough else [0.0] * n, enough, stepped)
+
+
+MAX_TECHNICAL_SHARE = 0.2
+"""A technical loss is a level plus at most this share of the outputs (a wider fit would absorb a culprit)."""
+
+
+def _technical_residual(loss: Sequence[float], outputs: Sequence[float]) -> list[float]:
+    """``loss`` minus its least-squares fit ``a + b × outputs`` with ``0 ≤ b ≤ MAX_TECHNICAL_SHARE`` (the profile
+    of the fit in ``b`` is a convex parabola: a ``b`` outside the range goes to its nearer end)."""
+    n = len(loss)
+    mo, ml = _mean(outputs), _mean(loss)
+    var = sum((o - mo) ** 2 for o in outputs)
+    b = sum((o - mo) * (v - ml) for o, v in zip(outputs, loss, strict=True)) / var if var > 1e-12 else 0.0
+    b = min(max(b, 0.0), MAX_TECHNICAL_SHARE)
+    a = ml - b * mo
+    return [loss[k] - a - b * outputs[k] for k in range(n)]
+
+
+def _moved_here(loss: Sequence[float], outputs: Sequence[float], x: Sequence[float], d: float) -> float:
+    """How much of ``loss``'s departure from a technical loss is gone once ``x`` is moved one for one (``d = +1``:
+    the point is physically here, so the loss without it is ``loss − x``; ``−1``: listed here, physically
+    elsewhere: ``loss + x``). Every day counts — such a meter is misplaced on each of them."""
+    before = sum(r * r for r in _technical_residual(loss, outputs))
+    if before <= 1e-12:
+        return 0.0
+    moved = [v - d * u for v, u in zip(loss, x, strict=True)]
+    after = sum(r * r for r in _technical_residual(moved, outputs))
+    return max(0.0, 1.0 - after / before)
+
+
 def rank(loss: Sequence[float], outputs: Sequence[float], candidates: Mapping[str, tuple[str, Sequence[float]]],
-         min_step: float, top: int = 10) -> list[Ranked]:
+         min_step: float, top: int = 10,
+         homes: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> list[Ranked]:
     """Candidates (point → (relation, daily usage aligned with ``loss``)) by score, best first (at most ``top``).
-    ``min_step``: a smaller step of the loss is no step (its score part is 0)."""
+    ``min_step``: a smaller step of the loss is no step (its score part is 0). ``homes``: for a neighbour's point,
+    its home model's (loss, outputs) over the same days."""
     n = len(loss)
     if n < 2:
         return []
-    split = step_split(loss)
-    stepped = split is not None and abs(split[1]) >= min_step
-    columns: list[Sequence[float]] = [[1.0] * n, outputs]
-    if stepped and split is not None:
-        columns.append([0.0] * split[0] + [1.0] * (n - split[0]))
-    basis = _basis(columns)
-    enough = n - len(basis) >= 2  # co-movement needs days beyond the fitted level, outputs and step
-    rl = _residuals(loss, basis) if enough else [0.0] * n
+    here = _fit(loss, outputs, min_step)
     out = []
     for point, (relation, x) in candidates.items():
         # an input explains its own model's loss trivially (loss = inputs − outputs): only its step counts
         d = 1.0 if relation == "neighbour" else -1.0
-        co = _one_for_one(rl, x, d, basis) if enough and relation != "input" else 0.0
+        if relation == "neighbour":
+            co = _moved_here(loss, outputs, x, +1.0)
+            home = (homes or {}).get(point)
+            if home is not None and co > 0.0:
+                co = min(co, _moved_here(home[0], home[1], x, -1.0))
+        else:
+            co = _one_for_one(here.residual, x, d, here.basis) if here.enough and relation != "input" else 0.0
         step = 0.0
-        if stepped and split is not None and relation != "neighbour":  # a neighbour's meter is wrongly listed, not
-            k, jump = split                                             # reading less
+        if here.split is not None and relation != "neighbour":  # a neighbour's meter is wrongly listed, not
+            k, jump = here.split                                 # reading less
             drop = _mean(x[:k]) - _mean(x[k:])  # usage lost across the step
             effect = drop if relation != "input" else -drop  # a lost output raises the loss, a lost input lowers it
             if effect * jump > 0:

@@ -179,24 +179,29 @@ class LossService:
         loss = [d.loss or 0.0 for d in series]
         outputs = [d.output or 0.0 for d in series]
         candidates: dict[str, tuple[str, list[float]]] = {}
+        homes: dict[str, tuple[list[float], list[float]]] = {}
 
-        def add(point: str, relation: str, sign: float, mult: float) -> None:
+        def add(point: str, relation: str, sign: float, mult: float) -> bool:
             if point in candidates or any((point, d.day) not in fig.cover for d in series):
-                return
+                return False
             candidates[point] = (relation, [sign * mult * fig.usage.get((point, d.day), 0.0) for d in series])
+            return True
 
         for d in series[-1:]:
             for mem in fig.members.get((model["model_id"], d.version), []):
                 add(mem.point, mem.side, mem.sign, mem.multiplier)
         for other in neighbours:
             days = fig.days.get(other) or []
-            if not days:
+            theirs = {d.day: d for d in days if d.complete}
+            if not days or any(d.day not in theirs for d in series):  # its loss must be known on the same days
                 continue
+            mine = [theirs[d.day] for d in series]
+            home = ([d.loss or 0.0 for d in mine], [d.output or 0.0 for d in mine])
             for mem in fig.members.get((other, days[-1].version), []):
-                if mem.side == "output":
-                    add(mem.point, "neighbour", mem.sign, mem.multiplier)
+                if mem.side == "output" and add(mem.point, "neighbour", mem.sign, mem.multiplier):
+                    homes[mem.point] = home
         mean_in = sum(d.input or 0.0 for d in series) / len(series)
-        return [r.as_json() for r in rank(loss, outputs, candidates, 0.5 * max_change * abs(mean_in))]
+        return [r.as_json() for r in rank(loss, outputs, candidates, 0.5 * max_change * abs(mean_in), homes=homes)]
 
     async def explain(self, conn: Connection, model: dict[str, Any], first: date, last: date,
                       fig: Figures | None = None,
