@@ -14,11 +14,14 @@ listed under the wrong area sits in a neighbour's list):
   in ``L − x``. Every day counts: a loss that stepped up when a meter here stopped is not explained by a
   neighbour's meter of the same daily shape that was as large before the step (the simulator's 200-area network
   has such meters: with the step and a free share in the fit they scored 0.98 and outranked the stopped meter).
+  A point whose usage exceeds the loss on some day (beyond the meters' accuracy) cannot be here at all.
   With its home model's loss and outputs given it must explain **both** losses — its home's deficit goes in
   ``L_home + x`` — and its part is the smaller of the two;
-* **step** — where the loss steps (the split of the window with the largest change of its mean), how well the
-  candidate's drop of usage across that split matches the step: a bypassed or stopped meter reads less from the
-  day the loss rises. ``1 − |step − drop| / |step|``, 0 when the drop has the wrong sign or is not there.
+* **step** — where the loss rate steps (the split of the window with the largest change of its mean, the change
+  well beyond the rate's spread on either side; a loss that only follows the load's daily shape has none), how well the
+  candidate's drop of usage across that split matches the loss's step there: a bypassed or stopped meter reads
+  less from the day the loss rises. ``1 − |step − drop| / |step|``, 0 when the drop has the wrong sign or is not
+  there.
 
 The score is the larger of the two (0…1); the answer lists the candidates best first with both parts.
 """
@@ -97,12 +100,30 @@ class _Fit:
     split: tuple[int, float] | None
 
 
+STEP_OVER_SPREAD = 3.0
+
+
+def _spread(v: Sequence[float]) -> float:
+    m = _mean(v)
+    return math.sqrt(sum((a - m) ** 2 for a in v) / len(v))
+
+
 def _fit(loss: Sequence[float], outputs: Sequence[float], min_step: float) -> _Fit:
     """The loss's residual after a technical loss: a level, a share of the outputs and its step (when it has one
-    of at least ``min_step``)."""
+    of at least ``min_step``). The step is looked for in the loss **rate**, and it is one only when it is
+    ``STEP_OVER_SPREAD`` times the rate's spread on either side: a meter that stops or is bypassed moves the rate
+    from that day on, while a loss that follows the load's daily shape (a meter of this area listed under another,
+    every day) moves the rate up and down with it."""
     n = len(loss)
-    split = step_split(loss)
-    stepped = split if split is not None and abs(split[1]) >= min_step else None
+    inputs = [v + o for v, o in zip(loss, outputs, strict=True)]
+    mean_in = _mean(inputs)
+    stepped: tuple[int, float] | None = None
+    rate = [v / i if i > 0 else 0.0 for v, i in zip(loss, inputs, strict=True)]
+    split = step_split(rate)
+    if split is not None and mean_in > 0 and abs(split[1]) * mean_in >= min_step:
+        k = split[0]
+        if abs(split[1]) >= STEP_OVER_SPREAD * max(_spread(rate[:k]), _spread(rate[k:])):
+            stepped = (k, _mean(loss[k:]) - _mean(loss[:k]))
     columns: list[Sequence[float]] = [[1.0] * n, outputs]
     if stepped is not None:
         columns.append([0.0] * stepped[0] + [1.0] * (n - stepped[0]))
@@ -139,6 +160,17 @@ def _moved_here(loss: Sequence[float], outputs: Sequence[float], x: Sequence[flo
     return max(0.0, 1.0 - after / before)
 
 
+NEGATIVE_TOLERANCE = 0.05
+"""A loss rate below −5 % of the input is beyond the meters' accuracy: no meter's move may leave one."""
+
+
+def _could_be_here(loss: Sequence[float], outputs: Sequence[float], x: Sequence[float]) -> bool:
+    """Whether a meter of usage ``x`` can be physically here on every day: the loss without it (``loss − x``) must
+    stay a loss — not below ``−NEGATIVE_TOLERANCE`` of the day's input. A meter as large as the loss on the days
+    after a stop was not also here on the days before it, when the loss was small."""
+    return all(v - u >= -NEGATIVE_TOLERANCE * (v + o) for v, o, u in zip(loss, outputs, x, strict=True))
+
+
 def rank(loss: Sequence[float], outputs: Sequence[float], candidates: Mapping[str, tuple[str, Sequence[float]]],
          min_step: float, top: int = 10,
          homes: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> list[Ranked]:
@@ -154,7 +186,7 @@ def rank(loss: Sequence[float], outputs: Sequence[float], candidates: Mapping[st
         # an input explains its own model's loss trivially (loss = inputs − outputs): only its step counts
         d = 1.0 if relation == "neighbour" else -1.0
         if relation == "neighbour":
-            co = _moved_here(loss, outputs, x, +1.0)
+            co = _moved_here(loss, outputs, x, +1.0) if _could_be_here(loss, outputs, x) else 0.0
             home = (homes or {}).get(point)
             if home is not None and co > 0.0:
                 co = min(co, _moved_here(home[0], home[1], x, -1.0))
