@@ -59,6 +59,8 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet-field", action="store_true", help="no scheduled outages / replacements / leaks …")
     p.add_argument("--clock-drift-ppm", type=float, default=None,
                    help="max |drift| of terminal and meter clocks (default 40; 0 with --quiet-field)")
+    p.add_argument("--clock-sync-day", type=int, default=None,
+                   help="day of the month of the field's monthly clock sync, from which clocks drift (default 1)")
     p.add_argument("--first-terminal", type=int, default=1, help="A2 of the first concentrator (then +1 each)")
     p.add_argument("--network", action="store_true",
                    help="transformer areas, water / gas zones and heat stations with head meters and true losses")
@@ -70,6 +72,8 @@ def _config(a: argparse.Namespace) -> FleetConfig:
     rates = FieldRates.quiet() if a.quiet_field else FieldRates()
     if getattr(a, "clock_drift_ppm", None) is not None:
         rates = dataclasses.replace(rates, clock_drift_ppm=a.clock_drift_ppm)
+    if getattr(a, "clock_sync_day", None) is not None:
+        rates = dataclasses.replace(rates, clock_sync_day=a.clock_sync_day)
     return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates,
                        first_terminal_address=getattr(a, "first_terminal", 1),
                        own_passwords=bool(getattr(a, "terminal_passwords", False)),

@@ -8,9 +8,10 @@ changes (replacement, removal, addition) are fields of the meter description.
 
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from emms_sim.calendar import DAY_S, SLOT_S, LocalCalendar
@@ -41,11 +42,19 @@ class FieldEvent:
 
 
 @lru_cache(maxsize=4096)
-def _month_start(offset_minutes: int, day: int) -> float:
-    """Local midnight on the 1st of the month holding local ``day`` (asked at every tick: cached per day)."""
+def _month_start(offset_minutes: int, day: int, sync_day: int = 1) -> float:
+    """Local midnight of the last monthly clock sync at or before local ``day``: day ``sync_day`` of its month
+    (clamped to the month's length), else of the month before (asked at every tick: cached per day)."""
     cal = LocalCalendar(offset_minutes)
-    first = cal.date_of(day).replace(day=1)
-    return cal.origin_ts + cal.day_of(first) * DAY_S
+    today = cal.date_of(day)
+
+    def sync_in(year: int, month: int) -> date:
+        return date(year, month, min(sync_day, calendar.monthrange(year, month)[1]))
+
+    sync = sync_in(today.year, today.month)
+    if sync > today:
+        sync = sync_in(today.year - (today.month == 1), 12 if today.month == 1 else today.month - 1)
+    return cal.origin_ts + cal.day_of(sync) * DAY_S
 
 
 class FieldSchedule:
@@ -105,9 +114,10 @@ class FieldSchedule:
         return window is not None and window[0] <= sec < window[1]
 
     def month_start(self, ts: float) -> float:
-        """UTC epoch of local midnight on the 1st of the month containing ``ts`` (monthly clock sync)."""
+        """UTC epoch of the field's last monthly clock sync at or before ``ts``: local midnight of the fleet's
+        ``clock_sync_day`` (the 1st by default)."""
         day, _ = self.cal.position_ts(ts)
-        return _month_start(self.cal.offset_minutes, day)
+        return _month_start(self.cal.offset_minutes, day, self.fleet.config.rates.clock_sync_day)
 
     def events(self, terminal_index: int, ts0: float, ts1: float) -> list[FieldEvent]:
         """Every scheduled event of one concentrator and its meters in [ts0, ts1), in time order."""

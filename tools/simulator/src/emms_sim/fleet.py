@@ -49,6 +49,11 @@ class FieldRates:
     added_per_terminal: int = 1  # spare measurement points whose meter is installed later
     clock_drift_ppm: float = 40.0  # max |drift| of meter and terminal clocks
     rollover_fraction: float = 0.01  # meters whose registers start close to the register width
+    clock_sync_day: int = 1  # day of the month of the field's monthly clock sync (clamped to the month's length)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.clock_sync_day <= 31:
+            raise ValueError("clock_sync_day must be within 1..31")
 
     @classmethod
     def quiet(cls) -> FieldRates:
