@@ -190,3 +190,29 @@ def test_a_stopped_meter_outranks_neighbours_of_the_same_daily_shape(days: int, 
              | {k: ("neighbour", v) for k, v in theirs.items()})
     ranked = rank(loss, outputs, cands, min_step=100.0)
     assert ranked[0].point == "STOP" and all(r.score < ranked[0].score for r in ranked[1:])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(8, 14), st.integers(0, 10_000))
+def test_a_loss_that_follows_the_load_shape_has_no_step(days: int, seed: int) -> None:
+    """Here the largest customer is listed under a neighbour, every day: the loss follows the load's daily shape
+    (low on some days), and so do the head meter and every output. No step is found, so the head meter gets no
+    step score (a "lost input") — the neighbour's listing of the meter ranks first."""
+    import random
+
+    rnd = random.Random(seed)
+    shape = [rnd.choice((1.0, 1.0, 1.0, 0.55, 0.45)) * rnd.uniform(0.95, 1.05) for _ in range(days)]
+    mine = {f"M{k}": [rnd.uniform(10, 30) * f for f in shape] for k in range(20)}
+    big = [700.0 * f * rnd.uniform(0.97, 1.03) for f in shape]
+    outputs = [sum(v[d] for v in mine.values()) for d in range(days)]
+    head = [1.02 * (outputs[d] + big[d]) for d in range(days)]  # the total meter sees every customer here
+    loss = [head[d] - outputs[d] for d in range(days)]
+    theirs = {f"N{k}": [rnd.uniform(100, 400) for _ in range(days)] for k in range(10)} | {"BIG": big}
+    home_out = [sum(v[d] for v in theirs.values()) for d in range(days)]
+    home_loss = [0.02 * (home_out[d] - big[d]) - big[d] for d in range(days)]
+    cands = ({k: ("output", v) for k, v in mine.items()} | {"HEAD": ("input", head)}
+             | {k: ("neighbour", v) for k, v in theirs.items()})
+    ranked = rank(loss, outputs, cands, min_step=0.5 * 0.03 * sum(head) / days,
+                  homes=dict.fromkeys(theirs, (home_loss, home_out)))
+    assert ranked[0].point == "BIG"
+    assert all(r.step == 0.0 for r in ranked if r.point == "HEAD")

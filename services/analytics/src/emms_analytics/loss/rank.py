@@ -19,7 +19,8 @@ listed under the wrong area sits in a neighbour's list):
   ``L_home + x`` — and its part is the smaller of the two;
 * **step** — where the loss rate steps (the split of the window with the largest change of its mean, the change
   well beyond the rate's spread on either side; a loss that only follows the load's daily shape has none), how well the
-  candidate's drop of usage across that split matches the loss's step there: a bypassed or stopped meter reads
+  candidate's drop of usage across that split matches the step (the rate's change × the mean input: what the
+  load's daily swing moves in the loss does not count): a bypassed or stopped meter reads
   less from the day the loss rises. ``1 − |step − drop| / |step|``, 0 when the drop has the wrong sign or is not
   there.
 
@@ -123,7 +124,7 @@ def _fit(loss: Sequence[float], outputs: Sequence[float], min_step: float) -> _F
     if split is not None and mean_in > 0 and abs(split[1]) * mean_in >= min_step:
         k = split[0]
         if abs(split[1]) >= STEP_OVER_SPREAD * max(_spread(rate[:k]), _spread(rate[k:])):
-            stepped = (k, _mean(loss[k:]) - _mean(loss[:k]))
+            stepped = (k, split[1] * mean_in)  # the loss the rate's change stands for, not the load shape's swing
     columns: list[Sequence[float]] = [[1.0] * n, outputs]
     if stepped is not None:
         columns.append([0.0] * stepped[0] + [1.0] * (n - stepped[0]))
