@@ -18,8 +18,38 @@ _POINTS = """mv AS (SELECT DISTINCT * FROM unnest($1::text[], $2::int[]) AS t(mo
 pts AS (SELECT DISTINCT mm.metering_point_id, m.item FROM mv
         JOIN {schema}.loss_model_member mm ON mm.model_id = mv.model_id AND mm.version = mv.version
         JOIN {schema}.loss_model m ON m.model_id = mv.model_id),
-pe AS MATERIALIZED (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
+{periods}"""
+
+_PERIODS = """pe AS MATERIALIZED (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
        FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id)"""
+
+
+def _usage(schema: str, start: str, end: str, tz: str) -> str:
+    """``u``: (point, local day, usage × the meter's multiplier) of the points in ``pe``, from the daily rollups in
+    [start, end), each day counted for the meters that measured the point in it."""
+    return (f"u AS (SELECT pe.metering_point_id, (d.bucket AT TIME ZONE {tz})::date AS day,"
+            f"             sum(d.usage * coalesce(m.multiplier, 1)) AS usage"
+            f"      FROM {schema}.usage_daily d"
+            f"      JOIN pe ON pe.meter_id = d.meter_id AND pe.item = d.item"
+            f"       AND d.bucket + interval '1 day' > pe.valid_from"
+            f"       AND (pe.valid_to IS NULL OR d.bucket < pe.valid_to)"
+            f"      LEFT JOIN {schema}.meter m ON m.meter_id = d.meter_id"
+            f"      WHERE d.bucket >= {start} AND d.bucket < {end} GROUP BY 1, 2)")
+
+
+def _cover(schema: str, start: str, end: str, tz: str) -> str:
+    """``c``: (point, local day, earliest start, latest end) of the intervals of the points in ``pe`` that end in
+    the day, within [start, end)."""
+    return (f"c AS (SELECT pe.metering_point_id, (i.at AT TIME ZONE {tz})::date AS day, min(i.starts_at) AS first,"
+            f"             max(i.at) + interval '1 microsecond' AS last"
+            f"      FROM {schema}.usage_interval i"
+            f"      JOIN pe ON pe.meter_id = i.meter_id AND pe.item = i.item AND i.at >= pe.valid_from"
+            f"       AND (pe.valid_to IS NULL OR i.at < pe.valid_to)"
+            f"      WHERE i.at >= {start} AND i.at < {end} GROUP BY 1, 2)")
+
+
+def _points(schema: str) -> str:
+    return _POINTS.format(schema=schema, periods=_PERIODS.format(schema=schema))
 
 
 async def _bulk(conn: Connection) -> None:
@@ -39,15 +69,8 @@ async def daily_usage(conn: Connection, schema: str, versions: Sequence[tuple[st
     async with conn.transaction():
         await _bulk(conn)
         rows = await conn.fetch(
-            f"WITH {_POINTS.format(schema=schema)},"
-            f" d AS (SELECT meter_id, item, bucket, usage FROM {schema}.usage_daily WHERE bucket >= $3 AND bucket < $4)"
-            f" SELECT pe.metering_point_id, (d.bucket AT TIME ZONE $5)::date AS day,"
-            f"        sum(d.usage * coalesce(m.multiplier, 1)) AS usage"
-            f" FROM d"
-            f" JOIN pe ON pe.meter_id = d.meter_id AND pe.item = d.item AND d.bucket + interval '1 day' > pe.valid_from"
-            f"        AND (pe.valid_to IS NULL OR d.bucket < pe.valid_to)"
-            f" LEFT JOIN {schema}.meter m ON m.meter_id = d.meter_id"
-            f" GROUP BY 1, 2",
+            f"WITH {_points(schema)}, {_usage(schema, '$3', '$4', '$5')}"
+            f" SELECT metering_point_id, day, usage FROM u",
             [m for m, _ in versions], [v for _, v in versions], start, end, local_tz)
     return {(r["metering_point_id"], r["day"]): float(r["usage"]) for r in rows}
 
@@ -61,14 +84,8 @@ async def coverage(conn: Connection, schema: str, versions: Sequence[tuple[str, 
     async with conn.transaction():
         await _bulk(conn)
         rows = await conn.fetch(
-            f"WITH {_POINTS.format(schema=schema)},"
-            f" i AS (SELECT meter_id, item, at, starts_at FROM {schema}.usage_interval WHERE at >= $3 AND at < $4)"
-            f" SELECT pe.metering_point_id, (i.at AT TIME ZONE $5)::date AS day, min(i.starts_at) AS first,"
-            f"        max(i.at) + interval '1 microsecond' AS last"
-            f" FROM i"
-            f" JOIN pe ON pe.meter_id = i.meter_id AND pe.item = i.item AND i.at >= pe.valid_from"
-            f"        AND (pe.valid_to IS NULL OR i.at < pe.valid_to)"
-            f" GROUP BY 1, 2",
+            f"WITH {_points(schema)}, {_cover(schema, '$3', '$4', '$5')}"
+            f" SELECT metering_point_id, day, first, last FROM c",
             [m for m, _ in versions], [v for _, v in versions], start, end, local_tz)
     return {(r["metering_point_id"], r["day"]): (r["first"], r["last"]) for r in rows}
 
@@ -79,8 +96,7 @@ mem AS (SELECT mm.model_id, mm.version, mm.metering_point_id, mm.side, mm.sign *
         FROM mv JOIN {schema}.loss_model_member mm ON mm.model_id = mv.model_id AND mm.version = mv.version
         JOIN {schema}.loss_model m ON m.model_id = mv.model_id),
 pts AS (SELECT DISTINCT metering_point_id, item FROM mem),
-pe AS MATERIALIZED (SELECT p.metering_point_id, pts.item, p.meter_id, p.valid_from, p.valid_to
-       FROM {schema}.meter_period p JOIN pts ON pts.metering_point_id = p.metering_point_id),
+{periods},
 tm AS MATERIALIZED (SELECT t.model_id, t.day, mem.metering_point_id, mem.side, mem.k
        FROM t JOIN mem ON mem.model_id = t.model_id AND mem.version = t.version)"""
 # MATERIALIZED: the planner, estimating a handful of rows for unnest and for tables not analysed yet (a fresh
@@ -89,6 +105,10 @@ tm AS MATERIALIZED (SELECT t.model_id, t.day, mem.metering_point_id, mem.side, m
 
 Triple = tuple[str, date, int]
 """(model, local day, the version in force that day)."""
+
+
+def _triples(schema: str) -> str:
+    return _TRIPLES.format(schema=schema, periods=_PERIODS.format(schema=schema))
 
 
 def _columns(triples: Sequence[Triple]) -> tuple[list[str], list[date], list[int]]:
@@ -105,15 +125,7 @@ async def day_sums(conn: Connection, schema: str, triples: Sequence[Triple], sta
     async with conn.transaction():
         await _bulk(conn)
         rows = await conn.fetch(
-            f"WITH {_TRIPLES.format(schema=schema)},"
-            f" d AS (SELECT meter_id, item, bucket, usage FROM {schema}.usage_daily"
-            f"       WHERE bucket >= $4 AND bucket < $5),"
-            f" u AS (SELECT pe.metering_point_id, (d.bucket AT TIME ZONE $6)::date AS day,"
-            f"              sum(d.usage * coalesce(m.multiplier, 1)) AS usage"
-            f"       FROM d JOIN pe ON pe.meter_id = d.meter_id AND pe.item = d.item"
-            f"        AND d.bucket + interval '1 day' > pe.valid_from"
-            f"        AND (pe.valid_to IS NULL OR d.bucket < pe.valid_to)"
-            f"       LEFT JOIN {schema}.meter m ON m.meter_id = d.meter_id GROUP BY 1, 2)"
+            f"WITH {_triples(schema)}, {_usage(schema, '$4', '$5', '$6')}"
             f" SELECT mem.model_id, mem.day,"
             f"        coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'input'), 0) AS input,"
             f"        coalesce(sum(mem.k * u.usage) FILTER (WHERE mem.side = 'output'), 0) AS output"
@@ -132,12 +144,7 @@ async def day_gaps(conn: Connection, schema: str, triples: Sequence[Triple], sta
     async with conn.transaction():
         await _bulk(conn)
         rows = await conn.fetch(
-            f"WITH {_TRIPLES.format(schema=schema)},"
-            f" i AS (SELECT meter_id, item, at, starts_at FROM {schema}.usage_interval WHERE at >= $4 AND at < $5),"
-            f" c AS (SELECT pe.metering_point_id, (i.at AT TIME ZONE $6)::date AS day, min(i.starts_at) AS first,"
-            f"              max(i.at) + interval '1 microsecond' AS last"
-            f"       FROM i JOIN pe ON pe.meter_id = i.meter_id AND pe.item = i.item AND i.at >= pe.valid_from"
-            f"        AND (pe.valid_to IS NULL OR i.at < pe.valid_to) GROUP BY 1, 2)"
+            f"WITH {_triples(schema)}, {_cover(schema, '$4', '$5', '$6')}"
             f" SELECT mem.model_id, mem.day, count(*) AS members,"
             f"        array_agg(mem.metering_point_id) FILTER (WHERE c.first IS NULL"
             f"          OR c.first > (mem.day::timestamp AT TIME ZONE $6) + $7::interval"
