@@ -203,28 +203,27 @@ def tolerance(area: Area) -> float:
     return 0.01 * (area.ct_ratio + len(area.listed)) + 1e-6
 
 
-async def test_each_area_loss_equals_the_truth(client: httpx.AsyncClient) -> None:
+async def assert_period_losses_equal_the_truth(client: httpx.AsyncClient, truth: GroundTruth,
+                                              areas: list[Area]) -> None:
+    """Each area's loss, input and rate over the period equal the simulator's truth (also at the issue's size)."""
     resp = await client.get("/api/v1/analytics/loss", params={"from": START.isoformat(), "to": END.isoformat(),
                                                               "interval": "period"})
+    assert resp.status_code == 200, resp.text
     rows = {r["key"]: r for r in resp.json()["rows"]}
-    for area in AREAS:
-        t, got = truth(area), rows[f"gen-{area.area_id}"]
+    for area in areas:
+        t, got = truth.network_loss(area.area_id, START, END), rows[f"gen-{area.area_id}"]
+        assert got["complete"], (area.area_id, got["reason"])
         assert got["loss"] == pytest.approx(t["loss"], abs=tolerance(area)), area.area_id
-        assert got["input"] == pytest.approx(t["true_input"], abs=0.01 * area.ct_ratio + 1e-6)
-        assert got["rate"] == pytest.approx(t["loss"] / t["true_input"], abs=1e-3)
-    # per day, one area of each kind
-    for area in (AREAS[0], next(a for a in AREAS if a.kind == "water"), AREAS[-1]):
-        resp = await client.get(f"/api/v1/analytics/loss/models/gen-{area.area_id}/days",
-                                params={"from": START.isoformat(), "to": END.isoformat()})
-        for d in resp.json()["days"]:
-            a = midnight(date.fromisoformat(d["day"]))
-            assert d["loss"] == pytest.approx(truth(area, a, a + timedelta(days=1))["loss"], abs=tolerance(area))
+        assert got["input"] == pytest.approx(t["true_input"], abs=0.01 * area.ct_ratio + 1e-6), area.area_id
+        assert got["rate"] == pytest.approx(t["loss"] / t["true_input"], abs=1e-3), area.area_id
 
 
-async def test_every_injected_case_is_flagged_with_its_culprit_first_or_second(client: httpx.AsyncClient) -> None:
+async def assert_cases_flagged_with_their_culprits(client: httpx.AsyncClient, truth: GroundTruth,
+                                                   areas: list[Area]) -> set[str]:
+    """Every injected case flagged with its culprit first or second, no clean area flagged; the injected areas."""
     flagged, injected = set(), set()
-    for area in AREAS:
-        t = truth(area)
+    for area in areas:
+        t = truth.network_loss(area.area_id, START, END)
         resp = await client.get(f"/api/v1/analytics/loss/models/gen-{area.area_id}/days",
                                 params={"from": START.isoformat(), "to": END.isoformat()})
         assert resp.status_code == 200, resp.text
@@ -237,21 +236,44 @@ async def test_every_injected_case_is_flagged_with_its_culprit_first_or_second(c
             for culprit in t["culprits"]:
                 assert point(culprit) in top, (area.area_id, t["cases"], body["ranked"][:4])
     assert injected and flagged == injected  # every case flagged, no clean area flagged
+    return injected
 
 
-async def test_the_daily_run_raises_anomalies_and_metrics(client: httpx.AsyncClient) -> None:
+async def assert_daily_run_raises_the_abnormal(client: httpx.AsyncClient, truth: GroundTruth,
+                                               areas: list[Area]) -> None:
+    """The daily run of the last day covers every model and raises every transformer area beyond 7 % or negative."""
     last = FIRST + timedelta(days=DAYS - 1)
     resp = await client.post("/api/v1/analytics/loss/run", params={"day": last.isoformat()})
     assert resp.status_code == 200, resp.text
     run = resp.json()
-    assert run["models"] >= len(AREAS) and run["complete"] >= len(AREAS)
+    assert run["models"] >= len(areas) and run["complete"] >= len(areas)
     resp = await client.get("/api/v1/analytics/loss/anomalies", params={"from": last.isoformat(),
                                                                         "to": last.isoformat()})
     raised = {r["model_id"] for r in resp.json()["rows"]}
-    above = {f"gen-{a.area_id}" for a in AREAS
+    day = midnight(last)
+    above = {f"gen-{a.area_id}" for a in areas
              if (lambda t: t["loss"] > 0.07 * t["true_input"] or t["loss"] < 0)(
-                 truth(a, midnight(last), midnight(last) + timedelta(days=1))) and a.kind == "transformer"}
+                 truth.network_loss(a.area_id, day, day + timedelta(days=1))) and a.kind == "transformer"}
     assert above and above <= raised
+
+
+async def test_each_area_loss_equals_the_truth(client: httpx.AsyncClient) -> None:
+    await assert_period_losses_equal_the_truth(client, TRUTH, AREAS)
+    # per day, one area of each kind
+    for area in (AREAS[0], next(a for a in AREAS if a.kind == "water"), AREAS[-1]):
+        resp = await client.get(f"/api/v1/analytics/loss/models/gen-{area.area_id}/days",
+                                params={"from": START.isoformat(), "to": END.isoformat()})
+        for d in resp.json()["days"]:
+            a = midnight(date.fromisoformat(d["day"]))
+            assert d["loss"] == pytest.approx(truth(area, a, a + timedelta(days=1))["loss"], abs=tolerance(area))
+
+
+async def test_every_injected_case_is_flagged_with_its_culprit_first_or_second(client: httpx.AsyncClient) -> None:
+    await assert_cases_flagged_with_their_culprits(client, TRUTH, AREAS)
+
+
+async def test_the_daily_run_raises_anomalies_and_metrics(client: httpx.AsyncClient) -> None:
+    await assert_daily_run_raises_the_abnormal(client, TRUTH, AREAS)
     metrics = (await client.get("/metrics")).text
     assert "emms_analytics_loss_runs_total" in metrics and "emms_analytics_loss_anomalies_total" in metrics
 

@@ -13,12 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
 from service_harness import area_topics
-from test_analytics_loss import DAYS, END, FIRST, START, loaded_service, midnight, point
+from test_analytics_loss import (
+    START,
+    assert_cases_flagged_with_their_culprits,
+    assert_daily_run_raises_the_abnormal,
+    assert_period_losses_equal_the_truth,
+    loaded_service,
+)
 
 from emms_bus import BusProducer, KafkaSettings
 from emms_sim.fleet import FieldRates, FleetConfig, NetworkPlan
@@ -53,57 +58,15 @@ async def client(database_url: str, full_kafka: KafkaSettings) -> AsyncIterator[
         yield pair[0]
 
 
-def _truth(area: Area) -> dict[str, Any]:
-    return TRUTH.network_loss(area.area_id, START, END)
-
-
-def _tolerance(area: Area) -> float:
-    return 0.01 * (area.ct_ratio + len(area.listed)) + 1e-6
-
-
 async def test_each_area_loss_equals_the_truth(client: httpx.AsyncClient) -> None:
-    resp = await client.get("/api/v1/analytics/loss", params={"from": START.isoformat(), "to": END.isoformat(),
-                                                              "interval": "period"})
-    assert resp.status_code == 200, resp.text
-    rows = {r["key"]: r for r in resp.json()["rows"]}
-    for area in AREAS:
-        t, got = _truth(area), rows[f"gen-{area.area_id}"]
-        assert got["complete"], (area.area_id, got["reason"])
-        assert got["loss"] == pytest.approx(t["loss"], abs=_tolerance(area)), area.area_id
-        assert got["input"] == pytest.approx(t["true_input"], abs=0.01 * area.ct_ratio + 1e-6), area.area_id
+    await assert_period_losses_equal_the_truth(client, TRUTH, AREAS)
 
 
 async def test_every_injected_case_is_flagged_with_its_culprit_first_or_second(client: httpx.AsyncClient) -> None:
-    flagged, injected = set(), set()
-    for area in AREAS:
-        t = _truth(area)
-        resp = await client.get(f"/api/v1/analytics/loss/models/gen-{area.area_id}/days",
-                                params={"from": START.isoformat(), "to": END.isoformat()})
-        assert resp.status_code == 200, resp.text
-        body = resp.json()
-        if body["abnormal"]:
-            flagged.add(area.area_id)
-        if t["cases"]:
-            injected.add(area.area_id)
-            top = [r["metering_point_id"] for r in body["ranked"][:2]]
-            for culprit in t["culprits"]:
-                assert point(culprit) in top, (area.area_id, t["cases"], body["ranked"][:4])
-    assert len(injected) >= 40 and flagged == injected  # every case flagged, no clean area flagged
+    assert len(await assert_cases_flagged_with_their_culprits(client, TRUTH, AREAS)) >= 40
 
 
 async def test_the_daily_run_covers_every_model(client: httpx.AsyncClient) -> None:
-    last = FIRST + timedelta(days=DAYS - 1)
     started = time.monotonic()
-    resp = await client.post("/api/v1/analytics/loss/run", params={"day": last.isoformat()})
-    assert resp.status_code == 200, resp.text
-    run = resp.json()
-    assert run["models"] >= len(AREAS) and run["complete"] >= len(AREAS)
+    await assert_daily_run_raises_the_abnormal(client, TRUTH, AREAS)
     assert time.monotonic() - started < 60
-    resp = await client.get("/api/v1/analytics/loss/anomalies", params={"from": last.isoformat(),
-                                                                        "to": last.isoformat()})
-    raised = {r["model_id"] for r in resp.json()["rows"]}
-    day = midnight(last)
-    above = {f"gen-{a.area_id}" for a in AREAS if a.kind == "transformer"
-             and (lambda t: t["loss"] > 0.07 * t["true_input"] or t["loss"] < 0)(
-                 TRUTH.network_loss(a.area_id, day, day + timedelta(days=1)))}
-    assert above and above <= raised
