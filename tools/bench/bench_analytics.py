@@ -57,11 +57,10 @@ import os
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -78,8 +77,9 @@ from emms_analytics.selection import Selection
 from emms_analytics.settings import AnalyticsSettings, Budget
 from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database, migrate
-from emms_db.settings import DEFAULT_URL, DatabaseSettings
+from emms_db.settings import DatabaseSettings
 from emms_db.storage_mode import StorageMode
+from emms_devstack.bench_data import bench_db_url, copy_chunks
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.postgres import ensure_server
 from emms_devstack.timescale import TimescaleCluster, unavailable_reason
@@ -206,23 +206,10 @@ def expected_ranking(fleet: int, first: int, n: int, top: int, district: str | N
 
 # --- loading ----------------------------------------------------------------------------------------------
 
-async def _chunks(lines: Iterator[str], size: int = 1 << 20) -> AsyncIterator[bytes]:
-    buf: list[str] = []
-    n = 0
-    for line in lines:
-        buf.append(line)
-        n += len(line)
-        if n >= size:
-            yield "".join(buf).encode()
-            buf, n = [], 0
-            await asyncio.sleep(0)
-    if buf:
-        yield "".join(buf).encode()
-
 
 async def _copy_csv(conn: asyncpg.Connection, table: str, columns: tuple[str, ...], lines: Iterator[str]) -> float:
     started = time.perf_counter()
-    await conn.copy_to_table(table, schema_name=SCHEMA, source=_chunks(lines), columns=columns, format="csv")
+    await conn.copy_to_table(table, schema_name=SCHEMA, source=copy_chunks(lines), columns=columns, format="csv")
     return time.perf_counter() - started
 
 
@@ -498,14 +485,9 @@ async def _measure(url: str, bootstrap: str, mode: StorageMode, fleet: int, days
     return rows
 
 
-def _bench_db_url(server: str | None = None) -> str:
-    parts = urlsplit(server or os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
-    return urlunsplit(parts._replace(path=f"/emms_bench_analytics_{secrets.token_hex(3)}"))
-
-
 def _run_mode(mode: StorageMode, server: str | None, broker: LocalBroker, fleet: int, days: int,
               upkeep: int) -> list[dict[str, object]]:
-    url = _bench_db_url(server)
+    url = bench_db_url("analytics", server)
     if server is None:
         ensure_server(url)
     asyncio.run(ensure_database(url))

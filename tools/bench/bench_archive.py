@@ -40,7 +40,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -56,8 +55,9 @@ from emms_archive.scope import Scope
 from emms_archive.settings import ArchiveSettings, BackupSettings, IngestSettings
 from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database, migrate
-from emms_db.settings import DEFAULT_URL, DatabaseSettings
+from emms_db.settings import DatabaseSettings
 from emms_db.storage_mode import StorageMode
+from emms_devstack.bench_data import bench_db_url
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.postgres import ensure_server
 from emms_devstack.timescale import TimescaleCluster, unavailable_reason
@@ -95,11 +95,6 @@ SELECT create_hypertable('archive.bench_copy', 'data_time', chunk_time_interval 
 }
 COPY_COLUMNS = ("metering_point_id", "item", "data_time", "source", "meter_id", "value", "unit", "collected_at",
                 "quality", "terminal", "pn", "batch_id")
-
-
-def _bench_db_url(server: str | None = None) -> str:
-    parts = urlsplit(server or os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
-    return urlunsplit(parts._replace(path=f"/emms_bench_archive_{secrets.token_hex(3)}"))
 
 
 def _reference_rows() -> list[tuple[str, list[dict[str, Any]]]]:
@@ -401,7 +396,7 @@ def _run_mode(mode: StorageMode, server: str | None, broker: LocalBroker, meters
     assert broker.process is not None
     rows: list[dict[str, object]] = []
     for direct in paths:
-        url = _bench_db_url(server)
+        url = bench_db_url("archive", server)
         if server is None:
             ensure_server(url)
         asyncio.run(ensure_database(url))

@@ -39,7 +39,7 @@ import random
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +49,7 @@ import asyncpg
 from emms_archive.app import SPEC
 from emms_archive.schema import SCHEMA
 from emms_db import ensure_database, migrate
+from emms_devstack.bench_data import copy_chunks
 from emms_devstack.timescale import TimescaleCluster, unavailable_reason
 
 assert SPEC.migrations is not None
@@ -157,20 +158,6 @@ def interval_lines(points: int) -> Iterator[str]:
                        + tail.replace("{v}", f"{total / 100:.2f}") + stored + "\n")
 
 
-async def _chunks(lines: Iterator[str], size: int = 1 << 20) -> AsyncIterator[bytes]:
-    buf: list[str] = []
-    n = 0
-    for line in lines:
-        buf.append(line)
-        n += len(line)
-        if n >= size:
-            yield "".join(buf).encode()
-            buf, n = [], 0
-            await asyncio.sleep(0)
-    if buf:
-        yield "".join(buf).encode()
-
-
 async def _median_ms(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...], expect: int, runs: int = 7) -> float:
     stmt = await conn.prepare(sql)
     got = await stmt.fetch(*args)  # warm: plan, caches
@@ -267,7 +254,7 @@ async def _measure(url: str, ds: DataSet, variants: bool) -> list[dict[str, obje
         await conn.execute("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs"
                            " WHERE hypertable_schema = $1", SCHEMA)
         started = time.perf_counter()
-        await conn.copy_to_table("reading_raw", schema_name=SCHEMA, source=_chunks(ds.lines(ds.points)),
+        await conn.copy_to_table("reading_raw", schema_name=SCHEMA, source=copy_chunks(ds.lines(ds.points)),
                                  columns=COLUMNS, format="csv")
         load_s = time.perf_counter() - started
         await conn.execute(f"ANALYZE {TABLE}")

@@ -42,7 +42,7 @@ import asyncpg
 from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_control.commands import confirm_job, submit_command
 from emms_db import drop_database, ensure_database
-from emms_db.settings import DEFAULT_URL
+from emms_devstack.bench_data import bench_db_url
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_messages.masterdata import ChangeKind, MasterDataChange
@@ -121,7 +121,7 @@ async def _measure(concentrators: int, meters_per: int) -> list[dict[str, object
     cs = _stack_module()
     work = Path(tempfile.mkdtemp(prefix="bench-control-"))
     broker = LocalBroker(log_path=work / "broker.log").start()
-    url = os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL).rsplit("/", 1)[0] + f"/emms_bench_{secrets.token_hex(4)}"
+    url = bench_db_url("control")
     await ensure_database(url)
     kafka = KafkaSettings(bootstrap=broker.bootstrap, topic_prefix=f"b{secrets.token_hex(3)}.")
     await ensure_topics(kafka)

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -42,8 +40,8 @@ from emms_analytics.loss.service import LossService
 from emms_analytics.rollups import refresh_pending
 from emms_analytics.runtime import SCHEMA
 from emms_db import drop_database, ensure_database, migrate
-from emms_db.settings import DEFAULT_URL
 from emms_db.storage_mode import StorageMode
+from emms_devstack.bench_data import bench_db_url, copy_chunks
 from emms_devstack.postgres import ensure_server
 from emms_devstack.timescale import TimescaleCluster, unavailable_reason
 
@@ -140,20 +138,6 @@ def daily_lines(areas: int, per: int) -> Iterator[str]:
                 yield f"{_meter(a, j)},{ITEM},{bucket},{_usage(a, j, per, day)!r},1,0\n"
 
 
-async def _chunks(lines: Iterator[str], size: int = 1 << 20) -> AsyncIterator[bytes]:
-    buf: list[str] = []
-    n = 0
-    for line in lines:
-        buf.append(line)
-        n += len(line)
-        if n >= size:
-            yield "".join(buf).encode()
-            buf, n = [], 0
-            await asyncio.sleep(0)
-    if buf:
-        yield "".join(buf).encode()
-
-
 def _row(mode: StorageMode, metric: str, value: object, unit: str, target: str, note: str) -> dict[str, object]:
     return {"benchmark": "loss", "metric": f"{metric} ({mode})", "value": value, "unit": unit, "target": target,
             "note": note}
@@ -170,10 +154,10 @@ async def _measure(url: str, mode: StorageMode, areas: int, per: int) -> list[di
         for table, (columns, records) in masterdata(areas, per).items():
             await conn.copy_records_to_table(table, schema_name=SCHEMA, records=records, columns=columns)
         started = time.perf_counter()
-        await conn.copy_to_table("usage_interval", schema_name=SCHEMA, source=_chunks(interval_lines(areas, per)),
+        await conn.copy_to_table("usage_interval", schema_name=SCHEMA, source=copy_chunks(interval_lines(areas, per)),
                                  columns=("meter_id", "item", "at", "starts_at", "delta", "estimated"), format="csv")
         if mode is StorageMode.POSTGRESQL:
-            await conn.copy_to_table("usage_daily", schema_name=SCHEMA, source=_chunks(daily_lines(areas, per)),
+            await conn.copy_to_table("usage_daily", schema_name=SCHEMA, source=copy_chunks(daily_lines(areas, per)),
                                      columns=("meter_id", "item", "bucket", "usage", "intervals", "estimated"),
                                      format="csv")
         else:
@@ -221,13 +205,8 @@ async def _measure(url: str, mode: StorageMode, areas: int, per: int) -> list[di
     return rows
 
 
-def _bench_db_url(server: str | None = None) -> str:
-    parts = urlsplit(server or os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
-    return urlunsplit(parts._replace(path=f"/emms_bench_loss_{secrets.token_hex(3)}"))
-
-
 def _run_mode(mode: StorageMode, server: str | None, areas: int, per: int) -> list[dict[str, object]]:
-    url = _bench_db_url(server)
+    url = bench_db_url("loss", server)
     if server is None:
         ensure_server(url)
     asyncio.run(ensure_database(url))

@@ -28,7 +28,6 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -36,7 +35,7 @@ import openpyxl
 
 from emms_analytics.app import SPEC as ANALYTICS
 from emms_db import drop_database, ensure_database, migrate
-from emms_db.settings import DEFAULT_URL
+from emms_devstack.bench_data import bench_db_url
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_devstack.postgres import ensure_server
@@ -187,8 +186,7 @@ async def _measure(url: str, bootstrap: str, rows: int, work: Path) -> list[dict
 
 def run() -> list[dict[str, object]]:
     rows = int(os.environ.get("EMMS_BENCH_REPORTS_ROWS", "200000"))
-    parts = urlsplit(os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
-    url = urlunsplit(parts._replace(path=f"/emms_bench_reports_{secrets.token_hex(3)}"))
+    url = bench_db_url("reports")
     ensure_server(url)
     asyncio.run(ensure_database(url))
     broker = LocalBroker().start()

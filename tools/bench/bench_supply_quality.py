@@ -23,7 +23,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -33,8 +32,9 @@ from emms_analytics.runtime import SCHEMA
 from emms_analytics.settings import AnalyticsSettings, Budget
 from emms_bus import KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database, migrate
-from emms_db.settings import DEFAULT_URL, DatabaseSettings
+from emms_db.settings import DatabaseSettings
 from emms_db.storage_mode import StorageMode
+from emms_devstack.bench_data import bench_db_url, copy_chunks
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.postgres import ensure_server
 from emms_devstack.timescale import TimescaleCluster, unavailable_reason
@@ -72,19 +72,6 @@ def _lines(points: int) -> Iterator[str]:
                 yield f"M{i},qualification.minutes.{band}.{p},{end},{minutes},valid,{stamp}\n"
 
 
-async def _chunks(lines: Iterator[str], size: int = 1 << 20) -> Any:
-    buf: list[str] = []
-    n = 0
-    for line in lines:
-        buf.append(line)
-        n += len(line)
-        if n >= size:
-            yield "".join(buf).encode()
-            buf, n = [], 0
-    if buf:
-        yield "".join(buf).encode()
-
-
 def _row(mode: StorageMode, metric: str, value: object, unit: str, note: str) -> dict[str, object]:
     return {"benchmark": "supply_quality", "metric": f"{metric} ({mode})", "value": value, "unit": unit,
             "target": "-", "note": note}
@@ -111,7 +98,7 @@ async def _load(url: str, mode: StorageMode, points: int) -> list[dict[str, obje
         for table, (columns, records) in tables.items():
             await conn.copy_records_to_table(table, schema_name=SCHEMA, records=records, columns=columns)
         started = time.perf_counter()
-        await conn.copy_to_table("curve_value", schema_name=SCHEMA, source=_chunks(_lines(points)),
+        await conn.copy_to_table("curve_value", schema_name=SCHEMA, source=copy_chunks(_lines(points)),
                                  columns=CURVE_COLUMNS, format="csv")
         load_s = time.perf_counter() - started
         await conn.execute("ANALYZE")
@@ -162,13 +149,8 @@ async def _measure(url: str, bootstrap: str, mode: StorageMode, points: int) -> 
     return rows
 
 
-def _bench_db_url(server: str | None = None) -> str:
-    parts = urlsplit(server or os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL))
-    return urlunsplit(parts._replace(path=f"/emms_bench_sq_{secrets.token_hex(3)}"))
-
-
 def _run_mode(mode: StorageMode, server: str | None, bootstrap: str, points: int) -> list[dict[str, object]]:
-    url = _bench_db_url(server)
+    url = bench_db_url("sq", server)
     if server is None:
         ensure_server(url)
     asyncio.run(ensure_database(url))

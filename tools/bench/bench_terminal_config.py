@@ -33,7 +33,7 @@ import asyncpg
 
 from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database
-from emms_db.settings import DEFAULT_URL
+from emms_devstack.bench_data import bench_db_url
 from emms_devstack.local_broker import LocalBroker
 from emms_devstack.ports import free_port
 from emms_messages.masterdata import ChangeKind, MasterDataChange
@@ -74,7 +74,7 @@ async def _measure(terminals: int) -> list[dict[str, object]]:
     cs = _stack_module()
     work = Path(tempfile.mkdtemp(prefix="bench-terminal-config-"))
     broker = LocalBroker(log_path=work / "broker.log").start()
-    url = os.environ.get("EMMS_DATABASE_URL", DEFAULT_URL).rsplit("/", 1)[0] + f"/emms_bench_{secrets.token_hex(4)}"
+    url = bench_db_url("terminal_config")
     await ensure_database(url)
     kafka = KafkaSettings(bootstrap=broker.bootstrap, topic_prefix=f"b{secrets.token_hex(3)}.")
     await ensure_topics(kafka)
