@@ -63,8 +63,8 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
                 assert proc.poll() is None, f"{short} exited: {_log_tail(logs[short])}"
                 try:
                     status, body = _get(f"http://127.0.0.1:{port}/readyz")
-                except (urllib.error.URLError, ConnectionError):
-                    continue
+                except (urllib.error.URLError, ConnectionError, TimeoutError):  # unanswered in 5 s while
+                    continue                                                    # ten start: not ready yet
                 if status == 200:
                     ready[short] = body
             time.sleep(0.3)
