@@ -138,12 +138,19 @@ class BusConsumer:
             return False
 
     def joined(self) -> bool:
-        """Whether the group has given this consumer its partitions at least once since it started: a
-        consumer reading from "latest" misses what is published before that, so its service is not
-        ready until then (a later rebalance keeps the offsets: nothing is missed)."""
-        if not self._joined and self.assigned():
-            self._joined = True
+        """Whether the group has given this consumer its partitions at least once since it started, and their
+        start offsets are fixed: a consumer reading from "latest" misses what is published before that (with
+        the partitions assigned but "latest" resolved only at the first fetch, a message published in between
+        was skipped), so its service is not ready until then (a later rebalance keeps the offsets)."""
         return self._joined
+
+    async def _join(self) -> None:
+        try:
+            await self.resolve_positions()
+        except Exception as exc:  # a rebalance in between: tried again on the next turn of the loop
+            log.warning("could not fix the start offsets yet", group=self.group, error=repr(exc))
+            return
+        self._joined = True
 
     async def resolve_positions(self) -> None:
         """Fix the start offset of every assigned partition now rather than at the first fetch."""
@@ -182,6 +189,8 @@ class BusConsumer:
         await self._consumer.start()
         try:
             while not stop.is_set():
+                if not self._joined and self.assigned():
+                    await self._join()
                 batch = await self._consumer.getmany(timeout_ms=200, max_records=self._max_batch)
                 records = [r for recs in batch.values() for r in recs]
                 if records:
