@@ -18,6 +18,21 @@ class ChangeKind(StrEnum):
     REMOVED = "removed"
 
 
+class LocalScheme(StrEnum):
+    """How a concentrator reaches a meter behind it (the metering point's local communication scheme,
+    ``local_scheme`` in the ``metering_point`` and ``meter_installation`` changes' ``data``)."""
+
+    PLC = "plc"  # narrowband power-line carrier
+    HPLC = "hplc"  # broadband (high-speed) power-line carrier
+    RF = "rf"  # micro-power wireless
+    RS485 = "rs485"
+    MBUS = "mbus"
+    AC_SAMPLING = "ac-sampling"  # the terminal's own AC sampling (1376.1 port 1)
+
+
+LOCAL_SCHEMES = tuple(s.value for s in LocalScheme)
+
+
 class MasterDataChange(Payload):
     """A change to an archive entity (meter, terminal, customer…), published after commit."""
 

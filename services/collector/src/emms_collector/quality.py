@@ -8,7 +8,9 @@ Definitions (per run, over the meters its target had when it started):
 * **data completeness rate** — items collected now / items expected;
 
 with the failures grouped by reason. Breakdowns by terminal, region, utility
-(meter type) and meter protocol join the measurement-point table.
+(meter type), meter protocol and local communication scheme (R-4.6.7: carrier,
+wireless, RS-485 … — :mod:`emms_collector.local_scheme`) join the
+measurement-point table.
 """
 
 from __future__ import annotations

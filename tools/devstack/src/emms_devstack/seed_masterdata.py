@@ -195,7 +195,8 @@ def _customer_meter(t: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
         "utility": utility, "category": CATEGORIES.get((utility, m["kind"]), FALLBACK_CATEGORY[utility]),
         "company_id": COMPANY, "region_id": REGION,
         "metering_point_id": point_id(t["key"], m["pn"]), "terminal_id": terminal_id(t["key"]),
-        "pn": m["pn"], "port": m["port"], "meter_id": m["meter_id"], "meter_model": m["kind"],
+        "pn": m["pn"], "port": m["port"], "local_scheme": m.get("local_scheme"), "meter_id": m["meter_id"],
+        "meter_model": m["kind"],
         "protocol": PROTOCOLS[m["protocol"]], "meter_address": m["address"],
         "register_digits": REGISTER_DIGITS, "installed_at": m["installed_at"],
     }

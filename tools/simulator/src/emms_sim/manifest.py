@@ -1,9 +1,10 @@
 """The fleet manifest: one JSON file listing every concentrator and the meters behind it.
 
 Tests, benchmarks and ``make up`` read it to know what to expect: terminal
-addresses (A1/A2), measurement points, meter ids, utilities, protocols and
-addresses, and the scheduled meter changes. Written streaming, so a fleet of
-a million meters never sits in memory as one document.
+addresses (A1/A2), measurement points, meter ids, utilities, protocols, ports,
+local communication schemes and addresses, and the scheduled meter changes.
+Written streaming, so a fleet of a million meters never sits in memory as one
+document.
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ from typing import IO
 from emms_sim.fleet import Fleet, MeterSpec
 
 PORT_OF_PROTOCOL = {"dlt645-2007": 31, "cjt188-2004": 2}  # carrier / PLC port, RS-485 II (M-Bus converter)
+CARRIER_MODULES = ("plc", "hplc", "rf")
+"""The local module of concentrator ``i`` (port 31) is ``CARRIER_MODULES[i % 3]``: narrowband carrier, broadband
+carrier, micro-power wireless — a fleet of three or more terminals has every one."""
+
+
+def local_scheme(meter: MeterSpec) -> str:
+    """How the concentrator reaches the meter (the metering point's ``local_scheme`` in master data): 645 meters
+    through the terminal's carrier / wireless module, 188 meters over the M-Bus converter on RS-485 II."""
+    if PORT_OF_PROTOCOL[meter.protocol] == 31:
+        return CARRIER_MODULES[meter.terminal_index % len(CARRIER_MODULES)]
+    return "mbus"
 
 
 def _iso(ts: float | None) -> str | None:
@@ -29,7 +41,8 @@ def meter_entry(meter: MeterSpec, meters_per: int, added: int = 1) -> dict[str, 
                              "new_address": meter.address(1)})
     return {
         "pn": meter.pn, "meter_id": meter.meter_id, "utility": meter.utility, "kind": meter.kind,
-        "protocol": meter.protocol, "port": PORT_OF_PROTOCOL[meter.protocol], "address": meter.address(0),
+        "protocol": meter.protocol, "port": PORT_OF_PROTOCOL[meter.protocol], "local_scheme": local_scheme(meter),
+        "address": meter.address(0),
         "installed_at": _iso(meter.installed_at), "removed_at": _iso(meter.removed_at),
         "added_later": meters_per < meter.pn <= meters_per + added, "replacements": replacements,
         "has_pv": meter.has_pv,

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from emms_archive.masterdata.categories import Utility, check_category
+from emms_messages.masterdata import LocalScheme
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
@@ -214,6 +215,9 @@ class MeteringPoint(Record):
     pn: int | None = Field(default=None, ge=0, le=2040)
     port: int | None = Field(default=None, ge=1, le=31)
     baud_rate: int | None = Field(default=None, gt=0)
+    local_scheme: LocalScheme | None = None
+    """How the terminal reaches the meter (carrier, wireless, RS-485, M-Bus, AC sampling); None: not known
+    (the collector derives it from ``port``)."""
     status: Status = Status.ACTIVE
 
     @model_validator(mode="after")
@@ -300,6 +304,7 @@ class CustomerMeterRow(Record):
     pn: int | None = Field(default=None, ge=0, le=2040)
     port: int | None = Field(default=None, ge=1, le=31)
     baud_rate: int | None = Field(default=None, gt=0)
+    local_scheme: LocalScheme | None = None
     meter_id: Id
     meter_model: str | None = None
     manufacturer: str | None = None
@@ -319,7 +324,8 @@ class CustomerMeterRow(Record):
                             contracted_capacity_kva=self.contracted_capacity_kva)
         point = MeteringPoint(id=self.metering_point_id, customer_id=self.customer_id, utility=self.utility,
                               name=self.metering_point_name, node_id=self.node_id, terminal_id=self.terminal_id,
-                              pn=self.pn, port=self.port, baud_rate=self.baud_rate)
+                              pn=self.pn, port=self.port, baud_rate=self.baud_rate,
+                              local_scheme=self.local_scheme)
         meter = Meter(id=self.meter_id, utility=self.utility, model=self.meter_model,
                       manufacturer=self.manufacturer, protocol=self.protocol, address=self.meter_address,
                       multiplier=self.multiplier, ct_ratio=self.ct_ratio, pt_ratio=self.pt_ratio,

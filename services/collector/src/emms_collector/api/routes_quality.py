@@ -1,4 +1,5 @@
-"""``/api/v1/quality``: execution quality per run and task, by terminal / region / meter type (R-4.2.5).
+"""``/api/v1/quality``: execution quality per run and task, by terminal / region / meter type / protocol (R-4.2.5)
+and by local communication scheme (R-4.6.7).
 
 Scope: every figure is computed over the meters in the caller's scope only; a run or task outside it is
 answered 404 (see :mod:`emms_collector.api.scope`).

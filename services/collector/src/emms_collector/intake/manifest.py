@@ -1,8 +1,8 @@
 """Importing the simulator's fleet manifest as measurement points (tests, benchmarks, ``make up``).
 
 The manifest (``emms_sim.manifest``) lists terminals (``key``) and the meters
-behind each (pn, meter id, utility, protocol, port, address, install / removal
-/ replacement times). A meter is active when installed and not removed at the
+behind each (pn, meter id, utility, protocol, port, local communication scheme,
+address, install / removal / replacement times). A meter is active when installed and not removed at the
 import time; a replaced meter is read at its new address from the swap on.
 The import is an upsert, so re-importing a changed file is safe; with
 ``join_templates`` the meters also join the automatic tasks of their type.
@@ -49,7 +49,8 @@ def point_rows(doc: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
             active = (installed is None or installed <= now) and (removed is None or now < removed)
             rows.append({"meter_id": str(m["meter_id"]), "terminal": key, "pn": int(m["pn"]),
                          "utility": str(m["utility"]), "protocol": str(m.get("protocol") or ""),
-                         "meter_address": address, "port": m.get("port"), "valid_from": installed,
+                         "meter_address": address, "port": m.get("port"),
+                         "local_scheme": m.get("local_scheme"), "valid_from": installed,
                          "valid_to": removed, "active": active, "source": "manifest",
                          "region_id": terminal.get("region_id") or terminal.get("a1"),
                          "company_id": terminal.get("company_id")})

@@ -4,9 +4,12 @@ The archive publishes ``MasterDataChange`` after every committed change. The
 collector keeps what it needs to read meters and resolve targets:
 
 * ``meter_installation`` (keyed by metering point; data = the archive's
-  installation view: meter, terminal address, pn, port, protocol, utility) →
-  the point; created / replaced also put the meter into the automatic tasks
-  of its type; removed takes it out of every task;
+  installation view: meter, terminal address, pn, port, local scheme, protocol,
+  utility) → the point; created / replaced also put the meter into the automatic
+  tasks of its type; removed takes it out of every task;
+* ``metering_point`` → the port and local communication scheme of its points
+  (the scheme derived from the port when master data names none,
+  :mod:`emms_collector.local_scheme`);
 * ``customer`` → region, category and company of its points;
 * ``terminal`` → its bus address (``AAAA-TTTTT``), company and region;
 * ``region`` → the region tree (a caller's regions include every region below them);
@@ -69,6 +72,10 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+def _port(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 class MasterDataSync:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -121,6 +128,9 @@ class MasterDataSync:
                                          data.get("utility"), data.get("company_id"))
         elif change.entity == "terminal":
             await self._terminal(conn, change)
+        elif change.entity == "metering_point" and change.kind is not ChangeKind.REMOVED:
+            await point_sql.set_communication(conn, change.entity_id, _port(data.get("port")),
+                                              data.get("local_scheme"))
         elif change.entity == "region":
             await md_sql.set_region(conn, change.entity_id, data.get("parent_id"))
         elif change.entity == "group_member":
@@ -145,7 +155,8 @@ class MasterDataSync:
         await point_sql.upsert_points(conn, [{
             "meter_id": str(meter_id), "terminal": key, "pn": int(data["pn"]), "utility": str(data.get("utility")),
             "protocol": str(data.get("protocol") or ""), "meter_address": str(data.get("meter_address") or ""),
-            "port": data.get("port"), "metering_point_id": data.get("metering_point_id"),
+            "port": data.get("port"), "local_scheme": data.get("local_scheme"),
+            "metering_point_id": data.get("metering_point_id"),
             "customer_id": data.get("customer_id"),
             "region_id": (customer and customer[0]) or data.get("region_id"),
             "category": (customer and customer[1]) or data.get("customer_category"),

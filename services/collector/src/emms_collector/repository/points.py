@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from emms_collector.local_scheme import scheme_of
 from emms_collector.repository.scope import UNRESTRICTED, Scope
 from emms_collector.schema import SCHEMA
 from emms_collector.tasks.model import Target
@@ -31,7 +32,8 @@ class Point:
 
 
 POINT_FIELDS = ("meter_id", "terminal", "pn", "utility", "protocol", "meter_address", "port", "metering_point_id",
-                "customer_id", "region_id", "category", "valid_from", "valid_to", "active", "source", "company_id")
+                "customer_id", "region_id", "category", "valid_from", "valid_to", "active", "source", "company_id",
+                "local_scheme")
 _SELECT = "p.meter_id, p.terminal, p.pn, p.utility, p.protocol, p.meter_address, p.port, p.region_id"
 
 
@@ -42,7 +44,8 @@ def _point(row: Any) -> Point:
 
 async def upsert_points(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert or replace points (by meter id). An active point displaces any other active meter on
-    its (terminal, pn): a terminal slot holds one meter at a time."""
+    its (terminal, pn): a terminal slot holds one meter at a time. A row's ``local_scheme`` is what master data
+    declared; the point gets it, or the one its port stands for (:func:`~emms_collector.local_scheme.scheme_of`)."""
     if not rows:
         return 0
     cols = {f: [r.get(f) for r in rows] for f in POINT_FIELDS}
@@ -50,6 +53,7 @@ async def upsert_points(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
     cols["source"] = [r.get("source") or "masterdata" for r in rows]
     cols["protocol"] = [r.get("protocol") or "" for r in rows]
     cols["meter_address"] = [r.get("meter_address") or "" for r in rows]
+    cols["local_scheme"] = [scheme_of(r.get("local_scheme"), r.get("port"), r.get("protocol")) for r in rows]
     await conn.execute(
         f"UPDATE {SCHEMA}.point p SET active = false, updated_at = now()"
         " FROM unnest($1::text[], $2::text[], $3::int[], $4::bool[]) AS u(m, t, pn, a)"
@@ -59,7 +63,7 @@ async def upsert_points(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
         f"""INSERT INTO {SCHEMA}.point AS p ({", ".join(POINT_FIELDS)}, updated_at)
             SELECT *, now() FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[],
                 $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[],
-                $14::bool[], $15::text[], $16::text[])
+                $14::bool[], $15::text[], $16::text[], $17::text[])
             ON CONFLICT (meter_id) DO UPDATE SET
                 terminal = excluded.terminal, pn = excluded.pn, utility = excluded.utility,
                 protocol = excluded.protocol, meter_address = excluded.meter_address, port = excluded.port,
@@ -69,9 +73,22 @@ async def upsert_points(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
                 category = coalesce(excluded.category, p.category),
                 company_id = coalesce(excluded.company_id, p.company_id),
                 valid_from = excluded.valid_from, valid_to = excluded.valid_to, active = excluded.active,
-                source = excluded.source, updated_at = now()""",
+                source = excluded.source, local_scheme = excluded.local_scheme, updated_at = now()""",
         *[cols[f] for f in POINT_FIELDS])
     return int(result.split()[-1])
+
+
+async def set_communication(conn: Connection, metering_point_id: str, port: int | None,
+                            declared_scheme: object) -> int:
+    """A metering point's port and local scheme changed in master data: its points follow (the scheme as
+    declared, else derived from the new port)."""
+    rows = await conn.fetch(f"SELECT meter_id, protocol FROM {SCHEMA}.point WHERE metering_point_id = $1",
+                            metering_point_id)
+    for row in rows:
+        await conn.execute(f"UPDATE {SCHEMA}.point SET port = $2, local_scheme = $3, updated_at = now()"
+                           " WHERE meter_id = $1", row["meter_id"], port,
+                           scheme_of(declared_scheme, port, row["protocol"]))
+    return len(rows)
 
 
 async def deactivate(conn: Connection, meter_ids: Iterable[str]) -> int:

@@ -1,5 +1,6 @@
 """SQL of execution quality (R-4.2.5): the per-meter status of runs summed into figures, overall, by a dimension
-(terminal, region, utility, meter protocol — joined from the measurement-point table) and per run."""
+(terminal, region, utility, meter protocol, local communication scheme — joined from the measurement-point table)
+and per run."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from emms_collector.schema import SCHEMA
 from emms_db.connection import Connection
 from emms_db.where import Where
 
-Dimension = Literal["terminal", "region", "utility", "protocol"]
+Dimension = Literal["terminal", "region", "utility", "protocol", "scheme"]
 _COLUMN = {"terminal": "rm.terminal", "region": "coalesce(p.region_id, '')", "utility": "coalesce(p.utility, '')",
-           "protocol": "coalesce(p.protocol, '')"}
+           "protocol": "coalesce(p.protocol, '')", "scheme": "coalesce(p.local_scheme, '')"}
 _FIGURES = """count(*) AS meters,
        count(*) FILTER (WHERE rm.first_ok) AS ok_first,
        count(*) FILTER (WHERE rm.run_count = cardinality(rm.items)) AS ok_after_retries,
