@@ -36,8 +36,11 @@ def test_child_arguments_parse_back_to_the_same_fleet_and_a_share_of_the_ramp() 
         ["run", "--fep", "127.0.0.1:9027", "--concentrators", "30", "--meters-per", "7", "--seed", "9",
          "--mix", "electricity=2,water=1", "--quiet-field", "--reporting", "--faults", "no-answer=1%",
          "--fault-terminals", "1,2", "--source-ip", "127.0.0.2-127.0.0.3", "--ramp-per-s", "900",
-         "--processes", "3", "--heartbeat-s", "2.5", "--loop", "asyncio"])
+         "--processes", "3", "--heartbeat-s", "2.5", "--loop", "asyncio", "--clock-drift-ppm", "300",
+         "--clock-sync-day", "5", "--network", "--replace-meter", "m-000002-0003@2026-03-01T02:30:00Z",
+         "--standby-fep", "127.0.0.1:9028"])
     child = cli.parser().parse_args(child_argv(args, 2, 3))
+    assert child.standby_fep == ("127.0.0.1", 9028)
     assert cli._config(child) == cli._config(args)
     assert (child.share, child.ramp_per_s, child.heartbeat_s) == ((2, 3), 300.0, 2.5)
     assert (child.faults, child.fault_terminals, child.source_ip, child.loop) == \
@@ -134,3 +137,24 @@ async def test_stop_wakes_an_idle_session_at_once_and_it_logs_out() -> None:
     assert master.counts.logouts == 3 and master.counts.heartbeats == 0
     await master.close()
 
+
+
+def test_a_chosen_replacement_swaps_the_meter_then_and_is_refused_for_a_meter_not_there() -> None:
+    base = FleetConfig(4, 2, 3, rates=FieldRates.quiet())
+    meter = GroundTruth(base).fleet.meter(1, 2)
+    assert meter is not None and meter.replaced_at is None
+    at = meter.installed_at + 30 * 86400.0
+    truth = GroundTruth(FleetConfig(4, 2, 3, rates=FieldRates.quiet(), replacements=((meter.meter_id, at),)))
+    swapped = truth.fleet.meter(1, 2)
+    assert swapped is not None and swapped.replaced_at == at
+    item = "energy.active.import.total" if meter.utility == "electricity" else next(
+        k for k in truth.reading_of(swapped, at) or {} if k.startswith(("volume", "heat")))
+    before, after = truth.reading_of(swapped, at - 1e-3), truth.reading_of(swapped, at + 3600.0)
+    assert before is not None and after is not None
+    assert after[item] < before[item] and after[item] < 50.0  # the new register starts from zero
+    assert swapped.address(1) != swapped.address(0)
+    with pytest.raises(ValueError, match="not installed then"):
+        GroundTruth(FleetConfig(4, 2, 3, rates=FieldRates.quiet(),
+                                replacements=((meter.meter_id, meter.installed_at - 1.0),)))
+    with pytest.raises(ValueError, match="no such meter"):
+        GroundTruth(FleetConfig(4, 2, 3, rates=FieldRates.quiet(), replacements=(("m-000009-0001", at),)))

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from emms_sim.calendar import parse_instant
-from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig, NetworkPlan
+from emms_sim.cascade import Cascade
+from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig, NetworkPlan, parse_meter_id
 from emms_sim.fleet_runner import expand_source_ips
 from emms_sim.manifest import write_manifest
 from emms_sim.process_setup import LOOPS, loop_name, new_event_loop, raise_open_files_limit
@@ -50,6 +51,16 @@ def _share(text: str) -> tuple[int, int]:
     return int(share), int(shares)
 
 
+def _replacement(text: str) -> tuple[str, float]:
+    meter, _, at = text.partition("@")
+    try:
+        parse_meter_id(meter)
+        return meter, parse_instant(at).timestamp()
+    except (ValueError, OverflowError, OSError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not METER@INSTANT, e.g. m-000000-0003@2026-12-03T02:30:00Z"
+                                         ) from exc
+
+
 def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concentrators", type=int, default=1)
     p.add_argument("--meters-per", type=int, default=50)
@@ -64,6 +75,8 @@ def _fleet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--first-terminal", type=int, default=1, help="A2 of the first concentrator (then +1 each)")
     p.add_argument("--network", action="store_true",
                    help="transformer areas, water / gas zones and heat stations with head meters and true losses")
+    p.add_argument("--replace-meter", type=_replacement, action="append", default=[], metavar="METER@INSTANT",
+                   help="the field replaces this meter at this instant (new address, register from zero); repeatable")
     p.add_argument("--terminal-passwords", action="store_true",
                    help="every terminal expects its own PW (from the seed, listed in the manifest); default all zeros")
 
@@ -77,7 +90,8 @@ def _config(a: argparse.Namespace) -> FleetConfig:
     return FleetConfig(a.seed, a.concentrators, a.meters_per, a.mix, a.tz_offset_min, rates,
                        first_terminal_address=getattr(a, "first_terminal", 1),
                        own_passwords=bool(getattr(a, "terminal_passwords", False)),
-                       network=NetworkPlan() if getattr(a, "network", False) else None)
+                       network=NetworkPlan() if getattr(a, "network", False) else None,
+                       replacements=tuple(getattr(a, "replace_meter", ())))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--standby-fep", type=_hostport, default=None,
                      help="every terminal's standby channel: used after two failed connects to the primary")
     _fleet_args(run)
+    run.add_argument("--cascade", default="", help="X:Y[,X:Y]: terminal X is cascaded behind terminal Y (1376.1 "
+                     "级联, indexes): X does not connect, Y's link answers X's frames with X's own answers")
     run.add_argument("--http", type=_hostport, default=None, help="serve the truth API here")
     run.add_argument("--manifest", type=Path, default=None)
     run.add_argument("--heartbeat-s", type=float, default=60.0)
@@ -138,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         faults = FaultRates.parse(args.faults, _indexes(args.fault_terminals), args.late_s)
         loop_name(args.loop)
         expand_source_ips(args.source_ip)
+        Cascade.parse(args.cascade, config.concentrators)
         if args.processes < 1 or args.processes > max(1, config.concentrators):
             raise ValueError(f"--processes must be within 1..{max(1, config.concentrators)}")
     except ValueError as exc:

@@ -89,6 +89,9 @@ class FleetConfig:
     terminal out of the factory (what the FEP sends when master data has no password for a terminal)."""
     network: NetworkPlan | None = None
     """Transformer areas, zones and stations with their head meters at extra points (``emms_sim.network``)."""
+    replacements: tuple[tuple[str, float], ...] = ()
+    """Meters the field replaces at a chosen instant: (meter id, epoch s), instead of the rates' draw — so a
+    test can put a swap inside the days it collects. Same meter id, a new address, the register from zero."""
 
     def __post_init__(self) -> None:
         if self.concentrators < 0 or not 1 <= self.meters_per <= 2000:
@@ -162,7 +165,19 @@ class Fleet:
     def __init__(self, config: FleetConfig) -> None:
         self.config = config
         self._mix_total = sum(w for _, w in config.mix)
+        self._replaced_at = dict(config.replacements)
         self.meter = lru_cache(maxsize=65536)(self._meter)
+        for text, at in config.replacements:
+            self._check_replacement(text, at)
+
+    def _check_replacement(self, text: str, at: float) -> None:
+        """A chosen replacement names a meter of this fleet that is there at ``at`` (else ValueError)."""
+        meter = self.meter_by_id(text)
+        if meter is None:
+            raise ValueError(f"replacement of {text!r}: no such meter in this fleet")
+        if not meter.installed_at < at or (meter.removed_at is not None and at >= meter.removed_at):
+            raise ValueError(f"replacement of {text} at {datetime.fromtimestamp(at, UTC).isoformat()}: the meter "
+                             "is not installed then")
 
     @property
     def seed(self) -> int:
@@ -251,6 +266,7 @@ class Fleet:
             removed = max(installed + 86400.0, SCENARIO_FROM + unit(seed, TAG_REMOVE, index, pn, 1) * window)
             if replaced is not None and replaced >= removed:
                 replaced = None
+        replaced = self._replaced_at.get(meter_id(index, pn), replaced)
         rollover = None
         if u[4] < rates.rollover_fraction:
             rollover = SCENARIO_FROM + u[5] * window

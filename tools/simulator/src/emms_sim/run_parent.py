@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from emms_sim.cascade import Cascade
 from emms_sim.fleet import FleetConfig
 from emms_sim.fleet_runner import select_events, share_of
 from emms_sim.manifest import write_manifest
@@ -53,6 +54,15 @@ def child_argv(args: argparse.Namespace, share: int, shares: int) -> list[str]:
     argv += ["--quiet-field"] * bool(args.quiet_field) + ["--reporting"] * bool(args.reporting)
     argv += ["--terminal-passwords"] * bool(getattr(args, "terminal_passwords", False))
     argv.append(f"--first-terminal={getattr(args, 'first_terminal', 1)}")
+    for name in ("clock_drift_ppm", "clock_sync_day"):  # the fleet's truth must be the parent's in every child
+        if getattr(args, name, None) is not None:
+            argv.append(f"--{name.replace('_', '-')}={getattr(args, name)!r}")
+    argv += ["--network"] * bool(getattr(args, "network", False))
+    argv += [f"--replace-meter={meter}@{at!r}" for meter, at in getattr(args, "replace_meter", ())]
+    if getattr(args, "standby_fep", None):
+        argv.append(f"--standby-fep={args.standby_fep[0]}:{args.standby_fep[1]}")
+    if getattr(args, "cascade", ""):
+        argv.append(f"--cascade={args.cascade}")
     return argv
 
 
@@ -198,7 +208,9 @@ async def run_parent(config: FleetConfig, args: argparse.Namespace) -> int:
         return 2
     truth = GroundTruth(config)
     if args.manifest is not None:
-        write_manifest(truth.fleet, args.manifest, {"fep": f"{args.fep[0]}:{args.fep[1]}"})
+        cascade = Cascade.parse(getattr(args, "cascade", ""), config.concentrators)
+        write_manifest(truth.fleet, args.manifest, {"fep": f"{args.fep[0]}:{args.fep[1]}",
+                                                    "cascade": cascade.manifest(truth.fleet)})
     fleet = ProcessFleet(truth, lambda share: child_argv(args, share, k), k)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
