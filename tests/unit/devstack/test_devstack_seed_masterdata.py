@@ -39,6 +39,21 @@ def test_every_current_meter_becomes_a_valid_customer_meter_row(tmp_path: Path) 
     assert all(r.installed_at <= now for r in rows)
 
 
+def test_every_row_carries_the_local_scheme_the_simulator_gives_its_meter(tmp_path: Path) -> None:
+    """R-4.6.7: ``make up`` loads each point's local communication scheme: 645 meters through concentrator i's
+    module (narrowband carrier, broadband carrier, wireless for i mod 3 = 0, 1, 2), 188 meters over M-Bus."""
+    manifest = _manifest(tmp_path)
+    plan = plan_from_manifest(manifest, datetime(2026, 11, 25, tzinfo=UTC))
+    rows = [CustomerMeterRow.model_validate(r) for r in dict(plan.imports)["customer-meters"]]
+    index = {t["key"]: t["index"] for t in manifest["terminals"]}  # type: ignore[attr-defined]
+    for row in rows:
+        _, point, _ = row.split()
+        terminal = row.metering_point_id.removeprefix("MP-").rsplit("-", 1)[0]
+        expected = ("plc", "hplc", "rf")[index[terminal] % 3] if row.protocol == "dlt645-2007" else "mbus"
+        assert point.local_scheme == expected, row
+    assert {r.local_scheme for r in rows} == {"plc", "hplc", "rf", "mbus"}
+
+
 def test_the_row_names_the_meter_installed_now() -> None:
     manifest = {"terminals": [{"key": "3701-00001", "meters": [{
         "pn": 7, "meter_id": "m-1", "utility": "electricity", "kind": "commercial-3p", "protocol": "dlt645-2007",
