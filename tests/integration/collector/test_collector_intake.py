@@ -116,9 +116,39 @@ async def test_master_data_changes_keep_points_and_automatic_tasks(collector: Ru
         async with collector.c.pool.acquire() as conn:
             active = await point_sql.by_meters(conn, ["m-new", "m-newer"])
         body = (await collector.client.get("/api/v1/tasks/auto-electricity-daily/members")).json()
-        return not active and body["items"] == ["m-new"] and collector.c.masterdata.applied >= 4
+        return not active and body["items"] == [] and collector.c.masterdata.applied >= 4
 
     await _poll(gone)
+
+
+async def test_a_replaced_meter_is_read_by_the_tasks_that_read_the_old_one(collector: Running,
+                                                                            watch: ReadingWatch) -> None:
+    """A task naming a meter by id means the point's meter: after a replacement it reads the new meter (target
+    and member list), else the new meter would never be collected by it."""
+    producer = watch.producer
+    installed = {"metering_point_id": "mp-7", "meter_id": "m-a", "customer_id": "c-1", "utility": "electricity",
+                 "terminal_id": "t-1", "terminal_address": "62010001", "pn": 7, "port": 31,
+                 "meter_address": "000000000007", "protocol": "dlt645-2007", "valid_from": "2026-01-01T00:00:00Z"}
+    await producer.publish(_change("meter_installation", "mp-7", ChangeKind.CREATED, installed))
+
+    async def on(meter: str) -> bool:
+        async with collector.c.pool.acquire() as conn:
+            return meter in await point_sql.by_meters(conn, [meter])
+
+    await _poll(lambda: on("m-a"))
+    resp = await collector.client.post("/api/v1/tasks", json={
+        "id": "by-meter", "name": "two meters", "type": "daily_frozen", "target": {"meters": ["m-a", "m-1"]},
+        "period": {"unit": "daily", "at": "01:00"}})
+    assert resp.status_code == 201, resp.text
+    before = resp.json()["version"]
+    await producer.publish(_change("meter_installation", "mp-7", ChangeKind.REPLACED, {
+        **installed, "meter_id": "m-b", "meter_address": "000000000107", "valid_from": "2026-03-01T00:00:00Z"}))
+    await _poll(lambda: on("m-b"))
+    task = (await collector.client.get("/api/v1/tasks/by-meter")).json()
+    assert task["target"]["meters"] == ["m-b", "m-1"] and task["version"] == before + 1
+    members = (await collector.client.get("/api/v1/tasks/auto-electricity-daily/members")).json()["items"]
+    assert "m-b" in members and "m-a" not in members
+    assert not await on("m-a")
 
 
 async def test_a_back_fill_request_from_the_validator_is_honoured(collector: Running, watch: ReadingWatch) -> None:

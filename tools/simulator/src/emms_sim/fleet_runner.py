@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from emms_sim import collectors
+from emms_sim.cascade import Cascade
 from emms_sim.session import SessionConfig, TerminalSession
 from emms_sim.terminal_state import TerminalState
 from emms_sim.truth import GroundTruth
@@ -52,23 +53,28 @@ class FleetRunner:
     """The sessions of some terminals of a fleet (all by default, a share of them in a child process).
 
     ``--source-ip`` addresses rotate over this runner's own sessions, so every
-    process of a multi-process fleet spreads its links over all of them.
+    process of a multi-process fleet spreads its links over all of them. A cascaded terminal
+    (``cascade``) runs no session: the session of the root of its chain answers for it, in whichever
+    runner holds that root.
     """
 
     def __init__(self, truth: GroundTruth, base: SessionConfig, *, heartbeat_s: float = 60.0, reporting: bool = False,
                  indexes: range | None = None, source_ips: list[str] | None = None, ramp_per_s: float = 500.0,
-                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[dict[str, Any]], None] | None = None, cascade: Cascade | None = None) -> None:
         self.truth = truth
         self.ramp_per_s = ramp_per_s
         self.events: deque[dict[str, Any]] = deque(maxlen=20000)
         self._on_event = on_event
+        self.cascade = cascade or Cascade({})
         indexes = indexes if indexes is not None else truth.fleet.terminals()
         ips = source_ips or []
         self.sessions: list[TerminalSession] = []
-        for n, i in enumerate(indexes):
+        for n, i in enumerate(i for i in indexes if not self.cascade.cascaded(i)):
             state = TerminalState(truth, i, heartbeat_s=heartbeat_s, reporting=reporting)
+            riders = [TerminalState(truth, x, heartbeat_s=heartbeat_s, reporting=reporting)
+                      for x in self.cascade.riders(i)]
             config = replace(base, source_ip=ips[n % len(ips)] if ips else base.source_ip)
-            self.sessions.append(TerminalSession(state, config, self._event))
+            self.sessions.append(TerminalSession(state, config, self._event, cascaded=riders))
 
     def _event(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -93,19 +99,27 @@ class FleetRunner:
                 "connects": sum(x.connects for x in s)}
 
     def status(self) -> list[dict[str, Any]]:
+        """One entry per terminal of this runner's sessions, cascaded ones too (``cascaded_via``: the key of
+        the terminal they hang behind; their link is their root's)."""
         now = time.time()
         out = []
         for session in self.sessions:
-            st, state = session.stats, session.state
-            out.append({"index": state.index, "key": state.address.key, "connected": st.connected,
-                        "logged_in": st.logged_in, "heartbeat_s": state.heartbeat_s, "reporting": state.reporting,
-                        "clock_offset_s": round(state.clock_offset(now), 3), "ec": list(state.ec),
-                        "channel": st.channel, "failovers": st.failovers,
-                        "collectors": [{"address": c, "clock_offset_s": round(collectors.clock_offset(
-                            state.truth, c, now), 3)} for c in collectors.addresses(state.truth, state.index)],
-                        "logins": st.logins, "heartbeats": st.heartbeats, "requests": st.requests,
-                        "faults_injected": dict(session.wire.injected)})
-        return out
+            out.append(self._status(session, session.state, now))
+            out += [self._status(session, rider, now) for rider in session.cascaded.values()]
+        return sorted(out, key=lambda entry: int(entry["index"]))
+
+    def _status(self, session: TerminalSession, state: TerminalState, now: float) -> dict[str, Any]:
+        st = session.stats
+        via = self.cascade.behind.get(state.index)
+        return {"index": state.index, "key": state.address.key, "connected": st.connected,
+                "logged_in": st.logged_in, "heartbeat_s": state.heartbeat_s, "reporting": state.reporting,
+                "clock_offset_s": round(state.clock_offset(now), 3), "ec": list(state.ec),
+                "channel": st.channel, "failovers": st.failovers,
+                "collectors": [{"address": c, "clock_offset_s": round(collectors.clock_offset(
+                    state.truth, c, now), 3)} for c in collectors.addresses(state.truth, state.index)],
+                "logins": st.logins, "heartbeats": st.heartbeats, "requests": st.requests,
+                "faults_injected": dict(session.wire.injected),
+                "cascaded_via": None if via is None else self.truth.fleet.terminal(via).key}
 
     def runtime_events(self, since: datetime, until: datetime, terminal: int | None) -> list[dict[str, Any]]:
         return select_events(self.events, since, until, terminal)

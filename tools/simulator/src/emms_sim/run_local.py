@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from emms_sim.cascade import Cascade
 from emms_sim.fleet import FleetConfig
 from emms_sim.fleet_runner import FleetRunner, expand_source_ips, share_of
 from emms_sim.manifest import write_manifest
@@ -50,15 +51,17 @@ async def run_local(config: FleetConfig, args: argparse.Namespace, faults: Fault
     if problem is not None:
         print(f"emms-sim: {problem}", file=sys.stderr)
         return 2
+    cascade = Cascade.parse(getattr(args, "cascade", ""), config.concentrators)
     if args.manifest is not None and not child:
-        write_manifest(truth.fleet, args.manifest, {"fep": f"{args.fep[0]}:{args.fep[1]}"})
+        write_manifest(truth.fleet, args.manifest, {"fep": f"{args.fep[0]}:{args.fep[1]}",
+                                                    "cascade": cascade.manifest(truth.fleet)})
     base_rss = rss_kib()
     runner: FleetRunner | None = None
     channel = ParentChannel(lambda: runner.status() if runner is not None else []) if child else None
     base = SessionConfig(args.fep[0], args.fep[1], faults=faults, standby=getattr(args, "standby_fep", None))
     runner = FleetRunner(truth, base, heartbeat_s=args.heartbeat_s, reporting=args.reporting, indexes=indexes,
                          source_ips=expand_source_ips(args.source_ip), ramp_per_s=args.ramp_per_s,
-                         on_event=channel.forward_event if channel is not None else None)
+                         on_event=channel.forward_event if channel is not None else None, cascade=cascade)
     if channel is not None:
         truth.ledger.listener = channel.forward_ledger
     stop = asyncio.Event()

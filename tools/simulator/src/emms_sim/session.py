@@ -71,8 +71,12 @@ class SessionStats:
 
 
 class TerminalSession:
-    def __init__(self, state: TerminalState, config: SessionConfig, sink: RuntimeSink | None = None) -> None:
+    def __init__(self, state: TerminalState, config: SessionConfig, sink: RuntimeSink | None = None,
+                 cascaded: list[TerminalState] | None = None) -> None:
         self.state = state
+        #: terminals cascaded behind this one (1376.1 级联, :mod:`emms_sim.cascade`): frames addressed to them
+        #: come over this link and are answered from their own state, with their own address
+        self.cascaded = {(s.address.area, s.address.terminal): s for s in cascaded or ()}
         self.config = config
         self.sink = sink
         self.stats = SessionStats()
@@ -285,30 +289,41 @@ class TerminalSession:
             frame = decode_frame(raw)
         except ProtocolError:
             return True
-        if frame.control.direction != 0 or not self._for_me(frame):
+        state = self._addressee(frame) if frame.control.direction == 0 else None
+        if state is None:
             return True
         if frame.control.prm == 0:
-            self._on_confirm(frame)
+            if state is self.state:  # a confirm of a cascaded terminal's frame: nothing of ours waits for it
+                self._on_confirm(frame)
             return True
         self.stats.requests += 1
         now = time.time()
-        await self._pull_events(now, force=frame.afn == 0x0E)
-        outcome = answer(self.state, frame, now)
+        await self._pull_events_of(state, now, frame.afn == 0x0E)
+        outcome = answer(state, frame, now)
         for event in outcome.effects.runtime_events:
             if self.sink is not None:
                 self.sink(event)
         for reply in outcome.frames:
             if not await self._send(encode_frame(reply), answer=True):
                 return False
+        if state is not self.state:  # a cascaded terminal's restart or hang-up does not end this link
+            return True
         if outcome.effects.important and self.state.reporting:
             await self.report_events([r for r in outcome.effects.important if isinstance(r, EventRecord)])
         return not (outcome.effects.reboot or outcome.effects.disconnect)
 
-    def _for_me(self, frame: Frame) -> bool:
+    async def _pull_events_of(self, state: TerminalState, now: float, force: bool) -> None:
+        if state is self.state:
+            await self._pull_events(now, force=force)
+        elif force:
+            answer_events.pull_scheduled(state, now)  # the cascaded terminal's log, as its own session would
+
+    def _addressee(self, frame: Frame) -> TerminalState | None:
+        """Whose frame it is: this terminal's (its address, or a broadcast), a cascaded one's, or nobody's."""
         a, me = frame.address, self.state.address
-        if a.area not in (me.area, 0xFFFF):
-            return False
-        return a.terminal == me.terminal or (a.group and a.terminal == 0xFFFF)
+        if a.area in (me.area, 0xFFFF) and (a.terminal == me.terminal or (a.group and a.terminal == 0xFFFF)):
+            return self.state
+        return None if a.group else self.cascaded.get((a.area, a.terminal))
 
     def _on_confirm(self, frame: Frame) -> None:
         if self.wire.ignores_confirms:

@@ -150,8 +150,9 @@ class MasterDataSync:
             log.info("installation without a terminal and pn is not read by the collector", meter=meter_id)
             return
         customer = await md_sql.customer_scope(conn, data.get("customer_id"))
+        replaced: list[str] = []
         if data.get("metering_point_id"):  # a replacement: the old meter of this point is no longer read
-            await md_sql.deactivate_replaced(conn, data["metering_point_id"], str(meter_id))
+            replaced = await md_sql.deactivate_replaced(conn, data["metering_point_id"], str(meter_id))
         await point_sql.upsert_points(conn, [{
             "meter_id": str(meter_id), "terminal": key, "pn": int(data["pn"]), "utility": str(data.get("utility")),
             "protocol": str(data.get("protocol") or ""), "meter_address": str(data.get("meter_address") or ""),
@@ -163,8 +164,13 @@ class MasterDataSync:
             "company_id": (customer and customer[2]) or data.get("company_id"),
             "valid_from": _time(data.get("valid_from")),
             "valid_to": _time(data.get("valid_to")), "active": True, "source": "masterdata"}])
+        reason = f"{change.kind.value} {change.changed_at.isoformat()}"
+        if replaced:  # the tasks that read the old meter read the new one
+            tasks = await task_sql.substitute_meter(conn, replaced, str(meter_id), f"replaces {', '.join(replaced)}")
+            if tasks:
+                log.info("replaced meter substituted in tasks", meter=meter_id, old=replaced, tasks=tasks)
         await join(conn, templates, str(meter_id), str(data.get("utility")), str(data.get("protocol") or ""),
-                   f"{change.kind.value} {change.changed_at.isoformat()}")
+                   reason)
 
     async def _terminal(self, conn: Connection, change: MasterDataChange) -> None:
         data = change.data

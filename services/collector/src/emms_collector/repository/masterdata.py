@@ -29,10 +29,12 @@ async def customer_scope(conn: Connection, customer_id: Any) -> tuple[str | None
     return (row["region_id"], row["category"], row["company_id"]) if row else None
 
 
-async def deactivate_replaced(conn: Connection, metering_point_id: Any, meter_id: str) -> None:
-    """A replacement: the point's other (old) meters are no longer read."""
-    await conn.execute(f"UPDATE {SCHEMA}.point SET active = false, updated_at = now()"
-                       " WHERE metering_point_id = $1 AND meter_id <> $2 AND active", metering_point_id, meter_id)
+async def deactivate_replaced(conn: Connection, metering_point_id: Any, meter_id: str) -> list[str]:
+    """A replacement: the point's other (old) meters are no longer read; their ids."""
+    rows = await conn.fetch(f"UPDATE {SCHEMA}.point SET active = false, updated_at = now()"
+                            " WHERE metering_point_id = $1 AND meter_id <> $2 AND active RETURNING meter_id",
+                            metering_point_id, meter_id)
+    return [r["meter_id"] for r in rows]
 
 
 async def upsert_terminal(conn: Connection, terminal_id: str, address: Any, key: str | None, region_id: Any,

@@ -160,6 +160,31 @@ async def add_members(conn: Connection, task_id: str, meter_ids: Sequence[str], 
     return len(rows)
 
 
+async def substitute_meter(conn: Connection, old_ids: Sequence[str], new_id: str, reason: str) -> list[str]:
+    """A replacement: every live task that names an old meter of the point by id — in its target's ``meters``
+    or its member list — reads the new meter instead (a task on a meter means the point's meter; left alone,
+    the new meter would never be collected by it). The ids of the tasks whose target changed (version + 1)."""
+    if not old_ids:
+        return []
+    old = set(old_ids)
+    changed = []
+    rows = await conn.fetch(f"SELECT id, target FROM {SCHEMA}.task WHERE deleted_at IS NULL"
+                            " AND target->'meters' ?| $1::text[] FOR UPDATE", list(old))
+    for row in rows:
+        target = _json(row["target"])
+        meters = [new_id if m in old else m for m in target["meters"]]
+        target["meters"] = list(dict.fromkeys(meters))
+        await conn.execute(f"UPDATE {SCHEMA}.task SET target = $2::jsonb, version = version + 1, updated_at = now()"
+                           " WHERE id = $1", row["id"], json.dumps(target))
+        changed.append(row["id"])
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.task_member (task_id, meter_id, reason) SELECT DISTINCT task_id, $2, $3"
+        f" FROM {SCHEMA}.task_member WHERE meter_id = ANY($1::text[]) ON CONFLICT DO NOTHING",
+        list(old), new_id, reason)
+    await conn.execute(f"DELETE FROM {SCHEMA}.task_member WHERE meter_id = ANY($1::text[])", list(old))
+    return changed
+
+
 async def remove_member_everywhere(conn: Connection, meter_id: str) -> int:
     result = await conn.execute(f"DELETE FROM {SCHEMA}.task_member WHERE meter_id = $1", meter_id)
     return int(result.split()[-1])
