@@ -19,7 +19,6 @@ from pathlib import Path
 
 from emms_sim.calendar import parse_instant
 from emms_sim.cascade import Cascade
-from emms_sim.cascade import Cascade
 from emms_sim.fleet import UTILITIES, FieldRates, FleetConfig, NetworkPlan, parse_meter_id
 from emms_sim.fleet_runner import expand_source_ips
 from emms_sim.manifest import write_manifest
@@ -105,8 +104,6 @@ def parser() -> argparse.ArgumentParser:
     _fleet_args(run)
     run.add_argument("--cascade", default="", help="X:Y[,X:Y]: terminal X is cascaded behind terminal Y (1376.1 "
                      "级联, indexes): X does not connect, Y's link answers X's frames with X's own answers")
-    run.add_argument("--cascade", default="", help="X:Y[,X:Y]: terminal X is cascaded behind terminal Y (1376.1 "
-                     "级联, indexes): X does not connect, Y's link answers X's frames with X's own answers")
     run.add_argument("--http", type=_hostport, default=None, help="serve the truth API here")
     run.add_argument("--manifest", type=Path, default=None)
     run.add_argument("--heartbeat-s", type=float, default=60.0)
@@ -157,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         faults = FaultRates.parse(args.faults, _indexes(args.fault_terminals), args.late_s)
         loop_name(args.loop)
         expand_source_ips(args.source_ip)
-        Cascade.parse(args.cascade, config.concentrators)
         Cascade.parse(args.cascade, config.concentrators)
         if args.processes < 1 or args.processes > max(1, config.concentrators):
             raise ValueError(f"--processes must be within 1..{max(1, config.concentrators)}")
