@@ -31,8 +31,16 @@ from emms_runtime.settings import AuthSettings
 
 pytestmark = pytest.mark.integration
 TZ = zone("Asia/Shanghai")
-QA, QB, QC = "5301-00001", "5301-00002", "5301-00003"
+QA, QB, QC, QD = "5301-00001", "5301-00002", "5301-00003", "5301-00004"
 TOTAL = "energy.active.import.total"
+# QD's points (R-4.6.7): pn → (port, scheme master data declares, the scheme expected on the point, how it answers:
+# "ok" at once, "once" only in the retry, "never" without a value). The expected scheme is written out by hand
+# from the rule (declared, else port 1 AC sampling, 2–30 RS-485, 31 narrowband carrier, no port unknown "").
+SCHEMES: dict[int, tuple[int | None, str | None, str, str]] = {
+    1: (31, None, "plc", "ok"), 2: (31, None, "plc", "never"), 3: (31, "hplc", "hplc", "ok"),
+    4: (31, "hplc", "hplc", "once"), 5: (31, "rf", "rf", "never"), 6: (3, None, "rs485", "once"),
+    7: (2, "mbus", "mbus", "ok"), 8: (None, None, "", "ok"), 9: (1, None, "ac-sampling", "ok"),
+}
 
 
 def _truth(terminal: str, pn: int, day: date) -> float:
@@ -48,6 +56,10 @@ def fleet() -> FakeFleet:
             f.daily[(t, pn)] = lambda d, t=t, pn=pn: _truth(t, pn, d)
     f.daily[(QB, 4)] = lambda d: None  # the terminal answers, without a value for this meter
     f.fail_once.add((QB, 3))  # missing in the first round, there in the retry
+    for pn, (_, _, _, answers) in SCHEMES.items():
+        f.daily[(QD, pn)] = (lambda d: None) if answers == "never" else (lambda d, pn=pn: _truth(QD, pn, d))
+        if answers == "once":
+            f.fail_once.add((QD, pn))
     return f
 
 
@@ -61,6 +73,10 @@ async def collector(database_url: str, kafka_settings: KafkaSettings, fleet: Fak
                 {"meter_id": f"{t}-{pn}", "terminal": t, "pn": pn, "utility": "electricity",
                  "protocol": "dlt645-2007", "region_id": "r-" + t[-1]}
                 for t, n in ((QA, 4), (QB, 4), (QC, 2)) for pn in range(1, n + 1)])
+            await point_sql.upsert_points(conn, [
+                {"meter_id": f"{QD}-{pn}", "terminal": QD, "pn": pn, "utility": "electricity",
+                 "protocol": "dlt645-2007", "region_id": "r-4", "port": port, "local_scheme": declared}
+                for pn, (port, declared, _, _) in SCHEMES.items()])
         yield running
 
 
@@ -196,3 +212,56 @@ async def test_quality_over_a_period_sums_the_runs_in_it_by_task_and_by_dimensio
     empty = (await collector.client.get("/api/v1/quality", params={
         "since": (due_today + timedelta(seconds=1)).isoformat()})).json()["overall"]
     assert empty["meters"] == 0 and empty["success_first"] is None
+
+
+def _expected_by_scheme() -> dict[str, tuple[int, int, int, int, int]]:
+    """(meters, one-time successes, successes after retries, items expected, items collected) per scheme, from how
+    each of QD's meters was told to answer — one item per meter."""
+    out: dict[str, tuple[int, int, int, int, int]] = {}
+    for _, _, scheme, answers in SCHEMES.values():
+        meters, first, final, expected, collected = out.get(scheme, (0, 0, 0, 0, 0))
+        came = answers != "never"
+        out[scheme] = (meters + 1, first + (answers == "ok"), final + came, expected + 1, collected + came)
+    return out
+
+
+def _by_scheme(body: dict[str, Any]) -> dict[str, tuple[int, int, int, int, int]]:
+    assert body["by"] == "scheme"
+    for b in body["breakdown"]:
+        assert b["success_first"] == pytest.approx(b["ok_first"] / b["meters"])
+        assert b["success_after_retries"] == pytest.approx(b["ok_after_retries"] / b["meters"])
+        assert b["completeness"] == pytest.approx(b["items_collected"] / b["items_expected"])
+    return {b["key"]: (b["meters"], b["ok_first"], b["ok_after_retries"], b["items_expected"], b["items_collected"])
+            for b in body["breakdown"]}
+
+
+async def test_quality_by_local_communication_scheme_on_every_route(collector: Running) -> None:
+    """R-4.6.7: the success rate per local communication scheme — declared by master data or derived from the
+    port — on the run, task and period routes, equal to what QD's meters were told to answer."""
+    async with collector.c.pool.acquire() as conn:
+        stored = await conn.fetch("SELECT pn, local_scheme FROM collector.point WHERE terminal = $1", QD)
+    assert {r["pn"]: r["local_scheme"] or "" for r in stored} == {pn: v[2] for pn, v in SCHEMES.items()}
+    created = await collector.client.post("/api/v1/tasks", json={
+        "id": "q-scheme", "name": "quality by scheme", "type": "daily_frozen", "target": {"terminals": [QD]},
+        "items": [TOTAL], "period": {"unit": "daily", "at": "00:25"}, "retries": 1, "retry_delay_s": 0.1,
+        "backfill_days": 0})
+    assert created.status_code == 201, created.text
+    run = await _finished_run(collector, "q-scheme", {})
+    expected = _expected_by_scheme()
+    assert expected == {"plc": (2, 1, 1, 2, 1), "hplc": (2, 1, 2, 2, 2), "rf": (1, 0, 0, 1, 0),
+                        "rs485": (1, 0, 1, 1, 1), "mbus": (1, 1, 1, 1, 1), "": (1, 1, 1, 1, 1),
+                        "ac-sampling": (1, 1, 1, 1, 1)}  # the table above, counted by hand
+
+    of_run = await collector.client.get(f"/api/v1/quality/runs/{run['id']}", params={"by": "scheme"})
+    assert of_run.status_code == 200, of_run.text
+    assert _by_scheme(of_run.json()) == expected
+    of_task = (await collector.client.get("/api/v1/quality/tasks/q-scheme", params={"by": "scheme"})).json()
+    assert _by_scheme(of_task) == expected
+    due = datetime.fromisoformat(run["due_at"])
+    of_period = (await collector.client.get("/api/v1/quality", params={
+        "by": "scheme", "since": due.isoformat(), "until": (due + timedelta(milliseconds=1)).isoformat()})).json()
+    assert _by_scheme(of_period) == expected
+    hplc = next(b for b in of_period["breakdown"] if b["key"] == "hplc")
+    assert (hplc["success_first"], hplc["success_after_retries"]) == (0.5, 1.0)
+    refused = await collector.client.get("/api/v1/quality", params={"by": "port"})
+    assert refused.status_code == 422 and "scheme" in refused.text
