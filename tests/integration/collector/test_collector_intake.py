@@ -151,6 +151,37 @@ async def test_a_replaced_meter_is_read_by_the_tasks_that_read_the_old_one(colle
     assert not await on("m-a")
 
 
+async def test_the_local_scheme_follows_master_data_and_else_the_port(collector: Running, watch: ReadingWatch) -> None:
+    """R-4.6.7: an installation's ``local_scheme`` reaches the point; without one the port gives it; a metering
+    point's later change moves its points' scheme (and port)."""
+    producer = watch.producer
+    base = {"customer_id": "c-1", "utility": "electricity", "terminal_id": "t-1", "terminal_address": "62010001",
+            "protocol": "dlt645-2007", "valid_from": "2026-01-01T00:00:00Z"}
+    declared = {**base, "metering_point_id": "mp-20", "meter_id": "m-s20", "pn": 20, "port": 31,
+                "local_scheme": "hplc", "meter_address": "000000000020"}
+    silent = {**base, "metering_point_id": "mp-21", "meter_id": "m-s21", "pn": 21, "port": 3,
+              "meter_address": "000000000021"}
+    for data in (declared, silent):
+        await producer.publish(_change("meter_installation", str(data["metering_point_id"]), ChangeKind.CREATED,
+                                       data))
+
+    async def schemes() -> dict[str, tuple[int | None, str | None]]:
+        body = (await collector.client.get("/api/v1/points", params={"terminal": T1})).json()
+        return {p["meter_id"]: (p["port"], p["local_scheme"]) for p in body["items"]
+                if p["meter_id"] in ("m-s20", "m-s21")}
+
+    async def are(expected: dict[str, tuple[int | None, str | None]]) -> bool:
+        return await schemes() == expected
+
+    await _poll(lambda: are({"m-s20": (31, "hplc"), "m-s21": (3, "rs485")}))
+    point = {"customer_id": "c-1", "utility": "electricity", "terminal_id": "t-1", "status": "active"}
+    await producer.publish(_change("metering_point", "mp-20", ChangeKind.UPDATED,
+                                   {**point, "id": "mp-20", "pn": 20, "port": 31, "local_scheme": None}))
+    await producer.publish(_change("metering_point", "mp-21", ChangeKind.UPDATED,
+                                   {**point, "id": "mp-21", "pn": 21, "port": 31, "local_scheme": "rf"}))
+    await _poll(lambda: are({"m-s20": (31, "plc"), "m-s21": (31, "rf")}))
+
+
 async def test_a_back_fill_request_from_the_validator_is_honoured(collector: Running, watch: ReadingWatch) -> None:
     day = datetime.now(TZ).date() - timedelta(days=3)
     at = freeze_instant(day, TZ, freeze_at="end")
