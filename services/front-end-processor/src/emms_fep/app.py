@@ -34,6 +34,7 @@ async def setup(rt: ServiceRuntime) -> None:
     await conclude_abandoned(fep)
     await fep.router.beat()
     await fep.passwords.refresh()  # every terminal's own PW before the first request is sent
+    await fep.relays.refresh()  # relay routes before the first terminal logs in
     for channel in fep.channels:
         await channel.start()
     consumer = downlink_consumer(fep, rt.producer)
@@ -41,6 +42,7 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_worker("publisher", fep.publish.run)
     rt.add_worker("deadlines", lambda stop: fep.gateway.sweep(stop, settings.sessions.sweep_resolution_s))
     rt.add_worker("routing", fep.router.run)
+    rt.add_worker("relay-routes", fep.relays.run)
     rt.add_worker("stores", fep.run_store_flusher)
     rt.add_worker("retention", fep.run_retention)
     rt.add_worker("loop-lag", fep.lag.run)

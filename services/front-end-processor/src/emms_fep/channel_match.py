@@ -23,10 +23,13 @@ def label_of(channel: dict[str, Any] | None) -> str | None:
 
 
 def active_channel(config: dict[str, Any], session: dict[str, Any] | None) -> str | None:
-    """``primary``, ``standby``, ``other`` (online on a channel not configured), or None when offline."""
+    """``primary``, ``standby``, ``relay`` (reached through the terminal of ``relay_via``'s route: the session's
+    channel is ``relay:<terminal>``), ``other`` (online on a channel not configured), or None when offline."""
     if session is None or session.get("state") != "online":
         return None
     port = str(session.get("port") or "")
+    if port.startswith("relay:"):
+        return "relay"
     for name in ("primary", "standby"):
         label = label_of(config.get(f"{name}_channel"))
         if label is not None and (port == label or (label == "tcp-server:" and port.startswith(label))):

@@ -7,7 +7,9 @@ connection knows only as a :class:`LinkOwner` (what it reports to), so this
 module imports neither the gateway nor the session registry: they import it.
 A :class:`Session` (a terminal logged in on a connection) lives here beside its
 connection because each refers to the other; :mod:`emms_fep.sessions` keeps
-the registry of them.
+the registry of them. A *relayed* session (``via`` set: a cascaded terminal reached
+through another terminal's link, :mod:`emms_fep.relays`) rides the connection of
+that terminal; the connection lists its riders in ``relayed``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class LinkOwner(Protocol):
 
 
 class Connection:
-    __slots__ = ("bound", "closed", "framer", "gateway", "link", "opened_at", "port", "session")
+    __slots__ = ("bound", "closed", "framer", "gateway", "link", "opened_at", "port", "relayed", "session")
 
     def __init__(self, link: Link, gateway: LinkOwner, port: PortStats, bound: str | None) -> None:
         self.link = link
@@ -52,6 +54,7 @@ class Connection:
         self.framer = StreamFramer(gateway.max_frame_bytes)
         self.opened_at = time.monotonic()
         self.session: Session | None = None
+        self.relayed: dict[str, Session] | None = None  # terminals reached through this link (cascade)
         self.closed = False
 
     @property
@@ -113,12 +116,13 @@ class Connection:
 
 class Session:
     __slots__ = ("clock_deviation_s", "clock_published_mono", "conn", "counters", "last_seen", "last_seen_mono",
-                 "since", "terminal", "terminal_clock")
+                 "since", "terminal", "terminal_clock", "via")
 
-    def __init__(self, terminal: str, conn: Connection, counters: TerminalCounters) -> None:
+    def __init__(self, terminal: str, conn: Connection, counters: TerminalCounters, via: str | None = None) -> None:
         self.terminal = terminal
         self.conn = conn
         self.counters = counters
+        self.via = via  # relayed: the terminal whose own link carries this one's frames
         self.since = datetime.now(UTC)
         self.last_seen = time.time()
         self.last_seen_mono = time.monotonic()
@@ -130,6 +134,20 @@ class Session:
         self.last_seen = time.time()
         self.last_seen_mono = time.monotonic()
 
+    @property
+    def channel(self) -> str:
+        """The channel label recorded for the session: the link's port, or ``relay:<terminal>`` when relayed."""
+        return self.conn.port.port if self.via is None else f"relay:{self.via}"
+
+    def send(self, frame: bytes) -> None:
+        """A frame to this terminal. Relayed, it goes on the carrier's link (counted there: its SIM carries it)
+        and is counted in this terminal's own figures too."""
+        self.conn.send(frame)
+        if self.via is not None and not self.conn.closed:
+            self.counters.frames_out += 1
+            self.counters.bytes_out += len(frame)
+            self.conn.gateway.traffic.touch(self.terminal)
+
     def payload(self, state: SessionState, replica: str, reason: str = "") -> TerminalSession:
         return TerminalSession(
             terminal=self.terminal, state=state, fep_instance=replica, connection_id=self.conn.connection_id,
@@ -139,7 +157,7 @@ class Session:
 
     def as_dict(self) -> dict[str, object]:
         return {"terminal": self.terminal, "connection_id": self.conn.connection_id, "peer": self.conn.link.peer,
-                "port": self.conn.port.port, "since": self.since.isoformat(),
+                "port": self.channel, "via": self.via, "since": self.since.isoformat(),
                 "last_seen": datetime.fromtimestamp(self.last_seen, UTC).isoformat(),
                 "terminal_clock": self.terminal_clock.isoformat() if self.terminal_clock else None,
                 "clock_deviation_s": self.clock_deviation_s}

@@ -98,7 +98,7 @@ class DownlinkDispatcher:
         pending.attempts += 1
         pending.sent_at = pending.sent_at or datetime.now(UTC)
         pending.sent_mono = pending.sent_mono or time.monotonic()
-        session.conn.send(frame)
+        session.send(frame)  # a relayed terminal's frame goes on the link it is reached through
         pending.port = session.conn.port
         metrics.REQUEST_SENDS.labels("first" if pending.attempts == 1 else "retry").inc()
         self._arm(requests, pending, pending.request.timeout_s)

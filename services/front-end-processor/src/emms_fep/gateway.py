@@ -15,14 +15,14 @@ import structlog
 
 from emms_fep import metrics
 from emms_fep.channels.base import Link, LinkHandler
-from emms_fep.connection import Connection
+from emms_fep.connection import Connection, Session
 from emms_fep.deadlines import DeadlineWheel
 from emms_fep.publisher import PublishQueue
 from emms_fep.sessions import SessionRegistry
 from emms_fep.settings import LimitSettings, SessionSettings
 from emms_fep.stats import PortStats, TrafficBook
 from emms_fep.uplink import UplinkHandler
-from emms_fep.wire import read_frame
+from emms_fep.wire import FrameView, read_frame
 from emms_protocol import ProtocolError
 
 log = structlog.get_logger("emms.fep.gateway")
@@ -151,7 +151,11 @@ class Gateway:
         if not frame.uplink:
             self._illegal(conn, "direction")
             return
-        if frame.is_link:
+        rider = conn.relayed.get(frame.terminal) if conn.relayed and session is not None \
+            and frame.terminal != session.terminal else None
+        if rider is not None:  # a relayed terminal's frame on the link it is reached through (cascade)
+            self._relayed_frame(conn, rider, frame, len(raw))
+        elif frame.is_link:
             self._uplink.link_frame(conn, frame)
             if session is None and conn.session is not None:  # the login frame counts for its terminal
                 conn.session.counters.frames_in += 1
@@ -167,6 +171,19 @@ class Gateway:
             self._uplink.data_frame(conn, session, frame)
         if self._publish.full:
             self._publish.hold(conn.link)
+
+    def _relayed_frame(self, conn: Connection, rider: Session, frame: FrameView, size: int) -> None:
+        """Counted in the relayed terminal's figures too (the link's own counted it: its SIM carried it)."""
+        rider.seen()
+        if conn.session is not None:
+            conn.session.seen()  # the carrier's link is alive
+        rider.counters.frames_in += 1
+        rider.counters.bytes_in += size
+        self.traffic.touch(rider.terminal)
+        if frame.is_link:
+            self._uplink.relayed_link_frame(conn, rider, frame)
+        else:
+            self._uplink.data_frame(conn, rider, frame)
 
     def _illegal(self, conn: Connection, reason: str, detail: str = "", count: int = 1) -> None:
         conn.port.illegal(reason, count)

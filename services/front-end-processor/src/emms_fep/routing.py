@@ -61,7 +61,8 @@ class Parked:
 class DownlinkRouter:
     def __init__(self, *, replica: str, pool: asyncpg.Pool, schema: str, sessions: SessionRegistry,
                  dispatcher: DownlinkDispatcher, ledger: RequestLedger, downlink: DownlinkSettings,
-                 replicas: ReplicaSettings, count_links: Callable[[], int], max_parked: int = 100_000) -> None:
+                 replicas: ReplicaSettings, count_links: Callable[[], int], max_parked: int = 100_000,
+                 unreachable: Callable[[str], str | None] = lambda terminal: None) -> None:
         self.replica = replica
         self._pool = pool
         self._schema = schema
@@ -73,6 +74,7 @@ class DownlinkRouter:
         self._replica_settings = replicas
         self._max_parked = max_parked
         self._count_links = count_links
+        self._unreachable = unreachable  # why a relayed terminal nobody holds cannot be reached (its route)
         self._parked: deque[Parked] = deque()
         self._by_terminal: dict[str, list[Parked]] = {}
         self._arrived: set[str] = set()
@@ -179,7 +181,8 @@ class DownlinkRouter:
         claimed = await self._ledger.claim([(p.request.request_id, p.request.terminal) for p in answer])
         for p in answer:
             if p.request.request_id in claimed:
-                self._dispatcher.conclude_unsent(p.request, "offline", "no FEP replica holds the terminal")
+                self._dispatcher.conclude_unsent(p.request, "offline", self._unreachable(p.request.terminal)
+                                                 or "no FEP replica holds the terminal")
 
     async def _first_look(self, due: list[Parked]) -> list[Parked]:
         """Grace over: drop requests of terminals online elsewhere; answer if preferred; else wait the slack."""

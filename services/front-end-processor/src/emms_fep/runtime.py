@@ -23,11 +23,13 @@ from emms_fep.channels.base import Channel
 from emms_fep.channels.serial_port import SerialChannel
 from emms_fep.channels.tcp_client import TcpClientChannel
 from emms_fep.channels.tcp_server import TcpServerChannel
+from emms_fep.connection import Session
 from emms_fep.downlink import DownlinkDispatcher
 from emms_fep.gateway import Gateway
 from emms_fep.loop_lag import GcPauses, LoopLagProbe
 from emms_fep.passwords import PasswordBook, Unsealer
 from emms_fep.publisher import PublishQueue
+from emms_fep.relays import RelayRoutes
 from emms_fep.repository.requests import RequestLedger
 from emms_fep.repository.sessions import SessionWriter, mark_replica_offline
 from emms_fep.repository.traffic import add_traffic
@@ -61,6 +63,7 @@ class FepRuntime:
     router: DownlinkRouter
     lag: LoopLagProbe
     passwords: PasswordBook
+    relays: RelayRoutes
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     channels: list[Channel] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -137,14 +140,24 @@ def build_runtime(settings: FepSettings, pool: asyncpg.Pool, producer: BusProduc
     uplink.responses = dispatcher
     gateway = Gateway(replica_id=replica, limits=limits, session_settings=settings.sessions, sessions=sessions,
                       publish=publish, uplink=uplink, traffic=traffic)
+    relays = RelayRoutes(pool, SCHEMA, sessions, settings.relay_refresh_s)
     router = DownlinkRouter(replica=replica, pool=pool, schema=SCHEMA, sessions=sessions, dispatcher=dispatcher,
                             ledger=ledger, downlink=settings.downlink, replicas=settings.replica,
-                            count_links=gateway.__len__)
-    sessions.on_arrival = lambda session: router.terminal_arrived(session.terminal)
-    sessions.on_departure = dispatcher.terminal_left
+                            count_links=gateway.__len__, unreachable=relays.unreachable)
+
+    def arrived(session: Session) -> None:
+        router.terminal_arrived(session.terminal)
+        relays.arrived(session)  # the terminals relayed through it ride its link
+
+    def departed(terminal: str, reason: str) -> None:
+        dispatcher.terminal_left(terminal, reason)
+        relays.departed(terminal)
+
+    sessions.on_arrival = arrived
+    sessions.on_departure = departed
     fep = FepRuntime(settings=settings, pool=pool, publish=publish, traffic=traffic, writer=writer,
                      sessions=sessions, ledger=ledger, dispatcher=dispatcher, gateway=gateway, router=router,
-                     lag=LoopLagProbe(), passwords=passwords)
+                     lag=LoopLagProbe(), passwords=passwords, relays=relays)
     fep.channels = _channels(settings, gateway)
     return fep
 

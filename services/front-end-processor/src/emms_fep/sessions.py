@@ -6,6 +6,11 @@ closed and does not report the terminal offline). Every change is published
 as a ``TerminalSession`` and written to ``fep.sessions`` (through the session
 writer, batched), guarded by connection id so a replica never marks offline a
 terminal that has meanwhile logged in elsewhere.
+
+A cascaded terminal with no link of its own is *relayed* (:meth:`SessionRegistry.relay`, decided by
+:mod:`emms_fep.relays`): its session rides the link of the terminal it is reached through, is
+published online with channel ``relay:<that terminal>``, and ends when that link's session ends. Its
+own login on a link of its own replaces the relayed session (the carrier's link stays).
 """
 
 from __future__ import annotations
@@ -63,9 +68,13 @@ class SessionRegistry:
         if conn.session is not None:
             self.end(conn.session, "address changed on the link")
         old = self._by_terminal.get(terminal)
-        if old is not None:
+        riders: list[Session] = []
+        if old is not None and old.via is not None:
+            _detach(old)  # it was relayed: the carrier's link stays
+        elif old is not None:
             old.conn.session = None  # its close must not report the terminal offline
             old.conn.port.sessions -= 1
+            riders, old.conn.relayed = list((old.conn.relayed or {}).values()), None  # they move to the new link
             old.conn.close("replaced by a new login")
             metrics.SESSIONS_CLOSED.labels("replaced").inc()
         session = Session(terminal, conn, self._traffic.of(terminal))
@@ -75,6 +84,27 @@ class SessionRegistry:
         metrics.SESSIONS.set(len(self._by_terminal))
         conn.port.logged_in()
         self._announce(session, SessionState.ONLINE, "login" if old is None else "login (replaced)")
+        self.on_arrival(session)
+        for rider in riders:
+            self.relay(rider.terminal, session)
+        return session
+
+    def relay(self, terminal: str, carrier: Session) -> Session:
+        """``terminal`` (cascaded, no link of its own) is reached through ``carrier``'s link; a relayed session
+        of it on another link is replaced, one on its own link is kept."""
+        old = self._by_terminal.get(terminal)
+        if old is not None and old.via is None:
+            return old
+        if old is not None:
+            _detach(old)
+        session = Session(terminal, carrier.conn, self._traffic.of(terminal), via=carrier.terminal)
+        if carrier.conn.relayed is None:
+            carrier.conn.relayed = {}
+        carrier.conn.relayed[terminal] = session
+        self._by_terminal[terminal] = session
+        metrics.SESSIONS.set(len(self._by_terminal))
+        self._announce(session, SessionState.ONLINE,
+                       f"relayed through {carrier.terminal}" + (" (replaced)" if old is not None else ""))
         self.on_arrival(session)
         return session
 
@@ -98,23 +128,35 @@ class SessionRegistry:
         """The session is over (logout, time-out, link lost)."""
         if self._by_terminal.get(session.terminal) is session:
             del self._by_terminal[session.terminal]
-        session.conn.session = None
-        session.conn.port.sessions -= 1
+        if session.via is None:
+            session.conn.session = None
+            session.conn.port.sessions -= 1
+        else:
+            _detach(session)
         metrics.SESSIONS.set(len(self._by_terminal))
         metrics.SESSIONS_CLOSED.labels(_reason_label(reason)).inc()
         self._announce(session, SessionState.OFFLINE, reason)
+        if session.via is None:  # the terminals relayed through this link lose their route with it
+            for rider in list((session.conn.relayed or {}).values()):
+                self.end(rider, f"relay {session.terminal} offline: {reason}")
         self.on_departure(session.terminal, reason)
 
     def _announce(self, session: Session, state: SessionState, reason: str) -> None:
         payload = session.payload(state, self._replica, reason)
         self._publish.put(payload)
-        self._writer.put(payload, session.conn.port.port)
+        self._writer.put(payload, session.channel)
         if _debug.isEnabledFor(logging.DEBUG):  # structlog would format first and filter after: check here
             log.debug("session", terminal=session.terminal, state=state.value, reason=reason)
 
 
+def _detach(session: Session) -> None:
+    relayed = session.conn.relayed
+    if relayed is not None and relayed.get(session.terminal) is session:
+        del relayed[session.terminal]
+
+
 def _reason_label(reason: str) -> str:
-    for label in ("logout", "heartbeat time-out", "link lost", "replaced", "shutdown", "address changed"):
+    for label in ("logout", "heartbeat time-out", "link lost", "replaced", "shutdown", "address changed", "relay"):
         if reason.startswith(label):
             return label
     return "other"

@@ -115,6 +115,7 @@ class FepSettings(ServiceSettings):
     terminal_passwords: TerminalPasswordSettings = Field(default_factory=TerminalPasswordSettings)
     replica_id: str = Field(default="", description="stable replica name (pod name); defaults to instance_id")
     stats_flush_s: float = Field(default=5.0, gt=0)
+    relay_refresh_s: float = Field(default=2.0, gt=0, description="re-read the relay routes (terminal_channel)")
 
     @model_validator(mode="after")
     def _checks(self) -> FepSettings:

@@ -63,15 +63,26 @@ class UplinkHandler:
             self._sessions.end(session, "logout")
             conn.close("logout")
 
+    def relayed_link_frame(self, conn: Connection, session: Session, frame: FrameView) -> None:
+        """A link frame of a relayed terminal on its carrier's link: confirmed and published; it changes no
+        session (the relayed terminal's session follows its route, not its own login or logout)."""
+        if frame.link_function == LINK_HEARTBEAT:
+            metrics.HEARTBEATS.inc()
+        if frame.con:
+            session.send(confirm_for(frame))
+        if self._publish_link or frame.acd:
+            self._put(session, frame, FrameKind.LINK, None)
+
     def data_frame(self, conn: Connection, session: Session, frame: FrameView) -> None:
+        """``session`` is the frame's terminal: the link's own, or one relayed through the link."""
         if not frame.prm:
             if frame.con:  # rare on answers, but CON always asks the receiver to confirm
-                conn.send(confirm_for(frame))
+                session.send(confirm_for(frame))
             request_id = self.responses.on_response(session, frame) if self.responses is not None else None
             self._put(session, frame, FrameKind.RESPONSE, request_id)
             return
         if frame.con:
-            conn.send(confirm_for(frame))
+            session.send(confirm_for(frame))
         kind = FrameKind.EVENT if frame.afn == AFN_EVENTS else FrameKind.REPORT
         metrics.REPORTS.labels(kind.value).inc()
         self._put(session, frame, kind, None)

@@ -117,7 +117,9 @@ class TerminalChannel(ApiModel):
     updated_at: datetime
     updated_by: str
     active: str | None = None
-    """primary | standby | other: the channel the terminal's session is on; None when offline (GET only)."""
+    """primary | standby | relay | other: the channel the terminal's session is on (relay: reached through the
+    terminal of its route whose link carries it, ``session_channel`` = ``relay:<terminal>``); None when offline
+    (GET only)."""
     session_channel: str | None = None
 
 

@@ -66,7 +66,9 @@ async def put_channel(fep: FepDep, caller: Operator, terminal: TerminalPath, bod
         via = body.relay_via
         if via is not None and (via == terminal or terminal in await channel_sql.relay_chain(conn, SCHEMA, via)):
             raise Conflict(f"relaying {terminal} through {via} would loop")
-        return await channel_sql.put(conn, SCHEMA, terminal, body.model_dump(mode="json"), caller.principal.subject)
+        row = await channel_sql.put(conn, SCHEMA, terminal, body.model_dump(mode="json"), caller.principal.subject)
+    await fep.relays.refresh()  # this replica relays at once; the others within relay_refresh_s
+    return row
 
 
 @router.get("/terminals/{terminal}/channel", response_model=TerminalChannel, responses=NOT_FOUND,
@@ -88,6 +90,7 @@ async def delete_channel(fep: FepDep, caller: Operator, terminal: TerminalPath) 
         await caller.require_terminal(conn, terminal)
         if not await channel_sql.remove(conn, SCHEMA, terminal):
             raise NotFound(f"no channel configured for terminal {terminal}")
+    await fep.relays.refresh()
     return Response(status_code=204)
 
 

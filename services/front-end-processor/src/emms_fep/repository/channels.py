@@ -82,3 +82,9 @@ async def usage(conn: Connection, schema: str, day: date, *, terminal: str | Non
             out.append(d)
     out.sort(key=lambda d: (-d["share"], d["terminal"]))
     return out[:limit]
+
+
+async def relay_map(conn: Connection, schema: str) -> dict[str, str]:
+    """terminal → the terminal it is relayed through, for every relayed terminal (the FEP's relay routes)."""
+    rows = await conn.fetch(f"SELECT terminal, relay_via FROM {schema}.terminal_channel WHERE relay_via IS NOT NULL")
+    return {r["terminal"]: r["relay_via"] for r in rows}
