@@ -14,9 +14,16 @@ Every figure ``/usage`` answers — per point and local day, a customer's month,
 city's month by utility (the last three read the customer and region rollups) — is compared with the same
 figure computed from the simulator's ``/frozen`` truth (the register frozen at each day's freeze instant,
 differences of consecutive freezes in the bucket of the interval's last microsecond), never from the
-service's tables. Not covered here: a meter replacement — the simulator replaces a meter under the same
-meter id (a new address, its register restarting), which the archive's master data would describe as
-another meter on the point; the rollup tests cover the replacement with their own truth.
+service's tables.
+
+One meter is **replaced** in the field during the second collected day (``emms-sim --replace-meter``: a new
+address, its register from zero). After the first day is collected, master data says so as the archive
+publishes a replacement (a new meter id on the same metering point from the swap instant, with the new
+address); the collector puts the new meter in the old one's place in the task and pushes the new address into
+the concentrator's meter table; the field crew's record of the swap — the old meter's final register and the
+new one's initial register, from the simulator's ``/truth`` just before and at the swap — is entered as manual
+readings through the validator (``POST /meters/{m}/items/{i}/edits``). The point's usage then equals the
+truth's: the old register's rise up to the swap plus the new register's rise after it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -44,6 +52,9 @@ from emms_bus import BusProducer, KafkaSettings, ensure_topics
 from emms_db import drop_database, ensure_database
 from emms_db.settings import DatabaseSettings
 from emms_messages.masterdata import ChangeKind, MasterDataChange
+from emms_runtime.auth import issue_token
+from emms_runtime.settings import AuthSettings
+from emms_sim.fleet import FieldRates, Fleet, FleetConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validator"))
@@ -56,6 +67,8 @@ E = "energy.active.import.total"
 MICRO = timedelta(microseconds=1)
 DAYS = 6  # collected local days, the last one yesterday
 LATE = 3  # the index of the day left out: back-filled on the validator's request
+SWAP_DAY, SWAP_TIME = 1, "10:30"  # the replaced meter is swapped on this collected day, at this local time
+SEED, CONCENTRATORS, METERS_PER = 7, 2, 8
 
 
 async def until(check: Callable[[], Any], timeout_s: float, what: str) -> None:
@@ -102,11 +115,35 @@ def masterdata(meters: list[dict[str, Any]]) -> list[MasterDataChange]:
     return out
 
 
+def replaced_meter() -> str:
+    """The meter the field replaces: the fleet's first electricity meter (the fleet is a pure function of the
+    seed, so it is known before the simulator starts)."""
+    fleet = Fleet(FleetConfig(SEED, CONCENTRATORS, METERS_PER, rates=FieldRates.quiet()))
+    return next(m.meter_id for t in fleet.terminals() for m in fleet.meters_of(t) if m.utility == "electricity")
+
+
+def truth_value(sim: str, meter: str, at: datetime) -> float:
+    status, body = http("GET", f"{sim}/truth?meter={meter}&item={E}&at={at.timestamp()!r}")
+    assert status == 200 and body["present"], body
+    return float(body["value"])
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A replacement as the field crew records it: when, the old register's last value, the new one's first."""
+
+    meter: str
+    at: datetime
+    final: float
+    initial: float
+
+
 class Truth:
     """The simulator's frozen registers of the collected days, and the usage they make per local bucket."""
 
-    def __init__(self, sim: str, meters: list[str], days: list[date]) -> None:
+    def __init__(self, sim: str, meters: list[str], days: list[date], swap: Swap) -> None:
         self.frozen: dict[str, list[tuple[datetime, float]]] = {}
+        self.swap = swap
         for meter in meters:
             series = []
             for d in days:
@@ -117,17 +154,25 @@ class Truth:
 
     def usage(self, collected: set[int], unit: str) -> dict[tuple[str, str], float]:
         """(local bucket start, meter) → usage between consecutive collected freezes, in the bucket of the
-        interval's last microsecond (the service's rule, stated by the issue: late data lands where it ends)."""
+        interval's last microsecond (the service's rule, stated by the issue: late data lands where it ends);
+        across the swap: the old register's rise to its final value, then the new one's from its initial value
+        (both intervals end in the swap's bucket or the next freeze's)."""
         out: dict[tuple[str, str], float] = defaultdict(float)
         for meter, series in self.frozen.items():
             kept = [series[i] for i in sorted(collected)]
-            for (_, before), (at, value) in pairwise(kept):
-                local = (at - MICRO).astimezone(TZ)
-                start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-                if unit == "month":
-                    start = start.replace(day=1)
-                out[(start.isoformat(), meter)] += value - before
+            for (then, before), (at, value) in pairwise(kept):
+                if meter == self.swap.meter and then < self.swap.at <= at:
+                    out[(bucket(self.swap.at, unit), meter)] += self.swap.final - before
+                    out[(bucket(at, unit), meter)] += value - self.swap.initial
+                else:
+                    out[(bucket(at, unit), meter)] += value - before
         return dict(out)
+
+
+def bucket(end: datetime, unit: str) -> str:
+    """The local day or month an interval ending at ``end`` belongs to (that of its last microsecond)."""
+    start = (end - MICRO).astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (start.replace(day=1) if unit == "month" else start).isoformat()
 
 
 def close(a: float | None, b: float) -> bool:
@@ -147,19 +192,27 @@ async def test_usage_answers_equal_the_simulators_truth(service_env: dict[str, s
     await ensure_database(url)
     await ensure_topics(ks)
     env = stack_env({**service_env, "EMMS_DATABASE_URL": url, "EMMS_TOPIC_PREFIX": ks.topic_prefix})
-    stack = Stack(env, tmp_path, concentrators=2, meters_per=8, seed=7)
+    today = datetime.now(TZ).date()
+    days = [today - timedelta(days=DAYS - i) for i in range(DAYS)]  # the last one is yesterday
+    swapped = replaced_meter()
+    hour, minute = (int(x) for x in SWAP_TIME.split(":"))
+    swap_at = datetime.combine(days[SWAP_DAY], datetime.min.time(), TZ).replace(hour=hour, minute=minute)
+    stack = Stack(env, tmp_path, concentrators=CONCENTRATORS, meters_per=METERS_PER, seed=SEED,
+                  sim_args=["--replace-meter", f"{swapped}@{swap_at.timestamp()!r}"])
     try:
         stack.start()
-        today = datetime.now(TZ).date()
-        days = [today - timedelta(days=DAYS - i) for i in range(DAYS)]  # the last one is yesterday
         meters = [m for m in stack.manifest_meters() if m["utility"] == "electricity" and not m["added_later"]
-                  and not m["replacements"] and m["removed_at"] is None
+                  and m["removed_at"] is None
                   and datetime.fromisoformat(str(m["installed_at"])).astimezone(TZ).date() < days[0]]
         assert len(meters) >= 4, "the fleet of seed 7 has electricity meters present over the days"
         ids = [str(m["meter_id"]) for m in meters]
+        replaced = next(m for m in meters if m["meter_id"] == swapped)
+        assert [r["at"] for r in replaced["replacements"]] == [swap_at.astimezone(UTC).isoformat()], replaced
         probe = next(str(m["meter_id"]) for m in stack.manifest_meters() if m["utility"] == "heat")
         regions = {str(m["meter_id"]): region_of(m) for m in meters}
-        truth = await asyncio.to_thread(Truth, stack.sim, ids, days)
+        swap = Swap(swapped, swap_at, await asyncio.to_thread(truth_value, stack.sim, swapped, swap_at - MICRO),
+                    await asyncio.to_thread(truth_value, stack.sim, swapped, swap_at))
+        truth = await asyncio.to_thread(Truth, stack.sim, ids, days, swap)
         await until(lambda: stack.online_terminals() == 2, 60, "terminals online")
         await until(lambda: http("GET", f"{stack.collector}/api/v1/points?limit=1")[1]["total"] >= len(meters),
                     60, "the collector's points imported from the manifest")
@@ -169,7 +222,7 @@ async def test_usage_answers_equal_the_simulators_truth(service_env: dict[str, s
         producer = BusProducer(ks, "e2e-archive")
         await producer.start()
         try:
-            async with running_validator(validator_settings(url, ks)), \
+            async with running_validator(validator_settings(url, ks)) as validator, \
                     in_process(create_app(settings), "http://analytics") as (_, _rt, client):
                 await producer.publish_many(masterdata(meters), topic="emms.masterdata.change.v1")
 
@@ -202,7 +255,10 @@ async def test_usage_answers_equal_the_simulators_truth(service_env: dict[str, s
                         time.sleep(0.5)
                     assert state["status"] == "done" and state["ok_final"] == state["expected"], state
 
-                for i in range(DAYS):
+                for i in range(SWAP_DAY):  # the days frozen before the swap: the old meter
+                    await asyncio.to_thread(collect, i)
+                await record_the_swap(stack, producer, validator.client, replaced, swap)
+                for i in range(SWAP_DAY, DAYS):
                     if i != LATE:
                         await asyncio.to_thread(collect, i)
                 # the day left out: the validator sees the gap and asks for it (emms.collection.backfill), the
@@ -215,6 +271,39 @@ async def test_usage_answers_equal_the_simulators_truth(service_env: dict[str, s
     finally:
         stack.stop()
         await drop_database(url)
+
+
+async def record_the_swap(stack: Stack, producer: BusProducer, validator: httpx.AsyncClient, meter: dict[str, Any],
+                          swap: Swap) -> None:
+    """The replacement as the archive publishes it (a new meter on the point from the swap, the old one's period
+    closed, the meter ``replaced``), then — once the collector has put the new address into the concentrator's
+    table — the field crew's final and initial registers entered as manual readings."""
+    new_id, point = f"{swap.meter}.r1", f"MP-{swap.meter}"
+    new_address = meter["replacements"][0]["new_address"]
+    install = {"metering_point_id": point, "meter_id": new_id, "customer_id": f"C-{swap.meter}",
+               "utility": "electricity", "valid_from": swap.at.isoformat(), "terminal_address": meter["terminal"],
+               "pn": meter["pn"], "port": meter["port"], "protocol": meter["protocol"], "meter_address": new_address}
+
+    def replaced(entity: str, entity_id: str, data: dict[str, Any]) -> MasterDataChange:
+        return MasterDataChange(change_id=f"{entity}/{entity_id}/replaced", entity=entity, entity_id=entity_id,
+                                kind=ChangeKind.REPLACED, changed_at=swap.at, changed_by="e2e", data=data)
+    await producer.publish_many([
+        change("meter", new_id, {"id": new_id, "utility": "electricity", "multiplier": 1.0, "register_digits": 8}),
+        replaced("meter_installation", point, install),
+        replaced("meter", new_id, {**install, "old_meter_id": swap.meter, "replaced_at": swap.at.isoformat(),
+                                   "start_value": swap.initial})], topic="emms.masterdata.change.v1")
+
+    def pushed() -> bool:  # the F10 record of the new address confirmed and read back
+        status, body = http("GET", f"{stack.collector}/api/v1/terminal-config/pushes?terminal={meter['terminal']}")
+        return status == 200 and any(p["state"] == "done" and new_address[-12:] in str(p["value"])
+                                     for p in body["items"])
+    await until(lambda: asyncio.to_thread(pushed), 60, "the new meter's address in the concentrator's table")
+    operator = {"Authorization": f"Bearer {issue_token(AuthSettings(), 'field-crew', 'operator')}"}
+    for meter_id, value, what in ((swap.meter, swap.final, "final"), (new_id, swap.initial, "initial")):
+        resp = await validator.post(f"/api/v1/meters/{meter_id}/items/{E}/edits", headers=operator, json={
+            "data_time": swap.at.isoformat(), "value": value, "unit": "kWh",
+            "reason": f"meter change order: {what} register of {meter_id}"})
+        assert resp.status_code == 201, resp.text
 
 
 async def check(client: httpx.AsyncClient, truth: Truth, regions: dict[str, str], collected: set[int],
