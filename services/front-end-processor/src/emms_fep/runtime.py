@@ -167,7 +167,10 @@ def _channels(settings: FepSettings, gateway: Gateway) -> list[Channel]:
     if settings.terminals.enabled:
         channels.append(TcpServerChannel(settings.terminals.host, settings.terminals.port, gateway,
                                          backlog=settings.terminals.backlog))
-    channels += [TcpClientChannel(t.host, t.port, gateway, terminal=t.terminal) for t in settings.dial]
+    channels += [TcpClientChannel(t.host, t.port, gateway, terminal=t.terminal,
+                                  standby=(t.standby.host, t.standby.port) if t.standby is not None else None,
+                                  failover_after=t.failover_after, primary_retry_s=t.primary_retry_s)
+                 for t in settings.dial]
     channels += [SerialChannel(s.device, gateway, baudrate=s.baudrate, terminal=s.terminal)
                  for s in settings.serial]
     return channels

@@ -23,12 +23,24 @@ class TerminalListenSettings(BaseModel):
     enabled: bool = True
 
 
+class DialEndpoint(BaseModel):
+    host: str
+    port: int = Field(ge=1, le=65535)
+
+
 class DialTarget(BaseModel):
-    """A terminal the master dials (TCP client channel); ``terminal`` binds the link when known."""
+    """A terminal the master dials (TCP client channel); ``terminal`` binds the link when known.
+
+    With a ``standby`` channel (R-4.6.6): after ``failover_after`` failed dials of the primary the standby is
+    dialled; on the standby the primary is dialled again every ``primary_retry_s`` (0: only once the standby
+    link ends) and takes over when it connects (``channels/tcp_client.py``)."""
 
     host: str
     port: int = Field(ge=1, le=65535)
     terminal: str | None = None
+    standby: DialEndpoint | None = None
+    failover_after: int = Field(default=3, ge=1, le=100)
+    primary_retry_s: float = Field(default=600.0, ge=0)
 
 
 class SerialTarget(BaseModel):

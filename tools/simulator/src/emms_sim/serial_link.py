@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import tty
 
-from emms_protocol.errors import ProtocolError
 from emms_protocol.framing import StreamFramer
-from emms_protocol.gdw1376 import decode_frame, encode_frame
-from emms_sim import answer_events
-from emms_sim.answers import answer
+from emms_sim.dialled import answer_frames
 from emms_sim.terminal_state import TerminalState
 
 
@@ -32,21 +28,9 @@ class SerialConcentrator:
 
     def handle(self, data: bytes) -> bytes:
         """Bytes from the master in; the answer bytes out (public so tests can drive it without a pty)."""
-        out = bytearray()
-        for raw in self.framer.feed(data):
-            try:
-                frame = decode_frame(raw)
-            except ProtocolError:
-                continue
-            a, me = frame.address, self.state.address
-            if frame.control.direction != 0 or frame.control.prm != 1 or (a.area, a.terminal) != (me.area, me.terminal):
-                continue
-            now = time.time()
-            answer_events.pull_scheduled(self.state, now)
-            for reply in answer(self.state, frame, now).frames:
-                out += encode_frame(reply)
-            self.answered += 1
-        return bytes(out)
+        reply, answered = answer_frames(self.state, self.framer.feed(data))
+        self.answered += answered
+        return reply
 
     async def serve(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
