@@ -9,8 +9,11 @@ import socket
 import time
 from collections.abc import Callable
 
+import pytest
+
 from emms_fep.channels.base import Link, LinkHandler
 from emms_fep.channels.tcp_client import TcpClientChannel
+from emms_fep.settings import FepSettings
 
 
 class _Handler:
@@ -114,3 +117,11 @@ async def test_a_lost_standby_link_sends_the_next_dial_to_the_primary() -> None:
     finally:
         await channel.stop()
         await standby.down()
+
+
+def test_a_dial_target_takes_its_standby_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMMS_FEP_DIAL", '[{"host": "10.0.0.5", "port": 9001, "terminal": "0766-00009",'
+                                        ' "standby": {"host": "10.0.1.5", "port": 9002}, "failover_after": 4}]')
+    (target,) = FepSettings(_env_file=None).dial
+    assert target.standby is not None and target.standby.port == 9002 and target.failover_after == 4
+    assert target.primary_retry_s == 600.0
