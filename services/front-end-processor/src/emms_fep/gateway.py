@@ -174,7 +174,7 @@ class Gateway:
 
     def _relayed_frame(self, conn: Connection, rider: Session, frame: FrameView, size: int) -> None:
         """Counted in the relayed terminal's figures too (the link's own counted it: its SIM carried it)."""
-        rider.seen()
+        self._sessions.touch(rider)
         if conn.session is not None:
             conn.session.seen()  # the carrier's link is alive
         rider.counters.frames_in += 1

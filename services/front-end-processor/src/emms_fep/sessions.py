@@ -124,6 +124,11 @@ class SessionRegistry:
             session.clock_published_mono = time.monotonic()
             self._announce(session, SessionState.ONLINE, "clock")
 
+    def touch(self, session: Session) -> None:
+        """A frame of a relayed terminal: heard from now (its row's ``last_seen`` too)."""
+        session.seen()
+        self._writer.seen(session.terminal, session.conn.connection_id, session.last_seen)
+
     def end(self, session: Session, reason: str) -> None:
         """The session is over (logout, time-out, link lost)."""
         if self._by_terminal.get(session.terminal) is session:
