@@ -30,6 +30,7 @@ from emms_collector.settings import CollectorSettings
 from emms_db import migrate
 from emms_db.settings import DatabaseSettings
 from emms_messages.events import DeviceEvent
+from emms_messages.oplog import OperationLogged
 from emms_messages.readings import RawReadingBatch
 from emms_messages.terminal import DownlinkRequest, DownlinkResult, RequestOutcome
 from emms_protocol import cjt188
@@ -245,3 +246,26 @@ class ReadingWatch(_BusParticipant):
 
     def values(self) -> dict[tuple[str, str, datetime], float | None]:
         return {(r.meter_id, r.item, r.data_time): r.value for b in self.batches for r in b.readings}
+
+
+class DutyLogWatch(_BusParticipant):
+    """Every duty-log entry (``emms.operation.log.v1``) published during a test."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        super().__init__(kafka, "duty-watch", ["emms.operation.log.v1"])
+        self.entries: list[OperationLogged] = []
+
+    async def _handle(self, batch: Sequence[Delivery]) -> None:
+        self.entries.extend(d.payload for d in batch if isinstance(d.payload, OperationLogged))
+
+    async def entry(self, action: str, timeout_s: float = 15.0, **match: Any) -> OperationLogged:
+        """The first entry of ``action`` whose fields (or ``detail`` keys) equal ``match``."""
+        def found() -> OperationLogged | None:
+            for e in self.entries:
+                if e.action == action and all(getattr(e, k, e.detail.get(k)) == v for k, v in match.items()):
+                    return e
+            return None
+        await until(lambda: found() is not None, timeout_s)
+        hit = found()
+        assert hit is not None
+        return hit

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from collector_harness import Running, collector_settings, running_collector, truncate
+from collector_harness import DutyLogWatch, Running, collector_settings, running_collector, truncate
 
 from emms_bus import KafkaSettings
 from emms_collector.repository.templates import put_template
@@ -55,6 +55,25 @@ async def test_a_task_is_created_read_listed_changed_and_deleted(collector: Runn
     assert (await client.delete("/api/v1/tasks/elec-daily")).status_code == 204
     assert (await client.get("/api/v1/tasks/elec-daily")).status_code == 404
     assert (await client.delete("/api/v1/tasks/elec-daily")).status_code == 404
+
+
+async def test_task_changes_and_manual_runs_reach_the_duty_log(collector: Running,
+                                                                kafka_settings: KafkaSettings) -> None:
+    """R-4.6.7: who changed which task when, in the duty log (emms.operation.log.v1), in the order they happened."""
+    async with DutyLogWatch(kafka_settings) as duty:
+        client = collector.client
+        assert (await client.post("/api/v1/tasks", json={**TASK, "id": "logged", "enabled": False})).status_code == 201
+        assert (await client.patch("/api/v1/tasks/logged", json={"priority": 1})).status_code == 200
+        run = await client.post("/api/v1/tasks/logged/runs", json={"slot": "2026-01-05T01:30:00+08:00"})
+        assert run.status_code == 202, run.text
+        assert (await client.delete("/api/v1/tasks/logged")).status_code == 204
+        entries = [await duty.entry(a, target="task logged")
+                   for a in ("task.create", "task.update", "task.run", "task.delete")]
+    assert {(e.service, e.category, e.actor, e.outcome) for e in entries} == {
+        ("collector", "task", "tester", "success")}
+    assert [e.at for e in entries] == sorted(e.at for e in entries)
+    assert entries[1].detail["version"] == 2 and entries[2].detail["run_id"] == run.json()["run_id"]
+    assert {k: v for k, v in entries[0].detail["target"].items() if v} == TASK["target"]
 
 
 @pytest.mark.parametrize(("change", "reason"), [

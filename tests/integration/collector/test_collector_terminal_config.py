@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from collector_harness import ReadingWatch, Running, collector_settings, running_collector
+from collector_harness import DutyLogWatch, ReadingWatch, Running, collector_settings, running_collector
 from service_harness import FreshBearer, area_topics
 from terminal_config_harness import (
     Replica,
@@ -70,6 +70,7 @@ class World:
     held_back: dict[str, Any]  # installed in master data only by a test
     unadopted: dict[str, Any]  # never in master data: the concentrator holds it
     tmp: Path
+    duty: DutyLogWatch  # the collector's entries in the duty log
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -106,6 +107,7 @@ async def world(database_url: str, kafka_settings: KafkaSettings, tmp_path_facto
                            sessions={"login_timeout_s": 10.0, "heartbeat_timeout_s": 300.0})
     async with contextlib.AsyncExitStack() as stack:
         watch = await stack.enter_async_context(ReadingWatch(kafka_settings))
+        duty = await stack.enter_async_context(DutyLogWatch(kafka_settings))
         fep = await stack.enter_async_context(running_fep(fep_cfg))
         await wait_downlink_ready(watch.producer, fep)
         collector = await stack.enter_async_context(running_collector(settings, role="admin"))
@@ -144,7 +146,8 @@ async def world(database_url: str, kafka_settings: KafkaSettings, tmp_path_facto
                                                 ids) == len(ids))
 
         await until(terminals_known, 30, "the archive's terminals in the collector")
-        yield World(settings, archive, fep, collector, sim, watch.producer, watch, terminals, held_back, unadopted, tmp)
+        yield World(settings, archive, fep, collector, sim, watch.producer, watch, terminals, held_back, unadopted, tmp,
+                    duty)
 
 
 async def test_first_login_registers_a_new_terminal_and_reads_its_configuration(world: World) -> None:
@@ -178,6 +181,9 @@ async def test_first_login_registers_a_new_terminal_and_reads_its_configuration(
     assert (await world.client.post(f"{CFG}/registered/{known}/accept")).status_code == 409
     actions = (await world.client.get(f"{CFG}/actions", params={"terminal": new})).json()["items"]
     assert actions[0]["action"] == "accept_terminal" and actions[0]["actor"] == "tester"
+    logged = await world.duty.entry("terminal.accept", terminal=new)
+    assert (logged.service, logged.actor, logged.outcome, logged.category) == (
+        "collector", "tester", "accepted", "masterdata")
 
 
 async def test_a_push_is_confirmed_read_back_and_held_by_the_terminal(world: World) -> None:
@@ -191,6 +197,11 @@ async def test_a_push_is_confirmed_read_back_and_held_by_the_terminal(world: Wor
     view = (await world.client.get(f"{CFG}/terminals/{terminal}")).json()
     f1 = next(p for p in view["params"] if p["fn"] == 1)
     assert f1["state"] == "in_sync" and f1["desired"] == F1 and f1["reported"] == F1
+    asked = await world.duty.entry("parameter.push", push_id=push_id)  # the duty log: request, then result
+    result = await world.duty.entry("parameter.push.done", push_id=push_id)
+    assert (asked.actor, asked.outcome, asked.terminal, asked.category) == (
+        "tester", "requested", terminal, "parameter")
+    assert (result.outcome, result.reason, result.at >= asked.at) == ("done", "confirmed and read back equal", True)
 
 
 async def test_a_refused_value_is_recorded_as_denied(world: World) -> None:
@@ -207,6 +218,8 @@ async def test_a_refused_value_is_recorded_as_denied(world: World) -> None:
     view = (await world.client.get(f"{CFG}/terminals/{terminal}")).json()
     f1 = next(p for p in view["params"] if p["fn"] == 1)
     assert f1["desired"] is None and f1["state"] == "unknown"  # the refused value is not the master's wish
+    denied = await world.duty.entry("parameter.push.denied", push_id=made.json()["id"])
+    assert denied.outcome == "denied" and denied.reason is not None and "refused" in denied.reason
 
 
 async def test_the_periodic_read_back_finds_drift_unasked(world: World) -> None:
@@ -355,6 +368,8 @@ async def test_a_meter_master_data_lacks_is_listed_and_once_adopted_collected(wo
     assert [(r["meter_id"], r["state"]) for r in rows] == [(meter["meter_id"], "ok")], rows
     left = (await world.client.get(f"{CFG}/unknown-meters", params={"terminal": terminal})).json()["items"]
     assert left == []
+    logged = await world.duty.entry("meter.adopt", meter_id=meter["meter_id"])
+    assert (logged.terminal, logged.outcome, logged.detail["pn"]) == (terminal, "adopted", meter["pn"])
 
 
 async def test_a_reset_needs_step_up_is_recorded_and_reaches_the_terminal(world: World) -> None:
@@ -368,6 +383,8 @@ async def test_a_reset_needs_step_up_is_recorded_and_reaches_the_terminal(world:
     actions = (await world.client.get(f"{CFG}/actions", params={"terminal": terminal})).json()["items"]
     assert actions[0]["action"] == "reset" and actions[0]["actor"] == "op-reset"
     assert actions[0]["outcome"].startswith("confirmed")
+    logged = await world.duty.entry("reset.data", terminal=terminal)
+    assert (logged.actor, logged.outcome, logged.category, logged.detail["fn"]) == ("op-reset", "confirmed", "reset", 2)
 
 
 async def test_a_terminal_whose_master_data_came_after_its_first_login_is_not_new(world: World) -> None:

@@ -49,7 +49,8 @@ async def test_no_token_is_401_and_viewers_may_not_change_rules(service: Service
     assert resp.status_code == 403
 
 
-async def test_rule_overrides_change_the_effective_rules(service: Service) -> None:
+async def test_rule_overrides_change_the_effective_rules(service: Service, bus: tuple[BusWatch, BusProducer]
+                                                         ) -> None:
     op = service.as_role("operator")
     url = "/api/v1/rules/overrides/customer_category/hospital/zero_consumption"
     resp = await service.client.put(url, json={"action": "hold", "params": {"min_zero_s": 7200}}, headers=op)
@@ -66,6 +67,11 @@ async def test_rule_overrides_change_the_effective_rules(service: Service) -> No
     assert (await service.client.delete(url, headers=op)).status_code == 404
     log = (await service.client.get("/api/v1/rules/overrides/log")).json()
     assert [e["override"] is None for e in log[:2]] == [True, False] and log[0]["actor"] == "test-operator"
+    target = "rule zero_consumption for customer_category hospital"  # both steps in the duty log
+    await until(lambda: len([e for e in bus[0].duty if e.target == target]) >= 2, 20)
+    steps = [(e.action, e.actor, e.category) for e in bus[0].duty if e.target == target]
+    assert steps == [("rule.override", "test-operator", "parameter"), ("rule.override.remove", "test-operator",
+                                                                       "parameter")]
 
 
 async def test_anomaly_workflow_and_statistics(service: Service, bus: tuple[BusWatch, BusProducer]) -> None:
@@ -87,6 +93,11 @@ async def test_anomaly_workflow_and_statistics(service: Service, bus: tuple[BusW
     detail = (await service.client.get(url)).json()
     assert [(t["from_status"], t["to_status"], t["actor"]) for t in detail["transitions"]] == [
         ("new", "acknowledged", "test-operator"), ("acknowledged", "resolved", "test-operator")]
+    watch = bus[0]  # the approval steps in the duty log, the refused one not
+    await until(lambda: len([e for e in watch.duty if e.target == f"anomaly {anomaly_id}"]) >= 2, 20)
+    assert [(e.action, e.actor, e.meter_id, e.reason) for e in watch.duty if e.target == f"anomaly {anomaly_id}"] == [
+        ("anomaly.acknowledged", "test-operator", meter.meter_id, "crew sent"),
+        ("anomaly.resolved", "test-operator", meter.meter_id, "sensor swapped")]
     assert (await service.client.get("/api/v1/anomalies/nope|x|y|z")).status_code == 404
     stats = (await service.client.get("/api/v1/statistics/rules")).json()["rules"]
     supply = next(r for r in stats if r["rule"] == "supply_return")
@@ -153,6 +164,10 @@ async def test_manual_edit_publishes_a_new_version_and_leaves_raw_alone(
     assert [(v["status"], v["actor"], v["raw_value"]) for v in audit["versions"]] == [
         ("held", "validator", raw), ("repaired", "test-operator", raw)]
     assert audit["versions"][-1]["reason"] == "read on site by the crew"
+    await until(lambda: any(e.meter_id == meter.meter_id for e in watch.duty), 20)  # in the duty log
+    logged = next(e for e in watch.duty if e.meter_id == meter.meter_id)
+    assert (logged.action, logged.actor, logged.category, logged.reason, logged.detail["value"]) == (
+        "reading.edit", "test-operator", "approval", "read on site by the crew", 1234.5)
     never = {"data_time": (START + timedelta(days=2)).isoformat(), "value": 1.0, "reason": "why not"}
     missing_unit = await service.client.post(f"/api/v1/meters/{meter.meter_id}/items/nothing/edits", json=never,
                                              headers=op)

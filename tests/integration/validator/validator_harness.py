@@ -16,6 +16,7 @@ from service_harness import in_process, wait_until
 from emms_bus import BusConsumer, BusProducer, Delivery, KafkaSettings
 from emms_db.settings import DatabaseSettings
 from emms_messages.events import Anomaly
+from emms_messages.oplog import OperationLogged
 from emms_messages.readings import BackfillRequest, RawReadingBatch, Reading, ValidatedReading, ValidatedReadingBatch
 from emms_runtime.auth import issue_token
 from emms_runtime.settings import AuthSettings
@@ -23,7 +24,7 @@ from emms_validator.app import create_app
 from emms_validator.runtime import ValidatorRuntime
 from emms_validator.settings import ValidatorSettings
 
-OUTPUT_TOPICS = ["emms.reading.validated.v1", "emms.anomaly.v1", "emms.backfill.request.v1"]
+OUTPUT_TOPICS = ["emms.reading.validated.v1", "emms.anomaly.v1", "emms.backfill.request.v1", "emms.operation.log.v1"]
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 30.0, poll_s: float = 0.05) -> None:
@@ -60,7 +61,7 @@ async def running_validator(settings: ValidatorSettings) -> AsyncIterator[Servic
 
 @dataclass
 class BusWatch:
-    """Everything published on the validator's three output topics, with envelope ids.
+    """Everything published on the validator's three output topics (and its duty-log entries), with envelope ids.
 
     ``validated`` holds the readings of every validated batch, in order; ``batches`` the batches."""
 
@@ -68,6 +69,7 @@ class BusWatch:
     batches: list[ValidatedReadingBatch] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     backfills: list[BackfillRequest] = field(default_factory=list)
+    duty: list[OperationLogged] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     keys: dict[str, bytes | None] = field(default_factory=dict)  # validated batch id → its message key
 
@@ -83,6 +85,8 @@ class BusWatch:
                 self.anomalies.append(p)
             elif isinstance(p, BackfillRequest):
                 self.backfills.append(p)
+            elif isinstance(p, OperationLogged) and p.service == "validator":
+                self.duty.append(p)
 
     def of_meter(self, meter_id: str) -> tuple[list[ValidatedReading], list[Anomaly], list[BackfillRequest]]:
         return ([v for v in self.validated if v.meter_id == meter_id],

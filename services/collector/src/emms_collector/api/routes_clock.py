@@ -8,10 +8,12 @@ nothing of (no master data, no point, no session) is answered 404 without asking
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from emms_collector import duty_log
 from emms_collector.api.deps import CatalogViewer, ClockApprover, CollectorDep, Operator, Viewer
 from emms_collector.api.params import Offset, RowId, TerminalPath, TerminalQuery
 from emms_collector.api.responses import (
@@ -101,7 +103,12 @@ async def sync_terminal(c: CollectorDep, principal: ClockApprover, terminal: Ter
                         = False) -> dict[str, Any]:
     """403 when the terminal is outside the caller's scope; 404 when the collector does not know it."""
     terminal = await _require_terminal(c, principal, terminal)
-    return await c.timesync.sync_terminal(terminal, force=force)
+    result = await c.timesync.sync_terminal(terminal, force=force)
+    await duty_log.terminal_action(c.producer, category="clock", action="clock.sync", actor=principal.subject,
+                                   terminal=terminal, action_id=f"{terminal}/{uuid.uuid4().hex}",
+                                   outcome=str(result.get("outcome")),
+                                   detail={"force": force, "detail": result.get("detail")})
+    return result
 
 
 @router.post("/terminals/{terminal}/collectors/check", response_model=CollectorCheck, responses=UPSTREAM,
@@ -165,6 +172,8 @@ async def approve(c: CollectorDep, principal: ClockApprover, sync_id: RowId) -> 
             if not await clock_sql.sync_in_scope(conn, sync_id, scope):
                 raise NotFound(f"no meter clock sync {sync_id} to approve")
     try:
-        return await c.timesync.approve_meter_sync(sync_id, principal.subject)
+        result = await c.timesync.approve_meter_sync(sync_id, principal.subject)
     except LookupError as exc:
         raise NotFound(str(exc)) from None
+    await duty_log.meter_sync_approved(c.producer, actor=principal.subject, sync_id=sync_id, result=result)
+    return result

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
+from emms_collector import duty_log
 from emms_collector.api.deps import CollectorDep, Operator, Viewer
 from emms_collector.api.params import Offset, TaskPath
 from emms_collector.api.responses import MemberPage, RunPage, RunStarted, TaskOut, TaskPage, TaskWithRuns
@@ -54,7 +55,9 @@ async def create_task(c: CollectorDep, principal: Operator, body: TaskBody) -> d
         except task_sql.TaskExists as exc:
             raise Conflict(str(exc)) from None
     c.poke_scheduler()
-    return stored.as_public()
+    public = stored.as_public()
+    await duty_log.task_changed(c.producer, actor=principal.subject, action="task.create", task=public)
+    return public
 
 
 @router.get("", response_model=TaskPage, summary="Collection tasks, filtered and paged")
@@ -87,7 +90,8 @@ async def get_task(c: CollectorDep, principal: Viewer, task_id: TaskPath) -> dic
     return {**task.as_public(), "last_runs": last}
 
 
-async def _store(c: CollectorDep, old: Task, new: Task, version: int | None) -> dict[str, Any]:
+async def _store(c: CollectorDep, principal: Principal, old: Task, new: Task, version: int | None
+                 ) -> dict[str, Any]:
     schedule_moved = (new.period != old.period or new.valid_from != old.valid_from
                       or new.valid_to != old.valid_to or (new.enabled and not old.enabled))
     now = datetime.now(UTC)
@@ -100,7 +104,9 @@ async def _store(c: CollectorDep, old: Task, new: Task, version: int | None) -> 
         except KeyError:
             raise NotFound(f"no task {old.id}") from None
     c.poke_scheduler()
-    return stored.as_public()
+    public = stored.as_public()
+    await duty_log.task_changed(c.producer, actor=principal.subject, action="task.update", task=public)
+    return public
 
 
 @router.put("/{task_id}", response_model=TaskOut, summary="Replace a task (version guards against lost updates)")
@@ -116,7 +122,7 @@ async def replace_task(c: CollectorDep, principal: Operator, task_id: TaskPath, 
         owner = await task_owner(conn, scope_of(principal), body.target, body.company_id, current=old)
     new = Task.model_validate({**body.model_dump(), "id": task_id, "created_by": old.created_by,
                                "company_id": owner.company_id, "scope_regions": owner.scope_regions})
-    return await _store(c, old, new, version)
+    return await _store(c, principal, old, new, version)
 
 
 @router.patch("/{task_id}", response_model=TaskOut, summary="Change some fields of a task")
@@ -137,16 +143,18 @@ async def patch_task(c: CollectorDep, principal: Operator, task_id: TaskPath, bo
             owner = await task_owner(conn, scope_of(principal), new.target,
                                      new.company_id if "company_id" in changed else None, current=old)
         new = new.model_copy(update={"company_id": owner.company_id, "scope_regions": owner.scope_regions})
-    return await _store(c, old, new, version)
+    return await _store(c, principal, old, new, version)
 
 
 @router.delete("/{task_id}", response_class=Response, status_code=204, summary="Delete a task (its runs stay readable)")
 async def delete_task(c: CollectorDep, principal: Operator, task_id: TaskPath) -> Response:
     """404 when the task is outside the caller's scope."""
     async with c.pool.acquire() as conn, conn.transaction():
-        await visible_task(conn, scope_of(principal), task_id)
+        task = await visible_task(conn, scope_of(principal), task_id)
         if not await task_sql.delete_task(conn, task_id):
             raise NotFound(f"no task {task_id}")
+    await duty_log.task_changed(c.producer, actor=principal.subject, action="task.delete",
+                                task={"id": task_id, "name": task.name, "version": task.version})
     return Response(status_code=204)
 
 
@@ -186,6 +194,8 @@ async def run_now(c: CollectorDep, principal: Operator, task_id: TaskPath,
     if run_id is None:
         raise Conflict(f"a manual run of slot {slot.isoformat()} exists already")
     c.poke_scheduler()
+    await duty_log.task_changed(c.producer, actor=principal.subject, action="task.run", task={
+        "id": task_id, "name": task.name, "run_id": run_id, "slot": slot.isoformat()})
     return {"run_id": run_id, "task_id": task_id, "due_at": slot.isoformat(), "data_time": data_time.isoformat()}
 
 

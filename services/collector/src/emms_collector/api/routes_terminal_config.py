@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from emms_collector import duty_log
 from emms_collector.api.deps import CollectorDep
 from emms_collector.api.params import RowId, TerminalPath, TerminalQuery
 from emms_collector.api.responses_terminal_config import (
@@ -194,8 +195,13 @@ async def accept(c: CollectorDep, principal: Operator, terminal: TerminalPath, r
     reported by AFN09) under the caller's token; the archive's refusal is the answer."""
     require_unrestricted(scope_of(principal), "accepting a terminal of no company")
     archive = ArchiveTerminal(body.terminal_id, body.company_id, body.region_id) if body else None
-    return await accept_terminal(_tm(c), terminal.upper(), principal.subject,
-                                 request.headers.get("authorization", ""), archive)
+    key = terminal.upper()
+    accepted = await accept_terminal(_tm(c), key, principal.subject, request.headers.get("authorization", ""),
+                                     archive)
+    await duty_log.terminal_action(c.producer, category="masterdata", action="terminal.accept",
+                                   actor=principal.subject, terminal=key, action_id=key, outcome="accepted",
+                                   detail={"archive_id": archive.terminal_id if archive else None})
+    return accepted
 
 
 @router.post("/terminals/{terminal}/table/read", response_model=MeterTableRead, responses=UPSTREAM,
@@ -232,6 +238,9 @@ async def adopt(c: CollectorDep, principal: Editor, terminal: TerminalPath, pn: 
                             request.headers.get("authorization", ""), body.customer())
     if row is None:
         raise NotFound(f"no unknown meter listed at {key} pn {pn}")
+    await duty_log.terminal_action(c.producer, category="masterdata", action="meter.adopt",
+                                   actor=principal.subject, terminal=key, action_id=f"{key}/{pn}/{body.meter_id}",
+                                   outcome="adopted", meter_id=body.meter_id, detail={"pn": pn})
     return row
 
 

@@ -25,6 +25,7 @@ import asyncpg
 import structlog
 
 from emms_bus import BusProducer, Delivery
+from emms_collector import duty_log
 from emms_collector.reading.answers import typed_frames
 from emms_collector.repository import terminal_config as sql
 from emms_collector.scheduling.dispatch import Dispatcher
@@ -70,7 +71,7 @@ class TerminalConfig:
         """Due pushes, first-connect reads, and (every ``check_every_s``) the drift check of stale terminals."""
         async with self.pool.acquire() as conn:
             due = await sql.claim_due(conn, self.me, self.settings.lease_s, self.settings.batch)
-        work: list[Any] = [self.carry_out(p) for p in due]
+        work: list[Any] = [self._carry_and_log(p) for p in due]
         if self.first_connect is not None and self.settings.first_connect_read:
             work.append(self.first_connect.read_due())
         loop = asyncio.get_running_loop()
@@ -114,7 +115,18 @@ class TerminalConfig:
                 await sql.add_action(conn, actor, terminal, "set_parameter", {"fn": fn, "value": canonical,
                                                                               "push_id": push["id"]}, "requested")
         self.poke()
+        if kind == "operator":
+            await duty_log.push_requested(self.producer, push)
         return push
+
+    async def _carry_and_log(self, push: dict[str, Any]) -> str:
+        """:meth:`carry_out`, and a final state's entry in the duty log (with the push's recorded detail)."""
+        state = await self.carry_out(push)
+        if state in duty_log.PUSH_RESULTS:
+            async with self.pool.acquire() as conn:
+                row = await sql.get_push(conn, push["id"])
+            await duty_log.push_finished(self.producer, row or push, state, str((row or {}).get("detail") or ""))
+        return state
 
     async def carry_out(self, push: dict[str, Any]) -> str:
         """One claimed push, from where it stands (``sending``: set first; ``readback``: read back only)."""

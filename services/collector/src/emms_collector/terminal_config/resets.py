@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from emms_collector import duty_log
 from emms_collector.repository import terminal_config as sql
 from emms_collector.terminal_config.pushes import TerminalConfig
 from emms_messages.terminal import DataUnitRequest, RequestOutcome
@@ -30,4 +31,7 @@ async def reset(config: TerminalConfig, terminal: str, kind: str, actor: str) ->
     detail = result.detail or ("confirmed by the terminal (AFN00)" if outcome == "confirmed" else "")
     async with config.pool.acquire() as conn:
         await sql.finish_action(conn, action, f"{outcome}: {detail}".strip(": "))
+    await duty_log.terminal_action(config.producer, category="reset", action=f"reset.{kind}", actor=actor,
+                                   terminal=terminal, action_id=action, outcome=outcome,
+                                   detail={"fn": fn, "detail": detail})
     return {"terminal": terminal, "kind": kind, "fn": fn, "outcome": outcome, "detail": detail, "action_id": action}

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from emms_db.connection import Connection
 from emms_runtime import Conflict, NotFound
+from emms_validator import duty_log
 from emms_validator.api.deps import (
     LABEL,
     METER_PATTERN,
@@ -87,6 +88,7 @@ async def transition(vr: ValidatorDep, caller: Operator, anomaly_id: AnomalyId, 
             raise Conflict(str(exc)) from None
     if found is None:
         raise NotFound("no such anomaly")
+    await duty_log.anomaly_moved(vr.producer, actor=caller.subject, anomaly=found, to=str(body.to), note=body.note)
     return found
 
 

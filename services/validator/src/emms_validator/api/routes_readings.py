@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, StringConstraints
 
 from emms_runtime import Invalid
-from emms_validator import metrics
+from emms_validator import duty_log, metrics
 from emms_validator.api.deps import (
     ITEM_PATTERN,
     LABEL,
@@ -74,6 +74,9 @@ async def edit_point(vr: ValidatorDep, caller: Operator, meter_id: MeterPath, it
         message = await review.edit_batch(conn, SCHEMA, edited)
         await vr.publish([message])
     metrics.EDITS.inc()
+    await duty_log.reading_edited(vr.producer, actor=caller.subject, meter_id=meter_id, item=item,
+                                  data_time=body.data_time.isoformat(), value=body.value, reason=body.reason,
+                                  message_id=str(message.stable_id()))
     return {"published": edited.model_dump(mode="json"), "message_id": str(message.stable_id()),
             "edited_by": caller.subject, "reason": body.reason}
 

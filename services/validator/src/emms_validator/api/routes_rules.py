@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from emms_runtime import Invalid, NotFound
+from emms_validator import duty_log
 from emms_validator.api.deps import METER_PATTERN, Configurer, Label, RulesViewer, ValidatorDep, Viewer
 from emms_validator.api.responses import (
     ERRORS,
@@ -95,6 +96,8 @@ async def put_override(vr: ValidatorDep, principal: Configurer, scope: ScopeKind
     async with vr.pool.acquire() as conn:
         await repo.put_override(conn, SCHEMA, scope, scope_value, rule, body, principal.subject)
     await vr.refresh_config()
+    await duty_log.rule_changed(vr.producer, actor=principal.subject, action="rule.override", scope=scope.value,
+                                scope_value=scope_value, rule=rule, override=body.model_dump(exclude_none=True))
     return {"scope": scope.value, "scope_value": scope_value, "rule": rule,
             "override": body.model_dump(exclude_none=True)}
 
@@ -108,3 +111,5 @@ async def delete_override(vr: ValidatorDep, principal: Configurer, scope: ScopeK
     if not removed:
         raise NotFound("no such override")
     await vr.refresh_config()
+    await duty_log.rule_changed(vr.producer, actor=principal.subject, action="rule.override.remove",
+                                scope=scope.value, scope_value=scope_value, rule=rule)
