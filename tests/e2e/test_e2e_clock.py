@@ -63,7 +63,7 @@ async def test_terminal_and_meter_clocks_are_found_and_corrected_within_toleranc
                   collector_env={
         "EMMS_COLLECTOR_TIMESYNC__ENABLED": "true", "EMMS_COLLECTOR_TIMESYNC__TOLERANCE_S": str(TOLERANCE_S),
         "EMMS_COLLECTOR_TIMESYNC__EVERY_S": "1", "EMMS_COLLECTOR_TIMESYNC__QUIET_MINUTES": "0",
-        "EMMS_COLLECTOR_TIMESYNC__MIN_INTERVAL_S": "5",
+        "EMMS_COLLECTOR_TIMESYNC__MIN_INTERVAL_S": "5", "EMMS_COLLECTOR_TIMESYNC__COLLECTOR_CHECK_EVERY_S": "0",
         "EMMS_COLLECTOR_TIMESYNC__METER_TOLERANCE_S": str(METER_TOLERANCE_S)})
     stack.start()
     try:
@@ -204,5 +204,38 @@ async def test_collectors_clocks_are_found_and_corrected_within_tolerance(
         assert all(abs(i["deviation_s"]) <= COLLECTOR_TOLERANCE_S for i in listed["items"])
         status, syncs = http("GET", f"{stack.collector}/api/v1/clock/syncs?level=collector&limit=100")
         assert any(s["outcome"] == "synced" for s in syncs["items"])
+    finally:
+        stack.stop()
+
+
+async def test_the_time_sync_worker_watches_collectors_clocks_unasked(service_env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    """R-4.6.1.4, the watch: with no request, the time-sync worker checks each online concentrator's collectors
+    (every ``collector_check_every_s``; never checked: at once), reads their clocks through it and sets those off
+    — the simulator's truth then has every collector within tolerance."""
+    stack = Stack(stack_env(service_env), tmp_path, concentrators=2, meters_per=70,
+                  sim_args=["--clock-drift-ppm", str(DRIFT_PPM), "--clock-sync-day", str(_sync_day(datetime.now(UTC)))],
+                  collector_env={
+                      "EMMS_COLLECTOR_TIMESYNC__ENABLED": "true", "EMMS_COLLECTOR_TIMESYNC__TOLERANCE_S": "3600",
+                      "EMMS_COLLECTOR_TIMESYNC__EVERY_S": "1", "EMMS_COLLECTOR_TIMESYNC__QUIET_MINUTES": "0",
+                      "EMMS_COLLECTOR_TIMESYNC__COLLECTOR_CHECK_EVERY_S": "3600",
+                      "EMMS_COLLECTOR_TIMESYNC__COLLECTOR_TOLERANCE_S": str(COLLECTOR_TOLERANCE_S)})
+    stack.start()
+    try:
+        await _until(lambda: stack.online_terminals() == 2, 60, "terminals online")
+        before = _collector_offsets(stack)
+        assert sum(abs(v) > COLLECTOR_TOLERANCE_S + RESOLUTION_S for c in before.values() for v in c.values()) >= 2
+
+        def corrected() -> bool:
+            clocks = _collector_offsets(stack)
+            return all(len(c) == 3 and all(abs(v) <= COLLECTOR_TOLERANCE_S + RESOLUTION_S for v in c.values())
+                       for c in clocks.values())
+
+        await _until(corrected, 120, "every collector's clock within tolerance, unasked")
+        status, listed = http("GET", f"{stack.collector}/api/v1/clock/collectors?limit=100")
+        assert status == 200 and len(listed["items"]) == 6, listed
+        assert {i["terminal"] for i in listed["items"]} == set(before)
+        status, syncs = http("GET", f"{stack.collector}/api/v1/clock/syncs?level=collector&limit=100")
+        assert status == 200 and any(s["outcome"] == "synced" for s in syncs["items"]), syncs
     finally:
         stack.stop()

@@ -73,7 +73,7 @@ def collector_settings(database_url: str, kafka: KafkaSettings, instance: str, *
         "scheduler": {"tick_s": 0.3, "lease_s": 10.0},
         "dispatch": {"request_timeout_s": 1.0, "fep_retries": 0, "result_slack_s": 1.0, "send_within_s": 1.0},
         "backfill": {"every_s": 0.5, "retry_after_s": 0.0},
-        "timesync": {"every_s": 0.5, "quiet_minutes": 0, "min_interval_s": 0.0},
+        "timesync": {"every_s": 0.5, "quiet_minutes": 0, "min_interval_s": 0.0, "collector_check_every_s": 0.0},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(values.get(key), dict):

@@ -81,6 +81,10 @@ class TimeSyncSettings(BaseModel):
     meter_tolerance_s: float = Field(default=10.0, gt=0, description=(
         "meter clock error tolerated: a meter read beyond it gets a sync to approve (ERC 12 says so by itself)"))
     collector_tolerance_s: float = Field(default=5.0, gt=0, description="collector (采集器) clock error tolerated")
+    collector_check_every_s: float = Field(default=86_400.0, ge=0, description=(
+        "each online concentrator's collectors are read and, beyond tolerance, set this often by the worker "
+        "(0: only on request, POST /api/v1/clock/terminals/{t}/collectors/check)"))
+    collector_check_batch: int = Field(default=20, ge=1, le=1000, description="concentrators checked per pass")
     master: MasterClockSettings = Field(default_factory=MasterClockSettings)
 
 

@@ -25,6 +25,20 @@ async def note(conn: Connection, terminal: str, collector: str, port: int, *, de
         terminal, collector, port, deviation_s, round_trip_ms, result, synced)
 
 
+async def claim_to_check(conn: Connection, every_s: float, limit: int) -> list[str]:
+    """Online terminals with active points whose collectors were not checked within ``every_s``, never
+    checked first, marked checked now (skipping rows another replica holds)."""
+    rows = await conn.fetch(
+        f"""UPDATE {SCHEMA}.terminal_clock c SET collectors_checked_at = now()
+            WHERE c.terminal IN (SELECT o.terminal FROM {SCHEMA}.terminal_clock o
+                WHERE o.online AND (o.collectors_checked_at IS NULL
+                                    OR o.collectors_checked_at < now() - make_interval(secs => $1))
+                  AND EXISTS (SELECT 1 FROM {SCHEMA}.point p WHERE p.terminal = o.terminal AND p.active)
+                ORDER BY o.collectors_checked_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED)
+            RETURNING c.terminal""", every_s, limit)
+    return [r["terminal"] for r in rows]
+
+
 async def record(conn: Connection, terminal: str, collector: str, *, before_s: float | None,
                  round_trip_ms: float | None, set_to: datetime | None, after_s: float | None, outcome: str,
                  detail: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from emms_bus import Delivery
 from emms_collector import metrics
 from emms_collector.intake.events import MeterClockEvent
 from emms_collector.repository import clock as clock_sql
+from emms_collector.repository import collector_clock as collector_sql
 from emms_collector.repository import points as point_sql
 from emms_collector.repository import terminal_class as class_sql
 from emms_collector.repository.runs import ClaimedRun
@@ -257,7 +258,10 @@ class TimeSync:
                 return []
             terminals = await clock_sql.claim_to_sync(conn, self._settings.tolerance_s, self._settings.min_interval_s)
             approved = await clock_sql.approved_meter_syncs(conn)
+            watched = [] if not self._settings.collector_check_every_s else await collector_sql.claim_to_check(
+                conn, self._settings.collector_check_every_s, self._settings.collector_check_batch)
         results = list(await asyncio.gather(*(self.sync_terminal(t) for t in terminals)))
+        results += await self._watch_collectors(watched)
         if len(terminals) >= clock_sql.CLAIM_LIMIT and self._worker is not None \
                 and any(r.get("outcome") == "synced" for r in results):
             self._worker.poke()  # more are waiting: the next batch now, not after the interval
@@ -266,6 +270,21 @@ class TimeSync:
                 points = await point_sql.by_meters(conn, [meter_id] if meter_id else [])
             results.append(await self._send_meter_sync(sync_id, points.get(meter_id) if meter_id else None))
         return results
+
+    async def _watch_collectors(self, terminals: list[str]) -> list[dict[str, Any]]:
+        """The periodic watch of collectors' clocks (R-4.6.1.4): each claimed concentrator's collectors read and,
+        beyond tolerance, set (broadcast or point to point, as ``auto`` decides); a failure is logged."""
+        out: list[dict[str, Any]] = []
+        checks = await asyncio.gather(*(self.collectors.check(t, sync=True, mode="auto") for t in terminals),
+                                      return_exceptions=True)
+        for terminal, found in zip(terminals, checks, strict=True):
+            if isinstance(found, BaseException):
+                log.warning("collectors' clocks not checked", terminal=terminal, error=repr(found))
+                continue
+            out.append(found)
+        if len(terminals) >= self._settings.collector_check_batch and self._worker is not None:
+            self._worker.poke()  # more concentrators are due: the next batch now
+        return out
 
     async def clock_task(self, task: Task, run: ClaimedRun, terminals: list[str]) -> RunOutcome:
         """A ``clock`` task: poll the clocks of the target's terminals (sync follows from the deviations)."""
