@@ -12,6 +12,7 @@ boundary and an estimate replaced by an actual) changing exactly the months it t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +36,7 @@ TOU_SHARE = {"t1": 0.4, "t2": 0.3, "t3": 0.2, "t4": 0.1}
 BASE = {"M1": 30, "W1": 1, "M2": 8, "M3": 8, "M4": 20}
 MULT = {"M1": 2.0, "W1": 1.0, "M2": 1.0, "M3": 1.0, "M4": 1.0}
 GAP = ("W1", date(2026, 3, 1))  # first left out, then back-filled
+NAMES = {"C1": "张三机械厂", "C1w": "张三机械厂", "C3": "李四"}  # account names (户名); C9 (P9) is 李四 too
 ESTIMATE = ("M1", date(2026, 2, 1), -7.0)  # first an estimate 7 kWh low, then the actual
 
 
@@ -88,7 +90,7 @@ def masterdata() -> list[MasterDataChange]:
                  ("C2", "P2", "electricity", "e_residential", None, "R2", "N1", "M2"),
                  ("C3", "P3", "electricity", "e_residential", None, "R1", None, "M4")]
     for cid, party, utility, category, industry, region, node, meter in customers:
-        out += [change("customer", cid, {"id": cid, "name": cid, "party_id": party, "utility": utility,
+        out += [change("customer", cid, {"id": cid, "name": NAMES.get(cid, cid), "party_id": party, "utility": utility,
                                          "category": category, "industry": industry, "company_id": "CO",
                                          "region_id": region}),
                 change("metering_point", f"{cid}-P", {"id": f"{cid}-P", "customer_id": cid, "utility": utility,
@@ -98,7 +100,9 @@ def masterdata() -> list[MasterDataChange]:
                 change("meter_installation", f"{cid}-P", {"metering_point_id": f"{cid}-P", "meter_id": meter,
                                                           "valid_from": midnight(span_of(meter)[0]).isoformat(),
                                                           "customer_id": cid, "utility": utility})]
-    out += [change("meter", "M3", {"id": "M3", "utility": "electricity", "multiplier": 1.0, "register_digits": 8}),
+    out += [change("customer", "C9", {"id": "C9", "name": NAMES["C3"], "party_id": "P9", "utility": "water",
+                                      "category": "w_residential", "company_id": "CO", "region_id": "R2"}),
+            change("meter", "M3", {"id": "M3", "utility": "electricity", "multiplier": 1.0, "register_digits": 8}),
             change("meter_installation", "C2-P", {"metering_point_id": "C2-P", "meter_id": "M3",
                                                   "valid_from": midnight(SWAP).isoformat(), "customer_id": "C2",
                                                   "utility": "electricity"}, ChangeKind.REPLACED)]
@@ -270,6 +274,35 @@ async def test_ranking_tou_water_and_combined(fleet: httpx.AsyncClient) -> None:
     year_w = truth(["W1"], date(2025, 1, 1), date(2026, 1, 1))
     assert combined["utilities"]["water"]["total"] == pytest.approx(year_w)
     assert [t["usage"] for t in combined["utilities"]["water"]["tiers"]] == pytest.approx([100, year_w - 100])
+    # the peak analysis of the party's electricity (R-4.5.3.5), from the truth's days of 2025
+    year = [(d, used("M1", d) * MULT["M1"]) for d in days(date(2025, 1, 1), date(2026, 1, 1))]
+    high, low = max(year, key=lambda p: p[1]), min(year, key=lambda p: p[1])  # the first of equals: the earliest
+    mean = sum(v for _, v in year) / len(year)
+    peak = combined["utilities"]["electricity"]["peak"]
+    assert peak["buckets"] == 365 and peak["average"] == pytest.approx(mean)
+    assert (datetime.fromisoformat(peak["peak"]["bucket"]), datetime.fromisoformat(peak["valley"]["bucket"])) == (
+        midnight(high[0]), midnight(low[0]))
+    assert (peak["peak"]["usage"], peak["valley"]["usage"]) == pytest.approx((high[1], low[1]))
+    assert peak["load_factor"] == pytest.approx(mean / high[1]) and "hours" not in peak  # a year: no hourly profile
+    monthly_e = [truth(["M1"], *month(2025, m)) for m in range(1, 13)]
+    growth = combined["utilities"]["electricity"]["growth"]
+    assert [g["usage"] for g in growth] == pytest.approx(monthly_e)
+    assert [g["rate"] for g in growth[1:]] == pytest.approx([b / a - 1 for a, b in itertools.pairwise(monthly_e)])
+    quarter = (await fleet.get("/api/v1/analytics/combined", params={
+        "key": "P1", "from": midnight(date(2025, 1, 1)).isoformat(),
+        "to": midnight(date(2025, 4, 1)).isoformat()})).json()["utilities"]["electricity"]["peak"]
+    assert quarter["hours"]["peak_hours"][0] == 23  # daily registers: each day's usage ends in its last hour
+    named = (await fleet.get("/api/v1/analytics/combined", params={  # by account name (户名): the same answer
+        "key": NAMES["C1"], "by": "name", "tiers": "100", "from": midnight(date(2025, 1, 1)).isoformat(),
+        "to": midnight(date(2026, 1, 1)).isoformat()}))
+    assert named.status_code == 200, named.text
+    assert (named.json()["key"], named.json()["name"], named.json()["utilities"]) == (
+        "P1", NAMES["C1"], combined["utilities"])
+    both = await fleet.get("/api/v1/analytics/combined", params={"key": "李四", "by": "name", **mar})
+    assert both.status_code == 409 and "P3, P9" in both.json()["detail"]
+    nobody = await fleet.get("/api/v1/analytics/combined", params={"key": "王五", "by": "name", **mar})
+    assert nobody.status_code == 404 and "王五" in nobody.json()["detail"]
+    assert (await fleet.get("/api/v1/analytics/combined", params={"key": "P 1", **mar})).status_code == 422
 
 
 async def test_load_of_a_point_and_quality_of_a_node(fleet: httpx.AsyncClient, producer: BusProducer) -> None:

@@ -60,3 +60,24 @@ def test_comparison_finds_the_previous_month_and_the_year_before() -> None:
 def test_refresh_windows_merge_only_when_they_touch() -> None:
     d = [datetime(2026, 1, n, tzinfo=UTC) for n in (1, 2, 3, 20, 21)]
     assert merged([(d[3], d[4]), (d[0], d[1]), (d[1], d[2])]) == [(d[0], d[2]), (d[3], d[4])]
+
+
+def test_peaks_find_the_earliest_highest_and_lowest_bucket_and_the_load_factor() -> None:
+    b = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3, 4)]
+    rows = [{"bucket": b[0], "usage": 4.0}, {"bucket": b[1], "usage": 8.0}, {"bucket": b[2], "usage": 8.0},
+            {"bucket": b[3], "usage": 2.0}, {"bucket": b[3], "usage": 2.0}]  # two keys in one bucket: summed
+    found = analyses.peaks(rows)
+    assert found["peak"] == {"bucket": b[1], "usage": 8.0} and found["valley"] == {"bucket": b[0], "usage": 4.0}
+    assert found["average"] == 6.0 and found["peak_to_average"] == pytest.approx(8 / 6)
+    assert found["load_factor"] == pytest.approx(0.75) and found["buckets"] == 4
+    assert analyses.peaks([])["peak"] is None
+    assert [g["rate"] for g in analyses.growth(rows)] == [None, 1.0, 0.0, -0.5]
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=40))
+def test_the_peak_bounds_every_bucket_and_the_load_factor_is_a_share(values: list[float]) -> None:
+    rows = [{"bucket": datetime(2026, 1, 1, tzinfo=UTC).replace(day=1 + i % 28, hour=i // 28), "usage": v}
+            for i, v in enumerate(values)]
+    found = analyses.peaks(rows)
+    assert found["valley"]["usage"] <= found["average"] + 1e-6 and found["average"] <= found["peak"]["usage"] + 1e-6
+    assert found["load_factor"] is None or 0.0 <= found["load_factor"] <= 1.0 + 1e-9

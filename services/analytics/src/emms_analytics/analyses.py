@@ -129,6 +129,34 @@ def peak_hours(rows: Sequence[Mapping[str, Any]], tz: tzinfo, top: int = 3) -> d
     return {"profile": profile, "peak_hours": [p["hour"] for p in peaks]}
 
 
+def peaks(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Peak analysis of a series of buckets (the keys summed per bucket): the highest and the lowest bucket
+    (ties: the earliest), the mean, the peak-to-average ratio and the load factor (mean / peak)."""
+    by: dict[datetime, float] = defaultdict(float)
+    for r in rows:
+        by[r["bucket"]] += float(r["usage"] or 0.0)
+    if not by:
+        return {"buckets": 0, "peak": None, "valley": None, "average": None, "peak_to_average": None,
+                "load_factor": None}
+    points = sorted(by.items())
+    high = max(points, key=lambda p: p[1])  # max / min keep the first of equals: the earliest bucket
+    low = min(points, key=lambda p: p[1])
+    mean = sum(v for _, v in points) / len(points)
+    return {"buckets": len(points), "peak": {"bucket": high[0], "usage": high[1]},
+            "valley": {"bucket": low[0], "usage": low[1]}, "average": mean,
+            "peak_to_average": high[1] / mean if mean else None, "load_factor": mean / high[1] if high[1] else None}
+
+
+def growth(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A growth-rate chart: per bucket (the keys summed) its usage and its rate over the bucket before."""
+    by: dict[datetime, float] = defaultdict(float)
+    for r in rows:
+        by[r["bucket"]] += float(r["usage"] or 0.0)
+    points = sorted(by.items())
+    return [{"bucket": when, "usage": value, "rate": rate(value, points[i - 1][1]) if i else None}
+            for i, (when, value) in enumerate(points)]
+
+
 def tier_share(annual: Mapping[str, float], bounds: Sequence[tuple[str, float | None]]) -> list[dict[str, Any]]:
     """Each customer's usage split over the tariff's blocks (``bounds``: name, upper limit or None),
     summed over the customers; shares of the whole."""
