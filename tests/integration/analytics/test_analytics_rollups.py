@@ -36,6 +36,7 @@ TOU_SHARE = {"t1": 0.4, "t2": 0.3, "t3": 0.2, "t4": 0.1}
 BASE = {"M1": 30, "W1": 1, "M2": 8, "M3": 8, "M4": 20}
 MULT = {"M1": 2.0, "W1": 1.0, "M2": 1.0, "M3": 1.0, "M4": 1.0}
 GAP = ("W1", date(2026, 3, 1))  # first left out, then back-filled
+VOLTAGE = {"C1": 10.0, "C2": 0.22, "C3": 0.38}  # supply voltage level (kV) of each customer's point
 NAMES = {"C1": "张三机械厂", "C1w": "张三机械厂", "C3": "李四"}  # account names (户名); C9 (P9) is 李四 too
 ESTIMATE = ("M1", date(2026, 2, 1), -7.0)  # first an estimate 7 kWh low, then the actual
 
@@ -82,7 +83,8 @@ def masterdata() -> list[MasterDataChange]:
            change("region", "R1", {"id": "R1", "name": "East", "parent_id": "R"}),
            change("region", "R2", {"id": "R2", "name": "West", "parent_id": "R"}),
            change("network_node", "L1", {"id": "L1", "kind": "line", "utility": "electricity", "company_id": "CO"}),
-           change("network_node", "N1", {"id": "N1", "kind": "transformer", "parent_id": "L1", "company_id": "CO"}),
+           change("network_node", "N1", {"id": "N1", "kind": "transformer", "parent_id": "L1", "company_id": "CO",
+                                         "capacity_kva": 630}),
            change("custom_group", "G1", {"id": "G1", "name": "Watched", "company_id": "CO"}),
            change("group_member", "G1/customer/C2", {"group_id": "G1", "member_kind": "customer", "member_id": "C2"})]
     customers = [("C1", "P1", "electricity", "e_business", "manufacturing", "R1", "N1", "M1"),
@@ -94,7 +96,7 @@ def masterdata() -> list[MasterDataChange]:
                                          "category": category, "industry": industry, "company_id": "CO",
                                          "region_id": region}),
                 change("metering_point", f"{cid}-P", {"id": f"{cid}-P", "customer_id": cid, "utility": utility,
-                                                      "node_id": node}),
+                                                      "node_id": node, "voltage_level_kv": VOLTAGE.get(cid)}),
                 change("meter", meter, {"id": meter, "utility": utility, "multiplier": MULT[meter],
                                         "register_digits": 4 if meter == "M4" else 8}),
                 change("meter_installation", f"{cid}-P", {"metering_point_id": f"{cid}-P", "meter_id": meter,
@@ -303,6 +305,23 @@ async def test_ranking_tou_water_and_combined(fleet: httpx.AsyncClient) -> None:
     nobody = await fleet.get("/api/v1/analytics/combined", params={"key": "王五", "by": "name", **mar})
     assert nobody.status_code == 404 and "王五" in nobody.json()["detail"]
     assert (await fleet.get("/api/v1/analytics/combined", params={"key": "P 1", **mar})).status_code == 422
+
+
+async def test_energy_by_voltage_level_and_by_transformer_capacity(fleet: httpx.AsyncClient) -> None:
+    """R-4.5.3.1: March's electricity grouped by the points' voltage levels and by the capacity of the transformer
+    each point hangs under (C1's and C2's under N1, 630 kVA; C3's under none)."""
+    mar = {"from": midnight(date(2026, 3, 1)).isoformat(), "to": midnight(date(2026, 4, 1)).isoformat()}
+    by_level = await monthly(fleet, utilities="electricity", items=E, group_by="voltage_level", **mar)
+    assert by_level.keys() == {("2026-03", "10"), ("2026-03", "0.22"), ("2026-03", "0.38")}
+    for key, meters in (("10", ["M1"]), ("0.22", ["M3"]), ("0.38", ["M4"])):
+        assert close(by_level[("2026-03", key)], truth(meters, *month(2026, 3))), key
+    by_capacity = await monthly(fleet, utilities="electricity", items=E, group_by="transformer_capacity", **mar)
+    assert by_capacity.keys() == {("2026-03", "630"), ("2026-03", "")}
+    assert close(by_capacity[("2026-03", "630")], truth(["M1", "M3"], *month(2026, 3)))
+    assert close(by_capacity[("2026-03", "")], truth(["M4"], *month(2026, 3)))
+    ranked = (await fleet.get("/api/v1/analytics/usage", params={
+        "utilities": "electricity", "items": E, "group_by": "voltage_kv", **mar}))
+    assert ranked.status_code == 422  # not a dimension
 
 
 async def test_load_of_a_point_and_quality_of_a_node(fleet: httpx.AsyncClient, producer: BusProducer) -> None:

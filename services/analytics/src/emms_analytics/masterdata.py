@@ -38,10 +38,11 @@ TABLES: dict[str, Table] = {
         "contracted_capacity_kva": ("contracted_capacity_kva",), "heated_area_m2": ("heated_area_m2",)}),
     "network_node": Table("network_node", ("node_id",), {
         "node_id": ("id",), "name": ("name",), "kind": ("kind",), "utility": ("utility",),
-        "parent_id": ("parent_id",), "company_id": ("company_id",), "region_id": ("region_id",)}),
+        "parent_id": ("parent_id",), "company_id": ("company_id",), "region_id": ("region_id",),
+        "capacity_kva": ("capacity_kva",)}),
     "metering_point": Table("metering_point", ("metering_point_id",), {
         "metering_point_id": ("id",), "customer_id": ("customer_id",), "utility": ("utility",),
-        "node_id": ("node_id",)}),
+        "node_id": ("node_id",), "voltage_level_kv": ("voltage_level_kv",)}),
     "meter": Table("meter", ("meter_id",), {"meter_id": ("id",), "utility": ("utility",),
                                             "register_digits": ("register_digits",)}),
     "custom_group": Table("custom_group", ("group_id",), {"group_id": ("id",), "name": ("name",),
@@ -51,8 +52,9 @@ TABLES: dict[str, Table] = {
     "group_member": Table("group_member", ("group_id", "member_kind", "member_id"), {
         "group_id": ("group_id",), "member_kind": ("member_kind",), "member_id": ("member_id",)}),
 }
-NULLABLE_TEXT = {"parent_id", "node_id", "industry", "contracted_capacity_kva", "heated_area_m2"}
-NUMBERS = {"contracted_capacity_kva", "heated_area_m2"}
+NULLABLE_TEXT = {"parent_id", "node_id", "industry", "contracted_capacity_kva", "heated_area_m2", "capacity_kva",
+                 "voltage_level_kv"}
+NUMBERS = {"contracted_capacity_kva", "heated_area_m2", "capacity_kva", "voltage_level_kv"}
 
 
 def _pick(data: Mapping[str, Any], names: tuple[str, ...]) -> tuple[bool, Any]:

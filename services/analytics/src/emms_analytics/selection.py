@@ -16,11 +16,14 @@ from emms_db.connection import Connection
 from emms_db.where import Where
 
 GroupBy = Literal["metering_point", "customer", "party", "region", "industry", "category", "node", "group",
-                  "company", "utility", "total"]
+                  "company", "utility", "voltage_level", "transformer_capacity", "total"]
 KEYS: dict[str, str] = {"metering_point": "po.metering_point_id", "customer": "po.customer_id",
                         "party": "po.party_id", "region": "po.region_id", "industry": "coalesce(po.industry, '')",
                         "category": "po.category", "node": "po.node_id", "group": "gm.group_id",
-                        "company": "po.company_id", "utility": "po.utility", "total": "'total'"}
+                        "company": "po.company_id", "utility": "po.utility",
+                        "voltage_level": "coalesce(po.voltage_level_kv::text, '')",  # nominal kV, '' unknown
+                        "transformer_capacity": "coalesce(po.transformer_kva::text, '')",  # kVA, '' unknown
+                        "total": "'total'"}
 CHECKED = {"regions": ("region", "region_id"), "customers": ("customer", "customer_id"),
            "groups": ("custom_group", "group_id"), "nodes": ("network_node", "node_id"),
            "companies": ("company", "company_id"), "metering_points": ("metering_point", "metering_point_id")}

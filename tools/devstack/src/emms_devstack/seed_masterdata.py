@@ -98,6 +98,8 @@ def plan_from_manifest(manifest: dict[str, Any], now: datetime | None = None) ->
     return plan
 
 
+TRANSFORMER_KVA = (200.0, 315.0, 400.0, 630.0)  # rated capacities given to the simulator's transformer areas
+VOLTAGE_KV = {"residential-1p": 0.22, "commercial-3p": 0.38}  # supply voltage level by electricity meter kind
 ARCHIVE_NODE_KIND = {"transformer": "transformer", "dma": "pipe_network", "pressure_zone": "pipe_network"}
 
 
@@ -113,7 +115,9 @@ def _network_areas(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> list
         if kind is None:
             continue
         nodes.append({"id": area["id"], "utility": area["utility"], "kind": kind, "name": area["id"],
-                      "company_id": COMPANY, "region_id": REGION})
+                      "company_id": COMPANY, "region_id": REGION,
+                      **({"capacity_kva": TRANSFORMER_KVA[len(nodes) % len(TRANSFORMER_KVA)]}
+                         if kind == "transformer" else {})})
         head = by_meter.get(area["head_meter"])
         if head is not None:
             head.update(category="network", multiplier=area["ct_ratio"], node_id=area["id"])
@@ -196,6 +200,7 @@ def _customer_meter(t: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
         "company_id": COMPANY, "region_id": REGION,
         "metering_point_id": point_id(t["key"], m["pn"]), "terminal_id": terminal_id(t["key"]),
         "pn": m["pn"], "port": m["port"], "local_scheme": m.get("local_scheme"), "meter_id": m["meter_id"],
+        "voltage_level_kv": VOLTAGE_KV.get(m["kind"]),
         "meter_model": m["kind"],
         "protocol": PROTOCOLS[m["protocol"]], "meter_address": m["address"],
         "register_digits": REGISTER_DIGITS, "installed_at": m["installed_at"],

@@ -73,6 +73,17 @@ NODE_KINDS: dict[str, frozenset[str]] = {
 }
 
 
+VOLTAGE_LEVELS_KV = (0.22, 0.38, 6.0, 10.0, 20.0, 35.0, 66.0, 110.0, 220.0, 330.0, 500.0)
+"""Nominal supply voltage levels (kV) a metering point may be connected at (电压等级)."""
+
+
+def check_voltage_level(value: float | None) -> float | None:
+    if value is not None and value not in VOLTAGE_LEVELS_KV:
+        raise ValueError(f"voltage_level_kv {value} is not a nominal level; one of "
+                         f"{', '.join(f'{v:g}' for v in VOLTAGE_LEVELS_KV)}")
+    return value
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
@@ -114,6 +125,8 @@ class NetworkNode(Record):
     parent_id: Id | None = None
     company_id: Id
     region_id: Id | None = None
+    capacity_kva: float | None = Field(default=None, gt=0, le=10_000_000)
+    """Rated capacity (a transformer's nameplate kVA): the electricity analyses group by it."""
     status: Status = Status.ACTIVE
 
     @field_validator("kind")
@@ -218,7 +231,14 @@ class MeteringPoint(Record):
     local_scheme: LocalScheme | None = None
     """How the terminal reaches the meter (carrier, wireless, RS-485, M-Bus, AC sampling); None: not known
     (the collector derives it from ``port``)."""
+    voltage_level_kv: float | None = None
+    """Supply voltage level (nominal kV, :data:`VOLTAGE_LEVELS_KV`)."""
     status: Status = Status.ACTIVE
+
+    @field_validator("voltage_level_kv")
+    @classmethod
+    def _nominal_voltage(cls, value: float | None) -> float | None:
+        return check_voltage_level(value)
 
     @model_validator(mode="after")
     def _terminal_and_pn_together(self) -> MeteringPoint:
@@ -305,6 +325,8 @@ class CustomerMeterRow(Record):
     port: int | None = Field(default=None, ge=1, le=31)
     baud_rate: int | None = Field(default=None, gt=0)
     local_scheme: LocalScheme | None = None
+    voltage_level_kv: float | None = None
+    """Supply voltage level (nominal kV, :data:`VOLTAGE_LEVELS_KV`)."""
     meter_id: Id
     meter_model: str | None = None
     manufacturer: str | None = None
@@ -316,6 +338,11 @@ class CustomerMeterRow(Record):
     register_digits: int = Field(default=8, ge=1, le=12)
     installed_at: AwareDatetime
 
+    @field_validator("voltage_level_kv")
+    @classmethod
+    def _nominal_voltage(cls, value: float | None) -> float | None:
+        return check_voltage_level(value)
+
     def split(self) -> tuple[Customer, MeteringPoint, Meter]:
         """The three records this row stands for (validated by their own models)."""
         customer = Customer(id=self.customer_id, name=self.customer_name, party_id=self.party_id,
@@ -325,7 +352,7 @@ class CustomerMeterRow(Record):
         point = MeteringPoint(id=self.metering_point_id, customer_id=self.customer_id, utility=self.utility,
                               name=self.metering_point_name, node_id=self.node_id, terminal_id=self.terminal_id,
                               pn=self.pn, port=self.port, baud_rate=self.baud_rate,
-                              local_scheme=self.local_scheme)
+                              local_scheme=self.local_scheme, voltage_level_kv=self.voltage_level_kv)
         meter = Meter(id=self.meter_id, utility=self.utility, model=self.meter_model,
                       manufacturer=self.manufacturer, protocol=self.protocol, address=self.meter_address,
                       multiplier=self.multiplier, ct_ratio=self.ct_ratio, pt_ratio=self.pt_ratio,
