@@ -35,3 +35,14 @@ def test_f9_bits_are_erc_minus_one_recorded_first() -> None:
 def test_an_erc_outside_the_bit_string_is_refused() -> None:
     with pytest.raises(ProtocolError):
         encode_frame(builders.request(Address(0x6201, 7), 0x04, [DataUnit(0, 9, EventConfig((65,), ()))], 3))
+
+
+
+def test_f9_encodes_a_public_terminal_test_benchs_value_as_it_meant() -> None:
+    """A public 1376.1 terminal test bench sets F9 to ``40 00 … 00`` (16 bytes) before a purchase-control test
+    and then expects the trip recorded as ERC 7: byte 0 bit 6 is ERC 7, the second 8 bytes the importance
+    flags (none important). Public C and JavaScript implementations lay F9 out the same way (8 bytes of
+    record-valid flags, then 8 of importance flags; byte j, bit i = ERC 8j + i + 1)."""
+    raw = encode_frame(builders.request(Address(0x6201, 7), 0x04, [DataUnit(0, 9, EventConfig((7,), ()))], 3))
+    body = raw.index(bytes((0x00, 0x00, 0x01, 0x01))) + 4  # p0, F9
+    assert raw[body:body + 16] == bytes.fromhex("40" + "00" * 15)

@@ -177,7 +177,9 @@ def _encode_f3(value: object, opts: Options) -> bytes:
 class EventConfig:
     """F9 terminal event record configuration (终端事件记录配置设置): which ERC codes the terminal records
     (``recorded``) and which of them are important (``important``: class 1, ACD), each as a BS64 with bit
-    ERC − 1 (ERC 1..64). UNVERIFIED against the standard text: two 8-byte bit strings, recorded first."""
+    ERC − 1 (ERC 1..64): two 8-byte bit strings, recorded first. Checked against public implementations, not
+    the standard's text: a terminal test bench's F9 of ``40 00 … 00`` enabling ERC 7, and C / JavaScript codecs
+    with 8 bytes of record-valid flags then 8 of importance flags, byte j bit i = ERC 8j + i + 1."""
 
     recorded: tuple[int, ...]
     important: tuple[int, ...]
