@@ -109,7 +109,7 @@ def _network_areas(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> list
     inlet meters as customers of category ``network`` with their CT ratio: what analytics generates loss models
     from. Heat stations are left to the heat topology below."""
     by_meter = {r["customer_id"].removeprefix("C-"): r for r in rows}
-    nodes = []
+    nodes: list[dict[str, Any]] = []
     for area in (manifest.get("network") or {}).get("areas", []):
         kind = ARCHIVE_NODE_KIND.get(area["node_kind"])
         if kind is None:
