@@ -48,6 +48,9 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
     for short, prefix in SERVICES.items():
         port = free_port()
         env = {**service_env, "EMMS_DATABASE_URL": url, f"EMMS_{prefix}_HTTP__PORT": str(port),
+               # ten pools of the default 10 could take the test server's 100 connections from the tests
+               # running beside this one (a fresh-clone run failed so: "too many clients")
+               f"EMMS_{prefix}_DATABASE__POOL_MAX": "4",
                "EMMS_FEP_TERMINALS__PORT": "0"}
         with logs[short].open("wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", f"emms_{short}"], env=env,
