@@ -195,6 +195,9 @@ def service_env(database_url: str, session_kafka_settings: KafkaSettings) -> dic
         "EMMS_KAFKA_BOOTSTRAP": session_kafka_settings.bootstrap,
         "EMMS_TOPIC_PREFIX": session_kafka_settings.topic_prefix,
         "EMMS_ENVIRONMENT": "test",
+        # the collectors' clock watch reads every online terminal of the database it is given: in the session's
+        # shared database and topics that is every other test's terminal (a test of the watch turns it on)
+        "EMMS_COLLECTOR_TIMESYNC__COLLECTOR_CHECK_EVERY_S": "0",
     }
 
 
