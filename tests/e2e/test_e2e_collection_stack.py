@@ -272,7 +272,7 @@ class BusReadings:
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._consumer.run(self._stop))
         for _ in range(300):
-            if self._consumer.assigned():
+            if self._consumer.joined():  # start offsets fixed, not only assigned
                 break
             await asyncio.sleep(0.1)
         return self

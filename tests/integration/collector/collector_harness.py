@@ -186,7 +186,7 @@ class _BusParticipant:
     async def __aenter__(self) -> Self:
         await self._producer.start()
         self._task = asyncio.create_task(self._consumer.run(self._stop))
-        await until(lambda: bool(self._consumer.assigned()), 30)
+        await until(self._consumer.joined, 30)  # start offsets fixed: nothing published after is missed
         return self
 
     async def __aexit__(self, *exc: object) -> None:

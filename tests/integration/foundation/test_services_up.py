@@ -24,9 +24,9 @@ SERVICES = {"fep": "FEP", "collector": "COLLECTOR", "validator": "VALIDATOR", "c
             "reports": "REPORTS", "operations": "OPERATIONS"}
 
 
-def _get(url: str) -> tuple[int, dict[str, object]]:
+def _get(url: str, timeout_s: float = 5.0) -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")
@@ -78,9 +78,10 @@ def test_each_service_starts_alone_is_ready_and_stops_on_sigterm(service_env: di
             assert body["storage_mode"] == storage_mode
             assert body["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
         _, port = procs["archive"]
-        status, openapi = _get(f"http://127.0.0.1:{port}/openapi.json")
+        # the archive's whole OpenAPI document is built on the first request: seconds on a loaded machine
+        status, openapi = _get(f"http://127.0.0.1:{port}/openapi.json", timeout_s=30.0)
         assert status == 200 and "/api/v1/service" in openapi["paths"]  # type: ignore[operator]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
             assert b"emms_service_info" in resp.read()
     finally:
         for proc, _ in procs.values():
