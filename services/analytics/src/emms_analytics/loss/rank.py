@@ -101,7 +101,7 @@ class _Fit:
     split: tuple[int, float] | None
 
 
-STEP_OVER_SPREAD = 3.0
+STEP_OVER_SPREAD = 5.0
 
 
 def _spread(v: Sequence[float]) -> float:
