@@ -16,8 +16,6 @@ from emms_bus import BusProducer
 from emms_runtime import oplog
 
 SERVICE = "collector"
-PUSH_RESULTS = ("done", "mismatch", "denied", "failed")
-"""A push's final states: each is its own duty-log entry (``parameter.push.<state>``)."""
 
 
 async def task_changed(producer: BusProducer | None, *, actor: str, action: str, task: dict[str, Any],

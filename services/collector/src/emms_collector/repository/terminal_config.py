@@ -120,12 +120,16 @@ async def claim_due(conn: Connection, me: str, lease_s: float, limit: int) -> li
     return [_row(r) for r in rows]
 
 
+DETAIL_MAX = 500
+"""A push's stored detail is cut to this many characters."""
+
+
 async def push_retry(conn: Connection, push_id: int, *, state: str, waiting_online: bool, retry_in_s: float,
                      detail: str) -> None:
     await conn.execute(
         f"""UPDATE {SCHEMA}.param_push SET state = $2, waiting_online = $3, attempts = attempts + 1,
                 next_try_at = now() + make_interval(secs => $4), lease_until = NULL, detail = $5 WHERE id = $1""",
-        push_id, state, waiting_online, retry_in_s, detail[:500])
+        push_id, state, waiting_online, retry_in_s, detail[:DETAIL_MAX])
 
 
 async def push_confirmed(conn: Connection, push_id: int) -> None:
@@ -138,7 +142,7 @@ async def push_finished(conn: Connection, push_id: int, state: str, detail: str,
     await conn.execute(
         f"""UPDATE {SCHEMA}.param_push SET state = $2, detail = $3, reported = $4::jsonb, finished_at = now(),
                 lease_until = NULL, attempts = attempts + CASE WHEN $2 IN ('denied', 'failed') THEN 1 ELSE 0 END
-            WHERE id = $1""", push_id, state, detail[:500], None if reported is None else _json(reported))
+            WHERE id = $1""", push_id, state, detail[:DETAIL_MAX], None if reported is None else _json(reported))
 
 
 async def restore_desired(conn: Connection, terminal: str, fn: int) -> None:

@@ -71,7 +71,7 @@ class TerminalConfig:
         """Due pushes, first-connect reads, and (every ``check_every_s``) the drift check of stale terminals."""
         async with self.pool.acquire() as conn:
             due = await sql.claim_due(conn, self.me, self.settings.lease_s, self.settings.batch)
-        work: list[Any] = [self._carry_and_log(p) for p in due]
+        work: list[Any] = [self.carry_out(p) for p in due]
         if self.first_connect is not None and self.settings.first_connect_read:
             work.append(self.first_connect.read_due())
         loop = asyncio.get_running_loop()
@@ -119,13 +119,11 @@ class TerminalConfig:
             await duty_log.push_requested(self.producer, push)
         return push
 
-    async def _carry_and_log(self, push: dict[str, Any]) -> str:
-        """:meth:`carry_out`, and a final state's entry in the duty log (with the push's recorded detail)."""
-        state = await self.carry_out(push)
-        if state in duty_log.PUSH_RESULTS:
-            async with self.pool.acquire() as conn:
-                row = await sql.get_push(conn, push["id"])
-            await duty_log.push_finished(self.producer, row or push, state, str((row or {}).get("detail") or ""))
+    async def _finished(self, push: dict[str, Any], state: str, detail: str) -> str:
+        """A push reached a final state (stored by the caller): counted, and in the duty log with its detail as
+        stored."""
+        metrics.PUSHES.labels(state).inc()
+        await duty_log.push_finished(self.producer, push, state, detail[:sql.DETAIL_MAX])
         return state
 
     async def carry_out(self, push: dict[str, Any]) -> str:
@@ -156,8 +154,7 @@ class TerminalConfig:
                 found = "in_sync" if ok else "drift_new"
         if found == "drift_new":
             await self.alarm(terminal, fn, push["value"], reported[fn], "push read back different")
-        metrics.PUSHES.labels(state).inc()
-        return state
+        return await self._finished(push, state, detail)
 
     async def _not_set(self, push: dict[str, Any], result: DownlinkResult) -> str:
         outcome = result.outcome
@@ -166,26 +163,24 @@ class TerminalConfig:
             async with self.pool.acquire() as conn, conn.transaction():
                 await sql.push_finished(conn, push["id"], "denied", detail)
                 await sql.restore_desired(conn, push["terminal"], push["fn"])
-            metrics.PUSHES.labels("denied").inc()
-            return "denied"
+            return await self._finished(push, "denied", detail)
         if outcome is RequestOutcome.REJECTED:
+            detail = f"the FEP could not send it: {result.detail}"
             async with self.pool.acquire() as conn, conn.transaction():
-                await sql.push_finished(conn, push["id"], "failed", f"the FEP could not send it: {result.detail}")
+                await sql.push_finished(conn, push["id"], "failed", detail)
                 await sql.restore_desired(conn, push["terminal"], push["fn"])
-            metrics.PUSHES.labels("failed").inc()
-            return "failed"
+            return await self._finished(push, "failed", detail)
         return await self._retry(push, "pending", outcome is RequestOutcome.OFFLINE,
                                  f"set {outcome.value}: {result.detail}".strip(": "))
 
     async def _retry(self, push: dict[str, Any], state: str, offline: bool, detail: str) -> str:
         if not offline and push["attempts"] + 1 >= self.settings.max_attempts:
+            gave_up = f"{detail}; gave up after {push['attempts'] + 1} attempts"
             async with self.pool.acquire() as conn, conn.transaction():
-                await sql.push_finished(conn, push["id"], "failed", f"{detail}; gave up after"
-                                        f" {push['attempts'] + 1} attempts")
+                await sql.push_finished(conn, push["id"], "failed", gave_up)
                 if state == "pending":  # never confirmed: the terminal holds what it held
                     await sql.restore_desired(conn, push["terminal"], push["fn"])
-            metrics.PUSHES.labels("failed").inc()
-            return "failed"
+            return await self._finished(push, "failed", gave_up)
         wait = self.settings.offline_retry_s if offline else self.settings.retry_s * (push["attempts"] + 1)
         async with self.pool.acquire() as conn:
             await sql.push_retry(conn, push["id"], state=state, waiting_online=offline, retry_in_s=wait,
