@@ -129,16 +129,21 @@ def peak_hours(rows: Sequence[Mapping[str, Any]], tz: tzinfo, top: int = 3) -> d
     return {"profile": profile, "peak_hours": [p["hour"] for p in peaks]}
 
 
-def peaks(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Peak analysis of a series of buckets (the keys summed per bucket): the highest and the lowest bucket
-    (ties: the earliest), the mean, the peak-to-average ratio and the load factor (mean / peak)."""
+def per_bucket(rows: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, float]]:
+    """Usage per bucket, the keys summed, in bucket order."""
     by: dict[datetime, float] = defaultdict(float)
     for r in rows:
         by[r["bucket"]] += float(r["usage"] or 0.0)
-    if not by:
+    return sorted(by.items())
+
+
+def peaks(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Peak analysis of a series of buckets (the keys summed per bucket): the highest and the lowest bucket
+    (ties: the earliest), the mean, the peak-to-average ratio and the load factor (mean / peak)."""
+    points = per_bucket(rows)
+    if not points:
         return {"buckets": 0, "peak": None, "valley": None, "average": None, "peak_to_average": None,
                 "load_factor": None}
-    points = sorted(by.items())
     high = max(points, key=lambda p: p[1])  # max / min keep the first of equals: the earliest bucket
     low = min(points, key=lambda p: p[1])
     mean = sum(v for _, v in points) / len(points)
@@ -149,10 +154,7 @@ def peaks(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def growth(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A growth-rate chart: per bucket (the keys summed) its usage and its rate over the bucket before."""
-    by: dict[datetime, float] = defaultdict(float)
-    for r in rows:
-        by[r["bucket"]] += float(r["usage"] or 0.0)
-    points = sorted(by.items())
+    points = per_bucket(rows)
     return [{"bucket": when, "usage": value, "rate": rate(value, points[i - 1][1]) if i else None}
             for i, (when, value) in enumerate(points)]
 

@@ -42,10 +42,7 @@ async def get_energy(rt: Runtime, principal: Reader, sel: Selected,
     scope = scope_of(principal)
     rows = await usage_rows(rt, scope, sel, period.start, period.end, interval, group_by, [TOTAL, *TOU])
     totals = [r for r in rows if r["item"] == TOTAL]
-    whole: dict[datetime, float] = {}
-    for r in totals:
-        whole[r["bucket"]] = whole.get(r["bucket"], 0.0) + float(r["usage"] or 0.0)
-    points = sorted(whole.items())
+    points = analyses.per_bucket(totals)
     peaks = None
     if (period.end - period.start).days <= 92:
         hourly = await usage_rows(rt, scope, sel, period.start, period.end, "hour", "total", [TOTAL])
