@@ -25,12 +25,11 @@ import asyncpg
 import structlog
 
 from emms_fep.connection import Session
-from emms_fep.repository.channels import relay_map
+from emms_fep.repository.channels import MAX_HOPS, relay_map
 from emms_fep.sessions import SessionRegistry
 from emms_runtime.periodic import PeriodicWorker
 
 log = structlog.get_logger("emms.fep.relays")
-MAX_HOPS = 8  # as the API's route (repository.channels.relay_chain)
 
 
 class RelayRoutes:

@@ -43,7 +43,11 @@ async def remove(conn: Connection, schema: str, terminal: str) -> bool:
                                     terminal))
 
 
-async def relay_chain(conn: Connection, schema: str, terminal: str, limit: int = 8) -> list[str]:
+MAX_HOPS = 8
+"""A relay route ends after this many terminals (the API's chain and the FEP's routes alike)."""
+
+
+async def relay_chain(conn: Connection, schema: str, terminal: str, limit: int = MAX_HOPS) -> list[str]:
     """The terminals ``terminal`` is reached through, nearest first (a loop ends the chain)."""
     rows = await conn.fetch(
         f"""WITH RECURSIVE chain(terminal, via, depth, seen) AS (
