@@ -37,6 +37,7 @@ from emms_protocol.gdw1376 import (
     encode_frame,
     energy_blocks,
     purchase,
+    tariff,
 )
 from emms_protocol.gdw1376.json_view import (
     VALUE_TYPES,
@@ -130,7 +131,7 @@ def test_now_only_in_request_data() -> None:
 
 def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() -> None:
     modules = (afn00, afn04_0a, afn05, afn09, afn0c, afn0d_curves, afn0e, afn10, energy_blocks, purchase,
-               control_state, afn0c_harmonics, afn0d_voltage_stats)
+               control_state, afn0c_harmonics, afn0d_voltage_stats, tariff)
     defined = {cls for m in modules for cls in vars(m).values()
                if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == m.__name__}
     assert set(VALUE_TYPES.values()) == defined | {RawData}
@@ -144,7 +145,7 @@ def test_the_registry_holds_every_value_class_of_the_codec_under_a_stable_tag() 
         "PointEvent", "SerialSettings", "ForwardRequest", "ForwardReply", "Register", "EnergyReading",
         "ForwardEnergies", "ReverseEnergies", "CurveTag", "Curve", "EnergyRates", "PurchaseControl", "RemainingAmount",
         "ControlState", "GroupControlState", "RawData",
-        "HarmonicRms", "HarmonicContent", "DailyVoltageStats", "PhaseVoltageStats"])
+        "HarmonicRms", "HarmonicContent", "DailyVoltageStats", "PhaseVoltageStats", "TariffPeriods"])
 
 
 def _import_consumers_against(package: Path) -> subprocess.CompletedProcess[str]:

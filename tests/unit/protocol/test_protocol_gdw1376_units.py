@@ -165,6 +165,8 @@ CURVES_ELSEWHERE = {(0x0D, d, fn) for fn in CURVE_FNS for d in (0, 1)}
 CURVES_ELSEWHERE |= {(0x04, 0, 22), (0x0A, 1, 22), (0x04, 0, 47), (0x0A, 1, 47), (0x0C, 1, 23)}
 # the control settings state (AFN0C F5): test_protocol_gdw1376_control_state.py
 CURVES_ELSEWHERE |= {(0x0C, 1, 5)}
+# the tariff periods (AFN04/0A F21): test_protocol_gdw1376_tariff.py
+CURVES_ELSEWHERE |= {(0x04, 0, 21), (0x0A, 1, 21)}
 # daily voltage statistics (AFN0D F27) and harmonics (AFN0C F57 / F58): test_protocol_gdw1376_supply_quality.py
 CURVES_ELSEWHERE |= {(0x0D, 0, 27), (0x0D, 1, 27), (0x0C, 1, 57), (0x0C, 1, 58)}
 

@@ -59,6 +59,7 @@ from emms_protocol.gdw1376.energy_blocks import EnergyReading, ForwardEnergies, 
 from emms_protocol.gdw1376.frame import AFN, Frame
 from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl, RemainingAmount
 from emms_protocol.gdw1376.registry import lookup
+from emms_protocol.gdw1376.tariff import TariffPeriods
 from emms_protocol.gdw1376.units import DataUnit, RawData, decode_units
 
 JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
@@ -82,6 +83,7 @@ VALUE_TYPES: Final[Mapping[str, type]] = {
     "HarmonicRms": HarmonicRms, "HarmonicContent": HarmonicContent,
     "DailyVoltageStats": DailyVoltageStats, "PhaseVoltageStats": PhaseVoltageStats,
     "EnergyRates": EnergyRates, "PurchaseControl": PurchaseControl, "RemainingAmount": RemainingAmount,
+    "TariffPeriods": TariffPeriods,
     "ControlState": ControlState, "GroupControlState": GroupControlState,
     "RawData": RawData,
 }

@@ -24,13 +24,15 @@ from emms_protocol.gdw1376 import (
     afn10,
     control_state,
     purchase,
+    tariff,
 )
 from emms_protocol.gdw1376.codec import FnCodec, no_data
 
 _TABLE: dict[int, FnCodec] = {}
 for _family in (afn00.CODECS, afn01.CODECS, afn02.CODECS, afn04_0a.CODECS, afn05.CODECS, afn09.CODECS,
                 afn0c.CODECS, afn0d.CODECS, afn0d_curves.CODECS, afn0e.CODECS, afn10.CODECS,
-                purchase.CODECS, control_state.CODECS, afn0c_harmonics.CODECS, afn0d_voltage_stats.CODECS):
+                purchase.CODECS, control_state.CODECS, afn0c_harmonics.CODECS, afn0d_voltage_stats.CODECS,
+                tariff.CODECS):
     for (_afn, _direction, _fn), _codec in _family.items():
         _TABLE[(_afn << 16) | (_direction << 8) | _fn] = _codec
 
