@@ -60,7 +60,8 @@ def test_a_concentrators_purse_counts_down_alarms_trips_once_and_a_purchase_rest
     pn, truth = meter.pn, state.truth
     rate = 800  # 厘 per kWh
     purchase = PurchaseControl(1, False, 20_000, 12_000, 4_000)
-    assert not _confirmed(_ask(state, 0x04, [DataUnit(pn, 47, purchase)], T0))  # no rate yet: refused
+    assert _confirmed(_ask(state, 0x04, [DataUnit(0, 22, EnergyRates((None,)))], T0))
+    assert not _confirmed(_ask(state, 0x04, [DataUnit(pn, 47, purchase)], T0))  # no rate 1: refused
     assert _confirmed(_ask(state, 0x04, [DataUnit(0, 22, EnergyRates((rate,))), DataUnit(pn, 47, purchase)], T0))
     assert _confirmed(_ask(state, 0x05, [DataUnit(pn, 16, None)], T0))
     assert truth.purse_states(meter.meter_id, _at(T0))[0]["remaining"] == 20_000

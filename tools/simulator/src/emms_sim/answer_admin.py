@@ -26,6 +26,7 @@ from emms_protocol.gdw1376.afn05 import ProtectCommand
 from emms_protocol.gdw1376.afn09 import VersionInfo
 from emms_protocol.gdw1376.afn10 import ForwardReply, ForwardRequest
 from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl
+from emms_protocol.gdw1376.tariff import TariffPeriods
 from emms_sim import answer_events, answer_purchase, auth_param, collectors
 from emms_sim.terminal_state import TableEntry, TerminalState
 
@@ -66,6 +67,7 @@ def reset(state: TerminalState, units: list[DataUnit], ts: float) -> Effects:
         state.normal.records.clear()
     if fns & {3, 4}:
         state.reset_params()
+        answer_purchase.reset_tariff(state, ts)
     for fn in fns:
         state.resets[f"F{fn}"] = state.resets.get(f"F{fn}", 0) + 1
     effects.reboot = 1 in fns
@@ -95,6 +97,8 @@ def set_params(state: TerminalState, units: list[DataUnit], ts: float, master: i
             state.params[unit.fn] = value
         elif isinstance(value, EnergyRates):
             answer_purchase.set_rates(state, value, ts)
+        elif isinstance(value, TariffPeriods):
+            answer_purchase.set_periods(state, value, ts)
         elif isinstance(value, PurchaseControl):
             effects.accepted = answer_purchase.set_purchase(state, unit.pn, value, ts) and effects.accepted
         elif unit.fn == 5 and isinstance(value, RawData) and (new := auth_param.password_of(value.data)):
@@ -119,7 +123,7 @@ def query_params(state: TerminalState, units: list[DataUnit], ts: float) -> list
             out.append(DataUnit(0, 89, TerminalAddress(state.address.area, state.address.terminal)))
         elif unit.fn == 9 and isinstance(state.params.get(9), EventConfig):
             out.append(DataUnit(0, 9, state.params[9]))
-        elif unit.fn in (22, 47):
+        elif unit.fn in (21, 22, 47):
             found = answer_purchase.query(state, unit, ts)
             if found is not None:
                 out.append(found)

@@ -2,14 +2,16 @@
 
 Concentrator (1376.1 purchase control, the terminal-executed mode):
 
-* AFN04 F22 sets the energy rate (厘 per kWh; rate 1 is used for every period — F21's period table is
-  not modelled); AFN04 F47 (pn = total-add group) takes a purchase with its alarm and trip levels
-  (厘). The simulator's group n is the meter at measurement point n (F14 group tables are not
-  modelled). A purchase without a rate set, or for a group with no electricity meter, is denied;
-  a bill number taken before is confirmed and changes nothing.
+* AFN04 F21 sets the tariff periods (48 half hours' rate numbers, M), AFN04 F22 the energy rates (厘 per
+  kWh): the terminal's tariff in force (:mod:`emms_sim.tariffs`; every concentrator starts with the fleet's
+  TOU table and four rates). A fee purse counts each half hour at its rate (F21 slot → F22 rate); changing
+  either re-prices this terminal's purses from that instant. AFN04 F47 (pn = total-add group) takes a
+  purchase with its alarm and trip levels (厘). The simulator's group n is the meter at measurement point n
+  (F14 group tables are not modelled). A purchase without rate 1, or for a group with no electricity meter,
+  is denied; a bill number taken before is confirmed and changes nothing.
 * AFN05 F16 / F24 turn purchase control of a group on / off (off releases a trip).
-* AFN0A F22 / F47 answer what was set; AFN0C F23 answers what remains (厘, A.3; negative when the
-  meter used more before the trip took effect than was left).
+* AFN0A F21 / F22 answer the tariff in force, F47 what was bought; AFN0C F23 answers what remains (厘,
+  A.3; negative when the meter used more before the trip took effect than was left).
 * Crossing the alarm level records ERC23 (电控告警), crossing the trip level cuts the meter and
   records ERC7 (电控跳闸) — both important events (ACD), content: time, group, round 1, control
   class D1 (purchase control), remaining and the level (A.3).
@@ -25,7 +27,8 @@ from emms_protocol.gdw1376 import DataUnit
 from emms_protocol.gdw1376.afn0e import EventRecord
 from emms_protocol.gdw1376.control_state import ControlState, GroupControlState
 from emms_protocol.gdw1376.purchase import EnergyRates, PurchaseControl, RemainingAmount, enc_a3
-from emms_sim import answer_events
+from emms_protocol.gdw1376.tariff import TariffPeriods
+from emms_sim import answer_events, tariffs
 from emms_sim.purses import Purse, Purses
 from emms_sim.terminal_state import TerminalState
 
@@ -36,22 +39,47 @@ def group_key(state: TerminalState, group: int) -> str:
     return f"{state.address.key}/{group}"
 
 
+def tariff(state: TerminalState) -> tariffs.Tariff:
+    return tariffs.tariff_of(state.truth.ledger, state.address.key)
+
+
 def _rate(state: TerminalState) -> int | None:
-    rates = state.params.get(22)
-    if isinstance(rates, EnergyRates) and rates.rates and rates.rates[0] is not None and rates.rates[0] > 0:
-        return rates.rates[0]
-    return None
+    """Rate 1 (厘 per kWh) when set and positive: without it no purse can count."""
+    rates = tariff(state).rates
+    return rates[0] if rates and rates[0] is not None and rates[0] > 0 else None
 
 
 def set_rates(state: TerminalState, value: EnergyRates, ts: float) -> bool:
-    state.params[22] = value
-    rate = _rate(state)
-    purses: Purses = state.truth.purses
-    if rate is not None:
-        for purse in purses.all():
-            if purse.owner == "terminal" and purse.key.startswith(f"{state.address.key}/"):
-                purses.open("terminal", purse.key, purse.meter_id, float(rate), purse.alarm, purse.trip, ts)
+    """F22: the rates change, the periods stay; this terminal's purses count at them from ``ts``."""
+    tariffs.set_rates(state.truth.ledger, state.address.key, value.rates, ts)
+    _reprice(state, ts)
     return True
+
+
+def set_periods(state: TerminalState, value: TariffPeriods, ts: float) -> bool:
+    """F21: the half hours' rate numbers and M change, the rates stay."""
+    tariffs.set_periods(state.truth.ledger, state.address.key, value.slots, value.rate_count, ts)
+    _reprice(state, ts)
+    return True
+
+
+def reset_tariff(state: TerminalState, ts: float) -> None:
+    """AFN01 F3 / F4 (parameters initialised): back to the factory tariff."""
+    if state.truth.ledger.tariff(state.address.key) is not None:
+        default = tariffs.Tariff()
+        state.truth.ledger.set_tariff(state.address.key, ts, list(default.slots), default.rate_count,
+                                      list(default.rates))
+        _reprice(state, ts)
+
+
+def _reprice(state: TerminalState, ts: float) -> None:
+    rate, prices = _rate(state), tariff(state).prices()
+    purses: Purses = state.truth.purses
+    if rate is None or prices is None:
+        return
+    for purse in purses.all():
+        if purse.owner == "terminal" and purse.key.startswith(f"{state.address.key}/"):
+            purses.open("terminal", purse.key, purse.meter_id, float(rate), purse.alarm, purse.trip, ts, prices)
 
 
 def set_purchase(state: TerminalState, group: int, value: PurchaseControl, ts: float) -> bool:
@@ -67,7 +95,7 @@ def set_purchase(state: TerminalState, group: int, value: PurchaseControl, ts: f
         return True
     before = purses.remaining(existing, ts) if existing is not None else 0.0
     purse = purses.open("terminal", key, meter.meter_id, float(rate), float(value.alarm or 0),
-                        float(value.trip or 0), ts)
+                        float(value.trip or 0), ts, tariff(state).prices())
     purses.buy(purse, value.bill_number, float(value.amount), value.refresh, ts)
     after = purses.remaining(purse, ts)
     content = (bytes((group & 0x3F,)) + value.bill_number.to_bytes(4, "little")
@@ -88,9 +116,11 @@ def set_control(state: TerminalState, group: int, on: bool, ts: float) -> bool:
 
 
 def query(state: TerminalState, unit: DataUnit, ts: float) -> DataUnit | None:
+    if unit.fn == 21:
+        held = tariff(state)
+        return DataUnit(0, 21, TariffPeriods(held.slots, held.rate_count))
     if unit.fn == 22:
-        value = state.params.get(22)
-        return DataUnit(0, 22, value) if isinstance(value, EnergyRates) else None
+        return DataUnit(0, 22, EnergyRates(tariff(state).rates))
     purse = state.truth.purses.get(group_key(state, unit.pn))
     if purse is None:
         return None

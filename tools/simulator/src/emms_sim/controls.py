@@ -1,5 +1,5 @@
 """What the master changed in the field at run time: relays tripped / closed, valves, meter clocks,
-terminal protection (保电).
+terminal protection (保电), a terminal's tariff (AFN04 F21 / F22; :mod:`emms_sim.tariffs`).
 
 The seeded world is fixed; the master's commands are the one input that is not.
 They are kept here as short per-meter histories (a few entries per command),
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: a change as one JSON-able dict: {"op": "cut", "meter", "ts", "cut_off"}, {"op": "sync", "meter", "ts"},
-#: {"op": "protect", "terminal", "ts", "until"} (until None = until released) or {"op": "release", "terminal", "ts"}
+#: {"op": "protect", "terminal", "ts", "until"} (until None = until released), {"op": "release", "terminal", "ts"}
+#: or {"op": "tariff", "terminal", "ts", "slots", "rate_count", "rates"}
 LedgerChange = dict[str, Any]
 
 
@@ -29,6 +30,7 @@ class ControlLedger:
     _clock_syncs: dict[str, list[float]] = field(default_factory=dict)
     _touched: set[str] = field(default_factory=set)  # every meter either dict has a key for (never shrinks)
     _protection: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # terminal key → [(on, off)]
+    _tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)  # terminal key → the tariff it was told
     #: told of every change: a fleet child process forwards them so the parent's truth API includes them
     listener: Callable[[LedgerChange], None] | None = None
 
@@ -102,6 +104,18 @@ class ControlLedger:
         """Every terminal that was ever protected (in force or not)."""
         return sorted(self._protection)
 
+    # ---- terminal tariff (AFN04 F21 / F22) -------------------------------------------------------
+    def set_tariff(self, terminal: str, ts: float, slots: list[int], rate_count: int, rates: list[int | None]) -> None:
+        """The tariff a terminal holds from ``ts``: F21 periods and M, F22 rates (厘 per kWh)."""
+        self._tariffs[terminal] = {"since": ts, "slots": list(slots), "rate_count": rate_count, "rates": list(rates)}
+        if self.listener is not None:
+            self.listener({"op": "tariff", "terminal": terminal, "ts": ts, "slots": list(slots),
+                           "rate_count": rate_count, "rates": list(rates)})
+
+    def tariff(self, terminal: str) -> dict[str, Any] | None:
+        """What the terminal was told last (None: never — it holds the default)."""
+        return self._tariffs.get(terminal)
+
     def apply(self, change: LedgerChange) -> None:
         """Replay a change another process's ledger reported; a malformed one raises ValueError."""
         try:
@@ -115,6 +129,9 @@ class ControlLedger:
                 self.protect(str(change["terminal"]), ts, None if until is None else float(until))
             elif op == "release":
                 self.release(str(change["terminal"]), ts)
+            elif op == "tariff":
+                self.set_tariff(str(change["terminal"]), ts, [int(v) for v in change["slots"]],
+                                int(change["rate_count"]), [None if v is None else int(v) for v in change["rates"]])
             else:
                 raise ValueError(f"unknown ledger change {op!r}")
         except (KeyError, TypeError) as exc:

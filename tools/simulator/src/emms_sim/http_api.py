@@ -1,5 +1,5 @@
 """HTTP interface to the ground truth: meters, true values, frozen values, field events, terminal status,
-terminal protection (保电).
+terminal protection (保电), the terminals' tariff in force (AFN04 F21 / F22).
 
 Served by the simulator process itself (so trips and time syncs it received
 are part of the answers). Bad input is a 4xx with a reason, never a 500.
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query
 
-from emms_sim import curves
+from emms_sim import curves, tariffs
 from emms_sim.calendar import parse_instant
 from emms_sim.fleet import parse_meter_id
 from emms_sim.items import ITEMS
@@ -172,6 +172,25 @@ class TruthRoutes:
         return {"at": instant.isoformat(), "purses": self.truth.purse_states(key, instant)}
 
 
+    def tariff(self, terminal: Annotated[int | None, Query(ge=0)] = None, key: str | None = None) -> dict[str, Any]:
+        """The tariff a terminal holds now (by index or address key): F21 periods (0-based rate numbers per half
+        hour, M, and the runs of equal rate, 1-based) and F22 rates (厘 per kWh); ``told`` false = the default."""
+        fleet = self.truth.fleet
+        if terminal is not None:
+            if terminal >= fleet.config.concentrators:
+                raise HTTPException(404, f"no terminal #{terminal}")
+            key = fleet.terminal(terminal).key
+        elif key is None:
+            raise HTTPException(422, "give terminal (index) or key")
+        else:
+            key = key.upper()
+            if not any(fleet.terminal(t).key == key for t in fleet.terminals()):
+                raise HTTPException(404, f"no terminal {key!r} in this fleet")
+        held = self.truth.ledger.tariff(key)
+        return {"terminal": key, "told": held is not None, "since": _iso(held["since"]) if held else None,
+                **tariffs.tariff_of(self.truth.ledger, key).as_json()}
+
+
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
@@ -184,6 +203,6 @@ def create_app(truth: GroundTruth, status: StatusFn | None = None, runtime_event
     for path, handler in (("/healthz", routes.healthz), ("/items", routes.items), ("/terminals", routes.terminals),
                           ("/meters", routes.meters), ("/truth", routes.truth_value), ("/frozen", routes.frozen),
                           ("/events", routes.events), ("/protection", routes.protection), ("/curve", routes.curve),
-                          ("/purses", routes.purses)):
+                          ("/purses", routes.purses), ("/tariff", routes.tariff)):
         app.get(path)(handler)
     return app

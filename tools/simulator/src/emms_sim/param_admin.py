@@ -1,6 +1,6 @@
 """Truth API of the terminals' parameters: what each concentrator holds, and changes made behind the master's back.
 
-* ``GET /terminals/{key}/params`` — the parameters the terminal holds now, in the JSON view of
+* ``GET /terminals/{key}/params`` — the parameters the terminal holds now (F21 / F22: its tariff), in the JSON view of
   ``emms_protocol.gdw1376.json_view`` (``{"1": {"type": "UplinkCommParams", …}}``), its measurement-point
   table (AFN04 F10 records: serial, pn, port, protocol code, address), its version (AFN09 F1) and how often it
   was reset (AFN01, by Fn);
@@ -28,7 +28,9 @@ from emms_protocol.gdw1376.afn04_0a import (
     UplinkCommParams,
 )
 from emms_protocol.gdw1376.json_view import from_jsonable, to_jsonable
-from emms_sim import answer_admin
+from emms_protocol.gdw1376.purchase import EnergyRates
+from emms_protocol.gdw1376.tariff import TariffPeriods
+from emms_sim import answer_admin, answer_purchase
 from emms_sim.fleet_runner import FleetRunner
 from emms_sim.terminal_state import TableEntry, TerminalState
 
@@ -47,6 +49,9 @@ def params_of(state: TerminalState, ts: float) -> dict[str, Any]:
     """The terminal's parameters as the master would read them back."""
     held: dict[str, Any] = {"1": to_jsonable(state.uplink())}
     held.update({str(fn): to_jsonable(v) for fn, v in sorted(state.params.items()) if fn != 1})
+    tariff = answer_purchase.tariff(state)  # F21 / F22: the tariff in force (the ledger's, or the default)
+    held["21"] = to_jsonable(TariffPeriods(tariff.slots, tariff.rate_count))
+    held["22"] = to_jsonable(EnergyRates(tariff.rates))
     return {"terminal": state.address.key, "params": held,
             "table": [{"serial": e.serial, "pn": e.pn, "port": e.port, "protocol": e.protocol, "address": e.address}
                       for e in state.entries(ts)],

@@ -5,7 +5,8 @@ cost-control meter's (04050101 price, 0400100x thresholds, 070102FF recharge; :m
 A purse counts down with the consumption the simulator already models: what remains at ``ts`` is
 what remained when it was last marked (a purchase, a price change) minus the counted register's
 increase since then (not truncated to the display's 0.01), times the price: a concentrator's fee
-purse counts 厘 at its F22 rate (厘 per kWh), a 188 meter's counts cents at its A010 price. The
+purse counts 厘 at the rate of the half hour in force (F21 period → F22 rate, 厘 per kWh:
+``Purse.prices``, :mod:`emms_sim.tariffs`), a 188 meter's counts cents at its A010 price. The
 register stands still while the supply is cut (``ControlLedger``), so a tripped purse stops
 counting. Crossing the alarm level raises an alarm once (an event record), crossing the trip level
 cuts the supply once — at the instant of the crossing, found by bisection on the closed-form
@@ -23,13 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from emms_sim.fleet import MeterSpec
 from emms_sim.meters import MeterModel
+from emms_sim.shapes import TARIFF_OF_SLOT
 
 _REGISTER = {"electricity": "imp0", "water": "vol", "gas": "vol", "heat": "heat"}
 RESOLUTION_S = 1.0
+HALF_HOUR_S = 1800.0
 
 Event = dict[str, Any]
 
@@ -60,6 +64,7 @@ class Purse:
     alarm2: float | None = None  # a 645 meter's alarm amount 2 (kept and reported; the alarm acts on ``alarm``)
     hoard: float | None = None  # a 645 meter's hoarding limit: a purchase above it is refused
     customer: str = ""  # a 645 meter's customer number (set by its first recharge)
+    prices: tuple[float, ...] | None = None  # a concentrator's: 厘 per kWh of each half hour (F21 → F22)
     history: list[Event] = field(default_factory=list)
     unreported: list[Event] = field(default_factory=list)  # alarms / trips the concentrator has not recorded yet
 
@@ -70,7 +75,8 @@ class Purse:
                 "total_bought": round(self.total_bought, 4), "last_bought": round(self.last_bought, 4),
                 "control_on": self.control_on, "alarmed": self.alarmed, "tripped": self.tripped,
                 "allow_close": self.allow_close, "alarm2": self.alarm2, "hoard": self.hoard,
-                "customer": self.customer, "history": list(self.history)}
+                "customer": self.customer, "prices": None if self.prices is None else list(self.prices),
+                "history": list(self.history)}
 
 
 class Purses:
@@ -98,19 +104,45 @@ class Purses:
         meter = self._meter_of(purse.meter_id)
         if meter is None or ts <= since:
             return 0.0
+        return self._increase(meter, _REGISTER.get(meter.utility, "vol"), since, ts)
+
+    def _increase(self, meter: MeterSpec, register: str, since: float, ts: float) -> float:
         regs = self._model.regs
         return sum(f * (regs.effective(meter, ch, ts) - regs.effective(meter, ch, since))
-                   for ch, f in self._model.sources(meter)[_REGISTER.get(meter.utility, "vol")])
+                   for ch, f in self._model.sources(meter)[register])
+
+    def cost(self, purse: Purse, since: float, ts: float) -> float:
+        """What the purse counted over [since, ts], in its unit: the register's increase times the price — per
+        half hour at that half hour's price when the purse has ``prices`` (a concentrator's TOU rates)."""
+        if purse.prices is None:
+            return self.used(purse, since, ts) * purse.price
+        meter = self._meter_of(purse.meter_id)
+        if meter is None or ts <= since:
+            return 0.0
+        register = _REGISTER.get(meter.utility, "vol")
+        by_tariff = _price_of_meter_tariff(purse.prices)
+        if by_tariff is not None and register == "imp0":  # the meter's own t1…t4 split the day the same way
+            return sum(price * self._increase(meter, f"imp{k}", since, ts) for k, price in by_tariff.items())
+        cal, total, start = self._model.cal, 0.0, since
+        while start < ts:
+            _, sec = cal.position_ts(start)
+            half = min(int(sec // HALF_HOUR_S), len(purse.prices) - 1)
+            end = min(ts, start - sec + (half + 1) * HALF_HOUR_S)
+            end = end if end > start else min(ts, start + HALF_HOUR_S)
+            total += purse.prices[half] * self._increase(meter, register, start, end)
+            start = end
+        return total
 
     def remaining(self, purse: Purse, ts: float) -> float:
-        return purse.remaining_at_mark - self.used(purse, purse.mark_ts, ts) * purse.price
+        return purse.remaining_at_mark - self.cost(purse, purse.mark_ts, ts)
 
     # ---- changes ---------------------------------------------------------------------------------
-    def open(self, owner: str, key: str, meter_id: str, price: float, alarm: float, trip: float, ts: float) -> Purse:
-        """The purse of ``key``, created (empty) or with new levels and price (re-marked at ``ts``)."""
+    def open(self, owner: str, key: str, meter_id: str, price: float, alarm: float, trip: float, ts: float,
+             prices: tuple[float, ...] | None = None) -> Purse:
+        """The purse of ``key``, created (empty) or with new levels and price(s) (re-marked at ``ts``)."""
         purse = self._purses.get(key)
         if purse is None:
-            purse = Purse(owner, key, meter_id, price, alarm, trip, control_on=owner != "terminal")
+            purse = Purse(owner, key, meter_id, price, alarm, trip, control_on=owner != "terminal", prices=prices)
             self._purses[key] = purse
             self._mark(purse, 0.0, ts)
             purse.settled_ts = ts
@@ -118,6 +150,7 @@ class Purses:
             self.settle(purse, ts)
             left = self.remaining(purse, ts)
             purse.price, purse.alarm, purse.trip, purse.meter_id = price, alarm, trip, meter_id
+            purse.prices = prices
             self._mark(purse, left, ts)
         return purse
 
@@ -217,3 +250,16 @@ class Purses:
             purse.unreported.append(event)
         for listener in self.listeners:
             listener(purse, event)
+
+
+@lru_cache(maxsize=256)
+def _price_of_meter_tariff(prices: tuple[float, ...]) -> dict[int, float] | None:
+    """Meter tariff k (its register t_k) → the price of every half hour it covers; None when some tariff's half
+    hours differ in price (the purse then counts half hour by half hour)."""
+    per_half = len(TARIFF_OF_SLOT) // len(prices)
+    out: dict[int, float] = {}
+    for slot, tariff in enumerate(TARIFF_OF_SLOT):
+        price = prices[slot // per_half]
+        if out.setdefault(tariff, price) != price:
+            return None
+    return out
