@@ -19,6 +19,7 @@ from emms_collector.api.routes_tasks import router as tasks_router
 from emms_collector.api.routes_templates import router as templates_router
 from emms_collector.api.routes_terminal_class import router as terminal_class_router
 from emms_collector.api.routes_terminal_config import router as terminal_config_router
+from emms_collector.api.routes_terminal_tariff import router as terminal_tariff_router
 from emms_collector.intake.acd import AcdWatcher
 from emms_collector.intake.manifest import import_manifest
 from emms_collector.repository.templates import put_template
@@ -144,7 +145,8 @@ SPEC = ServiceSpec(
     schema=SCHEMA,
     migrations=Path(__file__).parent / "migrations",
     routers=(tasks_router, runs_router, reads_router, quality_router, gaps_router, clock_router, points_router,
-             templates_router, terminal_class_router, terminal_config_router),
+             templates_router, terminal_class_router, terminal_config_router,
+             terminal_tariff_router),
     setup=setup,
 )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from emms_runtime.api_models import ApiModel
 
 
@@ -91,3 +93,34 @@ class ResetResult(ApiModel):
 
 class TerminalActions(ApiModel):
     items: list[dict[str, Any]]
+
+
+class TariffPeriod(ApiModel):
+    """A run of half hours at one rate (``to`` "24:00" for the day's end)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    rate: int
+    li_per_kwh: int | None
+    yuan_per_kwh: float | None
+
+
+class TariffRate(ApiModel):
+    rate: int
+    li_per_kwh: int | None
+    yuan_per_kwh: float | None
+    used: bool
+
+
+class TerminalTariff(ApiModel):
+    """The tariff in force of a terminal as last read (AFN0A F21 + F22); rate numbers 1-based."""
+
+    terminal: str
+    rate_count: int
+    periods: list[TariffPeriod]
+    rates: list[TariffRate]
+    slots: list[int] = Field(description="F21 as sent: the 0-based rate number of each half hour from 00:00")
+    read_at: str | None
+    periods_read_at: str | None
+    rates_read_at: str | None
+    state: dict[str, str] = Field(description="F21 / F22 against the master's value: in_sync, drift, unknown …")

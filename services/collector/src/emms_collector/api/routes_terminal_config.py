@@ -97,13 +97,13 @@ class ResetBody(BaseModel):
     kind: Literal["hardware", "data", "factory", "parameters_and_data"]
 
 
-def _tm(c: CollectorDep) -> TerminalManagement:
+def management(c: CollectorDep) -> TerminalManagement:
     if c.terminals is None:
         raise Unavailable("terminal management is not set up on this replica")
     return c.terminals
 
 
-async def _terminal(c: CollectorDep, principal: Principal, terminal: str) -> str:
+async def known_terminal(c: CollectorDep, principal: Principal, terminal: str) -> str:
     key = terminal.upper()
     async with c.pool.acquire() as conn:
         await require_terminals(conn, scope_of(principal), [key])
@@ -114,7 +114,7 @@ async def _terminal(c: CollectorDep, principal: Principal, terminal: str) -> str
 
 @router.get("/terminals/{terminal}", response_model=TerminalParams, summary="A terminal's parameters and pushes")
 async def terminal_params(c: CollectorDep, principal: Reader, terminal: TerminalPath) -> dict[str, Any]:
-    key = await _terminal(c, principal, terminal)
+    key = await known_terminal(c, principal, terminal)
     async with c.pool.acquire() as conn:
         params = await sql.params_of(conn, key)
         reg = [r for r in await sql.registry(conn, None, 10_000) if r["terminal"] == key]
@@ -128,9 +128,9 @@ async def set_param(c: CollectorDep, principal: Operator, terminal: TerminalPath
                     body: ParamBody) -> dict[str, Any]:
     """202 with the push; its state moves on in the background (``GET /pushes/{id}``). 422 for a value the
     codec refuses or an Fn the master does not manage."""
-    key = await _terminal(c, principal, terminal)
+    key = await known_terminal(c, principal, terminal)
     try:
-        return await _tm(c).config.request_push(key, fn, body.value, principal.subject)
+        return await management(c).config.request_push(key, fn, body.value, principal.subject)
     except BadParameter as exc:
         raise Invalid(str(exc)) from None
 
@@ -142,7 +142,7 @@ async def pushes(c: CollectorDep, principal: Reader, terminal: TerminalQuery = N
     if terminal is None:
         require_unrestricted(scope_of(principal), "the list of every terminal's pushes")
     else:
-        terminal = await _terminal(c, principal, terminal)
+        terminal = await known_terminal(c, principal, terminal)
     async with c.pool.acquire() as conn:
         return {"items": await sql.list_pushes(conn, terminal, state, limit)}
 
@@ -162,8 +162,8 @@ async def push(c: CollectorDep, principal: Reader, push_id: RowId) -> dict[str, 
 @router.post("/terminals/{terminal}/check", response_model=ParamCheck, responses=UPSTREAM,
              summary="Read every managed parameter back now and compare (drift)")
 async def check(c: CollectorDep, principal: Operator, terminal: TerminalPath) -> dict[str, Any]:
-    key = await _terminal(c, principal, terminal)
-    result = await _tm(c).config.check(key)
+    key = await known_terminal(c, principal, terminal)
+    result = await management(c).config.check(key)
     if result["outcome"] != "answered":
         raise UpstreamTimeout(f"terminal {key} did not answer the read-back: {result['outcome']} {result['detail']}")
     return result
@@ -196,7 +196,7 @@ async def accept(c: CollectorDep, principal: Operator, terminal: TerminalPath, r
     require_unrestricted(scope_of(principal), "accepting a terminal of no company")
     archive = ArchiveTerminal(body.terminal_id, body.company_id, body.region_id) if body else None
     key = terminal.upper()
-    accepted = await accept_terminal(_tm(c), key, principal.subject, request.headers.get("authorization", ""),
+    accepted = await accept_terminal(management(c), key, principal.subject, request.headers.get("authorization", ""),
                                      archive)
     await duty_log.terminal_action(c.producer, category="masterdata", action="terminal.accept",
                                    actor=principal.subject, terminal=key, action_id=key, outcome="accepted",
@@ -207,8 +207,8 @@ async def accept(c: CollectorDep, principal: Operator, terminal: TerminalPath, r
 @router.post("/terminals/{terminal}/table/read", response_model=MeterTableRead, responses=UPSTREAM,
              summary="Read the concentrator's measurement-point table (AFN0A F10); list meters master data lacks")
 async def read_table(c: CollectorDep, principal: Operator, terminal: TerminalPath) -> dict[str, Any]:
-    key = await _terminal(c, principal, terminal)
-    result = await _tm(c).meter_table.read_table(key)
+    key = await known_terminal(c, principal, terminal)
+    result = await management(c).meter_table.read_table(key)
     if result["outcome"] != "answered":
         raise UpstreamTimeout(f"terminal {key} did not answer the table read: {result['outcome']} {result['detail']}")
     return result
@@ -222,7 +222,7 @@ async def unknown(c: CollectorDep, principal: Reader, terminal: TerminalQuery = 
     if terminal is None:
         require_unrestricted(scope_of(principal), "the list of every terminal's unknown meters")
     else:
-        terminal = await _terminal(c, principal, terminal)
+        terminal = await known_terminal(c, principal, terminal)
     async with c.pool.acquire() as conn:
         return {"items": await sql.unknown_meters(conn, terminal, state, limit)}
 
@@ -233,8 +233,8 @@ async def adopt(c: CollectorDep, principal: Editor, terminal: TerminalPath, pn: 
                 request: Request) -> dict[str, Any]:
     """404 when no meter is listed at that measurement point; 409 when the archive lacks the terminal (with the
     customer fields). With the customer fields the archive imports the meter first (its refusal is the answer)."""
-    key = await _terminal(c, principal, terminal)
-    row = await adopt_meter(_tm(c), key, pn, body.meter_id, body.utility, principal.subject,
+    key = await known_terminal(c, principal, terminal)
+    row = await adopt_meter(management(c), key, pn, body.meter_id, body.utility, principal.subject,
                             request.headers.get("authorization", ""), body.customer())
     if row is None:
         raise NotFound(f"no unknown meter listed at {key} pn {pn}")
@@ -249,8 +249,8 @@ async def adopt(c: CollectorDep, principal: Editor, terminal: TerminalPath, pn: 
 async def reset(c: CollectorDep, principal: Resetter, terminal: TerminalPath,
                 body: Annotated[ResetBody, Body()]) -> dict[str, Any]:
     """Needs ``control:send`` with step-up; recorded before it is sent. 404 for an unknown terminal."""
-    key = await _terminal(c, principal, terminal)
-    return await resets.reset(_tm(c).config, key, body.kind, principal.subject)
+    key = await known_terminal(c, principal, terminal)
+    return await resets.reset(management(c).config, key, body.kind, principal.subject)
 
 
 @router.get("/actions", response_model=TerminalActions, summary="Operator actions on terminals, newest first")
@@ -259,6 +259,6 @@ async def actions(c: CollectorDep, principal: Reader, terminal: TerminalQuery = 
     if terminal is None:
         require_unrestricted(scope_of(principal), "every terminal's actions")
     else:
-        terminal = await _terminal(c, principal, terminal)
+        terminal = await known_terminal(c, principal, terminal)
     async with c.pool.acquire() as conn:
         return {"items": await sql.actions(conn, terminal, limit)}

@@ -27,6 +27,7 @@ import structlog
 from emms_bus import BusProducer, Delivery
 from emms_collector import duty_log
 from emms_collector.reading.answers import typed_frames
+from emms_collector.repository import tariff as tariff_sql
 from emms_collector.repository import terminal_config as sql
 from emms_collector.scheduling.dispatch import Dispatcher
 from emms_collector.terminal_config import metrics, values
@@ -55,6 +56,7 @@ class TerminalConfig:
         self.settings = settings
         self.me = me
         self.first_connect: Any = None  # FirstConnect, set by the runtime (it reads through this object)
+        self.tariffs: Any = None  # TariffReads, set by the runtime (the tariff in force, read at first login)
         self._worker = PeriodicWorker("terminal-config", self.step, settings.every_s)
         self._last_check = 0.0
 
@@ -62,18 +64,22 @@ class TerminalConfig:
     async def run(self, stop: asyncio.Event) -> None:
         async with self.pool.acquire() as conn:
             await sql.restart_reads(conn)
+            await tariff_sql.restart(conn)
         await self._worker.run(stop)
 
     def poke(self) -> None:
         self._worker.poke()
 
     async def step(self) -> int:
-        """Due pushes, first-connect reads, and (every ``check_every_s``) the drift check of stale terminals."""
+        """Due pushes, first-connect reads (configuration of new terminals, every terminal's tariff), and (every
+        ``check_every_s``) the drift check of stale terminals."""
         async with self.pool.acquire() as conn:
             due = await sql.claim_due(conn, self.me, self.settings.lease_s, self.settings.batch)
         work: list[Any] = [self.carry_out(p) for p in due]
         if self.first_connect is not None and self.settings.first_connect_read:
             work.append(self.first_connect.read_due())
+        if self.tariffs is not None and self.settings.tariff_read:
+            work.append(self.tariffs.read_due())
         loop = asyncio.get_running_loop()
         if self.settings.check_every_s and loop.time() - self._last_check >= min(self.settings.check_every_s, 300.0):
             self._last_check = loop.time()
@@ -225,8 +231,9 @@ class TerminalConfig:
 
     # -- sessions -------------------------------------------------------------------------------------------------
     async def handle_sessions(self, batch: Sequence[Delivery]) -> None:
-        """Consumer of ``emms.terminal.session.v1``: logins wake pushes waiting for the terminal and register
-        terminals seen for the first time. Idempotent (an upsert and a wake-up)."""
+        """Consumer of ``emms.terminal.session.v1``: logins wake pushes waiting for the terminal, register
+        terminals seen for the first time and make the tariff of a terminal never read (or whose read failed) due.
+        Idempotent (upserts and a wake-up)."""
         online: dict[str, TerminalSession] = {}
         for d in batch:
             s = d.payload
@@ -237,8 +244,9 @@ class TerminalConfig:
         async with self.pool.acquire() as conn, conn.transaction():
             woken = await sql.wake_terminals(conn, list(online))
             new = await sql.note_logins(conn, [(t, s.since, s.peer) for t, s in online.items()])
+            tariffs = await tariff_sql.due_on_login(conn, list(online)) if self.settings.tariff_read else 0
         if new:
             metrics.NEW_TERMINALS.inc(len(new))
             log.info("new terminals logged in", terminals=new)
-        if woken or new:
+        if woken or new or tariffs:
             self.poke()

@@ -24,6 +24,8 @@ class TerminalConfigSettings(BaseModel):
         "parameters are read back (drift check) when their last read-back is older (0: only on request)"))
     check_batch: int = Field(default=200, ge=1)
     first_connect_read: bool = True
+    tariff_read: bool = Field(default=True, description=(
+        "read the tariff in force (AFN0A F21 / F22) of every terminal at its first login (again after a failed read)"))
     meter_table_push: bool = Field(default=True, description=(
         "push the measurement-point table (AFN04 F10) when master data installs, replaces or removes a meter"))
     archive_url: str = Field(default="http://127.0.0.1:8006", description=(

@@ -15,6 +15,7 @@ from emms_collector.terminal_config.first_connect import FirstConnect
 from emms_collector.terminal_config.meter_table import MeterTable
 from emms_collector.terminal_config.pushes import TerminalConfig
 from emms_collector.terminal_config.settings import TerminalConfigSettings
+from emms_collector.terminal_config.tariff import TariffReads
 from emms_runtime import ServiceRuntime
 
 
@@ -24,6 +25,7 @@ class TerminalManagement:
     first_connect: FirstConnect
     meter_table: MeterTable
     archive: ArchiveClient
+    tariffs: TariffReads
 
 
 def build_terminals(pool: asyncpg.Pool, dispatcher: Dispatcher, producer: BusProducer,
@@ -31,7 +33,9 @@ def build_terminals(pool: asyncpg.Pool, dispatcher: Dispatcher, producer: BusPro
     config = TerminalConfig(pool, dispatcher, producer, settings, me)
     first = FirstConnect(config)
     config.first_connect = first
-    return TerminalManagement(config, first, MeterTable(config), ArchiveClient(settings.archive_url))
+    tariffs = TariffReads(config)
+    config.tariffs = tariffs
+    return TerminalManagement(config, first, MeterTable(config), ArchiveClient(settings.archive_url), tariffs)
 
 
 def register_terminals(rt: ServiceRuntime, t: TerminalManagement | None,

@@ -15,7 +15,6 @@ from typing import Any
 
 from emms_collector.reading.answers import TypedFrame
 from emms_protocol.errors import ProtocolError
-from emms_protocol.gdw1376.afn04_0a import CODECS as PARAM_CODECS
 from emms_protocol.gdw1376.afn04_0a import (
     MasterAddress,
     MeterConfig,
@@ -26,12 +25,17 @@ from emms_protocol.gdw1376.afn04_0a import (
 )
 from emms_protocol.gdw1376.codec import DEFAULT_OPTIONS
 from emms_protocol.gdw1376.json_view import from_jsonable, to_jsonable
+from emms_protocol.gdw1376.purchase import EnergyRates
+from emms_protocol.gdw1376.registry import lookup
+from emms_protocol.gdw1376.tariff import TariffPeriods
 
-SETTABLE: Mapping[int, type] = {1: UplinkCommParams, 3: MasterAddress, 10: MeterConfig, 25: PointBasicParams,
-                                89: TerminalAddress}
-"""Fn of AFN04 / AFN0A the master manages (p0), with the value class each takes."""
-READ_ON_FIRST_CONNECT = (1, 3, 10)
-"""What is read from a terminal that logs in for the first time (with its version, AFN09 F1)."""
+SETTABLE: Mapping[int, type] = {1: UplinkCommParams, 3: MasterAddress, 10: MeterConfig, 21: TariffPeriods,
+                                22: EnergyRates, 25: PointBasicParams, 89: TerminalAddress}
+"""Fn of AFN04 / AFN0A the master manages (p0), with the value class each takes (F21 / F22: the tariff in
+force, :mod:`emms_collector.terminal_config.tariff`)."""
+READ_ON_FIRST_CONNECT = (1, 3, 10, 21, 22)
+"""What is read from a new terminal that logs in for the first time (with its version, AFN09 F1); every
+terminal's F21 / F22 are also read at its first login (``tariff_read``)."""
 
 #: AFN04 F10 protocol codes (30 = DL/T 645-2007; 32 the regional code the fleet uses for CJ/T 188).
 PROTOCOL_CODE = {"dlt645-2007": 30, "dlt645-1997": 1, "cjt188-2004": 32}
@@ -56,8 +60,10 @@ def canonical(fn: int, value: Any) -> dict[str, Any]:
         raise BadParameter(f"F{fn}: {exc}") from None
     if not isinstance(decoded, kind):
         raise BadParameter(f"F{fn} takes a {kind.__name__}, not {type(decoded).__name__}")
+    codec = lookup(0x04, 0, fn)
+    assert codec is not None, f"no AFN04 codec for managed F{fn}"
     try:
-        PARAM_CODECS[(0x04, 0, fn)].encode(decoded, DEFAULT_OPTIONS)
+        codec.encode(decoded, DEFAULT_OPTIONS)
     except (ProtocolError, ValueError, TypeError, OverflowError) as exc:
         raise BadParameter(f"F{fn}: {exc}") from None
     out = to_jsonable(decoded)
