@@ -384,6 +384,39 @@ def _write_explains(mode: StorageMode, explains: list[str]) -> None:
 
 # --- upkeep -----------------------------------------------------------------------------------------------
 
+def _write_statements(mode: StorageMode, lines: list[str]) -> None:
+    out = Path(".cache/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"analytics-statements-{mode}.txt").write_text("\n".join(lines) + "\n")
+
+
+async def _statements_reset(conn: asyncpg.Connection) -> bool:
+    """Start the statement statistics (``pg_stat_statements``, preloaded on the bench's TimescaleDB cluster only)."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    except asyncpg.PostgresError:
+        return False
+    return True
+
+
+async def _statements_report(url: str, mode: StorageMode) -> list[dict[str, object]]:
+    """Where the database spent the upkeep's time: the top statements by total time, into
+    ``.cache/bench/analytics-statements-<mode>.txt``, the three largest as a row."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("""SELECT calls, total_exec_time AS ms, rows, shared_blks_hit AS hit,
+                shared_blks_read AS read, left(regexp_replace(query, '\\s+', ' ', 'g'), 300) AS query
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20""")
+    finally:
+        await conn.close()
+    _write_statements(mode, [f"{r['ms'] / 1000:9.2f} s  {r['calls']:7d} calls  {r['rows']:9d} rows  hit {r['hit']:10d}"
+                             f"  read {r['read']:9d}  {r['query']}" for r in rows])
+    top = "; ".join(f"{r['ms'] / 1000:.1f} s in {r['calls']} × {r['query'][:60]!r}" for r in rows[:3])
+    return [_row(mode, "upkeep: the database's largest statements (pg_stat_statements)", round(
+        sum(r["ms"] for r in rows) / 1000, 1), "s", "-", f"top 20 in all; {top}")]
+
+
 async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings, mode: StorageMode, fleet: int,
                   days: int, n: int, timeout_s: float) -> list[dict[str, object]]:
     """One day's validated readings of ``n`` meters on the bus → visible in ``/usage``."""
@@ -397,6 +430,7 @@ async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings,
             records=[(f"M{i}", ITEMS[utility_of(i)], midnight(days), 1000.0 + i, "valid", midnight(days))
                      for i in range(n)])
         await conn.execute(f"ANALYZE {SCHEMA}.register_value")
+        statements = await _statements_reset(conn)
     finally:
         await conn.close()
     validated_at = midnight(days + 1) + timedelta(hours=1)
@@ -450,14 +484,15 @@ async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings,
     consumed = f"consumer done at {consumed_s:.1f} s" if consumed_s is not None else f"{handled:,} consumed"
     note = (f"{n:,} readings in {len(batches):,} messages of {PER_MESSAGE}, published in {published_s:.1f} s;"
             f" {consumed}; /usage polled every 0.5 s ({polls} polls); one consumer, max_batch 200")
+    extra = await _statements_report(url, mode) if statements else []
     if visible_s is None:
         elapsed = time.perf_counter() - t0
-        return [_row(mode, f"upkeep: a day of {n:,} meters visible in /usage", "timeout", "s", "≤ 60 (200,000)",
+        return [*extra, _row(mode, f"upkeep: a day of {n:,} meters visible in /usage", "timeout", "s", "≤ 60 (200,000)",
                      f"NOT visible in {elapsed:.0f} s: {handled:,} readings consumed"
                      f" ({handled / elapsed:,.0f}/s), /usage total {got:,.1f} of {expect:,.1f}; {note}")]
     rate = n / visible_s
     met = "met" if rate >= 200_000 / 60 else f"NOT met: {200_000 / 60 / rate:.1f}× too slow"
-    return [_row(mode, f"upkeep: a day of {n:,} meters visible in /usage", visible_s, "s",
+    return [*extra, _row(mode, f"upkeep: a day of {n:,} meters visible in /usage", visible_s, "s",
                  "≤ 60 for 200,000" if n == 200_000 else f"≤ {60 * n / 200_000:.3g} (pro rata)", f"{met}; {note}"),
             _row(mode, "upkeep: readings/s bus → rollups (visible)", rate, "readings/s", "≥ 3,333", met)]
 
@@ -521,7 +556,7 @@ def run() -> list[dict[str, object]]:
             if reason is not None:
                 rows.append(_row(mode, "skipped", "", "", "-", reason))
                 continue
-            cluster = TimescaleCluster().start()
+            cluster = TimescaleCluster(preload=("pg_stat_statements",)).start()
             try:
                 rows += _run_mode(mode, cluster.url, broker, fleet, days, upkeep)
             finally:

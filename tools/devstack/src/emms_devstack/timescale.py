@@ -37,7 +37,7 @@ CONF = """
 listen_addresses = '127.0.0.1'
 port = {port}
 unix_socket_directories = '{directory}'
-shared_preload_libraries = 'timescaledb'
+shared_preload_libraries = '{preload}'
 timescaledb.telemetry_level = off
 max_connections = 300
 shared_buffers = 512MB
@@ -108,6 +108,8 @@ class TimescaleCluster:
     directory: Path = field(default_factory=lambda: Path(f"/tmp/emms-tsdb-{secrets.token_hex(4)}"))
     port: int = field(default_factory=free_port)
     url: str = ""
+    preload: tuple[str, ...] = ()
+    """Libraries preloaded beside TimescaleDB on a new cluster (a bench's ``pg_stat_statements``)."""
 
     def start(self) -> TimescaleCluster:
         """Start it (creating the cluster on first use); ``url`` names its ``postgres`` database."""
@@ -122,7 +124,8 @@ class TimescaleCluster:
             if made.returncode != 0:
                 raise RuntimeError(f"initdb failed: {made.stderr.strip()}")
             with (self.directory / "postgresql.conf").open("a", encoding="utf-8") as conf:
-                conf.write(CONF.format(port=self.port, directory=self.directory))
+                conf.write(CONF.format(port=self.port, directory=self.directory,
+                                        preload=",".join(("timescaledb", *self.preload))))
         out = _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.directory), "-l",
                            str(self.directory / "server.log"), "-w", "start")
         if out.returncode != 0:

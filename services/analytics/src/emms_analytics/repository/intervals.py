@@ -12,7 +12,7 @@ register; any other decrease is not usage (no interval).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,7 +61,7 @@ ON CONFLICT (meter_id, item, data_time) DO UPDATE
 SET value = EXCLUDED.value, status = EXCLUDED.status, validated_at = EXCLUDED.validated_at
 WHERE EXCLUDED.validated_at >= t.validated_at
   AND (t.value IS DISTINCT FROM EXCLUDED.value OR t.status <> EXCLUDED.status)
-RETURNING meter_id, item, data_time"""
+RETURNING meter_id, item, data_time, (xmax = 0) AS inserted"""
 
 
 async def store_curves(conn: Connection, schema: str, readings: Sequence[ValidatedReading]) -> None:
@@ -75,7 +75,8 @@ async def store_registers(conn: Connection, schema: str, readings: Sequence[Vali
         return Touched([])
     changed = await conn.fetch(_UPSERT.format(schema=schema, table="register_value"),
                                *_columns(latest_versions(readings)))
-    return await rewrite(conn, schema, [(r["meter_id"], r["item"], r["data_time"]) for r in changed])
+    return await rewrite(conn, schema, [(r["meter_id"], r["item"], r["data_time"]) for r in changed],
+                         new_values={(r["meter_id"], r["item"], r["data_time"]) for r in changed if r["inserted"]})
 
 
 async def rewrite_decreases(conn: Connection, schema: str, meter_id: str) -> Touched:
@@ -89,8 +90,17 @@ WHERE value < prev""", meter_id)
     return await rewrite(conn, schema, [(r["meter_id"], r["item"], r["data_time"]) for r in rows])
 
 
-async def rewrite(conn: Connection, schema: str, changed: Sequence[tuple[str, str, datetime]]) -> Touched:
-    """Rewrite the intervals ending at the changed values and at the value after each."""
+async def rewrite(conn: Connection, schema: str, changed: Sequence[tuple[str, str, datetime]],
+                  new_values: Set[tuple[str, str, datetime]] = frozenset()) -> Touched:
+    """Rewrite the intervals ending at the changed values and at the value after each.
+
+    ``new_values``: the changed values that did not exist before (inserted, not updated): no interval
+    ends at them yet. An interval is upserted where there is one now and deleted only where there is
+    none now and there may have been one. On a hypertable a ``DELETE`` joined to a list of keys probes
+    every chunk's index for every key (13 chunks for a year of 30-day chunks), where an insert goes to
+    the one chunk its time falls in; a day's collection — every value new, after the last — deletes
+    nothing.
+    """
     if not changed:
         return Touched([])
     rows = await conn.fetch(f"""
@@ -120,14 +130,20 @@ LEFT JOIN {schema}.meter mt ON mt.meter_id = e.m""",
             estimated = ValidationStatus.ESTIMATED.value in (r["status"], r["prev_status"])
             new.append((r["m"], r["i"], r["t"] - MICRO, r["prev_time"], delta, estimated))
     keys = [(r["m"], r["i"], r["t"] - MICRO) for r in rows]
-    await conn.execute(f"""DELETE FROM {schema}.usage_interval u
-        USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(m, i, at)
-        WHERE u.meter_id = k.m AND u.item = k.i AND u.at = k.at""",
-                       [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+    kept = {n[:3] for n in new}
+    gone = [k for r, k in zip(rows, keys, strict=True) if k not in kept and (r["m"], r["i"], r["t"]) not in new_values]
+    if gone:
+        await conn.execute(f"""DELETE FROM {schema}.usage_interval u
+            USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(m, i, at)
+            WHERE u.meter_id = k.m AND u.item = k.i AND u.at = k.at""",
+                           [k[0] for k in gone], [k[1] for k in gone], [k[2] for k in gone])
     if new:
         await conn.execute(f"""INSERT INTO {schema}.usage_interval (meter_id, item, at, starts_at, delta, estimated)
             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::float8[],
-                                 $6::bool[])""", *[list(c) for c in zip(*new, strict=True)])
+                                 $6::bool[])
+            ON CONFLICT (meter_id, item, at) DO UPDATE
+            SET starts_at = EXCLUDED.starts_at, delta = EXCLUDED.delta, estimated = EXCLUDED.estimated""",
+                           *[list(c) for c in zip(*new, strict=True)])
     return Touched(keys)
 
 
