@@ -822,6 +822,9 @@ def key_customer_analytics() -> DashboardSpec:
                f"         rank() OVER (PARTITION BY utility ORDER BY sum(usage) DESC) AS rank\n"
                f"  FROM {R}.analytics_usage_daily\n  WHERE $__timeFilter(bucket) AND {MAIN}\n    AND {scope()}\n"
                f"  GROUP BY 1, 2, 3) r\nWHERE rank <= 20 ORDER BY utility, rank")
+    chosen = (f"SELECT rule_id, rank, customer_id, utility, category, region_id, usage,\n"
+              f"       period_from AS \"from\", period_to AS \"to\", chosen_at\n"
+              f"FROM {R}.analytics_key_customer_by_rule\nWHERE {scope()}\nORDER BY rule_id, rank")
     curves = (f"SELECT $__timeGroupAlias(c.data_time, '15m'), c.customer_id, sum(c.value) AS \"active power\"\n"
               f"FROM {R}.analytics_curve c JOIN {R}.analytics_key_customer k ON k.customer_id = c.customer_id\n"
               f"WHERE $__timeFilter(c.data_time) AND c.item = 'power.active.total'\n  AND {scope('c')}\n"
@@ -829,13 +832,17 @@ def key_customer_analytics() -> DashboardSpec:
     return DashboardSpec("analytics", "key_customers.json", "emms-analytics-key-customers",
                          "EMMS analytics: key customers",
                          "Hand-chosen key customers (analytics.key_customer) with usage, curves and data quality; "
-                         "key customers by rule: the top 20 by usage per utility (R-4.5.4.2).", [
+                         "key customers chosen by the rules (analytics.key_customer_chosen) and the top 20 by usage per utility"
+                         " (R-4.5.4.2).", [
         ("Hand-chosen", [
             sql_table("Key customers: usage and estimated share in the period", hand),
             sql_ts("Key customers: usage per local day", hand_daily),
             sql_ts("Key customers: 15-minute load curves", curves, unit="kwatt", width=24),
         ]),
         ("By rule", [
+            sql_table("Key customers chosen by the rules (as last evaluated), with rank and usage", chosen, width=24,
+                      description="The service evaluates every rule (PUT /api/v1/analytics/key-customers/rules/…)"
+                                  " every key_customer_refresh_s and at once when it changes."),
             sql_table("Top 20 customers by usage per utility, with their estimated share", by_rule, width=24),
             sql_table("Collection per network node", _quality(MAIN), width=24),
         ]),

@@ -28,6 +28,7 @@ import yaml
 from service_harness import FreshBearer, area_topics
 from test_analytics_rollups import change, close, days, eventually, midnight, publish, reading
 
+from emms_analytics.keycustomers import chosen
 from emms_bus import BusProducer, KafkaSettings
 from emms_messages.readings import ValidatedReading
 
@@ -144,7 +145,7 @@ SPAN = {"from": midnight(FIRST).isoformat(), "to": midnight(LAST).isoformat(), "
 
 @pytest.fixture(scope="module")
 async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer) -> httpx.AsyncClient:
-    _, client = analytics
+    ar, client = analytics
     await producer.publish_many(masterdata(), topic="emms.masterdata.change.v1")
     await publish(producer, readings(), "dashboards")
     expected = {(point, "2026-02"): truth(point, date(2026, 2, 1), LAST) for point in POINTS}
@@ -167,6 +168,10 @@ async def fleet(analytics: tuple[Any, httpx.AsyncClient], producer: BusProducer)
     marked = await client.post("/api/v1/analytics/key-customers", json={"customer_id": "GE1-C",
                                                                         "reason": "largest load"}, headers=OPERATOR)
     assert marked.status_code == 201, marked.text  # the hand choice, through the key-customer route
+    rule = await client.put("/api/v1/analytics/key-customers/rules/grafana-top", headers=OPERATOR, json={
+        "utility": "electricity", "top_n": 3, "period_days": 28, "companies": ["GCO"]})
+    assert rule.status_code == 201, rule.text  # chosen by rule: evaluated over February for the view
+    assert await chosen.refresh(ar, midnight(LAST), rule_id="grafana-top") > 0
     return client
 
 
@@ -374,6 +379,12 @@ async def test_heat_by_building_and_station_match_the_truth(
     assert heating["GHX-A-B2"]["heated_households"] == 0 and heating["GHX-A-B2"]["heat_per_m2_kwh"] is None
     temperatures = heat["Customers by supply-temperature interval"]
     assert sum(r["customers"] for r in temperatures) == 2
+    by_rule = results["key_customers"]["Key customers chosen by the rules (as last evaluated), with rank and usage"]
+    electricity = sorted((p for p, v in POINTS.items() if v[0] == "electricity"),
+                         key=lambda p: -truth(p, date(2026, 2, 1), LAST))[:3]
+    assert [(r["rule_id"], r["rank"], r["customer_id"]) for r in by_rule] == [
+        ("grafana-top", k, f"{p}-C") for k, p in enumerate(electricity, start=1)]
+    assert all(close(r["usage"], truth(r["customer_id"][:-2], date(2026, 2, 1), LAST)) for r in by_rule)
     keys = results["key_customers"]["Key customers: usage and estimated share in the period"]
     assert [(r["customer_id"], r["utility"]) for r in keys] == [("GE1-C", "electricity")]
     assert close(keys[0]["usage"], truth("GE1", FIRST, LAST))

@@ -15,13 +15,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 from service_harness import FreshBearer, area_topics, in_process
 
 from emms_analytics.app import create_app
+from emms_analytics.keycustomers import chosen
+from emms_analytics.runtime import AnalyticsRuntime
 from emms_analytics.settings import AnalyticsSettings
 from emms_bus import BusProducer, KafkaSettings
 from emms_db.settings import DatabaseSettings
@@ -138,14 +142,16 @@ def topics(kafka_settings: KafkaSettings) -> KafkaSettings:
 
 
 @pytest.fixture(scope="module")
-async def client(database_url: str, topics: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def service(database_url: str,
+                  topics: KafkaSettings) -> AsyncIterator[tuple[AnalyticsRuntime, httpx.AsyncClient]]:
     settings = AnalyticsSettings(
         _env_file=None, environment="test", instance_id=f"analytics-{secrets.token_hex(2)}",
         database=DatabaseSettings(url=database_url), kafka=topics, shutdown_grace_s=5.0, refresh_interval_s=0.3)
     producer = BusProducer(topics, "analytics-key-test")
     await producer.start()
     try:
-        async with in_process(create_app(settings), "http://analytics") as (_, _, http):
+        async with in_process(create_app(settings), "http://analytics") as (_, ar, http):
+            assert isinstance(ar, AnalyticsRuntime)
             await producer.publish_many(masterdata(), topic="emms.masterdata.change.v1")
             batch = readings()
             await producer.publish_many([ValidatedReadingBatch(batch_id=f"key-{i}", terminal="KT",
@@ -162,9 +168,14 @@ async def client(database_url: str, topics: KafkaSettings) -> AsyncIterator[http
                 return (all(abs(totals.get(c, -1) - truth(c, *FEB)) < 1e-6 for c in FLEET)
                         and detail.status_code == 200 and detail.json()["anomalies"]["total"] == 2)
             await eventually(arrived)
-            yield http
+            yield ar, http
     finally:
         await producer.stop()
+
+
+@pytest.fixture(scope="module")
+def client(service: tuple[AnalyticsRuntime, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return service[1]
 
 
 async def test_key_customers_by_rule_and_by_hand_with_audit(client: httpx.AsyncClient) -> None:
@@ -215,6 +226,48 @@ async def test_key_customers_by_rule_and_by_hand_with_audit(client: httpx.AsyncC
     assert [(a["action"], a["actor"]) for a in audit.json()] == [("unmarked", "op-key"), ("marked", "op-key")]
     assert audit.json()[0]["before"]["reason"] == "hospital" and audit.json()[0]["after"] is None
     assert (await client.get("/api/v1/analytics/key-customers/audit", headers=OPERATOR)).status_code == 403
+
+
+async def test_rule_chosen_customers_are_kept_for_grafana(service: tuple[AnalyticsRuntime, httpx.AsyncClient],
+                                                          database_url: str) -> None:
+    """The rule's choice as Grafana reads it (reporting view, as a login in ``emms_reporting`` only) equals the
+    API's at the same instant and the truth; re-evaluated, a changed rule's rows are replaced; a removed rule
+    takes them along."""
+    ar, client = service
+    rule = {"utility": "electricity", "top_n": 2, "period_days": 28, "regions": ["KR"]}
+    assert (await client.put("/api/v1/analytics/key-customers/rules/graf-top2", json=rule,
+                             headers=OPERATOR)).status_code == 201
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=TZ)  # the rule reads Feb 1 – Feb 28 (local days)
+    assert await chosen.refresh(ar, at, rule_id="graf-top2") == 2
+    admin = await asyncpg.connect(database_url)
+    name = f"grafana_key_{secrets.token_hex(5)}"
+    await admin.execute(f"CREATE ROLE {name} LOGIN IN ROLE emms_reporting")
+    parts = urlsplit(database_url)
+    reader = await asyncpg.connect(urlunsplit(parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port or 5432}")))
+    query = ("SELECT rank, customer_id, region_id, usage, period_from, period_to"
+             " FROM reporting.analytics_key_customer_by_rule WHERE rule_id = $1 ORDER BY rank")
+    try:
+        rows = await reader.fetch(query, "graf-top2")
+        api = (await client.get("/api/v1/analytics/key-customers", params={"at": at.isoformat()})).json()["customers"]
+        by_api = {c["customer_id"]: r for c in api for r in c["reasons"] if r.get("rule_id") == "graf-top2"}
+        assert [(r["rank"], r["customer_id"], r["region_id"]) for r in rows] == [(1, "K1", "KR1"), (2, "K3", "KR2")]
+        for r in rows:
+            assert r["usage"] == pytest.approx(truth(r["customer_id"], *FEB)) == by_api[r["customer_id"]]["usage"]
+            assert (r["period_from"], r["period_to"]) == (midnight(FEB[0]), midnight(FEB[1]))
+        # the rule narrowed to one region: its rows are replaced, not added to
+        narrowed = {**rule, "regions": ["KR2"]}
+        assert (await client.put("/api/v1/analytics/key-customers/rules/graf-top2", json=narrowed,
+                                 headers=OPERATOR)).status_code == 200
+        await chosen.refresh(ar, at, rule_id="graf-top2")
+        assert [r["customer_id"] for r in await reader.fetch(query, "graf-top2")] == ["K3"]
+        assert (await client.delete("/api/v1/analytics/key-customers/rules/graf-top2",
+                                    headers=OPERATOR)).status_code == 204
+        assert await reader.fetch(query, "graf-top2") == []
+    finally:
+        await reader.close()
+        await admin.execute(f"DROP OWNED BY {name}")
+        await admin.execute(f"DROP ROLE {name}")
+        await admin.close()
 
 
 async def test_bad_key_customer_input_is_refused_with_the_reason(client: httpx.AsyncClient) -> None:

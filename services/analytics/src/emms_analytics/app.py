@@ -18,7 +18,7 @@ from emms_analytics.api.routes_quality import router as quality_router
 from emms_analytics.api.routes_supply_quality import router as supply_quality_router
 from emms_analytics.api.routes_usage import router as usage_router
 from emms_analytics.exports.database import ExportDatabase
-from emms_analytics.keycustomers import anomalies, terminals
+from emms_analytics.keycustomers import anomalies, chosen, terminals
 from emms_analytics.runtime import MASTERDATA_TOPIC, SCHEMA, VALIDATED_TOPIC, AnalyticsRuntime
 from emms_analytics.settings import AnalyticsSettings
 from emms_db.storage_mode import StorageMode
@@ -42,6 +42,7 @@ async def setup(rt: ServiceRuntime) -> None:
     rt.add_worker("inbox-purge", ar.run_purge)
     rt.add_worker("loss-topology", loss_service(ar).run_topology)
     rt.add_worker("loss-daily", loss_service(ar).run_daily)
+    rt.add_worker("key-customers-by-rule", partial(chosen.run, ar))
 
 
 SPEC = ServiceSpec(

@@ -48,6 +48,8 @@ class AnalyticsSettings(ServiceSettings):
     consumer_max_batch: int = Field(default=200, ge=1, le=5000)
     refresh_interval_s: float = Field(default=2.0, gt=0)
     """TimescaleDB: how often the windows touched by late data are refreshed in the continuous aggregates."""
+    key_customer_refresh_s: float = Field(default=900.0, gt=0)
+    """How often the rule-chosen key customers are re-evaluated for Grafana (``key_customer_chosen``)."""
     main_items: dict[str, str] = Field(default_factory=lambda: {
         "electricity": "energy.active.import.total", "water": "water.volume", "gas": "gas.volume",
         "heat": "heat.energy"})

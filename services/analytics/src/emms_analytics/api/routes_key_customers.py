@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Response
 from emms_analytics.api.deps import NAME, Instant, Marker, Reader, Runtime, aware, period_of, scope_of
 from emms_analytics.api.responses import ERRORS
 from emms_analytics.calendar import Interval
-from emms_analytics.keycustomers import detail, rules
+from emms_analytics.keycustomers import chosen, detail, rules
 from emms_analytics.keycustomers import repository as repo
 from emms_analytics.keycustomers.models import (
     AuditEntry,
@@ -95,6 +95,7 @@ async def put_rule(rt: Runtime, principal: Marker, rule_id: RulePath, body: Rule
         if missing:
             raise NotFound(missing)
         created = await repo.put_rule(conn, SCHEMA, rule, principal.subject)
+    await chosen.refresh(rt, rule_id=rule_id)  # Grafana's view of the rule's customers follows at once
     response.status_code = 201 if created else 200
     return _rule_dict(rule)
 
