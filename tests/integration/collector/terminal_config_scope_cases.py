@@ -57,6 +57,12 @@ def terminal_config_cases(a: dict[str, str], b: dict[str, str], admin: dict[str,
     async def table_read(w: Any) -> None:
         await one_terminal(w, "POST", f"{CFG}/terminals/{ta}/table/read", 504)
 
+    async def tariff(w: Any) -> None:  # never read here (the terminal is not online): 409 with the reason
+        await one_terminal(w, "GET", f"{CFG}/terminals/{ta}/tariff", 409)
+
+    async def tariff_read(w: Any) -> None:
+        await one_terminal(w, "POST", f"{CFG}/terminals/{ta}/tariff/read", 504)
+
     async def adopt(w: Any) -> None:
         await one_terminal(w, "POST", f"{CFG}/unknown-meters/{ta}/7/adopt", 404, json={"meter_id": "m-x"})
 
@@ -95,6 +101,8 @@ def terminal_config_cases(a: dict[str, str], b: dict[str, str], admin: dict[str,
         f"GET {CFG}/registered": registered,
         f"POST {CFG}/registered/{{terminal}}/accept": accept,
         f"POST {CFG}/terminals/{{terminal}}/table/read": table_read,
+        f"GET {CFG}/terminals/{{terminal}}/tariff": tariff,
+        f"POST {CFG}/terminals/{{terminal}}/tariff/read": tariff_read,
         f"GET {CFG}/unknown-meters": unknown,
         f"POST {CFG}/unknown-meters/{{terminal}}/{{pn}}/adopt": adopt,
         f"POST {CFG}/terminals/{{terminal}}/reset": reset,
