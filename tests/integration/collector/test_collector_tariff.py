@@ -18,13 +18,14 @@ from typing import Any
 import httpx
 import pytest
 from collector_harness import DutyLogWatch, ReadingWatch, Running, collector_settings, running_collector
-from service_harness import area_topics
+from service_harness import FreshBearer, area_topics
 from terminal_config_harness import Sim, fep_settings, manifest, running_fep, simulator, wait_downlink_ready
 
 from emms_bus import KafkaSettings
 
 pytestmark = pytest.mark.integration
 CFG = "/api/v1/terminal-config"
+STEP_UP = FreshBearer("op-reset", "operator", step_up=True)
 NIGHT_AND_DAY = [1] * 16 + [0] * 28 + [1] * 4  # 费率 2 00:00–08:00 and 22:00–24:00, 费率 1 08:00–22:00
 
 
@@ -151,6 +152,21 @@ async def test_a_pushed_tariff_is_confirmed_read_back_and_held_by_the_concentrat
     assert shown["state"] == {"F21": "in_sync", "F22": "in_sync"}
     again = await world.client.post(f"{CFG}/terminals/{terminal}/tariff/read")  # read on request: the same
     assert again.status_code == 200 and again.json()["slots"] == NIGHT_AND_DAY
+
+    # parameters initialised (AFN01 F3): the concentrator is back at the factory tariff, the collector reads it
+    # again by itself and finds it differs from the master's (drift)
+    reset = await world.client.post(f"{CFG}/terminals/{terminal}/reset", json={"kind": "factory"}, headers=STEP_UP)
+    assert reset.status_code == 200 and reset.json()["outcome"] == "confirmed", reset.text
+    factory = world.truth(terminal)
+    assert factory["slots"] != NIGHT_AND_DAY and factory["rate_count"] == 4
+
+    async def reread() -> dict[str, Any] | None:
+        shown = await world.tariff(terminal)
+        return shown if shown is not None and shown["slots"] == factory["slots"] else None
+
+    shown = await until(reread, 30, "the factory tariff read again after the reset")
+    _same_as_truth(shown, factory)
+    assert shown["state"] == {"F21": "drift", "F22": "drift"}
 
 
 async def test_bad_tariffs_and_unknown_terminals_are_refused_with_the_reason(world: World) -> None:

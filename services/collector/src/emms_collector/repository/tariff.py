@@ -25,6 +25,14 @@ async def due_on_login(conn: Connection, terminals: Sequence[str]) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
+async def mark_due(conn: Connection, terminal: str) -> None:
+    """Read the terminal's tariff again (its parameters were reset to the factory's)."""
+    await conn.execute(
+        f"""INSERT INTO {SCHEMA}.tariff_read AS r (terminal) VALUES ($1)
+            ON CONFLICT (terminal) DO UPDATE SET state = 'due', due_since = now() WHERE r.state <> 'reading'""",
+        terminal)
+
+
 async def claim_due(conn: Connection, limit: int) -> list[str]:
     rows = await conn.fetch(
         f"""UPDATE {SCHEMA}.tariff_read SET state = 'reading'

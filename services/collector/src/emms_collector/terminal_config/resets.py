@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from emms_collector import duty_log
+from emms_collector.repository import tariff as tariff_sql
 from emms_collector.repository import terminal_config as sql
 from emms_collector.terminal_config.pushes import TerminalConfig
 from emms_messages.terminal import DataUnitRequest, RequestOutcome
@@ -31,6 +32,8 @@ async def reset(config: TerminalConfig, terminal: str, kind: str, actor: str) ->
     detail = result.detail or ("confirmed by the terminal (AFN00)" if outcome == "confirmed" else "")
     async with config.pool.acquire() as conn:
         await sql.finish_action(conn, action, f"{outcome}: {detail}".strip(": "))
+        if outcome == "confirmed" and fn in (3, 4):  # parameters initialised: the tariff in force is the factory's
+            await tariff_sql.mark_due(conn, terminal)
     await duty_log.terminal_action(config.producer, category="reset", action=f"reset.{kind}", actor=actor,
                                    terminal=terminal, action_id=action, outcome=outcome,
                                    detail={"fn": fn, "detail": detail})
