@@ -133,3 +133,16 @@ def test_one_rate_for_every_period_when_f22_carries_only_rate_1() -> None:
     used = _register(state, meter, "energy.active.import.total", T0 + DAY) \
         - _register(state, meter, "energy.active.import.total", T0)
     assert abs(spent - 800 * used) <= 0.01 * 800 * 2
+
+
+def test_a_tariff_change_reaches_the_parents_ledger() -> None:
+    """A fleet child forwards its ledger's changes; the parent's truth API shows the tariff its concentrator holds."""
+    state, _ = _state()
+    forwarded: list[dict[str, object]] = []
+    state.truth.ledger.listener = forwarded.append
+    assert _confirmed(_ask(state, 0x04, [DataUnit(0, 22, EnergyRates((500, None)))], T0))
+    parent = GroundTruth(FleetConfig(seed=11, concentrators=6, meters_per=12, rates=FieldRates.quiet()))
+    for change in forwarded:
+        parent.ledger.apply(change)
+    held = TestClient(create_app(parent)).get("/tariff", params={"terminal": state.index}).json()
+    assert held["told"] is True and held["rates"] == [500, None] and held["slots"] == list(DEFAULT_SLOTS)
