@@ -47,6 +47,10 @@ aggregates) — each:
     EMMS_BENCH_ANALYTICS_METERS=100000 EMMS_BENCH_ANALYTICS_DAYS=365 \\
         EMMS_BENCH_ANALYTICS_UPKEEP=200000 EMMS_BENCH_ANALYTICS_MODES=postgresql,timescaledb \\
         .venv/bin/python tools/bench/run.py analytics
+
+``EMMS_BENCH_ANALYTICS_LOADED_URL`` names a database that holds such a load and no upkeep yet (e.g. a
+``pg_basebackup`` copy of a run's cluster taken after its ``ANALYZE``): then only the upkeep is measured on
+it — the same ``METERS`` / ``DAYS`` / ``UPKEEP`` as the run that loaded it.
 """
 
 from __future__ import annotations
@@ -500,9 +504,11 @@ async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings,
 # --- one mode ---------------------------------------------------------------------------------------------
 
 async def _measure(url: str, bootstrap: str, mode: StorageMode, fleet: int, days: int,
-                   upkeep: int) -> list[dict[str, object]]:
+                   upkeep: int, loaded: bool = False) -> list[dict[str, object]]:
+    """``loaded``: the database holds a previous run's load (and no upkeep yet): only the upkeep is measured."""
     rows = [_row(mode, "load average (1 min) before the mode", os.getloadavg()[0], "", "-", "")]
-    rows += await _load(url, mode, fleet, days, upkeep)
+    if not loaded:
+        rows += await _load(url, mode, fleet, days, upkeep)
     ks = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"bn{secrets.token_hex(3)}.", max_batch=5000)
     await ensure_topics(ks)
     settings = AnalyticsSettings(_env_file=None, environment="bench", database=DatabaseSettings(url=url, pool_max=8),
@@ -512,7 +518,8 @@ async def _measure(url: str, bootstrap: str, mode: StorageMode, fleet: int, days
         token = issue_token(AuthSettings(), "bench", "viewer")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://analytics",
                                      headers={"Authorization": f"Bearer {token}"}, timeout=120) as api:
-            rows += await _queries(api, url, mode, fleet, days)
+            if not loaded:
+                rows += await _queries(api, url, mode, fleet, days)
             if upkeep:
                 timeout = float(os.environ.get("EMMS_BENCH_ANALYTICS_UPKEEP_TIMEOUT", "600"))
                 rows += await _upkeep(app, api, url, ks, mode, fleet, days, upkeep, timeout)
@@ -539,6 +546,15 @@ def _run_mode(mode: StorageMode, server: str | None, broker: LocalBroker, fleet:
             asyncio.run(drop_database(url))
 
 
+def _upkeep_only(mode: StorageMode, url: str, broker: LocalBroker, fleet: int, days: int,
+                 upkeep: int) -> list[dict[str, object]]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(_measure(url, broker.bootstrap, mode, fleet, days, upkeep, loaded=True))
+    return uvloop.run(_measure(url, broker.bootstrap, mode, fleet, days, upkeep, loaded=True))
+
+
 def run() -> list[dict[str, object]]:
     fleet = int(os.environ.get("EMMS_BENCH_ANALYTICS_METERS", "100000"))
     days = int(os.environ.get("EMMS_BENCH_ANALYTICS_DAYS", "365"))
@@ -547,7 +563,12 @@ def run() -> list[dict[str, object]]:
              os.environ.get("EMMS_BENCH_ANALYTICS_MODES", "postgresql,timescaledb").split(",") if m.strip()]
     rows: list[dict[str, object]] = []
     broker = LocalBroker().start()
+    loaded = os.environ.get("EMMS_BENCH_ANALYTICS_LOADED_URL")
     try:
+        if loaded:  # a copy of a run's database after its load (pg_basebackup): the upkeep alone, again
+            for mode in modes:
+                rows += _upkeep_only(mode, loaded, broker, fleet, days, upkeep)
+            return rows
         for mode in modes:
             if mode is StorageMode.POSTGRESQL:
                 rows += _run_mode(mode, None, broker, fleet, days, upkeep)

@@ -3,13 +3,18 @@
 The aggregates are real-time (``materialized_only = false``): usage newer than their last
 refresh is aggregated on read. Older buckets change only when refreshed; the refresh policies
 do it every minute / five minutes / half hour, and this worker does it within
-``refresh_interval_s`` for exactly the windows the consumer recorded (hourly, then daily, then
-monthly, each widened to whole local buckets, each in one batch). ``CALL refresh_continuous_aggregate`` cannot run
-in a transaction block, so it runs on its own connection outside one.
+``refresh_interval_s`` for exactly the windows the consumer recorded (hourly, then daily, each widened
+to whole local buckets, each in one batch). The monthly level is recomputed over whole months (``force``):
+at the end of a month that reads every meter's days of the month, so while a collection streams in it runs
+at most every ``monthly_refresh_every_s`` — and at once when a round finds no new window (the stream has
+paused); its windows wait in ``refresh_window_month`` meanwhile. The customer and region rollups follow the
+monthly level. ``CALL refresh_continuous_aggregate`` cannot run in a transaction block, so it runs on its
+own connection outside one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,28 +52,47 @@ def merged(windows: list[Window], gap: timedelta = timedelta(days=1)) -> list[Wi
     return out
 
 
-async def refresh_pending(pool: asyncpg.Pool, schema: str, local_tz: str) -> int:
-    """Refresh every recorded window; returns how many windows were done."""
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    windows: int
+    """Windows whose hourly and daily aggregates were refreshed."""
+    monthly: bool
+    """Whether the monthly level (and the customer and region rollups after it) ran."""
+
+
+async def refresh_pending(pool: asyncpg.Pool, schema: str, local_tz: str, monthly_due: bool = True) -> Refreshed:
+    """Refresh every recorded window; the monthly level when ``monthly_due`` or when no window was new."""
     tz = ZoneInfo(local_tz)
     async with pool.acquire() as conn:
         # the (meter, month) pairs first: their windows were recorded in the same transactions, so
-        # every one of them is among the windows read next and refreshed before its customers are rewritten
+        # every one of them is among the windows refreshed before its customers are rewritten
         dirty = await dimensions.pending_dirty(conn, schema)
         rows = await conn.fetch(f"SELECT id, lo, hi FROM {schema}.refresh_window ORDER BY id LIMIT {WINDOWS_PER_ROUND}")
-        if not rows:
-            await _follow(conn, schema, dirty)
-            return 0
-        for lo, hi in merged([(r["lo"], r["hi"]) for r in rows]):
-            for view, unit, force in LEVELS:
-                start = truncate(lo, unit, tz)
-                end = add(truncate(hi, unit, tz), unit, 1, tz)
-                await conn.execute(f"CALL refresh_continuous_aggregate('{schema}.{view}', $1::timestamptz,"
-                                   f" $2::timestamptz, force => $3, options => '{ONE_BATCH}')", start, end, force)
-            log.debug("refreshed", lo=lo.isoformat(), hi=hi.isoformat())
-        await conn.execute(f"DELETE FROM {schema}.refresh_window WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        if len(rows) < WINDOWS_PER_ROUND:  # else a dirty pair's window may be among those left for the next round
-            await _follow(conn, schema, dirty)
-        return len(rows)
+        await _refresh(conn, schema, [(r["lo"], r["hi"]) for r in rows], LEVELS[:2], tz)
+        if rows:
+            await conn.execute(f"""WITH done AS (DELETE FROM {schema}.refresh_window WHERE id = ANY($1::bigint[])
+                                                 RETURNING lo, hi)
+                                   INSERT INTO {schema}.refresh_window_month (lo, hi) SELECT lo, hi FROM done""",
+                               [r["id"] for r in rows])
+        if len(rows) == WINDOWS_PER_ROUND or (rows and not monthly_due):
+            return Refreshed(len(rows), False)  # a dirty pair's window may be among those left for the next round
+        months = await conn.fetch(f"SELECT id, lo, hi FROM {schema}.refresh_window_month ORDER BY id")
+        await _refresh(conn, schema, [(r["lo"], r["hi"]) for r in months], LEVELS[2:], tz)
+        await conn.execute(f"DELETE FROM {schema}.refresh_window_month WHERE id = ANY($1::bigint[])",
+                           [r["id"] for r in months])
+        await _follow(conn, schema, dirty)
+        return Refreshed(len(rows), bool(months) or bool(dirty))
+
+
+async def _refresh(conn: Connection, schema: str, windows: list[Window], levels: tuple[tuple[str, str, bool], ...],
+                   tz: ZoneInfo) -> None:
+    for lo, hi in merged(windows):
+        for view, unit, force in levels:
+            start = truncate(lo, unit, tz)
+            end = add(truncate(hi, unit, tz), unit, 1, tz)
+            await conn.execute(f"CALL refresh_continuous_aggregate('{schema}.{view}', $1::timestamptz,"
+                               f" $2::timestamptz, force => $3, options => '{ONE_BATCH}')", start, end, force)
+        log.debug("refreshed", lo=lo.isoformat(), hi=hi.isoformat(), levels=[v for v, _, _ in levels])
 
 
 async def _follow(conn: Connection, schema: str, dirty: list[dimensions.Dirty]) -> None:

@@ -10,6 +10,7 @@ does nothing; a crash before the commit leaves nothing half-applied.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,8 @@ class AnalyticsRuntime:
     pool: asyncpg.Pool
     storage_mode: StorageMode
     readings_handled: int = 0
+    monthly_refreshed_at: float = float("-inf")
+    """TimescaleDB: when the refresher last ran the monthly level (``time.monotonic``)."""
     exports: ExportDatabase | None = None
     """psycopg 3 connections for streaming CSV exports (asyncpg stays on the hot paths)."""
 
@@ -145,7 +148,9 @@ class AnalyticsRuntime:
 
     async def refresh(self) -> None:
         if self.timescale:
-            await refresh_pending(self.pool, SCHEMA, self.settings.local_tz)
+            due = time.monotonic() - self.monthly_refreshed_at >= self.settings.monthly_refresh_every_s
+            if (await refresh_pending(self.pool, SCHEMA, self.settings.local_tz, monthly_due=due)).monthly:
+                self.monthly_refreshed_at = time.monotonic()
 
     async def run_refresher(self, stop: asyncio.Event) -> None:
         await PeriodicWorker("analytics-rollup-refresh", self.refresh, self.settings.refresh_interval_s).run(stop)

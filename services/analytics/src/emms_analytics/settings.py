@@ -48,6 +48,9 @@ class AnalyticsSettings(ServiceSettings):
     consumer_max_batch: int = Field(default=200, ge=1, le=5000)
     refresh_interval_s: float = Field(default=2.0, gt=0)
     """TimescaleDB: how often the windows touched by late data are refreshed in the continuous aggregates."""
+    monthly_refresh_every_s: float = Field(default=30.0, ge=0)
+    """TimescaleDB: while windows keep coming, the monthly aggregate (whole months, forced) is refreshed at most
+    this often; at once when a round finds no new window."""
     key_customer_refresh_s: float = Field(default=900.0, gt=0)
     """How often the rule-chosen key customers are re-evaluated for Grafana (``key_customer_chosen``)."""
     main_items: dict[str, str] = Field(default_factory=lambda: {
