@@ -483,6 +483,7 @@ async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings,
                 visible_s = time.perf_counter() - t0
                 break
         await asyncio.sleep(0.5)
+    month_s = await _month_visible(api, days, expect, t0, timeout_s) if visible_s is not None else None
     gc.unfreeze()
     handled = ar.readings_handled - base
     consumed = f"consumer done at {consumed_s:.1f} s" if consumed_s is not None else f"{handled:,} consumed"
@@ -496,9 +497,32 @@ async def _upkeep(app: Any, api: httpx.AsyncClient, url: str, ks: KafkaSettings,
                      f" ({handled / elapsed:,.0f}/s), /usage total {got:,.1f} of {expect:,.1f}; {note}")]
     rate = n / visible_s
     met = "met" if rate >= 200_000 / 60 else f"NOT met: {200_000 / 60 / rate:.1f}× too slow"
+    month = [] if month_s is None else [_row(
+        mode, "upkeep: the same day in the month rollups (/usage interval=month, regions: the region × month rollup)",
+        month_s, "s", "-", "from the first publish; the monthly aggregate and the dimension rollups follow the"
+                           " daily level (TimescaleDB: at most every monthly_refresh_every_s while windows come)")]
     return [*extra, _row(mode, f"upkeep: a day of {n:,} meters visible in /usage", visible_s, "s",
                  "≤ 60 for 200,000" if n == 200_000 else f"≤ {60 * n / 200_000:.3g} (pro rata)", f"{met}; {note}"),
-            _row(mode, "upkeep: readings/s bus → rollups (visible)", rate, "readings/s", "≥ 3,333", met)]
+            _row(mode, "upkeep: readings/s bus → rollups (visible)", rate, "readings/s", "≥ 3,333", met), *month]
+
+
+async def _month_visible(api: httpx.AsyncClient, days: int, expect: float, t0: float,
+                         timeout_s: float) -> float | None:
+    """When the upkeep's day shows in its month, through the region × month rollup (a month-aligned query
+    filtered by region reads it). Only where the day opens a month (the default year: 2026-01-01), so that the
+    month's total is the day's; None otherwise."""
+    start = FIRST + timedelta(days=days)
+    if start.day != 1:
+        return None
+    end = (start + timedelta(days=32)).replace(day=1)
+    params = {"from": midnight(days).isoformat(), "to": midnight(days + (end - start).days).isoformat(),
+              "interval": "month", "group_by": "total", "regions": ["CITY", "X"]}
+    while time.perf_counter() - t0 < timeout_s:
+        resp = await api.get("/api/v1/analytics/usage", params=params)
+        if resp.status_code == 200 and _close(sum(r["usage"] for r in resp.json()["rows"]), expect):
+            return time.perf_counter() - t0
+        await asyncio.sleep(0.5)
+    return None
 
 
 # --- one mode ---------------------------------------------------------------------------------------------
