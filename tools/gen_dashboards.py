@@ -832,8 +832,8 @@ def key_customer_analytics() -> DashboardSpec:
     return DashboardSpec("analytics", "key_customers.json", "emms-analytics-key-customers",
                          "EMMS analytics: key customers",
                          "Hand-chosen key customers (analytics.key_customer) with usage, curves and data quality; "
-                         "key customers chosen by the rules (analytics.key_customer_chosen) and the top 20 by usage per utility"
-                         " (R-4.5.4.2).", [
+                         "key customers chosen by the rules (analytics.key_customer_chosen) and the top 20 by usage"
+                         " per utility (R-4.5.4.2).", [
         ("Hand-chosen", [
             sql_table("Key customers: usage and estimated share in the period", hand),
             sql_ts("Key customers: usage per local day", hand_daily),
