@@ -40,6 +40,33 @@ class TerminalSession(Payload):
         return f"{self.terminal}/{self.connection_id}/{self.state}/{self.last_seen.isoformat()}"
 
 
+class TerminalTariff(Payload):
+    """The tariff in force of a terminal (1376.1 AFN0A F21 + F22) as the collector holds it, published each time
+    the collector stores F21 or F22 read from the terminal: the read at its first login, a read on request, the
+    periodic read-back, a push's confirming read-back. Carries the whole tariff as held then; ``read_at`` orders
+    them (a consumer keeps the newest). Published at least once: a redelivery is the same message."""
+
+    SCHEMA_NAME = "terminal.tariff"
+    SCHEMA_VERSION = 1
+
+    terminal: TerminalAddress
+    slots: list[int] = Field(min_length=48, max_length=48)
+    """The rate number (0-based: 0 = 费率 1) of each half hour of the local day, from 00:00–00:30 (F21)."""
+    rate_count: int = Field(ge=1, le=48)
+    """M: the number of rates (F21)."""
+    rates: list[int] | None = None
+    """厘 per kWh of rate 1, 2, … (F22); None while F22 was never read."""
+    periods_read_at: datetime
+    """When F21 was read."""
+    rates_read_at: datetime | None = None
+    """When F22 was read (None with ``rates``)."""
+    read_at: datetime
+    """The newer of the two reads: the tariff's version (a newer one replaces an older one)."""
+
+    def natural_key(self) -> str:
+        return f"{self.terminal}/{self.read_at.isoformat()}"
+
+
 class FrameKind(StrEnum):
     RESPONSE = "response"  # answer to a master request (correlated)
     REPORT = "report"  # active report of data (PRM=1, not link)

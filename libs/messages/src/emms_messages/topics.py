@@ -21,7 +21,7 @@ from emms_messages.events import Anomaly, DeviceEvent
 from emms_messages.masterdata import MasterDataChange
 from emms_messages.oplog import OperationLogged
 from emms_messages.readings import BackfillRequest, RawReadingBatch, ValidatedReadingBatch
-from emms_messages.terminal import DownlinkRequest, DownlinkResult, TerminalSession, UplinkFrame
+from emms_messages.terminal import DownlinkRequest, DownlinkResult, TerminalSession, TerminalTariff, UplinkFrame
 
 DAY_MS = 86_400_000
 
@@ -54,6 +54,9 @@ TOPICS: Mapping[str, Topic] = MappingProxyType({t.name: t for t in (
     _t("emms.terminal.session.v1", TerminalSession, lambda p: p.terminal, 24, 7,
        ("fep",), ("fep", "collector", "operations", "analytics"),
        "Terminal online/offline, peer, FEP replica, clock deviation."),
+    _t("emms.terminal.tariff.v1", TerminalTariff, lambda p: p.terminal, 12, 365,
+       ("collector",), ("analytics",),
+       "The tariff in force of a terminal (AFN0A F21 periods, F22 rates) each time the collector stores a read of it."),
     _t("emms.uplink.frame.v1", UplinkFrame, lambda p: p.terminal, 48, 3,
        ("fep",), ("collector",), "Every decoded frame a terminal sent (responses, reports, events)."),
     _t("emms.downlink.request.v1", DownlinkRequest, lambda p: p.terminal, 48, 1,
