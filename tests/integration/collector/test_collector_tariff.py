@@ -3,7 +3,8 @@ FEP and broker into the collector, AFN04 F21 / F22 pushed back and confirmed.
 
 One world for the module: a FEP replica and the collector in the test loop, a simulator fleet of two
 concentrators. What a concentrator holds is checked in the simulator's truth API (``GET /tariff``), never only in
-the collector's own view.
+the collector's own view — and on the bus: every stored read of the tariff is published on
+``emms.terminal.tariff.v1`` (analytics splits usage by it), watched from before the first login.
 """
 
 from __future__ import annotations
@@ -11,17 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from collector_harness import DutyLogWatch, ReadingWatch, Running, collector_settings, running_collector
+from collector_harness import (
+    DutyLogWatch,
+    ReadingWatch,
+    Running,
+    _BusParticipant,
+    collector_settings,
+    running_collector,
+)
 from service_harness import FreshBearer, area_topics
 from terminal_config_harness import Sim, fep_settings, manifest, running_fep, simulator, wait_downlink_ready
 
-from emms_bus import KafkaSettings
+from emms_bus import Delivery, KafkaSettings
+from emms_messages.terminal import TerminalTariff
 
 pytestmark = pytest.mark.integration
 CFG = "/api/v1/terminal-config"
@@ -40,12 +49,32 @@ async def until(check: Callable[[], Awaitable[Any]], timeout_s: float, what: str
     raise TimeoutError(f"{what} not within {timeout_s} s (last: {last!r})")
 
 
+class TariffWatch(_BusParticipant):
+    """Every tariff message (``emms.terminal.tariff.v1``) published while the world runs."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        super().__init__(kafka, "tariff-watch", ["emms.terminal.tariff.v1"])
+        self.seen: list[TerminalTariff] = []
+
+    async def _handle(self, batch: Sequence[Delivery]) -> None:
+        self.seen.extend(d.payload for d in batch if isinstance(d.payload, TerminalTariff))
+
+    async def holding(self, terminal: str, slots: list[int], timeout_s: float = 30.0) -> TerminalTariff:
+        """The newest message of ``terminal`` once one carries ``slots``."""
+        async def newest() -> TerminalTariff | None:
+            mine = [t for t in self.seen if t.terminal == terminal and t.slots == slots]
+            return max(mine, key=lambda t: t.read_at) if mine else None
+        found: TerminalTariff = await until(newest, timeout_s, f"a tariff message of {terminal}")
+        return found
+
+
 @dataclass
 class World:
     collector: Running
     sim: Sim
     terminals: list[dict[str, Any]]
     duty: DutyLogWatch
+    bus: TariffWatch
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -94,11 +123,19 @@ async def world(database_url: str, kafka_settings: KafkaSettings, tmp_path_facto
     async with contextlib.AsyncExitStack() as stack:
         watch = await stack.enter_async_context(ReadingWatch(kafka_settings))
         duty = await stack.enter_async_context(DutyLogWatch(kafka_settings))
+        bus = await stack.enter_async_context(TariffWatch(kafka_settings))
         fep = await stack.enter_async_context(running_fep(fep_cfg))
         await wait_downlink_ready(watch.producer, fep)
         collector = await stack.enter_async_context(running_collector(settings, role="admin"))
         sim = stack.enter_context(simulator(fep.port, 2, 2, 701, tmp))
-        yield World(collector, sim, terminals, duty)
+        yield World(collector, sim, terminals, duty, bus)
+
+
+def _published_as_truth(message: TerminalTariff, truth: dict[str, Any]) -> None:
+    assert message.slots == truth["slots"] and message.rate_count == truth["rate_count"]
+    assert message.rates == truth["rates"]
+    assert message.rates_read_at is not None
+    assert message.read_at == max(message.periods_read_at, message.rates_read_at)
 
 
 def _same_as_truth(shown: dict[str, Any], truth: dict[str, Any]) -> None:
@@ -116,6 +153,11 @@ async def test_the_tariff_read_at_first_login_is_the_concentrators(world: World)
     assert shown["periods"][0] == {"from": "00:00", "to": "07:00", "rate": 4, "li_per_kwh": 300,
                                    "yuan_per_kwh": 0.3}
     assert shown["read_at"] is not None and shown["state"] == {"F21": "unknown", "F22": "unknown"}
+    # the same tariff on the bus, for analytics: the read at the first login was published
+    published = await world.bus.holding(terminal, truth["slots"])
+    _published_as_truth(published, truth)
+    assert published.periods_read_at.isoformat() == shown["periods_read_at"]
+    assert published.rates_read_at is not None and published.rates_read_at.isoformat() == shown["rates_read_at"]
 
 
 async def test_a_tariff_never_read_is_409_with_the_reason_and_a_read_on_request_fetches_it(world: World) -> None:
@@ -150,6 +192,9 @@ async def test_a_pushed_tariff_is_confirmed_read_back_and_held_by_the_concentrat
         {"from": "08:00", "to": "22:00", "rate": 1, "li_per_kwh": 850, "yuan_per_kwh": 0.85},
         {"from": "22:00", "to": "24:00", "rate": 2, "li_per_kwh": 420, "yuan_per_kwh": 0.42}]
     assert shown["state"] == {"F21": "in_sync", "F22": "in_sync"}
+    pushed = await world.bus.holding(terminal, NIGHT_AND_DAY)  # each confirmed read-back is published
+    _published_as_truth(pushed, truth)
+    assert pushed.rates == [850, 420] and pushed.rate_count == 2
     again = await world.client.post(f"{CFG}/terminals/{terminal}/tariff/read")  # read on request: the same
     assert again.status_code == 200 and again.json()["slots"] == NIGHT_AND_DAY
 
@@ -167,6 +212,9 @@ async def test_a_pushed_tariff_is_confirmed_read_back_and_held_by_the_concentrat
     shown = await until(reread, 30, "the factory tariff read again after the reset")
     _same_as_truth(shown, factory)
     assert shown["state"] == {"F21": "drift", "F22": "drift"}
+    reread_message = await world.bus.holding(terminal, factory["slots"])  # the read after the reset: newer
+    _published_as_truth(reread_message, factory)
+    assert reread_message.read_at > pushed.read_at
 
 
 async def test_bad_tariffs_and_unknown_terminals_are_refused_with_the_reason(world: World) -> None:

@@ -160,6 +160,8 @@ class TerminalConfig:
                 found = "in_sync" if ok else "drift_new"
         if found == "drift_new":
             await self.alarm(terminal, fn, push["value"], reported[fn], "push read back different")
+        if fn in tariff_sql.FNS and self.tariffs is not None:  # the tariff in force changed: on the bus
+            await self.tariffs.publish(terminal)
         return await self._finished(push, state, detail)
 
     async def _not_set(self, push: dict[str, Any], result: DownlinkResult) -> str:
@@ -216,6 +218,8 @@ class TerminalConfig:
             params = await sql.params_of(conn, terminal)
         for fn, want, got in alarms:
             await self.alarm(terminal, fn, want, got, "read-back differs from the master's value")
+        if self.tariffs is not None and any(fn in reported for fn in tariff_sql.FNS):
+            await self.tariffs.publish(terminal)
         metrics.UNKNOWN_METERS.set(unknown)
         return {"terminal": terminal, "outcome": "answered", "detail": "", "params": params,
                 "unknown_meters": unknown}

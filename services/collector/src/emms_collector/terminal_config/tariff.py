@@ -5,6 +5,11 @@ F21 and F22 are managed parameters like any other (``values.SETTABLE``): a push 
 back and compares; the periodic read-back finds drift. What was read is kept as the ``terminal_param`` rows of
 fn 21 and 22; ``tariff_read`` says whether the login read was done. A rate number is 0-based on the wire
 (0 = 费率 1); everything shown here is 1-based.
+
+Each time a read of F21 or F22 is stored (this module's reads, a push's read-back, the drift check), the tariff
+as held then is published on ``emms.terminal.tariff.v1`` (:meth:`TariffReads.publish`; analytics splits usage by
+it). The message follows the commit; a publish that fails makes the tariff due to be read again (and so
+published again), so every stored tariff reaches the bus at least once.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from emms_collector.repository import tariff as sql
 from emms_collector.repository import terminal_config as params_sql
 from emms_collector.terminal_config import values
 from emms_collector.terminal_config.pushes import TerminalConfig
+from emms_messages.terminal import TerminalTariff
 
+log = structlog.get_logger("emms.collector.tariff")
 FNS = sql.FNS
 SLOT_MINUTES = 30
 
@@ -75,6 +84,19 @@ def view(terminal: str, held: Mapping[int, Mapping[str, Any]], tried: Mapping[st
     }
 
 
+def message(terminal: str, held: Mapping[int, Mapping[str, Any]]) -> TerminalTariff | None:
+    """The tariff as held, for the bus (None while F21 was never read; ``rates`` None while F22 was not)."""
+    f21, f22 = (held.get(fn, {}).get("reported") for fn in FNS)
+    if not isinstance(f21, dict):
+        return None
+    periods_at = held[21]["reported_at"]
+    rates_at = held[22]["reported_at"] if isinstance(f22, dict) else None
+    return TerminalTariff(terminal=terminal, slots=list(f21["slots"]), rate_count=int(f21["rate_count"]),
+                          rates=list(f22["rates"]) if isinstance(f22, dict) else None,
+                          periods_read_at=periods_at, rates_read_at=rates_at,
+                          read_at=max(periods_at, rates_at) if rates_at is not None else periods_at)
+
+
 def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
 
@@ -112,4 +134,23 @@ class TariffReads:
             await sql.note_tried(conn, terminal, ok, detail)
         for fn, want, value in alarms:
             await self.config.alarm(terminal, fn, want, value, "read-back differs from the master's value")
+        if any(fn in got for fn in FNS):
+            await self.publish(terminal)
         return {"terminal": terminal, "outcome": result.outcome.value, "ok": ok, "detail": detail}
+
+    async def publish(self, terminal: str) -> TerminalTariff | None:
+        """Publish the terminal's tariff as now held (after F21 or F22 was stored). A failed publish makes the
+        tariff due again: the next read stores and publishes it (at least once; the consumer keeps the newest)."""
+        async with self.config.pool.acquire() as conn:
+            tariff = message(terminal, await sql.held(conn, terminal))
+        if tariff is None:
+            return None
+        try:
+            await self.config.producer.publish(tariff)
+        except Exception as exc:  # the broker: read it again later rather than lose the message
+            log.warning("tariff not published; read again", terminal=terminal, error=str(exc))
+            async with self.config.pool.acquire() as conn:
+                await sql.mark_due(conn, terminal)
+            self.config.poke()
+            return None
+        return tariff
