@@ -21,6 +21,7 @@ from emms_analytics.exports.database import ExportDatabase
 from emms_analytics.keycustomers import anomalies, chosen, terminals
 from emms_analytics.runtime import MASTERDATA_TOPIC, SCHEMA, VALIDATED_TOPIC, AnalyticsRuntime
 from emms_analytics.settings import AnalyticsSettings
+from emms_analytics.tariffs import store as tariff_store
 from emms_db.storage_mode import StorageMode
 from emms_runtime import ServiceRuntime, ServiceSpec, create_service_app
 
@@ -38,6 +39,7 @@ async def setup(rt: ServiceRuntime) -> None:
                     max_batch=settings.consumer_max_batch)
     rt.add_consumer("analytics-anomalies", [anomalies.ANOMALY_TOPIC], partial(anomalies.store, rt.pool, SCHEMA))
     rt.add_consumer("analytics-terminals", [terminals.SESSION_TOPIC], partial(terminals.store, rt.pool, SCHEMA))
+    rt.add_consumer("analytics-tariffs", [tariff_store.TARIFF_TOPIC], partial(tariff_store.store, rt.pool, SCHEMA))
     rt.add_worker("rollup-refresh", ar.run_refresher)
     rt.add_worker("inbox-purge", ar.run_purge)
     rt.add_worker("loss-topology", loss_service(ar).run_topology)

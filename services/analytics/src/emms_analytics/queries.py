@@ -11,6 +11,7 @@ from emms_analytics.repository import usage as usage_repo
 from emms_analytics.runtime import SCHEMA, AnalyticsRuntime
 from emms_analytics.scope import Scope
 from emms_analytics.selection import Selection, unknown_names
+from emms_analytics.tariffs import split
 from emms_runtime import NotFound
 
 
@@ -32,6 +33,21 @@ async def usage_rows(rt: AnalyticsRuntime, scope: Scope, sel: Selection, start: 
                                       rt.settings.local_tz, rt.settings.budget.statement_timeout_ms, table)
     check_rows(rt, rows)
     return rows
+
+
+async def by_tariff_rows(rt: AnalyticsRuntime, scope: Scope, sel: Selection, start: datetime, end: datetime,
+                         interval: str, group_by: str, item: str) -> list[dict[str, Any]]:
+    """The split of ``item``'s interval usage by the tariff in force of each point's terminal
+    (:mod:`emms_analytics.tariffs.split`), under the scan budget: the points' intervals, 15-minute ones assumed."""
+    async with rt.pool.acquire() as conn:
+        points = await usage_repo.count_points(conn, SCHEMA, sel, scope)
+        check_estimate(rt, int(points * ((end - start).total_seconds() / 900 + 1)),
+                       f" ({points} metering points' intervals for the split by tariff; by_tariff=false leaves it out)")
+        rows, tariffs = await split.slot_rows(conn, SCHEMA, sel, scope, item, start, end, interval, group_by,
+                                              rt.settings.local_tz, rt.settings.budget.statement_timeout_ms)
+    answer = split.assign(rows, tariffs)
+    check_rows(rt, answer)
+    return answer
 
 
 def items_for(rt: AnalyticsRuntime, sel: Selection, items: list[str] | None) -> list[str]:

@@ -46,6 +46,7 @@ class EnergyAnswer(ApiModel):
     interval: str
     rows: list[dict[str, Any]]
     tou: list[dict[str, Any]]
+    tou_by_tariff: list[dict[str, Any]] | None
     trend: dict[str, Any]
     sudden_changes: list[dict[str, Any]]
     peak_hours: dict[str, Any] | None

@@ -2,8 +2,9 @@
 load analyses over the curve items (R-4.5.3.1).
 
 Energy: the total import register and its tariff registers t1…t4 (where the meter has them) by
-bucket and dimension. Load: from the validated curve values of one metering point (active power
-``power.active.total``, phase currents ``current.a|b|c``): maximum and minimum with their time,
+bucket and dimension, and (``tou_by_tariff``) the sub-daily usage split by the tariff in force of each point's
+terminal (:mod:`emms_analytics.tariffs.split`). Load: from the validated curve values of one metering point
+(active power ``power.active.total``, phase currents ``current.a|b|c``): maximum and minimum with their time,
 average, load rate (average / maximum), the curve and its trend, and three-phase current unbalance
 ((max − min) / max of the phase currents at one instant), worst and average.
 """
@@ -19,7 +20,7 @@ from emms_analytics import analyses
 from emms_analytics.api.deps import NAME, Reader, Runtime, Selected, period_of, scope_of, zone
 from emms_analytics.api.responses import ERRORS, EnergyAnswer, LoadAnswer
 from emms_analytics.calendar import Interval
-from emms_analytics.queries import usage_rows
+from emms_analytics.queries import by_tariff_rows, usage_rows
 from emms_analytics.repository import curves
 from emms_analytics.runtime import SCHEMA
 from emms_analytics.selection import GroupBy, Selection
@@ -35,7 +36,8 @@ TOU = [f"energy.active.import.t{t}" for t in range(1, 5)]
 async def get_energy(rt: Runtime, principal: Reader, sel: Selected,
                      start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
                      interval: Interval = "day", group_by: GroupBy = "total",
-                     sudden_threshold: Annotated[float, Query(gt=0, le=100)] = 0.5) -> dict[str, Any]:
+                     sudden_threshold: Annotated[float, Query(gt=0, le=100)] = 0.5,
+                     by_tariff: bool = True) -> dict[str, Any]:
     period = period_of(rt, start, end)
     sel = Selection(**{**{f: getattr(sel, f) for f in sel.__dataclass_fields__ if f != "utilities"},
                        "utilities": ["electricity"]})
@@ -47,7 +49,9 @@ async def get_energy(rt: Runtime, principal: Reader, sel: Selected,
     if (period.end - period.start).days <= 92:
         hourly = await usage_rows(rt, scope, sel, period.start, period.end, "hour", "total", [TOTAL])
         peaks = analyses.peak_hours(hourly, zone(rt))
-    return {"interval": interval, "rows": totals, "tou": analyses.tou_split(rows, TOTAL),
+    by_terminal = (await by_tariff_rows(rt, scope, sel, period.start, period.end, interval, group_by, TOTAL)
+                   if by_tariff else None)
+    return {"interval": interval, "rows": totals, "tou": analyses.tou_split(rows, TOTAL), "tou_by_tariff": by_terminal,
             "trend": analyses.trend([v for _, v in points]),
             "sudden_changes": analyses.sudden_changes(points, sudden_threshold), "peak_hours": peaks,
             "series": analyses.series(totals)}
