@@ -166,7 +166,8 @@ async def world(database_url: str, topics: KafkaSettings
                 ) -> AsyncIterator[tuple[AnalyticsRuntime, httpx.AsyncClient, BusProducer]]:
     settings = AnalyticsSettings(
         _env_file=None, environment="test", instance_id=f"analytics-{secrets.token_hex(2)}",
-        database=DatabaseSettings(url=database_url), kafka=topics, shutdown_grace_s=5.0, refresh_interval_s=0.3)
+        database=DatabaseSettings(url=database_url), kafka=topics, shutdown_grace_s=5.0, refresh_interval_s=0.3,
+        budget={"max_scan_rows": 5_000})
     producer = BusProducer(topics, "analytics-tariff-test")
     await producer.start()
     try:
@@ -237,6 +238,15 @@ async def test_the_split_by_the_terminals_tariff_equals_the_readings_split_by_ha
     assert whole["cost_yuan"] is None  # TS2's terminal has no rates
     off = (await client.get("/api/v1/analytics/electricity/energy", params={**PARAMS, "by_tariff": "false"})).json()
     assert off["tou_by_tariff"] is None
+    # the split reads intervals: 4 points × 30 days of 15-minute ones is over this service's 5,000-row budget
+    month = {**PARAMS, "to": local(DAY + timedelta(days=30)).isoformat()}
+    refused = await client.get("/api/v1/analytics/electricity/energy", params=month)
+    assert refused.status_code == 422 and "5000" in refused.json()["detail"]
+    assert "by_tariff=false" in refused.json()["detail"]
+    without = await client.get("/api/v1/analytics/electricity/energy", params={**month, "by_tariff": "false"})
+    assert without.status_code == 200 and without.json()["tou_by_tariff"] is None
+    unknown = await client.get("/api/v1/analytics/electricity/energy", params={**PARAMS, "regions": "NOPE"})
+    assert unknown.status_code == 404
 
 
 async def test_a_redelivered_or_older_tariff_changes_nothing_and_a_newer_one_replaces_it(
