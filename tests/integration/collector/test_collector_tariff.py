@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -59,10 +60,12 @@ class TariffWatch(_BusParticipant):
     async def _handle(self, batch: Sequence[Delivery]) -> None:
         self.seen.extend(d.payload for d in batch if isinstance(d.payload, TerminalTariff))
 
-    async def holding(self, terminal: str, slots: list[int], timeout_s: float = 30.0) -> TerminalTariff:
-        """The newest message of ``terminal`` once one carries ``slots``."""
+    async def holding(self, terminal: str, slots: list[int], rates: list[int], after: datetime | None = None,
+                      timeout_s: float = 30.0) -> TerminalTariff:
+        """The newest message of ``terminal`` once one carries ``slots`` and ``rates`` (read after ``after``)."""
         async def newest() -> TerminalTariff | None:
-            mine = [t for t in self.seen if t.terminal == terminal and t.slots == slots]
+            mine = [t for t in self.seen if t.terminal == terminal and t.slots == slots and t.rates == rates
+                    and (after is None or t.read_at > after)]
             return max(mine, key=lambda t: t.read_at) if mine else None
         found: TerminalTariff = await until(newest, timeout_s, f"a tariff message of {terminal}")
         return found
@@ -154,7 +157,7 @@ async def test_the_tariff_read_at_first_login_is_the_concentrators(world: World)
                                    "yuan_per_kwh": 0.3}
     assert shown["read_at"] is not None and shown["state"] == {"F21": "unknown", "F22": "unknown"}
     # the same tariff on the bus, for analytics: the read at the first login was published
-    published = await world.bus.holding(terminal, truth["slots"])
+    published = await world.bus.holding(terminal, truth["slots"], truth["rates"])
     _published_as_truth(published, truth)
     assert published.periods_read_at.isoformat() == shown["periods_read_at"]
     assert published.rates_read_at is not None and published.rates_read_at.isoformat() == shown["rates_read_at"]
@@ -192,7 +195,7 @@ async def test_a_pushed_tariff_is_confirmed_read_back_and_held_by_the_concentrat
         {"from": "08:00", "to": "22:00", "rate": 1, "li_per_kwh": 850, "yuan_per_kwh": 0.85},
         {"from": "22:00", "to": "24:00", "rate": 2, "li_per_kwh": 420, "yuan_per_kwh": 0.42}]
     assert shown["state"] == {"F21": "in_sync", "F22": "in_sync"}
-    pushed = await world.bus.holding(terminal, NIGHT_AND_DAY)  # each confirmed read-back is published
+    pushed = await world.bus.holding(terminal, NIGHT_AND_DAY, [850, 420])  # each confirmed read-back is published
     _published_as_truth(pushed, truth)
     assert pushed.rates == [850, 420] and pushed.rate_count == 2
     again = await world.client.post(f"{CFG}/terminals/{terminal}/tariff/read")  # read on request: the same
@@ -212,9 +215,9 @@ async def test_a_pushed_tariff_is_confirmed_read_back_and_held_by_the_concentrat
     shown = await until(reread, 30, "the factory tariff read again after the reset")
     _same_as_truth(shown, factory)
     assert shown["state"] == {"F21": "drift", "F22": "drift"}
-    reread_message = await world.bus.holding(terminal, factory["slots"])  # the read after the reset: newer
+    reread_message = await world.bus.holding(terminal, factory["slots"], factory["rates"],
+                                            after=pushed.read_at)  # after the reset
     _published_as_truth(reread_message, factory)
-    assert reread_message.read_at > pushed.read_at
 
 
 async def test_bad_tariffs_and_unknown_terminals_are_refused_with_the_reason(world: World) -> None:
