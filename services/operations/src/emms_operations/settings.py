@@ -24,7 +24,7 @@ KNOWN_GROUPS = (
     "collector-acd", "collector-terminal-masterdata", "collector-terminal-sessions", "validator-raw",
     "validator-events", "validator-masterdata", "archive-raw", "archive-records", "archive-terminal-password-rotations",
     "control-commands", "control-masterdata", "control-charges", "control-prepay-readback", "analytics-validated",
-    "analytics-masterdata", "analytics-anomalies", "identity-access-audit", "operations-sessions",
+    "analytics-masterdata", "analytics-anomalies", "analytics-tariffs", "identity-access-audit", "operations-sessions",
     "operations-results", "operations-readings", "operations-events", "operations-masterdata", "operations-commands",
     "operations-oplog")
 """The services' consumer groups (``rt.add_consumer`` names) for brokers that do not list groups."""
