@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from service_harness import area_topics, in_process
+from service_harness import area_topics, in_process, own_database
 
 from emms_analytics.app import create_app
 from emms_analytics.runtime import AnalyticsRuntime
@@ -131,7 +131,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 12
 
 
 PARAMS = {"regions": "TSR", "group_by": "customer", "interval": "day", "from": local(DAY).isoformat(),
-          "to": local(DAY + timedelta(days=1)).isoformat()}
+          "to": local(DAY + timedelta(days=1)).isoformat(), "by_tariff": "true"}
 
 
 async def by_customer(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
@@ -153,6 +153,12 @@ def matches(entry: dict[str, Any] | None, customer: str, slots: list[int], rates
         if cost is not None and abs(got[rate][1] - cost) > 1e-6:
             return False
     return True
+
+
+@pytest.fixture(scope="module")
+def database_url(database_url: str) -> Iterator[str]:
+    """The module's own database: the other analytics tests total March 2026's electricity over every region."""
+    yield from own_database(database_url, "tarsplit")
 
 
 @pytest.fixture(scope="module")
@@ -236,13 +242,14 @@ async def test_the_split_by_the_terminals_tariff_equals_the_readings_split_by_ha
     assert whole["split"] == pytest.approx(ts1["split"] + ts2["split"])
     assert whole["total"] == pytest.approx(sum(totals.values()))
     assert whole["cost_yuan"] is None  # TS2's terminal has no rates
-    off = (await client.get("/api/v1/analytics/electricity/energy", params={**PARAMS, "by_tariff": "false"})).json()
-    assert off["tou_by_tariff"] is None
+    unasked = {k: v for k, v in PARAMS.items() if k != "by_tariff"}  # the split is asked for: not by default
+    off = (await client.get("/api/v1/analytics/electricity/energy", params=unasked)).json()
+    assert off["tou_by_tariff"] is None and off["rows"] == body["rows"]
     # the split reads intervals: 4 points × 30 days of 15-minute ones is over this service's 5,000-row budget
     month = {**PARAMS, "to": local(DAY + timedelta(days=30)).isoformat()}
     refused = await client.get("/api/v1/analytics/electricity/energy", params=month)
     assert refused.status_code == 422 and "5000" in refused.json()["detail"]
-    assert "by_tariff=false" in refused.json()["detail"]
+    assert "by_tariff=true" in refused.json()["detail"]
     without = await client.get("/api/v1/analytics/electricity/energy", params={**month, "by_tariff": "false"})
     assert without.status_code == 200 and without.json()["tou_by_tariff"] is None
     unknown = await client.get("/api/v1/analytics/electricity/energy", params={**PARAMS, "regions": "NOPE"})

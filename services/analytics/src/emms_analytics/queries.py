@@ -42,7 +42,7 @@ async def by_tariff_rows(rt: AnalyticsRuntime, scope: Scope, sel: Selection, sta
     async with rt.pool.acquire() as conn:
         points = await usage_repo.count_points(conn, SCHEMA, sel, scope)
         check_estimate(rt, int(points * ((end - start).total_seconds() / 900 + 1)),
-                       f" ({points} metering points' intervals for the split by tariff; by_tariff=false leaves it out)")
+                       f" ({points} metering points' intervals for the split by tariff, asked for with by_tariff=true)")
         rows, tariffs = await split.slot_rows(conn, SCHEMA, sel, scope, item, start, end, interval, group_by,
                                               rt.settings.local_tz, rt.settings.budget.statement_timeout_ms)
     answer = split.assign(rows, tariffs)

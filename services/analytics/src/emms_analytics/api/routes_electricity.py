@@ -37,7 +37,7 @@ async def get_energy(rt: Runtime, principal: Reader, sel: Selected,
                      start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
                      interval: Interval = "day", group_by: GroupBy = "total",
                      sudden_threshold: Annotated[float, Query(gt=0, le=100)] = 0.5,
-                     by_tariff: bool = True) -> dict[str, Any]:
+                     by_tariff: bool = False) -> dict[str, Any]:
     period = period_of(rt, start, end)
     sel = Selection(**{**{f: getattr(sel, f) for f in sel.__dataclass_fields__ if f != "utilities"},
                        "utilities": ["electricity"]})
