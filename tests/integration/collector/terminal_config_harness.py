@@ -3,6 +3,7 @@ their own processes (real frames over TCP, truth API over HTTP), master data pub
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +28,21 @@ if str(FEP_DIR) not in sys.path:
 
 from fep_harness import Replica, fep_settings, running_fep, wait_downlink_ready  # noqa: E402  (after the path)
 
-__all__ = ["Replica", "Sim", "fep_settings", "installation", "manifest", "running_fep", "simulator",
+__all__ = ["Replica", "Sim", "fep_settings", "installation", "manifest", "running_fep", "simulator", "until",
            "wait_downlink_ready"]
 SIM = [sys.executable, "-m", "emms_sim.cli"]
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout_s: float, what: str) -> Any:
+    """Poll ``check`` every 0.2 s until it returns something true (returned); a TimeoutError naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{what} not within {timeout_s} s (last: {last!r})")
 
 
 def free_port() -> int:

@@ -9,10 +9,8 @@ the collector's own view — and on the bus: every stored read of the tariff is 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +26,7 @@ from collector_harness import (
     running_collector,
 )
 from service_harness import FreshBearer, area_topics
-from terminal_config_harness import Sim, fep_settings, manifest, running_fep, simulator, wait_downlink_ready
+from terminal_config_harness import Sim, fep_settings, manifest, running_fep, simulator, until, wait_downlink_ready
 
 from emms_bus import Delivery, KafkaSettings
 from emms_messages.terminal import TerminalTariff
@@ -37,17 +35,6 @@ pytestmark = pytest.mark.integration
 CFG = "/api/v1/terminal-config"
 STEP_UP = FreshBearer("op-reset", "operator", step_up=True)
 NIGHT_AND_DAY = [1] * 16 + [0] * 28 + [1] * 4  # 费率 2 00:00–08:00 and 22:00–24:00, 费率 1 08:00–22:00
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{what} not within {timeout_s} s (last: {last!r})")
 
 
 class TariffWatch(_BusParticipant):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from terminal_config_harness import (
     manifest,
     running_fep,
     simulator,
+    until,
     wait_downlink_ready,
 )
 
@@ -44,17 +45,6 @@ F1 = {"type": "UplinkCommParams", "rts_20ms": 0, "master_delay_min": 1, "respons
       "confirm_class1": True, "confirm_class2": False, "confirm_class3": True, "heartbeat_min": 3}
 STEP_UP = FreshBearer("op-reset", "operator", step_up=True)
 ADMIN = FreshBearer("archive-admin", "admin")
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{what} not within {timeout_s} s (last: {last!r})")
 
 
 @dataclass

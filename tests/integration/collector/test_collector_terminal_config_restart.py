@@ -5,15 +5,20 @@ simulator's truth."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from collector_harness import ReadingWatch, collector_settings, running_collector
-from terminal_config_harness import fep_settings, installation, manifest, running_fep, simulator, wait_downlink_ready
+from terminal_config_harness import (
+    fep_settings,
+    installation,
+    manifest,
+    running_fep,
+    simulator,
+    until,
+    wait_downlink_ready,
+)
 
 from emms_bus import KafkaSettings
 from emms_collector.settings import CollectorSettings
@@ -22,17 +27,6 @@ pytestmark = pytest.mark.integration
 CFG = "/api/v1/terminal-config"
 F1 = {"type": "UplinkCommParams", "rts_20ms": 0, "master_delay_min": 2, "response_timeout_s": 25, "resend_count": 1,
       "confirm_class1": False, "confirm_class2": False, "confirm_class3": True, "heartbeat_min": 4}
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{what} not within {timeout_s} s (last: {last!r})")
 
 
 def _settings(database_url: str, kafka: KafkaSettings, instance: str) -> CollectorSettings:
