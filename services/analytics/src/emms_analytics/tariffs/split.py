@@ -28,7 +28,6 @@ from emms_analytics.tariffs import store
 from emms_db.connection import Connection
 from emms_db.where import Where
 
-SLOTS = 48
 SUB_DAILY = timedelta(hours=1)
 """The longest interval split: hourly register values (15-minute ones are finer)."""
 
@@ -44,6 +43,7 @@ def slot_sql(schema: str, sel: Selection, scope: Scope, item: str, start: dateti
     bucket = (f"{w.param(start)}::timestamptz" if interval == "period"
               else f"date_trunc('{interval}', s.at, {tz}::text)")
     local = f"(s.at AT TIME ZONE {tz}::text)"
+    longest = w.param(SUB_DAILY)
     sql = f"""
 WITH pts AS ({pts}),
 periods AS (SELECT p.meter_id, p.valid_from, p.valid_to, pts.metering_point_id, pts.key
@@ -51,7 +51,7 @@ periods AS (SELECT p.meter_id, p.valid_from, p.valid_to, pts.metering_point_id, 
 s AS (SELECT meter_id, at, starts_at, delta FROM {schema}.usage_interval
       WHERE item = {w.param(item)} AND at >= {w.param(start)} AND at < {w.param(end)})
 SELECT {bucket} AS bucket, pe.key, tt.terminal,
-       CASE WHEN tt.terminal IS NOT NULL AND s.at + interval '1 microsecond' - s.starts_at <= interval '1 hour'
+       CASE WHEN tt.terminal IS NOT NULL AND s.at + interval '1 microsecond' - s.starts_at <= {longest}::interval
             THEN (extract(hour FROM {local}) * 2 + floor(extract(minute FROM {local}) / 30))::int END AS slot,
        sum(s.delta * coalesce(m.multiplier, 1)) AS usage, count(*) AS intervals,
        array_agg(DISTINCT pe.metering_point_id) AS points
